@@ -1,0 +1,47 @@
+# Standing Order. `make run` and `make test` need nothing but Python 3.11+ (and npm for the
+# pinned front-end assets, which the first run installs into the venv).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 5000
+HTMX_VERSION := 2.0.8
+PICO_VERSION := 2.1.1
+STAMP := $(VENV)/.installed
+ASSETS := static/vendor/htmx.min.js static/vendor/pico.min.css
+
+.PHONY: install run test test-postgres worker cron migrate seed bench clean-instance
+
+install: $(STAMP) $(ASSETS)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(ASSETS): Makefile
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/npm htmx.org@$(HTMX_VERSION) @picocss/pico@$(PICO_VERSION)
+	mkdir -p static/vendor
+	cp $(VENV)/npm/node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp $(VENV)/npm/node_modules/@picocss/pico/css/pico.min.css static/vendor/pico.min.css
+
+run: install
+	PORT=$(PORT) $(PY) -m portal.devstack
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+worker: install
+	$(PY) -m jobs.worker
+
+cron: install
+	$(PY) -m jobs.cron
+
+migrate: install
+	$(PY) -m flask --app wsgi db upgrade
+
+seed: migrate
+	$(PY) -m flask --app wsgi seed demo --if-empty
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)

@@ -1,0 +1,74 @@
+"""Standing Order: the back-office portal."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from portal.config import Config, config_from_environment
+from portal.extensions import csrf, db, login_manager, migrate
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: type[Config] | dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("PORTAL_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    _load_config(app, config)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+
+    from portal import errors, templating
+    from portal.accounts.views import bp as accounts_bp
+    from portal.addresses.views import bp as addresses_bp
+    from portal.admin.views import bp as admin_bp
+    from portal.admin.rq import mount_rq_dashboard
+    from portal.cart.views import bp as cart_bp
+    from portal.catalog.views import bp as catalog_bp
+    from portal.checkout.views import bp as checkout_bp
+    from portal.genealogy.views import bp as genealogy_bp
+    from portal.home.views import bp as home_bp
+    from portal.orders.views import bp as orders_bp
+    from portal.payments.views import bp as payments_bp
+    from portal.seed.cli import seed_cli
+
+    for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
+                      checkout_bp, orders_bp, genealogy_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    mount_rq_dashboard(app)
+    errors.register(app)
+    templating.register(app)
+    app.cli.add_command(seed_cli)
+    return app
+
+
+def _load_config(app: Flask, config: type[Config] | dict | None) -> None:
+    overrides: dict = {}
+    if isinstance(config, dict):
+        overrides, config = config, None
+    app.config.from_object(config or config_from_environment())
+    app.config.from_prefixed_env("PORTAL")
+    for name in ("SECRET_KEY", "REDIS_URL"):
+        if os.environ.get(name):
+            app.config[name] = os.environ[name]
+    if os.environ.get("DATABASE_URL"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    app.config.update(overrides)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'portal.sqlite3'}"
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY must be set outside development and tests")

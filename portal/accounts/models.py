@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, TreePath, UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    IBO = "ibo"
+    ADMIN = "admin"
+
+
+class User(UserMixin, Base):
+    """A member, an IBO or an admin. Members and IBOs sit in the sponsor tree (the genealogy).
+
+    ``tree_path`` is the materialised path of ids from the root, e.g. ``/1/45/203/``: everyone
+    in someone's downline has a path that starts with theirs, so a downline is one index range.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('member', 'ibo', 'admin')", name="role_known"),
+        CheckConstraint("depth >= 0", name="depth_not_negative"),
+        Index("ix_users_sponsor_id", "sponsor_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_number: Mapped[str] = mapped_column(String(12), unique=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(80))
+    last_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(10), default=Role.MEMBER)
+    sponsor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    tree_path: Mapped[str | None] = mapped_column(TreePath, unique=True)
+    depth: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Bumped on password change: sessions issued before it stop working (log out everywhere).
+    session_generation: Mapped[int] = mapped_column(default=0)
+
+    sponsor: Mapped["User | None"] = relationship(remote_side=[id])
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def short_name(self) -> str:
+        return f"{self.first_name} {self.last_name[:1]}." if self.last_name else self.first_name
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    @property
+    def is_ibo(self) -> bool:
+        return self.role == Role.IBO
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: inactive accounts cannot log in
+        return self.active
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_generation}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.member_number} {self.role}>"

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from portal.accounts.forms import LoginForm, PasswordChangeForm, RegistrationForm
+from portal.accounts.models import User
+from portal.accounts.services import (PasswordError, RegistrationError, authenticate,
+                                      change_password, register_user)
+from portal.extensions import db, login_manager
+from portal.forms import show_beside_field
+from portal.templating import render
+
+bp = Blueprint("accounts", __name__)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    identifier, _, generation = user_id.partition(":")
+    if not identifier.isdigit() or not generation.isdigit():
+        return None
+    user = db.session.get(User, int(identifier))
+    if user is None or user.session_generation != int(generation):
+        return None
+    return user
+
+
+login_manager.login_view = "accounts.login"
+login_manager.login_message = "Please log in to see that page."
+login_manager.login_message_category = "info"
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only our own paths: never another host, never a scheme, never '//host'."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = RegistrationForm()
+    if request.method == "GET" and request.args.get("sponsor"):
+        form.sponsor.data = request.args["sponsor"][:12]
+    if form.validate_on_submit():
+        try:
+            user = register_user(db.session, email=form.email.data, password=form.password.data,
+                                 first_name=form.first_name.data, last_name=form.last_name.data,
+                                 sponsor_number=form.sponsor.data, role=form.role.data)
+        except (RegistrationError, PasswordError) as error:
+            db.session.rollback()
+            show_beside_field(form, error)
+        else:
+            db.session.commit()
+            session.clear()
+            login_user(user)
+            flash(f"Welcome, {user.first_name}! Your member number is {user.member_number}.",
+                  "success")
+            return redirect(url_for("home.index"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render("accounts/register.html", form=form, status=status)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(db.session, form.email.data, form.password.data)
+        if user is None:
+            form.password.errors = [*form.password.errors,
+                                    "That email and password do not match an account."]
+        else:
+            db.session.commit()  # a rehashed password is saved
+            session.clear()  # a fresh session on login: no fixation
+            login_user(user, remember=form.remember.data)
+            flash(f"Welcome back, {user.first_name}.", "success")
+            return redirect(safe_next(request.args.get("next")) or url_for("home.index"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render("accounts/login.html", form=form, status=status)
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("accounts.login"), 303)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            change_password(db.session, user=current_user, current=form.current.data,
+                            new=form.new.data)
+        except PasswordError as error:
+            db.session.rollback()
+            show_beside_field(form, error)
+        else:
+            db.session.commit()
+            login_user(current_user)  # this session carries the new generation
+            flash("Your password is changed. Other devices have been logged out.", "success")
+            return redirect(url_for("home.index"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render("accounts/password.html", form=form, status=status)

@@ -1,0 +1,26 @@
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField
+from wtforms.validators import InputRequired, Length, Optional, Regexp
+
+
+class AddressForm(FlaskForm):
+    moniker = StringField("Name for this address", description='For example "Home" or "Office".',
+                          validators=[InputRequired("Give the address a name, like Home."),
+                                      Length(max=40, message="At most 40 characters.")])
+    full_name = StringField("Recipient", validators=[InputRequired("Enter who receives the parcel."),
+                                                     Length(max=120)])
+    line1 = StringField("Street address", validators=[InputRequired("Enter the street address."),
+                                                      Length(max=120)])
+    line2 = StringField("Apartment, suite (optional)", validators=[Optional(), Length(max=120)])
+    city = StringField("City", validators=[InputRequired("Enter the city."), Length(max=80)])
+    region = StringField("State or region", validators=[InputRequired("Enter the state or region."),
+                                                        Length(max=80)])
+    postal_code = StringField("ZIP or postal code", validators=[
+        InputRequired("Enter the ZIP or postal code."),
+        Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,18}$", message="Enter a valid ZIP or postal code.")])
+    country = StringField("Country code", default="US", validators=[
+        InputRequired("Enter the two-letter country code."),
+        Regexp(r"^[A-Za-z]{2}$", message="Use the two-letter country code, like US.")])
+    phone = StringField("Phone (optional)", validators=[
+        Optional(), Regexp(r"^[0-9+() .-]{5,30}$", message="Enter a valid phone number.")])
+    make_default = BooleanField("Use as my default address")

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.db import Base, UTCDateTime, utcnow
+
+
+class Address(Base):
+    """A ship-to address with a moniker ("Home", "Office"). Archived, never deleted, so that
+    orders and standing orders that used it keep their history."""
+
+    __tablename__ = "addresses"
+    __table_args__ = (
+        Index("ix_addresses_user_id", "user_id"),
+        Index("uq_addresses_user_moniker_live", "user_id", "moniker", unique=True,
+              sqlite_where=text("archived_at IS NULL"),
+              postgresql_where=text("archived_at IS NULL")),
+        Index("uq_addresses_user_default_live", "user_id", unique=True,
+              sqlite_where=text("is_default AND archived_at IS NULL"),
+              postgresql_where=text("is_default AND archived_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    moniker: Mapped[str] = mapped_column(String(40))
+    full_name: Mapped[str] = mapped_column(String(120))
+    line1: Mapped[str] = mapped_column(String(120))
+    line2: Mapped[str] = mapped_column(String(120), default="")
+    city: Mapped[str] = mapped_column(String(80))
+    region: Mapped[str] = mapped_column(String(80))
+    postal_code: Mapped[str] = mapped_column(String(20))
+    country: Mapped[str] = mapped_column(String(2), default="US")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    is_default: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def masked(self) -> str:
+        """Enough to recognise the address, not enough to use it: "...Springfield 627**"."""
+        postal = self.postal_code[:3] + "*" * max(len(self.postal_code) - 3, 0)
+        return f"...{self.city} {postal}"
+
+    @property
+    def one_line(self) -> str:
+        parts = [self.line1, self.line2, f"{self.city}, {self.region} {self.postal_code}", self.country]
+        return ", ".join(p for p in parts if p)
+
+    @property
+    def destination_key(self) -> str:
+        """The normalised destination: sibling orders share it."""
+        parts = (self.line1, self.line2, self.city, self.region, self.postal_code, self.country)
+        return "|".join(" ".join(p.upper().split()) for p in parts)

@@ -1,0 +1,85 @@
+"""The address book."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.addresses.models import Address
+from portal.db import utcnow
+from portal.errors import DomainError, NotFound
+
+ADDRESS_FIELDS = ("moniker", "full_name", "line1", "line2", "city", "region", "postal_code",
+                  "country", "phone")
+
+
+class AddressError(DomainError):
+    pass
+
+
+def address_book(session: Session, user: User) -> list[Address]:
+    return list(session.scalars(select(Address).where(Address.user_id == user.id,
+                                                      Address.archived_at.is_(None))
+                                .order_by(Address.is_default.desc(), Address.moniker)))
+
+
+def owned_address(session: Session, user: User, address_id: int) -> Address:
+    address = session.get(Address, address_id)
+    if address is None or address.user_id != user.id or address.archived_at is not None:
+        raise NotFound("That address is not in your address book.")
+    return address
+
+
+def _check_moniker_free(session: Session, user: User, moniker: str, except_id: int | None) -> None:
+    clash = session.scalar(select(Address.id).where(
+        Address.user_id == user.id, Address.archived_at.is_(None),
+        func.lower(Address.moniker) == moniker.lower(), Address.id != (except_id or 0)))
+    if clash is not None:
+        raise AddressError(f'You already have an address called "{moniker}". '
+                           "Choose another name for this one.")
+
+
+def add_address(session: Session, *, user: User, make_default: bool = False, **fields) -> Address:
+    values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
+    values["country"] = (values["country"] or "US").upper()
+    _check_moniker_free(session, user, values["moniker"], None)
+    first = not address_book(session, user)
+    address = Address(user_id=user.id, **values)
+    session.add(address)
+    session.flush()
+    if make_default or first:
+        set_default_address(session, user=user, address_id=address.id)
+    return address
+
+
+def update_address(session: Session, *, user: User, address_id: int, **fields) -> Address:
+    address = owned_address(session, user, address_id)
+    values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
+    values["country"] = (values["country"] or "US").upper()
+    _check_moniker_free(session, user, values["moniker"], address.id)
+    for name, value in values.items():
+        setattr(address, name, value)
+    session.flush()
+    return address
+
+
+def set_default_address(session: Session, *, user: User, address_id: int) -> Address:
+    address = owned_address(session, user, address_id)
+    session.execute(update(Address).where(Address.user_id == user.id,
+                                          Address.is_default.is_(True)).values(is_default=False))
+    session.flush()
+    address.is_default = True
+    session.flush()
+    return address
+
+
+def remove_address(session: Session, *, user: User, address_id: int) -> None:
+    address = owned_address(session, user, address_id)
+    address.archived_at = utcnow()
+    was_default, address.is_default = address.is_default, False
+    session.flush()
+    if was_default:
+        remaining = address_book(session, user)
+        if remaining:
+            set_default_address(session, user=user, address_id=remaining[0].id)

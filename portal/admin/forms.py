@@ -1,0 +1,29 @@
+from flask_wtf import FlaskForm
+from wtforms import DecimalField, IntegerField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
+
+
+class ProductForm(FlaskForm):
+    sku = StringField("SKU", validators=[InputRequired("Enter a SKU."), Length(max=32),
+                                         Regexp(r"^[A-Za-z0-9-]+$", message="Letters, digits and dashes only.")])
+    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=120)])
+    category = StringField("Category", validators=[Optional(), Length(max=60)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    each_price = DecimalField("Price per each", places=2, validators=[
+        InputRequired("Enter the price."), NumberRange(min=0, max=100000, message="0 to 100,000.")])
+    each_pv = DecimalField("PV per each", places=2, validators=[
+        InputRequired("Enter the PV."), NumberRange(min=0, max=100000, message="0 to 100,000.")])
+    each_bv = DecimalField("BV per each", places=2, validators=[
+        InputRequired("Enter the BV."), NumberRange(min=0, max=100000, message="0 to 100,000.")])
+    case_size = IntegerField("Eaches per case", validators=[Optional(), NumberRange(min=2, max=1000)])
+    case_price = DecimalField("Case price", places=2, validators=[Optional(), NumberRange(min=0, max=1000000)])
+    lot_size = IntegerField("Eaches per lot", validators=[Optional(), NumberRange(min=2, max=100000)])
+    lot_price = DecimalField("Lot price", places=2, validators=[Optional(), NumberRange(min=0, max=10000000)])
+    on_hand = IntegerField("Stock on hand (eaches)", default=0, validators=[
+        InputRequired("Enter the stock."), NumberRange(min=0, max=10_000_000)])
+
+
+class StockForm(FlaskForm):
+    on_hand = IntegerField("On hand", validators=[InputRequired("Enter the stock on hand."),
+                                                  NumberRange(min=0, max=10_000_000,
+                                                              message="0 to 10,000,000 eaches.")])

@@ -1,0 +1,54 @@
+"""Read-side numbers and lists for the operations pages."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.catalog.models import Product, StockLevel
+from portal.mail.models import OutboxMessage
+from portal.orders.models import Order
+
+
+def operations_summary(session: Session) -> dict:
+    since = datetime.now(timezone.utc) - timedelta(days=1)
+    orders_today = session.execute(select(func.count(), func.coalesce(func.sum(Order.total), 0))
+                                   .where(Order.placed_at >= since)).one()
+    by_status = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
+    by_role = dict(session.execute(select(User.role, func.count()).group_by(User.role)).all())
+    low_stock = list(session.execute(
+        select(Product.id, Product.sku, Product.name, StockLevel.on_hand, StockLevel.allocated)
+        .join(StockLevel).where(Product.active.is_(True),
+                                StockLevel.on_hand - StockLevel.allocated < 24)
+        .order_by(StockLevel.on_hand - StockLevel.allocated, Product.sku).limit(10)))
+    outbox_waiting = session.scalar(select(func.count()).select_from(OutboxMessage)
+                                    .where(OutboxMessage.status.in_(("pending", "failed"))))
+    return {"orders_24h": orders_today[0], "revenue_24h": orders_today[1],
+            "by_status": by_status, "by_role": by_role, "low_stock": low_stock,
+            "outbox_waiting": outbox_waiting}
+
+
+def members_query(text: str = "", role: str = ""):
+    query = select(User).order_by(User.created_at.desc(), User.id.desc())
+    if role in ("member", "ibo", "admin"):
+        query = query.where(User.role == role)
+    text = text.strip()[:100]
+    if text:
+        pattern = f"%{text.replace('%', '').replace('_', '')}%"
+        query = query.where(or_(User.email.ilike(pattern), User.member_number == text,
+                                User.first_name.ilike(pattern), User.last_name.ilike(pattern)))
+    return query
+
+
+def orders_query(status: str = ""):
+    query = select(Order).order_by(Order.placed_at.desc(), Order.id.desc())
+    if status:
+        query = query.where(Order.status == status)
+    return query
+
+
+def outbox_query():
+    return select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())

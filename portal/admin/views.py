@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+
+from portal.admin.forms import ProductForm, StockForm
+from portal.admin.queries import members_query, operations_summary, orders_query, outbox_query
+from portal.catalog import services as catalog
+from portal.catalog.models import Product
+from portal.errors import DomainError, NotFound
+from portal.extensions import db
+from portal.forms import show_beside_field
+from portal.orders.models import Order
+from portal.orders.states import STATUS_LABELS
+from portal.pagination import page_number, paginate
+from portal.queues import get_queue
+from portal.roles import admin_required
+from portal.templating import render
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@admin_required
+def only_admins():
+    return None
+
+
+def _page(query):
+    return paginate(db.session, query, page_number(request.args.get("page")),
+                    current_app.config["ADMIN_PAGE_SIZE"])
+
+
+@bp.get("/")
+def index():
+    queues = {}
+    try:
+        for name in current_app.config["RQ_QUEUES"]:
+            queue = get_queue(name)
+            queues[name] = {"waiting": queue.count, "failed": queue.failed_job_registry.count}
+    except Exception as error:  # the page still helps when Redis is down
+        current_app.logger.warning("queue status unavailable: %s", error)
+    return render("admin/index.html", summary=operations_summary(db.session), queues=queues,
+                  status_labels=STATUS_LABELS)
+
+
+@bp.get("/members")
+def members():
+    text, role = request.args.get("q", "")[:100], request.args.get("role", "")[:10]
+    return render("admin/members.html", "admin/_members.html",
+                  page=_page(members_query(text, role)), q=text, role=role)
+
+
+@bp.get("/products")
+def products():
+    text = request.args.get("q", "")[:100]
+    return render("admin/products.html", "admin/_products.html",
+                  page=_page(catalog.search_query(text, include_inactive=True)), q=text,
+                  stock_form=StockForm(formdata=None))
+
+
+@bp.route("/products/new", methods=["GET", "POST"])
+def new_product():
+    form = ProductForm()
+    if form.validate_on_submit():
+        try:
+            product = catalog.create_product(db.session, **{
+                name: getattr(form, name).data for name in (
+                    "sku", "name", "description", "category", "each_price", "each_pv",
+                    "each_bv", "case_size", "case_price", "lot_size", "lot_price", "on_hand")})
+        except DomainError as error:
+            db.session.rollback()
+            error.field = error.field or "sku"
+            show_beside_field(form, error)
+        else:
+            db.session.commit()
+            flash(f"{product.sku} {product.name} added to the catalog.", "success")
+            return redirect(url_for("admin.products"), 303)
+    return render("admin/product_form.html", form=form,
+                  status=422 if form.is_submitted() else 200)
+
+
+@bp.post("/products/<int:product_id>/stock")
+def set_stock(product_id: int):
+    form = StockForm()
+    if not form.validate_on_submit():
+        return render("errors/error.html", "errors/_error.html", status=422,
+                      title="Stock not changed",
+                      message=" ".join(m for ms in form.errors.values() for m in ms))
+    stock = catalog.adjust_stock(db.session, product_id, form.on_hand.data)
+    db.session.commit()
+    flash(f"Stock set to {stock.on_hand} eaches.", "success")
+    return redirect(url_for("admin.products", page=request.args.get("page", 1)), 303)
+
+
+@bp.post("/products/<int:product_id>/active")
+def toggle_active(product_id: int):
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise NotFound("No such product.")
+    catalog.set_product_active(db.session, product_id, not product.active)
+    db.session.commit()
+    flash(f"{product.sku} is now {'on sale' if product.active else 'withdrawn'}.", "success")
+    return redirect(url_for("admin.products", page=request.args.get("page", 1)), 303)
+
+
+@bp.get("/orders")
+def orders():
+    status = request.args.get("status", "")
+    if status not in STATUS_LABELS:
+        status = ""
+    return render("admin/orders.html", "admin/_orders.html", page=_page(orders_query(status)),
+                  status=status, status_labels=STATUS_LABELS)
+
+
+@bp.get("/orders/<int:order_id>")
+def order(order_id: int):
+    found = db.session.get(Order, order_id)
+    if found is None:
+        raise NotFound("No such order.")
+    return render("orders/detail.html", order=found, confirmation=False, admin_view=True)
+
+
+@bp.get("/outbox")
+def outbox():
+    return render("admin/outbox.html", page=_page(outbox_query()))

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from portal.cart import services
+from portal.cart.forms import CartLineForm
+from portal.catalog.forms import AddToCartForm
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.orders.pricing import shipping_rule, totals
+from portal.roles import shopper_required
+from portal.templating import is_htmx, render
+
+bp = Blueprint("cart", __name__, url_prefix="/cart")
+
+
+def render_cart(status: int = 200, error: str | None = None):
+    lines = services.cart_lines(db.session, current_user)
+    priced, problems = services.priced_cart(db.session, current_user)
+    return render("cart/cart.html", "cart/_cart.html", status=status, lines=lines,
+                  summary=totals(priced, shipping_rule(current_app.config)), problems=problems,
+                  error=error)
+
+
+@bp.get("/")
+@login_required
+@shopper_required
+def view():
+    return render_cart()
+
+
+def _form_error(form) -> str:
+    return " ".join(message for errors in form.errors.values() for message in errors)
+
+
+@bp.post("/add")
+@login_required
+@shopper_required
+def add():
+    form = AddToCartForm()
+    product_id = request.form.get("product_id", "")
+    if not form.validate_on_submit() or not product_id.isdigit():
+        message = _form_error(form) or "Choose a product to add."
+        return render("errors/error.html", "errors/_error.html", status=422, title="Not added",
+                      message=message)
+    try:
+        line = services.add_to_cart(db.session, user=current_user, product_id=int(product_id),
+                                    unit_code=form.unit.data, quantity=form.quantity.data,
+                                    max_quantity=current_app.config["MAX_LINE_QUANTITY"])
+    except DomainError as error:
+        db.session.rollback()
+        return render("errors/error.html", "errors/_error.html", status=error.status,
+                      title="Not added", message=error.message)
+    db.session.commit()
+    message = f"Added {form.quantity.data} × {line.product.name} ({form.unit.data}) to your cart."
+    if is_htmx():
+        response = render("cart/_added.html", message=message, line=line)
+        response.headers["HX-Trigger"] = "cart-changed"
+        return response
+    flash(message, "success")
+    return redirect(url_for("cart.view"), 303)
+
+
+@bp.post("/lines/<int:line_id>")
+@login_required
+@shopper_required
+def change(line_id: int):
+    form = CartLineForm()
+    if not form.validate_on_submit():
+        db.session.rollback()
+        return render_cart(422, _form_error(form))
+    try:
+        services.change_line(db.session, user=current_user, line_id=line_id,
+                             unit_code=form.unit.data, quantity=form.quantity.data,
+                             max_quantity=current_app.config["MAX_LINE_QUANTITY"])
+    except DomainError as error:
+        db.session.rollback()
+        return render_cart(error.status, error.message)
+    db.session.commit()
+    if is_htmx():
+        return render_cart()
+    flash("Your cart is updated.", "success")
+    return redirect(url_for("cart.view"), 303)
+
+
+@bp.post("/lines/<int:line_id>/remove")
+@login_required
+@shopper_required
+def remove(line_id: int):
+    try:
+        services.remove_line(db.session, user=current_user, line_id=line_id)
+    except DomainError as error:
+        db.session.rollback()
+        return render_cart(error.status, error.message)
+    db.session.commit()
+    if is_htmx():
+        return render_cart()
+    flash("Removed from your cart.", "success")
+    return redirect(url_for("cart.view"), 303)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, Money, UTCDateTime, Volume, utcnow
+
+
+class UnitCode(StrEnum):
+    EACH = "each"
+    CASE = "case"
+    LOT = "lot"
+
+
+UNIT_LABELS = {UnitCode.EACH: "Each", UnitCode.CASE: "Case", UnitCode.LOT: "Lot"}
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(60), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    units: Mapped[list["ProductUnit"]] = relationship(
+        back_populates="product", order_by="ProductUnit.eaches_per_unit", lazy="selectin",
+        cascade="all, delete-orphan")
+    stock: Mapped["StockLevel | None"] = relationship(back_populates="product", lazy="joined",
+                                                      cascade="all, delete-orphan")
+
+    def unit(self, code: str) -> "ProductUnit | None":
+        return next((u for u in self.units if u.code == code and u.active), None)
+
+    @property
+    def sellable_units(self) -> list["ProductUnit"]:
+        return [u for u in self.units if u.active]
+
+    @property
+    def each(self) -> "ProductUnit":
+        return next(u for u in self.units if u.code == UnitCode.EACH)
+
+
+class ProductUnit(Base):
+    """A unit of measure a product is sold in: each, case (N eaches) or lot (M eaches),
+    with its own price and volume."""
+
+    __tablename__ = "product_units"
+    __table_args__ = (
+        UniqueConstraint("product_id", "code"),
+        CheckConstraint("code IN ('each', 'case', 'lot')", name="code_known"),
+        CheckConstraint("eaches_per_unit >= 1", name="eaches_positive"),
+        CheckConstraint("code <> 'each' OR eaches_per_unit = 1", name="each_is_one"),
+        CheckConstraint("price >= 0 AND pv >= 0 AND bv >= 0", name="amounts_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(8))
+    eaches_per_unit: Mapped[int]
+    price: Mapped[Decimal] = mapped_column(Money)
+    pv: Mapped[Decimal] = mapped_column(Volume)
+    bv: Mapped[Decimal] = mapped_column(Volume)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    product: Mapped[Product] = relationship(back_populates="units")
+
+    @property
+    def label(self) -> str:
+        name = UNIT_LABELS[UnitCode(self.code)]
+        return name if self.code == UnitCode.EACH else f"{name} of {self.eaches_per_unit}"
+
+
+class StockLevel(Base):
+    """Stock of a product in eaches. Available = on hand - allocated, never negative."""
+
+    __tablename__ = "stock_levels"
+    __table_args__ = (
+        CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+        CheckConstraint("allocated >= 0 AND allocated <= on_hand", name="allocated_within_on_hand"),
+    )
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    on_hand: Mapped[int] = mapped_column(default=0)
+    allocated: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    product: Mapped[Product] = relationship(back_populates="stock")
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.allocated

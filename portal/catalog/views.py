@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, request
+
+from portal.catalog.forms import AddToCartForm
+from portal.catalog.models import Product
+from portal.catalog.services import search_query
+from portal.extensions import db
+from portal.pagination import page_number, paginate
+from portal.templating import render
+
+bp = Blueprint("catalog", __name__, url_prefix="/shop")
+
+
+@bp.get("/")
+def index():
+    text = request.args.get("q", "")[:100]
+    page = paginate(db.session, search_query(text), page_number(request.args.get("page")),
+                    current_app.config["CATALOG_PAGE_SIZE"])
+    return render("catalog/index.html", "catalog/_results.html", page=page, q=text)
+
+
+@bp.get("/products/<int:product_id>")
+def product(product_id: int):
+    item = db.session.get(Product, product_id)
+    if item is None or not item.active:
+        abort(404, "We do not sell that product (any more).")
+    form = AddToCartForm(product_id=item.id)
+    form.unit.choices = [(u.code, f"{u.label} — ${u.price:,.2f}") for u in item.sellable_units]
+    return render("catalog/product.html", product=item, form=form)

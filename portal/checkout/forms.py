@@ -1,0 +1,11 @@
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField
+from wtforms.validators import InputRequired, Length
+
+
+class CheckoutForm(FlaskForm):
+    address_id = RadioField("Ship to", coerce=int, validate_choice=False,
+                            validators=[InputRequired("Choose where to ship.")])
+    card_id = RadioField("Pay with", coerce=int, validate_choice=False,
+                         validators=[InputRequired("Choose a card.")])
+    idempotency_key = HiddenField(validators=[InputRequired(), Length(min=16, max=80)])

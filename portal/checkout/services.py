@@ -1,0 +1,82 @@
+"""The ordinary checkout: the cart, an address and a card from the wallet become a paid order."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.addresses.services import owned_address
+from portal.cart.services import empty_cart, priced_cart
+from portal.catalog.services import OrderingError
+from portal.errors import DomainError
+from portal.mail.services import queue_mail
+from portal.orders.models import Order, OrderSource
+from portal.orders.pricing import ShippingRule
+from portal.orders.services import build_order, charge_order
+from portal.payments.gateway import PaymentGateway
+from portal.payments.services import usable_card
+
+
+class CheckoutError(DomainError):
+    pass
+
+
+def existing_checkout(session: Session, user: User, idempotency_key: str) -> Order | None:
+    order = session.scalar(select(Order).where(Order.idempotency_key == idempotency_key))
+    if order is not None and order.user_id != user.id:
+        raise CheckoutError("This checkout form is not valid. Reload the page and try again.")
+    return order
+
+
+def check_out(session: Session, *, user: User, address_id: int, card_id: int,
+              idempotency_key: str, gateway: PaymentGateway, shipping: ShippingRule,
+              today: date) -> Order:
+    """Place and charge an order for the cart, exactly once per ``idempotency_key``.
+
+    A repeat of the same submission (double click, retried request, second tab) returns the
+    order the first one placed. A declined card raises PaymentDeclined and the caller rolls
+    back: no order is kept and the cart is unchanged.
+    """
+    if not idempotency_key or len(idempotency_key) > 80:
+        raise CheckoutError("This checkout form is not valid. Reload the page and try again.")
+    order = existing_checkout(session, user, idempotency_key)
+    if order is not None:
+        return order
+    address = owned_address(session, user, address_id)
+    card = usable_card(session, user, card_id, today)
+    lines, problems = priced_cart(session, user)
+    if problems:
+        raise OrderingError(" ".join(problems))
+    if not lines:
+        raise CheckoutError("Your cart is empty.")
+
+    order = build_order(user=user, source=OrderSource.CHECKOUT, lines=lines, address=address,
+                        card=card, shipping=shipping, idempotency_key=idempotency_key)
+    try:
+        with session.begin_nested():
+            session.add(order)
+    except IntegrityError:
+        # A concurrent submission of the same form committed first: answer with its order.
+        session.expunge(order) if order in session else None
+        replay = existing_checkout(session, user, idempotency_key)
+        if replay is None:
+            raise
+        return replay
+    charge_order(session, order, gateway, card.token, idempotency_key=f"checkout:{idempotency_key}")
+    empty_cart(session, user)
+    queue_mail(session, user=user, subject=f"Order {order.number} confirmed",
+               body=confirmation_text(order))
+    return order
+
+
+def confirmation_text(order: Order) -> str:
+    lines = "\n".join(f"  {line.quantity} x {line.name} ({line.unit_code}, {line.eaches} eaches)"
+                      f"  ${line.line_total}" for line in order.lines)
+    return (f"Thank you for your order {order.number}.\n\n{lines}\n\n"
+            f"Subtotal ${order.subtotal}\nShipping ${order.shipping_fee}\nTotal ${order.total}\n"
+            f"PV {order.pv_total}\n\nShips to {order.ship_moniker}: {order.ship_to_one_line}\n"
+            f"Paid with {order.payment_label}\n")

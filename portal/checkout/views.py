@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from flask import Blueprint, current_app, redirect, url_for
+from flask_login import current_user, login_required
+
+from portal.addresses.services import address_book
+from portal.cart.services import priced_cart
+from portal.checkout.forms import CheckoutForm
+from portal.checkout.services import check_out
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.forms import show_beside_field
+from portal.orders.pricing import shipping_rule, totals
+from portal.payments.services import gateway_for, wallet
+from portal.roles import shopper_required
+from portal.templating import render
+
+bp = Blueprint("checkout", __name__, url_prefix="/checkout")
+
+
+def _render(form: CheckoutForm, status: int = 200):
+    addresses = address_book(db.session, current_user)
+    cards = wallet(db.session, current_user)
+    form.address_id.choices = [(a.id, a.moniker) for a in addresses]
+    form.card_id.choices = [(c.id, c.label) for c in cards]
+    if form.address_id.data is None and addresses:
+        form.address_id.data = addresses[0].id
+    if form.card_id.data is None and cards:
+        form.card_id.data = cards[0].id
+    form.idempotency_key.data = secrets.token_urlsafe(24)  # a new attempt each render
+    priced, problems = priced_cart(db.session, current_user)
+    return render("checkout/checkout.html", status=status, form=form, addresses=addresses,
+                  cards=cards, lines=priced, problems=problems, today=date.today(),
+                  summary=totals(priced, shipping_rule(current_app.config)))
+
+
+@bp.get("/")
+@login_required
+@shopper_required
+def start():
+    return _render(CheckoutForm(formdata=None))
+
+
+@bp.post("/")
+@login_required
+@shopper_required
+def place():
+    form = CheckoutForm()
+    if not form.validate_on_submit():
+        return _render(form, 422)
+    try:
+        order = check_out(db.session, user=current_user, address_id=form.address_id.data,
+                          card_id=form.card_id.data, idempotency_key=form.idempotency_key.data,
+                          gateway=gateway_for(), shipping=shipping_rule(current_app.config),
+                          today=date.today())
+    except DomainError as error:
+        db.session.rollback()
+        show_beside_field(form, error)
+        return _render(form, error.status)
+    db.session.commit()
+    return redirect(url_for("orders.confirmation", order_id=order.id), 303)

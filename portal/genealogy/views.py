@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from flask import Blueprint, request
+from flask_login import current_user, login_required
+
+from portal.extensions import db
+from portal.genealogy.queries import downline_counts_by_level, downline_page, downline_size
+from portal.roles import ibo_required
+from portal.templating import render
+
+bp = Blueprint("genealogy", __name__, url_prefix="/downline")
+
+
+@bp.get("/")
+@login_required
+@ibo_required
+def downline():
+    after = request.args.get("after", "")[:512] or None
+    page = downline_page(db.session, current_user, after=after, limit=50)
+    return render("genealogy/downline.html", "genealogy/_rows.html", page=page,
+                  total=downline_size(db.session, current_user),
+                  levels=downline_counts_by_level(db.session, current_user),
+                  referral_link=request.host_url.rstrip("/")
+                  + f"/register?sponsor={current_user.member_number}")

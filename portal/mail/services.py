@@ -1,0 +1,44 @@
+"""Mail through the outbox: written with the change it reports, sent after the commit."""
+
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.db import utcnow
+from portal.mail.models import OutboxMessage
+from portal.queues import enqueue_after_commit
+
+
+def queue_mail(session: Session, *, user: User, subject: str, body: str) -> OutboxMessage:
+    message = OutboxMessage(user_id=user.id, recipient=user.email, subject=subject, body=body)
+    session.add(message)
+    session.flush()
+    enqueue_after_commit(session, "jobs.mail.deliver", message.id, queue="mail",
+                         job_id=f"mail-{message.id}")
+    return message
+
+
+def deliver(session: Session, app: Flask, message_id: int) -> str:
+    """Send one outbox message once. Without SMTP settings the message is held in the outbox."""
+    message = session.get(OutboxMessage, message_id, with_for_update=True)
+    if message is None or message.status == "sent":
+        return "nothing to do"
+    message.attempts += 1
+    if not app.config.get("SMTP_HOST"):
+        message.status = "held"
+        message.last_error = "No SMTP server is configured; the message is kept in the outbox."
+        return message.status
+    email = EmailMessage()
+    email["From"] = app.config["MAIL_SENDER"]
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email.set_content(message.body)
+    with smtplib.SMTP(app.config["SMTP_HOST"], int(app.config["SMTP_PORT"]), timeout=30) as smtp:
+        smtp.send_message(email)
+    message.status, message.sent_at, message.last_error = "sent", utcnow(), ""
+    return message.status

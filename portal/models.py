@@ -1,0 +1,9 @@
+"""Every model, imported in one place so Alembic and the tests see the whole schema."""
+
+from portal.accounts.models import User  # noqa: F401
+from portal.addresses.models import Address  # noqa: F401
+from portal.cart.models import CartLine  # noqa: F401
+from portal.catalog.models import Product, ProductUnit, StockLevel  # noqa: F401
+from portal.mail.models import OutboxMessage  # noqa: F401
+from portal.orders.models import Order, OrderLine, OrderStatusChange  # noqa: F401
+from portal.payments.models import PaymentMethod  # noqa: F401

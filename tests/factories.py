@@ -1,0 +1,67 @@
+"""Small factories: each builds one thing with sensible defaults and flushes, never commits."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+from portal.accounts.models import Role, User
+from portal.accounts.passwords import hash_password
+from portal.addresses.services import add_address
+from portal.catalog.services import create_product
+from portal.genealogy.services import place_in_tree
+from portal.payments.gateway import SandboxGateway
+from portal.payments.services import add_card
+
+PASSWORD = "correct horse battery"
+_PASSWORD_HASH = hash_password(PASSWORD)
+_sequence = itertools.count(1)
+
+
+def make_user(session, *, role: str = Role.MEMBER, sponsor: User | None = None,
+              root: bool = False, **overrides) -> User:
+    n = next(_sequence)
+    if sponsor is None and not root and role != Role.ADMIN:
+        sponsor = make_user(session, role=Role.IBO, root=True)
+    values = dict(email=f"person{n}@example.test", first_name=f"Pat{n}", last_name="Example",
+                  member_number=f"{20_000_000 + n}", password_hash=_PASSWORD_HASH, role=role)
+    values.update(overrides)
+    user = User(**values)
+    session.add(user)
+    session.flush()
+    if role != Role.ADMIN:
+        place_in_tree(session, user, sponsor)
+    return user
+
+
+def make_ibo(session, **overrides) -> User:
+    return make_user(session, role=Role.IBO, **overrides)
+
+
+def make_admin(session, **overrides) -> User:
+    return make_user(session, role=Role.ADMIN, **overrides)
+
+
+def make_address(session, user: User, **overrides):
+    values = dict(moniker=f"Home {next(_sequence)}", full_name=user.full_name, line1="1 Main Street",
+                  city="Springfield", region="IL", postal_code="62704", country="US")
+    values.update(overrides)
+    return add_address(session, user=user, **values)
+
+
+def make_card(session, user: User, redis, number: str = "4242424242424242", **overrides):
+    values = dict(exp_month=12, exp_year=date.today().year + 2, cvc="123",
+                  cardholder=user.full_name, today=date.today())
+    values.update(overrides)
+    return add_card(session, user=user, gateway=SandboxGateway(redis), number=number, **values)
+
+
+def make_product(session, **overrides):
+    n = next(_sequence)
+    values = dict(sku=f"SKU-{n}", name=f"Product {n}", description="A product.", category="Test",
+                  each_price=Decimal("10.00"), each_pv=Decimal("8.00"), each_bv=Decimal("6.00"),
+                  case_size=12, case_price=Decimal("110.00"), lot_size=144,
+                  lot_price=Decimal("1200.00"), on_hand=1000)
+    values.update(overrides)
+    return create_product(session, **values)

@@ -1,0 +1,2 @@
+def test_catalog_page_renders(client):
+    assert client.get("/shop/").status_code == 200
