@@ -93,11 +93,25 @@ class Base(DeclarativeBase):
 
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
-    """WAL and a busy timeout let web, worker and cron share one SQLite file."""
+    """WAL and a busy timeout let web, worker and cron share one SQLite file.
+
+    The sqlite3 module's own transaction handling is switched off (it would let SAVEPOINT
+    commit on release); SQLAlchemy emits the BEGIN instead, below.
+    """
     if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite_immediately(connection):
+    """On SQLite every transaction takes the write lock at BEGIN (waiting up to the busy
+    timeout). A deferred transaction that read first could not be promoted to a writer once
+    another process had written, and would fail at once instead of waiting its turn."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
