@@ -9,12 +9,13 @@ tables and an empty Redis database.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
-from pathlib import Path
 
 import pytest
 import redis as redis_lib
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from portal import create_app, embedded_redis
@@ -106,14 +107,27 @@ def redis(app):
     return get_redis(app)
 
 
+class BrowserLikeClient(FlaskClient):
+    """Each request runs as in production: in its own app context with its own database
+    session (not the test's), after the test's session has committed what it built, as
+    another process would see it."""
+
+    def open(self, *args, **kwargs):
+        if _db.session.registry.has():
+            _db.session.commit()
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def client(app):
+    app.test_client_class = BrowserLikeClient
     return app.test_client()
 
 
 @pytest.fixture
 def htmx(app):
     """A client whose requests say they come from htmx."""
+    app.test_client_class = BrowserLikeClient
     client = app.test_client()
     client.environ_base["HTTP_HX_REQUEST"] = "true"
     return client

@@ -1,0 +1,3 @@
+from portal.autoship.recurrence import Recurrence
+
+__all__ = ["Recurrence"]
