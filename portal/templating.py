@@ -88,7 +88,7 @@ def register(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         if request.blueprint == "rq_dashboard":  # third-party pages with inline scripts
             policy = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                      "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'")
+                      "script-src 'self' 'unsafe-inline' 'unsafe-eval'; frame-ancestors 'none'")
         else:
             policy = ("default-src 'self'; img-src 'self' data:; style-src 'self'; "
                       "script-src 'self'; frame-ancestors 'none'; form-action 'self'; "

@@ -39,5 +39,5 @@ def test_the_suite_runs_on_the_backend_ci_asked_for(app, redis):
         pytest.skip("EXPECT_BACKEND not set (local run)")
     database, _, redis_kind = expected.partition("+")
     assert db.engine.dialect.name == database
-    if redis_kind == "redis-server":
-        assert redis.connection_pool.connection_kwargs.get("port") == 6379
+    port = redis.connection_pool.connection_kwargs.get("port")
+    assert (port == 6379) == (redis_kind == "redis-server")

@@ -33,12 +33,14 @@ login_manager.login_message_category = "info"
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only our own paths: never another host, never a scheme, never '//host'."""
+    """Only our own paths: never another host, never a scheme, never '//host', never a control
+    character (a newline in a Location header is a 500; browsers drop a tab, so '/<tab>/host'
+    is '//host')."""
     if not target:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+            or "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
         return None
     return target
 

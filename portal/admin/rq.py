@@ -42,7 +42,9 @@ def mount_rq_dashboard(app: Flask) -> None:
             return None
         if not current_user.is_authenticated or not current_user.is_admin:
             abort(404)
-        if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
+        # Its "requeue all" answers GET too, so an action is judged by its path, not its method.
+        is_action = request.method not in ("GET", "HEAD", "OPTIONS") or "/requeue/" in request.path
+        if is_action and not _same_origin():
             abort(403, "Dashboard actions must come from this site.")
         if not app.config.get("RQ_DASHBOARD_REDIS_URL"):
             app.config["RQ_DASHBOARD_REDIS_URL"] = redis_url(app)

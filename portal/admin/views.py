@@ -109,7 +109,7 @@ def orders():
     if status not in STATUS_LABELS:
         status = ""
     return render("admin/orders.html", "admin/_orders.html", page=_page(orders_query(status)),
-                  status=status, status_labels=STATUS_LABELS)
+                  selected_status=status, status_labels=STATUS_LABELS)
 
 
 @bp.get("/orders/<int:order_id>")

@@ -1,10 +1,11 @@
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange
 
 
 class CartLineForm(FlaskForm):
-    unit = SelectField("Unit", choices=[("each", "Each"), ("case", "Case"), ("lot", "Lot")],
+    unit = SelectField("Unit", choices=[SelectChoice("each", "Each"), SelectChoice("case", "Case"), SelectChoice("lot", "Lot")],
                        validate_choice=False)
     quantity = IntegerField("Quantity", validators=[
         InputRequired("Enter a quantity."),

@@ -30,6 +30,14 @@ def view():
     return render_cart()
 
 
+@bp.get("/badge")
+@login_required
+@shopper_required
+def badge():
+    """The cart link's text, refreshed by htmx whenever the cart changes."""
+    return render("cart/_badge.html")
+
+
 def _form_error(form) -> str:
     return " ".join(message for errors in form.errors.values() for message in errors)
 
@@ -79,7 +87,9 @@ def change(line_id: int):
         return render_cart(error.status, error.message)
     db.session.commit()
     if is_htmx():
-        return render_cart()
+        response = render_cart()
+        response.headers["HX-Trigger"] = "cart-changed"
+        return response
     flash("Your cart is updated.", "success")
     return redirect(url_for("cart.view"), 303)
 
@@ -95,6 +105,8 @@ def remove(line_id: int):
         return render_cart(error.status, error.message)
     db.session.commit()
     if is_htmx():
-        return render_cart()
+        response = render_cart()
+        response.headers["HX-Trigger"] = "cart-changed"
+        return response
     flash("Removed from your cart.", "success")
     return redirect(url_for("cart.view"), 303)

@@ -1,11 +1,12 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange
 
 
 class AddToCartForm(FlaskForm):
     product_id = HiddenField()
-    unit = SelectField("Unit", choices=[("each", "Each"), ("case", "Case"), ("lot", "Lot")],
+    unit = SelectField("Unit", choices=[SelectChoice("each", "Each"), SelectChoice("case", "Case"), SelectChoice("lot", "Lot")],
                        validate_choice=False)
     quantity = IntegerField("Quantity", default=1, validators=[
         InputRequired("Enter a quantity."),

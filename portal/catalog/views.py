@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, request
+from wtforms.fields.choices import SelectChoice
 
 from portal.catalog.forms import AddToCartForm
 from portal.catalog.models import Product
@@ -26,5 +27,6 @@ def product(product_id: int):
     if item is None or not item.active:
         abort(404, "We do not sell that product (any more).")
     form = AddToCartForm(product_id=item.id)
-    form.unit.choices = [(u.code, f"{u.label} — ${u.price:,.2f}") for u in item.sellable_units]
+    form.unit.choices = [SelectChoice(u.code, f"{u.label} — ${u.price:,.2f}")
+                         for u in item.sellable_units]
     return render("catalog/product.html", product=item, form=form)

@@ -5,6 +5,7 @@ from datetime import date
 
 from flask import Blueprint, current_app, redirect, url_for
 from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
 
 from portal.addresses.services import address_book
 from portal.cart.services import priced_cart
@@ -24,8 +25,8 @@ bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 def _render(form: CheckoutForm, status: int = 200):
     addresses = address_book(db.session, current_user)
     cards = wallet(db.session, current_user)
-    form.address_id.choices = [(a.id, a.moniker) for a in addresses]
-    form.card_id.choices = [(c.id, c.label) for c in cards]
+    form.address_id.choices = [SelectChoice(a.id, a.moniker) for a in addresses]
+    form.card_id.choices = [SelectChoice(c.id, c.label) for c in cards]
     if form.address_id.data is None and addresses:
         form.address_id.data = addresses[0].id
     if form.card_id.data is None and cards:

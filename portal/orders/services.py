@@ -40,7 +40,7 @@ def build_order(*, user: User, source: str, lines: list[PricedLine], address: Ad
                              quantity=l.quantity, eaches=l.eaches, unit_price=l.unit_price,
                              line_total=l.line_total, pv=l.pv, bv=l.bv) for l in lines]
     order.history = [OrderStatusChange(from_status=None, to_status=OrderStatus.PENDING_PAYMENT,
-                                       note=f"placed ({source})")]
+                                       note=f"placed by {source}")]
     return order
 
 

@@ -1,0 +1,76 @@
+import pytest
+from sqlalchemy import select
+
+from portal.catalog.models import Product
+from tests.conftest import csrf_token, log_in, post_form
+from tests.factories import make_admin, make_ibo, make_product, make_user
+
+ADMIN_PAGES = ["/admin/", "/admin/members", "/admin/products", "/admin/products/new",
+               "/admin/orders", "/admin/outbox", "/admin/rq/"]
+
+
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_admins_see_every_operations_page(client, session, url):
+    make_product(session)
+    log_in(client, make_admin(session))
+    assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("maker", [make_user, make_ibo])
+@pytest.mark.parametrize("url", ADMIN_PAGES)
+def test_members_and_ibos_are_kept_out(client, session, maker, url):
+    log_in(client, maker(session))
+    assert client.get(url).status_code in (403, 404)
+
+
+def test_anonymous_visitors_are_kept_out_of_the_rq_dashboard(client):
+    assert client.get("/admin/rq/").status_code == 404
+    assert client.get("/admin/").status_code in (302, 403)
+
+
+def test_an_admin_adds_a_product_with_case_and_lot_units(client, session):
+    log_in(client, make_admin(session))
+    response = post_form(client, "/admin/products/new", {
+        "sku": "new-1", "name": "New Thing", "category": "Test", "description": "",
+        "each_price": "2.50", "each_pv": "2", "each_bv": "1.5", "case_size": "10",
+        "case_price": "", "lot_size": "100", "lot_price": "200.00", "on_hand": "50"},
+        page="/admin/products/new")
+    assert response.status_code == 303
+    product = session.scalar(select(Product).where(Product.sku == "NEW-1"))
+    assert {(u.code, u.eaches_per_unit, str(u.price)) for u in product.units} == {
+        ("each", 1, "2.50"), ("case", 10, "25.00"), ("lot", 100, "200.00")}
+    assert product.stock.on_hand == 50
+
+
+def test_a_duplicate_sku_or_bad_numbers_are_shown_beside_the_fields(client, session):
+    make_product(session, sku="DUP-1")
+    log_in(client, make_admin(session))
+    base = {"sku": "DUP-1", "name": "X", "each_price": "1", "each_pv": "1", "each_bv": "1", "on_hand": "0"}
+    response = post_form(client, "/admin/products/new", base, page="/admin/products/new")
+    assert response.status_code == 422 and "already in the catalog" in response.get_data(as_text=True)
+    response = post_form(client, "/admin/products/new", {**base, "sku": "OK-1", "each_price": "-3"},
+                         page="/admin/products/new")
+    assert response.status_code == 422
+
+
+def test_stock_is_set_and_products_withdrawn(client, session):
+    product = make_product(session, on_hand=5)
+    log_in(client, make_admin(session))
+    assert post_form(client, f"/admin/products/{product.id}/stock", {"on_hand": "120"}).status_code == 303
+    assert post_form(client, f"/admin/products/{product.id}/stock", {"on_hand": "-1"}).status_code == 422
+    assert post_form(client, f"/admin/products/{product.id}/stock", {"on_hand": "x"}).status_code == 422
+    assert post_form(client, "/admin/products/999999/stock", {"on_hand": "1"}).status_code == 404
+    assert post_form(client, f"/admin/products/{product.id}/active").status_code == 303
+    session.expire_all()
+    assert product.stock.on_hand == 120 and product.active is False
+
+
+def test_rq_dashboard_actions_need_our_origin(client, session):
+    log_in(client, make_admin(session))
+    client.get("/admin/rq/")
+    assert client.post("/admin/rq/queue/default/failed/empty").status_code == 403
+    assert client.post("/admin/rq/queue/default/failed/empty",
+                       headers={"Origin": "https://evil.example"}).status_code == 403
+    assert client.get("/admin/rq/requeue/default").status_code == 403
+    allowed = client.post("/admin/rq/queue/default/failed/empty", headers={"Origin": "http://localhost"})
+    assert allowed.status_code == 200
