@@ -16,7 +16,7 @@ from portal.accounts.models import User
 
 
 def downline_bounds(ancestor_path: str) -> tuple[str, str]:
-    return ancestor_path, ancestor_path[:-1] + "0"
+    return ancestor_path, ancestor_path[:-1] + "1"
 
 
 def in_downline_of(ancestor_path: str):
@@ -37,7 +37,7 @@ def is_in_downline_by_id(session: Session, ancestor_id: int, person_id: int) -> 
     ancestor_path, person_path = paths.get(ancestor_id), paths.get(person_id)
     if ancestor_path is None or person_path is None or ancestor_id == person_id:
         return False
-    return person_path.startswith(ancestor_path[:-1])
+    return person_path.startswith(ancestor_path)
 
 
 @dataclass(frozen=True)

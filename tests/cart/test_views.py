@@ -72,9 +72,10 @@ def test_the_cart_badge_follows_the_cart(htmx, session):
     member, product = make_user(session), make_product(session)
     log_in(htmx, member)
     assert "badge" not in htmx.get("/cart/badge").get_data(as_text=True)
-    post_form(htmx, "/cart/add", {"product_id": product.id, "unit": "each", "quantity": 3})
+    page = f"/shop/products/{product.id}"  # htmx gets fragments; this page has a whole form
+    post_form(htmx, "/cart/add", {"product_id": product.id, "unit": "each", "quantity": 3}, page=page)
     assert ">3<" in htmx.get("/cart/badge").get_data(as_text=True)
     line = session.scalar(select(CartLine))
-    response = post_form(htmx, f"/cart/lines/{line.id}", {"unit": "each", "quantity": 5})
+    response = post_form(htmx, f"/cart/lines/{line.id}", {"unit": "each", "quantity": 5}, page=page)
     assert response.headers["HX-Trigger"] == "cart-changed"
     assert ">5<" in htmx.get("/cart/badge").get_data(as_text=True)
