@@ -2,6 +2,8 @@
 
 from portal.accounts.models import User  # noqa: F401
 from portal.addresses.models import Address  # noqa: F401
+from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipOccurrence,  # noqa: F401
+                                    AutoshipPreference, AutoshipProfile, AutoshipSkip, CalendarFeed)
 from portal.cart.models import CartLine  # noqa: F401
 from portal.catalog.models import Product, ProductUnit, StockLevel  # noqa: F401
 from portal.mail.models import OutboxMessage  # noqa: F401

@@ -68,7 +68,7 @@ def build_schema(application) -> None:
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
-    upgrade()
+    upgrade(revision="heads")  # parallel branches of work may each add a head until merged
     _db.session.remove()
 
 

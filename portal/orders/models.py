@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, Money, UTCDateTime, Volume, utcnow
@@ -26,11 +26,15 @@ class Order(Base):
         Index("ix_orders_status", "status"),
         Index("ix_orders_destination_key", "destination_key"),
         CheckConstraint(
-            "status IN ('pending_payment', 'paid', 'payment_failed', 'released', 'shipped', "
+            "status IN ('open', 'pending_payment', 'paid', 'payment_failed', 'released', 'shipped', "
             "'delivered', 'cancelled')", name="status_known"),
         CheckConstraint("source IN ('checkout', 'autoship', 'oneclick')", name="source_known"),
         CheckConstraint("subtotal >= 0 AND shipping_fee >= 0 AND total = subtotal + shipping_fee",
                         name="totals_add_up"),
+        # Exactly one order per standing-order profile per due date: a database fact.
+        UniqueConstraint("autoship_profile_id", "autoship_due_date"),
+        CheckConstraint("(autoship_profile_id IS NULL) = (autoship_due_date IS NULL)",
+                        name="autoship_link_complete"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,6 +61,12 @@ class Order(Base):
     payment_label: Mapped[str] = mapped_column(String(60))
     charge_id: Mapped[str | None] = mapped_column(String(64))
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    autoship_profile_id: Mapped[int | None] = mapped_column(ForeignKey("autoship_profiles.id"))
+    autoship_due_date: Mapped[date | None] = mapped_column(Date)
+    # Single-action orders stay "open" for combining until this moment, then are finalised.
+    combine_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expected_ship_date: Mapped[date | None] = mapped_column(Date)
 
     subtotal: Mapped[Decimal] = mapped_column(Money)
     shipping_fee: Mapped[Decimal] = mapped_column(Money)

@@ -6,6 +6,7 @@ from enum import StrEnum
 
 
 class OrderStatus(StrEnum):
+    OPEN = "open"              # a single-action order still open for combining
     PENDING_PAYMENT = "pending_payment"
     PAID = "paid"
     PAYMENT_FAILED = "payment_failed"
@@ -16,6 +17,7 @@ class OrderStatus(StrEnum):
 
 
 STATUS_LABELS = {
+    OrderStatus.OPEN: "Open for additions",
     OrderStatus.PENDING_PAYMENT: "Awaiting payment",
     OrderStatus.PAID: "Paid",
     OrderStatus.PAYMENT_FAILED: "Payment failed",
@@ -26,6 +28,8 @@ STATUS_LABELS = {
 }
 
 ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    OrderStatus.OPEN: frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAID,
+                                 OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELLED}),
     OrderStatus.PENDING_PAYMENT: frozenset({OrderStatus.PAID, OrderStatus.PAYMENT_FAILED,
                                             OrderStatus.CANCELLED}),
     OrderStatus.PAYMENT_FAILED: frozenset({OrderStatus.PAID, OrderStatus.CANCELLED}),
@@ -36,7 +40,7 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.CANCELLED: frozenset(),
 }
 
-OPEN_STATUSES = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED,
+OPEN_STATUSES = frozenset({OrderStatus.OPEN, OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED,
                            OrderStatus.PAID, OrderStatus.RELEASED})
 
 

@@ -1,0 +1,173 @@
+"""Standing-order (autoship) profiles: what recurs, when, where to and paid how."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.catalog.models import Product
+from portal.db import Base, Money, UTCDateTime, Volume, utcnow
+
+
+class ProfileStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    PAYMENT_FAILED = "payment_failed"  # the last run could not be charged: not silently continued
+    CANCELLED = "cancelled"
+
+
+class Regularity(StrEnum):
+    CALENDAR = "calendar"  # fixed pattern from the anchor date
+    ROLLING = "rolling"    # one interval after the last order actually placed
+
+
+class PricePolicy(StrEnum):
+    RUN_TIME = "run_time"  # the catalog price on the run date
+    LOCKED = "locked"      # the price when the item was added
+
+
+class OutOfStockPolicy(StrEnum):
+    BACKORDER = "backorder"  # ship the rest now, the missing item when it arrives
+    SKIP_ITEM = "skip_item"  # leave the missing item out of this cycle
+
+
+STATUS_LABELS = {ProfileStatus.ACTIVE: "Active", ProfileStatus.PAUSED: "Paused",
+                 ProfileStatus.PAYMENT_FAILED: "Payment failed",
+                 ProfileStatus.CANCELLED: "Cancelled"}
+
+SHIPPING_METHODS = {"standard": "Standard (3-5 days)", "express": "Express (1-2 days)"}
+
+
+class AutoshipProfile(Base):
+    __tablename__ = "autoship_profiles"
+    __table_args__ = (
+        Index("ix_autoship_profiles_user_id", "user_id"),
+        # The engine's scan: active profiles due on or before a date, in id order.
+        Index("ix_autoship_profiles_due", "next_run_date", "id",
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+        CheckConstraint("status IN ('active', 'paused', 'payment_failed', 'cancelled')",
+                        name="status_known"),
+        CheckConstraint("regularity IN ('calendar', 'rolling')", name="regularity_known"),
+        CheckConstraint("price_policy IN ('run_time', 'locked')", name="price_policy_known"),
+        CheckConstraint("out_of_stock_policy IN ('backorder', 'skip_item')",
+                        name="out_of_stock_policy_known"),
+        CheckConstraint("status <> 'active' OR next_run_date IS NOT NULL", name="active_has_next_run"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16), default=ProfileStatus.ACTIVE)
+    rrule: Mapped[str] = mapped_column(String(200))
+    anchor_date: Mapped[date] = mapped_column(Date)
+    regularity: Mapped[str] = mapped_column(String(10), default=Regularity.CALENDAR)
+    next_run_date: Mapped[date | None] = mapped_column(Date)
+    paused_until: Mapped[date | None] = mapped_column(Date)  # automatic resume date
+    last_order_date: Mapped[date | None] = mapped_column(Date)
+    address_id: Mapped[int] = mapped_column(ForeignKey("addresses.id"))
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id"))
+    shipping_method: Mapped[str] = mapped_column(String(16), default="standard")
+    price_policy: Mapped[str] = mapped_column(String(10), default=PricePolicy.RUN_TIME)
+    out_of_stock_policy: Mapped[str] = mapped_column(String(10), default=OutOfStockPolicy.BACKORDER)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    items: Mapped[list["AutoshipItem"]] = relationship(
+        back_populates="profile", order_by="AutoshipItem.id", cascade="all, delete-orphan")
+    skips: Mapped[list["AutoshipSkip"]] = relationship(
+        order_by="AutoshipSkip.skip_date", cascade="all, delete-orphan")
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[ProfileStatus(self.status)]
+
+
+class AutoshipItem(Base):
+    __tablename__ = "autoship_items"
+    __table_args__ = (
+        UniqueConstraint("profile_id", "product_id", "unit_code"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_code IN ('each', 'case', 'lot')", name="unit_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("autoship_profiles.id", ondelete="CASCADE"),
+                                            index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    unit_code: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[int]
+    # Filled when the profile locks prices: the unit's price and volume when it was added.
+    locked_price: Mapped[Decimal | None] = mapped_column(Money)
+    locked_pv: Mapped[Decimal | None] = mapped_column(Volume)
+    locked_bv: Mapped[Decimal | None] = mapped_column(Volume)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    profile: Mapped[AutoshipProfile] = relationship(back_populates="items")
+    product: Mapped[Product] = relationship(lazy="joined")
+
+
+class AutoshipSkip(Base):
+    """A skipped occurrence, keyed by its date, so it survives unrelated edits."""
+
+    __tablename__ = "autoship_skips"
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("autoship_profiles.id", ondelete="CASCADE"), primary_key=True)
+    skip_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AutoshipEvent(Base):
+    """The audit history of a profile: who changed what, when."""
+
+    __tablename__ = "autoship_events"
+    __table_args__ = (Index("ix_autoship_events_profile_id_at", "profile_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("autoship_profiles.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(40))
+    details: Mapped[str] = mapped_column(Text, default="")
+
+
+class AutoshipOccurrence(Base):
+    """What became of a due date that produced no order: skipped, missed during downtime, or
+    an item left out. Orders themselves carry (profile, due date) and are unique on it."""
+
+    __tablename__ = "autoship_occurrences"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('skipped', 'missed', 'paused', 'failed')", name="outcome_known"),
+    )
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("autoship_profiles.id", ondelete="CASCADE"), primary_key=True)
+    due_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(10))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AutoshipPreference(Base):
+    """A person's defaults for new profiles ("Make this my autoship")."""
+
+    __tablename__ = "autoship_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    rrule: Mapped[str] = mapped_column(String(200))
+    regularity: Mapped[str] = mapped_column(String(10), default=Regularity.CALENDAR)
+
+
+class CalendarFeed(Base):
+    """A secret, revocable iCalendar URL per person; only the token's hash is kept."""
+
+    __tablename__ = "autoship_calendar_feeds"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
