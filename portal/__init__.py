@@ -31,6 +31,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal import errors, templating
     from portal.accounts.views import bp as accounts_bp
     from portal.addresses.views import bp as addresses_bp
+    from portal.autoship.views import bp as autoship_bp
     from portal.admin.views import bp as admin_bp
     from portal.admin.rq import mount_rq_dashboard
     from portal.cart.views import bp as cart_bp
@@ -43,7 +44,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.seed.cli import seed_cli
 
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
-                      checkout_bp, orders_bp, genealogy_bp, admin_bp):
+                      checkout_bp, orders_bp, autoship_bp, genealogy_bp, admin_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)
     errors.register(app)

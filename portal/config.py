@@ -34,6 +34,9 @@ class Config:
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
 
+    AUTOSHIP_EDIT_CUTOFF_DAYS = 2   # no changes that affect a run this many days before it
+    AUTOSHIP_MIN_PV = "0"           # a profile below this PV per cycle shows a warning
+
     PAYMENT_GATEWAY = "sandbox"
     SMTP_HOST: str | None = None
     SMTP_PORT = 25

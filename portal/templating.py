@@ -48,6 +48,7 @@ def unit_label(code: str) -> str:
 NAVIGATION = (  # (endpoint, label, who may see it)
     ("catalog.index", "Shop", {"member", "ibo"}),
     ("orders.history", "Orders", {"member", "ibo"}),
+    ("autoship.index", "Autoship", {"member", "ibo"}),
     ("genealogy.downline", "Downline", {"ibo"}),
     ("addresses.index", "Addresses", {"member", "ibo"}),
     ("payments.wallet", "Wallet", {"member", "ibo"}),

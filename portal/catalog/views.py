@@ -3,6 +3,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, request
 from wtforms.fields.choices import SelectChoice
 
+from flask_login import current_user
+
+from portal.autoship.forms import SubscribeForm
+from portal.autoship.models import ProfileStatus
+from portal.autoship.queries import profiles_of
 from portal.catalog.forms import AddToCartForm
 from portal.catalog.models import Product
 from portal.catalog.services import search_query
@@ -29,4 +34,17 @@ def product(product_id: int):
     form = AddToCartForm(product_id=item.id)
     form.unit.choices = [SelectChoice(u.code, f"{u.label} — ${u.price:,.2f}")
                          for u in item.sellable_units]
-    return render("catalog/product.html", product=item, form=form)
+    return render("catalog/product.html", product=item, form=form,
+                  subscribe=_subscribe_form(item))
+
+
+def _subscribe_form(item: Product) -> SubscribeForm | None:
+    """"Subscribe": start a standing order for this product, or add it to one of mine."""
+    if not current_user.is_authenticated or current_user.is_admin:
+        return None
+    form = SubscribeForm(formdata=None, product_id=item.id)
+    form.unit.choices = [SelectChoice(u.code, u.label) for u in item.sellable_units]
+    form.profile.choices = [SelectChoice("new", "A new standing order (monthly)")] + [
+        SelectChoice(str(p.id), f"{p.name} (next {p.next_run_date:%b %-d})" if p.next_run_date else p.name)
+        for p in profiles_of(db.session, current_user) if p.status != ProfileStatus.CANCELLED]
+    return form

@@ -3,6 +3,8 @@ from __future__ import annotations
 from flask import Blueprint, redirect, url_for
 from flask_login import current_user, login_required
 
+from portal.autoship.queries import upcoming_for_person
+from portal.clock import company_today
 from portal.extensions import db
 from portal.genealogy.queries import downline_counts_by_level, downline_size, direct_recruits
 from portal.orders.services import order_history_query
@@ -26,7 +28,8 @@ def dashboard():
     if current_user.is_admin:
         return redirect(url_for("admin.index"))
     recent_orders = list(db.session.scalars(order_history_query(current_user).limit(5)))
-    context = {"recent_orders": recent_orders}
+    context = {"recent_orders": recent_orders,
+               "upcoming": upcoming_for_person(db.session, current_user, company_today())[:6]}
     if current_user.is_ibo:
         context.update(downline_total=downline_size(db.session, current_user),
                        downline_levels=downline_counts_by_level(db.session, current_user, 5),

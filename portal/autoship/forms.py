@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+from portal.autoship.recurrence import WEEKDAY_CODES, WEEKDAY_NAMES, Recurrence
+
+UNIT_CHOICES = [SelectChoice("each", "Each"), SelectChoice("case", "Case"), SelectChoice("lot", "Lot")]
+KIND_CHOICES = [
+    SelectChoice("every_weeks", "Every N weeks"),
+    SelectChoice("every_months", "Every N months (on the first date's day)"),
+    SelectChoice("monthly_day", "Monthly on a day of the month"),
+    SelectChoice("monthly_weekday", "Monthly on a weekday (e.g. 2nd Tuesday)"),
+    SelectChoice("every_days", "Every N days"),
+    SelectChoice("rrule", "Custom rule (RFC 5545 RRULE)"),
+]
+NTH_CHOICES = [SelectChoice(str(n), label) for n, label in (
+    (1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (-1, "last"))]
+WEEKDAY_CHOICES = [SelectChoice(code, name) for code, name in zip(WEEKDAY_CODES, WEEKDAY_NAMES)]
+REGULARITY_CHOICES = [SelectChoice("calendar", "Calendar: keep to the pattern"),
+                      SelectChoice("rolling", "Rolling: count from my last order")]
+
+
+class ScheduleFields(FlaskForm):
+    kind = SelectField("Repeat", choices=KIND_CHOICES, default="every_months")
+    interval = IntegerField("Every", default=1, validators=[
+        Optional(), NumberRange(min=1, max=366, message="Enter a number from 1 to 366.")])
+    day = IntegerField("Day of the month", default=1, validators=[
+        Optional(), NumberRange(min=1, max=31, message="Enter a day from 1 to 31 (29-31: or the month's last day).")])
+    nth = SelectField("Which", choices=NTH_CHOICES, default="1")
+    weekday = SelectField("Weekday", choices=WEEKDAY_CHOICES, default="MO")
+    rrule = StringField("RRULE", validators=[Optional(), Length(max=200)])
+    regularity = RadioField("Regularity", choices=REGULARITY_CHOICES, default="calendar")
+    first_date = DateField("First (or next) date", validators=[
+        InputRequired("Choose the date of the first shipment.")])
+
+    def rule(self) -> Recurrence:
+        """The recurrence these fields describe; ValueError with a readable message if none."""
+        kind, interval = self.kind.data, self.interval.data or 1
+        if kind == "every_days":
+            return Recurrence.every(interval, "days")
+        if kind == "every_weeks":
+            return Recurrence.every(interval, "weeks")
+        if kind == "every_months":
+            return Recurrence.every(interval, "months")
+        if kind == "monthly_day":
+            if not self.day.data:
+                raise ValueError("Enter the day of the month.")
+            return Recurrence.monthly(self.day.data, interval=interval)
+        if kind == "monthly_weekday":
+            return Recurrence.monthly_weekday(int(self.nth.data), self.weekday.data, interval=interval)
+        if kind == "rrule":
+            return Recurrence.parse(self.rrule.data or "")
+        raise ValueError("Choose how often it repeats.")
+
+
+class ScheduleForm(ScheduleFields):
+    pass
+
+
+class NewProfileForm(ScheduleFields):
+    name = StringField("Name", default="Monthly essentials", validators=[
+        InputRequired("Give the standing order a name."), Length(max=80)])
+    product_id = SelectField("First item", coerce=int, validate_choice=False,
+                             validators=[InputRequired("Choose a product.")])
+    unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
+    quantity = IntegerField("Quantity", default=1, validators=[
+        InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
+    address_id = SelectField("Ship to", coerce=int, validate_choice=False,
+                             validators=[InputRequired("Choose an address.")])
+    card_id = SelectField("Pay with", coerce=int, validate_choice=False,
+                          validators=[InputRequired("Choose a card.")])
+    shipping_method = SelectField("Shipping", choices=[SelectChoice("standard", "Standard (3-5 days)"),
+                                                       SelectChoice("express", "Express (1-2 days)")])
+    price_policy = SelectField("Price", choices=[
+        SelectChoice("run_time", "The price on each shipment date"),
+        SelectChoice("locked", "Lock today's prices")])
+
+
+class ItemForm(FlaskForm):
+    product_id = SelectField("Product", coerce=int, validate_choice=False,
+                             validators=[InputRequired("Choose a product.")])
+    unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
+    quantity = IntegerField("Quantity", default=1, validators=[
+        InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
+
+
+class ItemChangeForm(FlaskForm):
+    unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
+    quantity = IntegerField("Quantity", validators=[
+        InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
+
+
+class NextDateForm(FlaskForm):
+    new_date = DateField("New date", validators=[InputRequired("Choose a date.")])
+    mode = RadioField("Apply", default="once", choices=[
+        SelectChoice("once", "This shipment only"),
+        SelectChoice("anchor", "From now on (move the whole schedule)")])
+
+
+class DayForm(FlaskForm):
+    day = DateField("Date", validators=[InputRequired("Choose a date.")])
+
+
+class PauseForm(FlaskForm):
+    resume_on = DateField("Resume automatically on (optional)", validators=[Optional()])
+
+
+class DeliveryForm(FlaskForm):
+    address_id = SelectField("Ship to", coerce=int, validate_choice=False,
+                             validators=[InputRequired("Choose an address.")])
+    card_id = SelectField("Pay with", coerce=int, validate_choice=False,
+                          validators=[InputRequired("Choose a card.")])
+    shipping_method = SelectField("Shipping", choices=[SelectChoice("standard", "Standard (3-5 days)"),
+                                                       SelectChoice("express", "Express (1-2 days)")])
+    price_policy = SelectField("Price", choices=[
+        SelectChoice("run_time", "The price on each shipment date"),
+        SelectChoice("locked", "Locked when each item was added")])
+    out_of_stock_policy = SelectField("If an item is out of stock", choices=[
+        SelectChoice("backorder", "Ship the rest now, that item when it arrives"),
+        SelectChoice("skip_item", "Leave it out of that shipment")])
+
+
+class RenameForm(FlaskForm):
+    name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=80)])
+
+
+class SubscribeForm(FlaskForm):
+    product_id = HiddenField()
+    unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
+    quantity = IntegerField("Quantity", default=1, validators=[
+        InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
+    profile = SelectField("Add to", validate_choice=False, default="new")

@@ -1,0 +1,99 @@
+"""Read-side standing orders: lists, summaries, history and the iCalendar feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.accounts.models import User
+from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
+from portal.autoship.recurrence import Recurrence
+from portal.autoship.services import AutoshipRules, days_until_cutoff, priced_items, schedule_of
+from portal.orders.models import Order
+from portal.orders.pricing import ShippingRule, Totals, totals
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    profile: AutoshipProfile
+    description: str
+    upcoming: list[date]
+    skipped: list[date]
+    cycle: Totals
+    problems: list[str]
+    below_min_pv: bool
+    days_to_cutoff: int | None
+
+
+def profiles_of(session: Session, user: User) -> list[AutoshipProfile]:
+    return list(session.scalars(
+        select(AutoshipProfile).where(AutoshipProfile.user_id == user.id)
+        .options(selectinload(AutoshipProfile.items), selectinload(AutoshipProfile.skips))
+        .order_by(AutoshipProfile.status == ProfileStatus.CANCELLED, AutoshipProfile.next_run_date,
+                  AutoshipProfile.id)))
+
+
+def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
+              shipping: ShippingRule, count: int = 6) -> ProfileSummary:
+    lines, problems = priced_items(profile)
+    cycle = totals(lines, shipping)
+    active = profile.status == ProfileStatus.ACTIVE
+    upcoming = schedule_of(profile).upcoming(profile.next_run_date, count) if active else []
+    return ProfileSummary(
+        profile=profile,
+        description=Recurrence.parse(profile.rrule).describe(profile.anchor_date)
+        + (" (rolling: counted from the last order)" if profile.regularity == "rolling" else ""),
+        upcoming=upcoming,
+        skipped=sorted(s.skip_date for s in profile.skips if s.skip_date > today),
+        cycle=cycle, problems=problems,
+        below_min_pv=bool(lines) and cycle.pv < rules.min_pv,
+        days_to_cutoff=days_until_cutoff(profile, today, rules))
+
+
+def history(session: Session, profile: AutoshipProfile, limit: int = 50) -> list[AutoshipEvent]:
+    return list(session.scalars(select(AutoshipEvent).where(AutoshipEvent.profile_id == profile.id)
+                                .order_by(AutoshipEvent.at.desc(), AutoshipEvent.id.desc())
+                                .limit(limit)))
+
+
+def recent_orders(session: Session, profile: AutoshipProfile, limit: int = 10) -> list[Order]:
+    return list(session.scalars(select(Order).where(Order.autoship_profile_id == profile.id)
+                                .order_by(Order.autoship_due_date.desc()).limit(limit)))
+
+
+def upcoming_for_person(session: Session, user: User, today: date, horizon_days: int = 62):
+    """(date, profile) for every active profile's runs in the coming weeks, soonest first."""
+    until = today + timedelta(days=horizon_days)
+    runs = []
+    for profile in profiles_of(session, user):
+        if profile.status != ProfileStatus.ACTIVE:
+            continue
+        for day in schedule_of(profile).upcoming(profile.next_run_date, 12):
+            if day > until:
+                break
+            runs.append((day, profile))
+    return sorted(runs, key=lambda run: (run[0], run[1].id))
+
+
+def _ics_escape(text: str) -> str:
+    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+            .replace("\n", "\\n"))
+
+
+def calendar_feed(session: Session, user: User, today: date, company: str) -> str:
+    """An iCalendar document with one all-day event per upcoming autoship run."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:-//{company}//Autoship//EN",
+             "CALSCALE:GREGORIAN", f"X-WR-CALNAME:{_ics_escape(company)} autoship"]
+    for day, profile in upcoming_for_person(session, user, today, horizon_days=366):
+        lines += ["BEGIN:VEVENT", f"UID:autoship-{profile.id}-{day:%Y%m%d}@standing-order",
+                  f"DTSTAMP:{stamp}", f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
+                  f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
+                  f"SUMMARY:{_ics_escape('Autoship: ' + profile.name)}",
+                  f"DESCRIPTION:{_ics_escape(f'{len(profile.items)} item(s) ship on this day.')}",
+                  "TRANSP:TRANSPARENT", "END:VEVENT"]
+    lines.append("END:VCALENDAR")
+    return "\r\n".join(lines) + "\r\n"

@@ -1,0 +1,370 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from portal.addresses.services import address_book
+from portal.autoship import queries, services
+from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
+                                   NextDateForm, PauseForm, RenameForm, ScheduleForm, SubscribeForm)
+from portal.autoship.models import AutoshipProfile
+from portal.catalog.models import Product
+from portal.clock import company_today
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.forms import show_beside_field
+from portal.orders.pricing import shipping_rule
+from portal.payments.services import gateway_for, wallet
+from portal.roles import shopper_required
+from portal.templating import is_htmx, render
+
+bp = Blueprint("autoship", __name__, url_prefix="/autoship")
+
+
+def _rules() -> services.AutoshipRules:
+    return services.AutoshipRules.from_config(current_app.config)
+
+
+def _product_choices() -> list[SelectChoice]:
+    products = db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.name))
+    return [SelectChoice(p.id, f"{p.name} ({p.sku})") for p in products]
+
+
+def _delivery_choices(form) -> None:
+    today = company_today()
+    form.address_id.choices = [SelectChoice(a.id, f"{a.moniker}: {a.one_line}")
+                               for a in address_book(db.session, current_user)]
+    form.card_id.choices = [SelectChoice(c.id, f"{c.label} (expires {c.expiry})")
+                            for c in wallet(db.session, current_user) if not c.expired_on(today)]
+
+
+def _form_errors(form) -> str:
+    return " ".join(message for messages in form.errors.values() for message in messages)
+
+
+def render_profile(profile_id: int, status: int = 200, error: str | None = None, **forms):
+    db.session.expire_all()
+    profile = services.owned_profile(db.session, current_user, profile_id)
+    today = company_today()
+    delivery = forms.pop("delivery", None) or DeliveryForm(formdata=None, obj=profile)
+    _delivery_choices(delivery)
+    delivery.card_id.data = delivery.card_id.data or profile.payment_method_id
+    schedule = forms.pop("schedule", None) or ScheduleForm(
+        formdata=None, first_date=profile.next_run_date or today, regularity=profile.regularity,
+        kind="rrule", rrule=profile.rrule)
+    add_item = forms.pop("add_item", None) or ItemForm(formdata=None)
+    add_item.product_id.choices = _product_choices()
+    return render("autoship/profile.html", "autoship/_profile.html", status=status, error=error,
+                  summary=queries.summarize(profile, today, _rules(), shipping_rule(current_app.config)),
+                  history=queries.history(db.session, profile),
+                  orders=queries.recent_orders(db.session, profile), today=today,
+                  delivery=delivery, schedule=schedule, add_item=add_item,
+                  next_date=forms.pop("next_date", None) or NextDateForm(formdata=None),
+                  pause=forms.pop("pause", None) or PauseForm(formdata=None),
+                  rename=forms.pop("rename", None) or RenameForm(formdata=None, name=profile.name),
+                  rules=_rules())
+
+
+def act(profile_id: int, change: Callable[[AutoshipProfile], object], done: str, form=None,
+        form_name: str | None = None):
+    """Validate ``form``, apply ``change`` to the person's profile, commit, and answer with the
+    refreshed profile (htmx) or a redirect to it; a refusal is a 4xx with its message."""
+    profile = services.owned_profile(db.session, current_user, profile_id)
+    forms = {form_name: form} if form_name else {}
+    if form is not None and not form.validate_on_submit():
+        return render_profile(profile_id, 422, _form_errors(form), **forms)
+    try:
+        change(profile)
+    except DomainError as error:
+        db.session.rollback()
+        if form is not None:
+            show_beside_field(form, error)
+        return render_profile(profile_id, error.status, error.message, **forms)
+    db.session.commit()
+    if is_htmx():
+        flash(done, "success")
+        return render_profile(profile_id)
+    flash(done, "success")
+    return redirect(url_for("autoship.profile", profile_id=profile_id), 303)
+
+
+@bp.get("/")
+@login_required
+@shopper_required
+def index():
+    today = company_today()
+    rules, shipping = _rules(), shipping_rule(current_app.config)
+    summaries = [queries.summarize(p, today, rules, shipping)
+                 for p in queries.profiles_of(db.session, current_user)]
+    return render("autoship/index.html", summaries=summaries, today=today)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+@shopper_required
+def new():
+    form = NewProfileForm()
+    form.product_id.choices = _product_choices()
+    _delivery_choices(form)
+    if request.method == "GET":
+        form.first_date.data = company_today()
+        if request.args.get("product", "").isdigit():
+            form.product_id.data = int(request.args["product"])
+    if form.validate_on_submit():
+        try:
+            profile = services.create_profile(
+                db.session, user=current_user, name=form.name.data, rule=form.rule(),
+                regularity=form.regularity.data, first_date=form.first_date.data,
+                address_id=form.address_id.data, card_id=form.card_id.data,
+                items=[(form.product_id.data, form.unit.data, form.quantity.data)],
+                today=company_today(), rules=_rules(), price_policy=form.price_policy.data,
+                shipping_method=form.shipping_method.data)
+        except ValueError as error:  # the recurrence fields describe no valid rule
+            db.session.rollback()
+            form.rrule.errors = [*form.rrule.errors, str(error)]
+        except DomainError as error:
+            db.session.rollback()
+            show_beside_field(form, error)
+        else:
+            db.session.commit()
+            flash(f"Standing order “{profile.name}” created. First shipment: "
+                  f"{profile.next_run_date:%A, %B %-d}.", "success")
+            return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
+    return render("autoship/new.html", form=form, status=422 if form.is_submitted() else 200)
+
+
+@bp.get("/preview")
+@login_required
+@shopper_required
+def preview():
+    """The next six dates of the schedule being typed, before it is saved."""
+    form = ScheduleForm(request.args, meta={"csrf": False})
+    if not form.validate():
+        return render("autoship/_preview.html", status=422, error=_form_errors(form), dates=[])
+    try:
+        dates = services.preview(form.rule(), form.regularity.data, form.first_date.data)
+    except ValueError as error:
+        return render("autoship/_preview.html", status=422, error=str(error), dates=[])
+    return render("autoship/_preview.html", dates=dates, error=None,
+                  description=form.rule().describe(form.first_date.data))
+
+
+@bp.get("/<int:profile_id>")
+@login_required
+@shopper_required
+def profile(profile_id: int):
+    return render_profile(profile_id)
+
+
+@bp.post("/<int:profile_id>/items")
+@login_required
+@shopper_required
+def add_item(profile_id: int):
+    form = ItemForm()
+    form.product_id.choices = _product_choices()
+    return act(profile_id, lambda p: services.add_item(
+        db.session, user=current_user, profile=p, product_id=form.product_id.data,
+        unit_code=form.unit.data, quantity=form.quantity.data, today=company_today(),
+        rules=_rules()), "Item added.", form, "add_item")
+
+
+@bp.post("/<int:profile_id>/items/<int:item_id>")
+@login_required
+@shopper_required
+def change_item(profile_id: int, item_id: int):
+    form = ItemChangeForm()
+    return act(profile_id, lambda p: services.change_item(
+        db.session, user=current_user, profile=p, item_id=item_id, unit_code=form.unit.data,
+        quantity=form.quantity.data, today=company_today(), rules=_rules()), "Item updated.", form)
+
+
+@bp.post("/<int:profile_id>/items/<int:item_id>/remove")
+@login_required
+@shopper_required
+def remove_item(profile_id: int, item_id: int):
+    return act(profile_id, lambda p: services.remove_item(
+        db.session, user=current_user, profile=p, item_id=item_id, today=company_today(),
+        rules=_rules()), "Item removed.")
+
+
+@bp.post("/<int:profile_id>/schedule")
+@login_required
+@shopper_required
+def change_schedule(profile_id: int):
+    form = ScheduleForm()
+
+    def change(p):
+        try:
+            rule = form.rule()
+        except ValueError as error:
+            raise services.AutoshipError(str(error), "rrule") from error
+        services.change_schedule(db.session, user=current_user, profile=p, rule=rule,
+                                 regularity=form.regularity.data, first_date=form.first_date.data,
+                                 today=company_today(), rules=_rules())
+    return act(profile_id, change, "Schedule changed.", form, "schedule")
+
+
+@bp.post("/<int:profile_id>/next-date")
+@login_required
+@shopper_required
+def change_next_date(profile_id: int):
+    form = NextDateForm()
+    return act(profile_id, lambda p: services.change_next_date(
+        db.session, user=current_user, profile=p, new_date=form.new_date.data,
+        move_anchor=form.mode.data == "anchor", today=company_today(), rules=_rules()),
+        "Next shipment date changed.", form, "next_date")
+
+
+@bp.post("/<int:profile_id>/skip")
+@login_required
+@shopper_required
+def skip(profile_id: int):
+    form = DayForm()
+    return act(profile_id, lambda p: services.skip_date(
+        db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
+        rules=_rules()), "Shipment skipped.", form)
+
+
+@bp.post("/<int:profile_id>/unskip")
+@login_required
+@shopper_required
+def unskip(profile_id: int):
+    form = DayForm()
+    return act(profile_id, lambda p: services.unskip_date(
+        db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
+        rules=_rules()), "Skip undone.", form)
+
+
+@bp.post("/<int:profile_id>/pause")
+@login_required
+@shopper_required
+def pause(profile_id: int):
+    form = PauseForm()
+    return act(profile_id, lambda p: services.pause(
+        db.session, user=current_user, profile=p, resume_on=form.resume_on.data,
+        today=company_today(), rules=_rules()), "Standing order paused.", form, "pause")
+
+
+@bp.post("/<int:profile_id>/resume")
+@login_required
+@shopper_required
+def resume(profile_id: int):
+    return act(profile_id, lambda p: services.resume(
+        db.session, user=current_user, profile=p, today=company_today()),
+        "Standing order active again.")
+
+
+@bp.post("/<int:profile_id>/cancel")
+@login_required
+@shopper_required
+def cancel(profile_id: int):
+    return act(profile_id, lambda p: services.cancel(
+        db.session, user=current_user, profile=p, today=company_today(), rules=_rules()),
+        "Standing order cancelled.")
+
+
+@bp.post("/<int:profile_id>/ship-now")
+@login_required
+@shopper_required
+def ship_now(profile_id: int):
+    def change(p):
+        order = services.ship_now(db.session, user=current_user, profile=p, gateway=gateway_for(),
+                                  shipping=shipping_rule(current_app.config), today=company_today())
+        flash(f"Order {order.number} placed and paid: {order.total:,.2f} USD.", "success")
+    return act(profile_id, change, "Shipping now.")
+
+
+@bp.post("/<int:profile_id>/rename")
+@login_required
+@shopper_required
+def rename(profile_id: int):
+    form = RenameForm()
+    return act(profile_id, lambda p: services.rename(db.session, user=current_user, profile=p,
+                                                     name=form.name.data), "Renamed.", form, "rename")
+
+
+@bp.post("/<int:profile_id>/delivery")
+@login_required
+@shopper_required
+def delivery(profile_id: int):
+    form = DeliveryForm()
+    return act(profile_id, lambda p: services.change_delivery(
+        db.session, user=current_user, profile=p, address_id=form.address_id.data,
+        card_id=form.card_id.data, shipping_method=form.shipping_method.data,
+        price_policy=form.price_policy.data, out_of_stock_policy=form.out_of_stock_policy.data,
+        today=company_today(), rules=_rules()), "Delivery and payment saved.", form, "delivery")
+
+
+@bp.post("/from-cart")
+@login_required
+@shopper_required
+def from_cart():
+    try:
+        profile = services.profile_from_cart(db.session, user=current_user, today=company_today(),
+                                             rules=_rules())
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return render("errors/error.html", "errors/_error.html", status=error.status,
+                      title="No standing order created", message=error.message)
+    db.session.commit()
+    flash(f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}, "
+          "then as scheduled. Your cart is still here if you want it today too.", "success")
+    return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
+
+
+@bp.post("/subscribe")
+@login_required
+@shopper_required
+def subscribe():
+    form = SubscribeForm()
+    product_id, target = form.product_id.data or "", form.profile.data or "new"
+    if not form.validate_on_submit() or not product_id.isdigit() or not (target == "new" or target.isdigit()):
+        return render("errors/error.html", "errors/_error.html", status=422, title="Not subscribed",
+                      message=_form_errors(form) or "Choose a product and a standing order.")
+    try:
+        profile = services.subscribe(db.session, user=current_user, product_id=int(product_id),
+                                     unit_code=form.unit.data, quantity=form.quantity.data,
+                                     profile_id=None if target == "new" else int(target),
+                                     today=company_today(), rules=_rules())
+    except DomainError as error:
+        db.session.rollback()
+        return render("errors/error.html", "errors/_error.html", status=error.status,
+                      title="Not subscribed", message=error.message)
+    db.session.commit()
+    message = f"Added to “{profile.name}”, next shipment {profile.next_run_date:%B %-d}."
+    if is_htmx():
+        return render("autoship/_subscribed.html", message=message, profile=profile)
+    flash(message, "success")
+    return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
+
+
+@bp.post("/calendar")
+@login_required
+@shopper_required
+def calendar_token():
+    if request.form.get("action") == "revoke":
+        services.revoke_calendar_token(db.session, user=current_user)
+        db.session.commit()
+        flash("Your calendar link no longer works.", "success")
+        return redirect(url_for("autoship.index"), 303)
+    token = services.issue_calendar_token(db.session, user=current_user)
+    db.session.commit()
+    flash("Your new calendar link (any earlier one stopped working): "
+          + url_for("autoship.calendar_feed", token=token, _external=True), "success")
+    return redirect(url_for("autoship.index"), 303)
+
+
+@bp.get("/calendar/<token>.ics")
+def calendar_feed(token: str):
+    owner = services.feed_owner(db.session, token)
+    if owner is None:
+        abort(404, "This calendar link is unknown or was revoked.")
+    body = queries.calendar_feed(db.session, owner, company_today(), current_app.config["COMPANY_NAME"])
+    return Response(body, mimetype="text/calendar",
+                    headers={"Content-Disposition": "inline; filename=autoship.ics",
+                             "Cache-Control": "private, max-age=300"})

@@ -1,0 +1,200 @@
+"""Every standing-order action works as a plain form post and as an htmx interaction."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.autoship.models import AutoshipProfile
+from portal.clock import company_today
+from portal.orders.models import Order
+from tests.conftest import csrf_token, log_in, post_form
+from tests.factories import make_address, make_admin, make_card, make_ibo, make_product, make_user
+
+
+@pytest.fixture
+def shopper(client, session, redis):
+    person = make_user(session)
+    make_address(session, person, moniker="Home")
+    make_card(session, person, redis)
+    log_in(client, person)
+    return person
+
+
+def create(client, product, **overrides):
+    today = company_today()
+    data = {"name": "Monthly essentials", "product_id": product.id, "unit": "each", "quantity": 2,
+            "kind": "every_months", "interval": 1, "day": 1, "nth": "1", "weekday": "MO", "rrule": "",
+            "regularity": "calendar", "first_date": (today + timedelta(days=10)).isoformat(),
+            "shipping_method": "standard", "price_policy": "run_time"}
+    page = client.get("/autoship/new").get_data(as_text=True)
+    data["address_id"] = re.search(r'name="address_id"[^>]*>\s*<option[^>]*value="(\d+)"', page).group(1)
+    data["card_id"] = re.search(r'name="card_id"[^>]*>\s*<option[^>]*value="(\d+)"', page).group(1)
+    data.update(overrides)
+    return post_form(client, "/autoship/new", data, page="/autoship/new")
+
+
+def test_a_member_creates_a_profile_and_sees_dates_totals_and_history(client, session, shopper):
+    product = make_product(session, name="Omega-3")
+    response = create(client, product)
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Omega-3" in page and "Next shipment" in page and "Total per shipment" in page
+    assert "created" in page and page.count("Skip") >= 6
+
+
+def test_bad_schedules_and_dates_are_refused_beside_the_fields(client, session, shopper):
+    product = make_product(session)
+    past = (company_today() - timedelta(days=3)).isoformat()
+    for overrides, message in (({"first_date": past}, "in the past"),
+                               ({"kind": "rrule", "rrule": "FREQ=YEARLY"}, "YEARLY"),
+                               ({"kind": "rrule", "rrule": "garbage"}, ""),
+                               ({"quantity": 0}, "1 to 999"),
+                               ({"product_id": 999999}, "do not sell"),
+                               ({"first_date": "not a date"}, "")):
+        response = create(client, product, **overrides)
+        assert response.status_code in (404, 422), overrides
+        assert message in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(AutoshipProfile)) == 0
+
+
+def test_the_preview_shows_the_next_six_dates_before_saving(client, session, shopper):
+    response = client.get("/autoship/preview", query_string={
+        "kind": "monthly_day", "interval": 1, "day": 31, "regularity": "calendar", "first_date": "2027-01-31"})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert ["Jan 31, 2027", "Feb 28, 2027", "Mar 31, 2027", "Apr 30, 2027"] == re.findall(r"\w{3} \d+, 2027", body)[:4]
+    bad = client.get("/autoship/preview", query_string={"kind": "rrule", "rrule": "FREQ=HOURLY", "first_date": "2027-01-01"})
+    assert bad.status_code == 422 and "HOURLY" in bad.get_data(as_text=True)
+
+
+def test_htmx_actions_answer_the_refreshed_profile(client, htmx, session, shopper):
+    product = make_product(session)
+    location = create(client, product).headers["Location"]
+    profile = session.scalar(select(AutoshipProfile))
+    htmx.set_cookie("session", client.get_cookie("session").value)
+    token = csrf_token(client, location)
+    response = htmx.post(f"{location}/items", data={"product_id": product.id, "unit": "case", "quantity": 1,
+                                                    "csrf_token": token})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'id="profile"' in body and "<html" not in body
+    session.expire_all()
+    assert len(profile.items) == 2
+    next_run = profile.next_run_date
+    response = htmx.post(f"{location}/skip", data={"day": next_run.isoformat(), "csrf_token": token})
+    assert response.status_code == 200
+    session.expire_all()
+    assert profile.next_run_date > next_run
+
+
+def test_plain_posts_for_pause_resume_next_date_rename_delivery_and_cancel(client, session, shopper):
+    product = make_product(session)
+    location = create(client, product).headers["Location"]
+    profile = session.scalar(select(AutoshipProfile))
+    later = (company_today() + timedelta(days=40)).isoformat()
+    steps = [("pause", {"resume_on": later}), ("resume", {}),
+             ("next-date", {"new_date": later, "mode": "once"}), ("rename", {"name": "Household"}),
+             ("delivery", {"address_id": profile.address_id, "card_id": profile.payment_method_id,
+                           "shipping_method": "express", "price_policy": "locked",
+                           "out_of_stock_policy": "skip_item"}),
+             ("cancel", {}), ("resume", {})]
+    for action, data in steps:
+        response = post_form(client, f"{location}/{action}", data, page=location)
+        assert response.status_code == 303, (action, response.get_data(as_text=True)[-500:])
+    session.expire_all()
+    assert (profile.name, profile.shipping_method, profile.price_policy, profile.status) == (
+        "Household", "express", "locked", "active")
+
+
+def test_ship_now_places_a_paid_order(client, session, shopper):
+    product = make_product(session)
+    location = create(client, product).headers["Location"]
+    assert post_form(client, f"{location}/ship-now", page=location).status_code == 303
+    order = session.scalar(select(Order))
+    assert (order.source, order.status) == ("autoship", "paid")
+
+
+def test_make_this_my_autoship_turns_the_cart_into_a_profile(client, session, shopper):
+    product = make_product(session)
+    post_form(client, "/cart/add", {"product_id": product.id, "unit": "case", "quantity": 1})
+    response = post_form(client, "/autoship/from-cart", page="/cart/")
+    assert response.status_code == 303
+    assert session.scalar(select(AutoshipProfile)).items[0].unit_code == "case"
+    assert post_form(client, "/autoship/from-cart", page="/cart/").status_code == 303  # a second profile
+
+
+def test_an_empty_cart_cannot_become_a_profile(client, session, shopper):
+    assert post_form(client, "/autoship/from-cart", page="/cart/").status_code == 422
+
+
+def test_subscribe_from_the_product_page_new_or_into_an_existing_profile(client, session, shopper):
+    product = make_product(session)
+    page = client.get(f"/shop/products/{product.id}").get_data(as_text=True)
+    assert "Subscribe" in page and "A new standing order" in page
+    assert post_form(client, "/autoship/subscribe", {"product_id": product.id, "unit": "each",
+                                                     "quantity": 1, "profile": "new"}).status_code == 303
+    profile = session.scalar(select(AutoshipProfile))
+    assert post_form(client, "/autoship/subscribe", {"product_id": product.id, "unit": "case", "quantity": 1,
+                                                     "profile": profile.id}).status_code == 303
+    session.expire_all()
+    assert len(profile.items) == 2
+    for bad in ({"product_id": "x", "unit": "each", "quantity": 1, "profile": "new"},
+                {"product_id": product.id, "unit": "each", "quantity": 1, "profile": "abc"},
+                {"product_id": product.id, "unit": "pallet", "quantity": 1, "profile": "new"},
+                {"product_id": product.id, "unit": "each", "quantity": -4, "profile": "new"}):
+        assert 400 <= post_form(client, "/autoship/subscribe", bad).status_code < 500
+
+
+def test_another_persons_profile_is_404_for_every_action(client, session, redis, shopper):
+    owner = make_user(session)
+    make_address(session, owner)
+    make_card(session, owner, redis)
+    product = make_product(session)
+    from tests.autoship.conftest import new_profile
+    from portal.addresses.services import address_book
+    from portal.payments.services import wallet
+    owner.home, owner.card = address_book(session, owner)[0], wallet(session, owner)[0]
+    profile = new_profile(session, owner, product)
+    item = profile.items[0]
+    assert client.get(f"/autoship/{profile.id}").status_code == 404
+    for action in ("items", f"items/{item.id}", f"items/{item.id}/remove", "schedule", "next-date", "skip",
+                   "unskip", "pause", "resume", "cancel", "ship-now", "rename", "delivery"):
+        assert post_form(client, f"/autoship/{profile.id}/{action}", {"quantity": 1}).status_code == 404, action
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_only_members_and_ibos_hold_standing_orders(client, session):
+    assert client.get("/autoship/").status_code == 302
+    log_in(client, make_admin(session))
+    assert client.get("/autoship/").status_code == 403
+
+
+def test_the_calendar_link_serves_ics_and_stops_when_revoked(client, session, shopper):
+    product = make_product(session)
+    create(client, product)
+    response = post_form(client, "/autoship/calendar", {"action": "issue"}, page="/autoship/")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    url = re.search(r"(/autoship/calendar/[A-Za-z0-9_-]+\.ics)", page).group(1)
+    anonymous = client.application.test_client()
+    feed = anonymous.get(url)
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    assert "BEGIN:VEVENT" in feed.get_data(as_text=True)
+    post_form(client, "/autoship/calendar", {"action": "revoke"}, page="/autoship/")
+    assert anonymous.get(url).status_code == 404
+    assert anonymous.get("/autoship/calendar/nonsense.ics").status_code == 404
+
+
+def test_the_dashboard_lists_upcoming_shipments(client, session, shopper):
+    create(client, make_product(session))
+    assert "Monthly essentials" in client.get("/home").get_data(as_text=True)
+
+
+def test_edits_inside_the_cutoff_are_refused_with_a_countdown_message(client, session, shopper):
+    product = make_product(session)
+    location = create(client, product, first_date=(company_today() + timedelta(days=1)).isoformat()).headers["Location"]
+    page = client.get(location).get_data(as_text=True)
+    assert "being prepared" in page
+    response = post_form(client, f"{location}/items", {"product_id": product.id, "unit": "case", "quantity": 1},
+                         page=location)
+    assert response.status_code == 422 and "closed 2 days before" in response.get_data(as_text=True)
