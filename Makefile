@@ -38,7 +38,7 @@ cron: install
 	$(PY) -m jobs.cron
 
 migrate: install
-	$(PY) -m flask --app wsgi db upgrade
+	$(PY) -m flask --app wsgi db upgrade heads
 
 seed: migrate
 	$(PY) -m flask --app wsgi seed demo --if-empty

@@ -37,7 +37,7 @@ def main() -> int:
     children: list[subprocess.Popen] = []
     try:
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-        subprocess.run([*flask, "db", "upgrade"], env=env, check=True, cwd=PROJECT_ROOT)
+        subprocess.run([*flask, "db", "upgrade", "heads"], env=env, check=True, cwd=PROJECT_ROOT)
         subprocess.run([*flask, "seed", "demo", "--if-empty"], env=env, check=True, cwd=PROJECT_ROOT)
         commands = [[*flask, "run", "--port", str(port), "--host", "127.0.0.1", "--with-threads"],
                     [sys.executable, "-m", "jobs.worker"], [sys.executable, "-m", "jobs.cron"]]
