@@ -1,19 +1,21 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField
-from wtforms.validators import InputRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+
+from portal.accounts.forms import PlainTextForm
 
 
-class AddressForm(FlaskForm):
+class AddressForm(PlainTextForm):
+    # DataRequired where a field of blanks would pass: blanks are as empty as no field at all.
     moniker = StringField("Name for this address", description='For example "Home" or "Office".',
-                          validators=[InputRequired("Give the address a name, like Home."),
+                          validators=[DataRequired("Give the address a name, like Home."),
                                       Length(max=40, message="At most 40 characters.")])
-    full_name = StringField("Recipient", validators=[InputRequired("Enter who receives the parcel."),
+    full_name = StringField("Recipient", validators=[DataRequired("Enter who receives the parcel."),
                                                      Length(max=120)])
-    line1 = StringField("Street address", validators=[InputRequired("Enter the street address."),
+    line1 = StringField("Street address", validators=[DataRequired("Enter the street address."),
                                                       Length(max=120)])
     line2 = StringField("Apartment, suite (optional)", validators=[Optional(), Length(max=120)])
-    city = StringField("City", validators=[InputRequired("Enter the city."), Length(max=80)])
-    region = StringField("State or region", validators=[InputRequired("Enter the state or region."),
+    city = StringField("City", validators=[DataRequired("Enter the city."), Length(max=80)])
+    region = StringField("State or region", validators=[DataRequired("Enter the state or region."),
                                                         Length(max=80)])
     postal_code = StringField("ZIP or postal code", validators=[
         InputRequired("Enter the ZIP or postal code."),

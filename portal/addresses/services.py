@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -32,12 +32,14 @@ def owned_address(session: Session, user: User, address_id: int) -> Address:
 
 
 def _check_moniker_free(session: Session, user: User, moniker: str, except_id: int | None) -> None:
-    clash = session.scalar(select(Address.id).where(
+    # Compared in Python: SQLite's lower() folds ASCII only ("Café" vs "CAFÉ"), and a person
+    # has a handful of addresses.
+    taken = session.scalars(select(Address.moniker).where(
         Address.user_id == user.id, Address.archived_at.is_(None),
-        func.lower(Address.moniker) == moniker.lower(), Address.id != (except_id or 0)))
-    if clash is not None:
+        Address.id != (except_id or 0)))
+    if moniker.casefold() in {name.casefold() for name in taken}:
         raise AddressError(f'You already have an address called "{moniker}". '
-                           "Choose another name for this one.")
+                           "Choose another name for this one.", "moniker")
 
 
 def add_address(session: Session, *, user: User, make_default: bool = False, **fields) -> Address:

@@ -16,7 +16,7 @@ from portal.accounts.models import User
 
 
 def downline_bounds(ancestor_path: str) -> tuple[str, str]:
-    return ancestor_path, ancestor_path[:-1] + "1"
+    return ancestor_path, ancestor_path[:-1] + "0"
 
 
 def in_downline_of(ancestor_path: str):

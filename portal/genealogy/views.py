@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, request
 from flask_login import current_user, login_required
 
@@ -10,12 +12,17 @@ from portal.templating import render
 
 bp = Blueprint("genealogy", __name__, url_prefix="/downline")
 
+# The "Show more" cursor is a tree path; anything else (a NUL byte is a 500 on PostgreSQL)
+# starts from the top.
+CURSOR = re.compile(r"(?:/[0-9]{1,18})+/")
+
 
 @bp.get("/")
 @login_required
 @ibo_required
 def downline():
-    after = request.args.get("after", "")[:512] or None
+    after = request.args.get("after", "")[:512]
+    after = after if CURSOR.fullmatch(after) else None
     page = downline_page(db.session, current_user, after=after, limit=50)
     return render("genealogy/downline.html", "genealogy/_rows.html", page=page,
                   total=downline_size(db.session, current_user),

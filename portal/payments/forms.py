@@ -1,13 +1,14 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+
+from portal.accounts.forms import PlainTextForm
 
 
-class CardForm(FlaskForm):
-    cardholder = StringField("Name on card", validators=[InputRequired("Enter the name on the card."),
+class CardForm(PlainTextForm):
+    cardholder = StringField("Name on card", validators=[DataRequired("Enter the name on the card."),
                                                          Length(max=120)])
     number = StringField("Card number", render_kw={"autocomplete": "cc-number", "inputmode": "numeric"},
-                         validators=[InputRequired("Enter the card number."), Length(max=30)])
+                         validators=[DataRequired("Enter the card number."), Length(max=30)])
     exp_month = IntegerField("Expiry month", render_kw={"autocomplete": "cc-exp-month"}, validators=[
         InputRequired("Enter the expiry month."),
         NumberRange(min=1, max=12, message="The month is 1 to 12.")])

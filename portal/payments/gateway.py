@@ -118,22 +118,23 @@ def card_brand(number: str) -> tuple[str, int] | None:
 def validate_card(number: str, exp_month: int, exp_year: int, cvc: str, today: date) -> str:
     """The brand of a usable card; raises CardRejected with the reason otherwise."""
     digits = "".join(ch for ch in number if ch not in " -")
-    if not digits.isdigit() or not 12 <= len(digits) <= 19:
-        raise CardRejected("Enter the card number: 12 to 19 digits.")
+    # isascii(): str.isdigit() also accepts '²' or '٤', which int() then refuses or misreads.
+    if not (digits.isascii() and digits.isdigit()) or not 12 <= len(digits) <= 19:
+        raise CardRejected("Enter the card number: 12 to 19 digits.", "number")
     if not luhn_valid(digits):
-        raise CardRejected("That card number is not valid. Check it for typing mistakes.")
+        raise CardRejected("That card number is not valid. Check it for typing mistakes.", "number")
     brand = card_brand(digits)
     if brand is None:
-        raise CardRejected("We accept Visa, Mastercard, American Express and Discover.")
+        raise CardRejected("We accept Visa, Mastercard, American Express and Discover.", "number")
     if not 1 <= exp_month <= 12:
-        raise CardRejected("The expiry month must be between 1 and 12.")
+        raise CardRejected("The expiry month must be between 1 and 12.", "exp_month")
     if (exp_year, exp_month) < (today.year, today.month):
-        raise CardRejected("That card has expired.")
+        raise CardRejected("That card has expired.", "exp_year")
     if exp_year > today.year + 20:
-        raise CardRejected("That expiry year is too far in the future.")
+        raise CardRejected("That expiry year is too far in the future.", "exp_year")
     name, cvc_length = brand
-    if not (cvc.isdigit() and len(cvc) == cvc_length):
-        raise CardRejected(f"The security code of a {name} card has {cvc_length} digits.")
+    if not (cvc.isascii() and cvc.isdigit() and len(cvc) == cvc_length):
+        raise CardRejected(f"The security code of a {name} card has {cvc_length} digits.", "cvc")
     return name
 
 

@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.forms import show_beside_field
 from portal.payments import services
 from portal.payments.forms import CardForm
 from portal.roles import shopper_required
@@ -37,7 +38,7 @@ def new():
                                      make_default=form.make_default.data)
         except DomainError as error:
             db.session.rollback()
-            form.number.errors = [*form.number.errors, error.message]
+            show_beside_field(form, error)
         else:
             db.session.commit()
             flash(f"{card.label} added to your wallet.", "success")

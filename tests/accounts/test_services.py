@@ -1,0 +1,195 @@
+"""Accounts: joining under a sponsor, logging in, changing the password (services, no HTTP)."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import func, select
+
+from portal.accounts.models import Role, User
+from portal.accounts.passwords import verify_password
+from portal.accounts.services import (PasswordError, RegistrationError, authenticate,
+                                      change_password, check_password_rules, register_user)
+from tests.factories import PASSWORD, make_admin, make_ibo, make_user
+
+ARGON2_OWASP_PREFIX = "$argon2id$v=19$m=19456,t=2,p=1$"
+NEW_PASSWORD = "a different passphrase"
+
+
+def register(session, sponsor_number: str, **overrides) -> User:
+    values = dict(email="new.person@example.test", password="plenty of letters",
+                  first_name="  Nora ", last_name=" Newcomer ", sponsor_number=sponsor_number)
+    values.update(overrides)
+    return register_user(session, **values)
+
+
+def user_count(session) -> int:
+    return session.scalar(select(func.count()).select_from(User))
+
+
+@pytest.mark.parametrize("role", [Role.MEMBER, Role.IBO])
+def test_a_new_person_joins_directly_below_the_sponsoring_ibo(session, role):
+    sponsor = make_ibo(session)
+    person = register(session, sponsor.member_number, role=role)
+
+    assert person.role == role
+    assert person.sponsor_id == sponsor.id
+    assert person.depth == sponsor.depth + 1
+    assert person.tree_path == f"{sponsor.tree_path}{person.id}/"
+    assert person.first_name == "Nora" and person.last_name == "Newcomer"
+    assert person.member_number.isdigit() and len(person.member_number) == 8
+    assert person.active
+
+
+def test_the_sponsor_number_may_carry_surrounding_spaces(session):
+    sponsor = make_ibo(session)
+    assert register(session, f"  {sponsor.member_number} ").sponsor_id == sponsor.id
+
+
+def test_the_email_is_kept_in_lower_case(session):
+    sponsor = make_ibo(session)
+    person = register(session, sponsor.member_number, email="  Nora.NEW@Example.TEST ")
+    assert person.email == "nora.new@example.test"
+
+
+def test_the_password_is_kept_as_an_argon2id_hash_with_owasp_parameters(session):
+    sponsor = make_ibo(session)
+    person = register(session, sponsor.member_number, password="plenty of letters")
+    assert person.password_hash.startswith(ARGON2_OWASP_PREFIX)
+    assert "plenty of letters" not in person.password_hash
+    assert verify_password(person.password_hash, "plenty of letters")
+
+
+@pytest.mark.parametrize("sponsor_kind, message", [
+    ("member", "only an IBO can sponsor"),
+    ("unknown", "No active IBO has that member number"),
+    ("inactive ibo", "No active IBO has that member number"),
+    ("admin", "only an IBO can sponsor"),
+])
+def test_only_an_active_ibo_can_sponsor(session, sponsor_kind, message):
+    if sponsor_kind == "member":
+        number = make_user(session).member_number
+    elif sponsor_kind == "inactive ibo":
+        number = make_ibo(session, active=False).member_number
+    elif sponsor_kind == "admin":
+        number = make_admin(session).member_number
+    else:
+        number = "99999999"
+    before = user_count(session)
+
+    with pytest.raises(RegistrationError, match=message) as refused:
+        register(session, number)
+
+    assert refused.value.field == "sponsor"
+    assert user_count(session) == before
+
+
+@pytest.mark.parametrize("existing", ["nora@example.test", "Nora@Example.Test"])
+@pytest.mark.parametrize("attempt", ["nora@example.test", "NORA@EXAMPLE.TEST", " Nora@example.test "])
+def test_an_email_already_in_use_is_refused_whatever_its_case(session, existing, attempt):
+    sponsor = make_ibo(session)
+    make_user(session, email=existing)
+    before = user_count(session)
+
+    with pytest.raises(RegistrationError, match="already exists") as refused:
+        register(session, sponsor.member_number, email=attempt)
+
+    assert refused.value.field == "email"
+    assert user_count(session) == before
+
+
+@pytest.mark.parametrize("password, message", [
+    ("short", "at least 10 characters"),
+    ("aaaaaaaaaaaa", "too easy to guess"),
+    ("abababababab", "too easy to guess"),
+    ("          ", "too easy to guess"),
+    ("x" * 257, "at most 256 characters"),
+])
+def test_a_weak_password_is_refused(session, password, message):
+    sponsor = make_ibo(session)
+    with pytest.raises(PasswordError, match=message) as refused:
+        register(session, sponsor.member_number, password=password)
+    assert refused.value.field == "password"
+    assert user_count(session) == 2  # the sponsor and the sponsor's own root
+
+
+@pytest.mark.parametrize("password", ["abcdefghij", "x" * 250 + "abcdef", "pässwörter!"])
+def test_acceptable_passwords(password):
+    check_password_rules(password)  # raises when refused
+
+
+def test_nobody_registers_as_an_admin(session):
+    sponsor = make_ibo(session)
+    with pytest.raises(RegistrationError) as refused:
+        register(session, sponsor.member_number, role=Role.ADMIN)
+    assert refused.value.field == "role"
+
+
+def test_authenticate_finds_the_person_whatever_the_case_of_the_email(session):
+    person = make_user(session, email="pat@example.test")
+    assert authenticate(session, "  PAT@Example.test", PASSWORD) is person
+
+
+@pytest.mark.parametrize("email, password", [
+    ("pat@example.test", "wrong password here"),
+    ("nobody@example.test", PASSWORD),
+    ("pat@example.test", ""),
+])
+def test_authenticate_refuses_wrong_credentials(session, email, password):
+    make_user(session, email="pat@example.test")
+    assert authenticate(session, email, password) is None
+
+
+def test_an_inactive_person_cannot_authenticate(session):
+    make_user(session, email="pat@example.test", active=False)
+    assert authenticate(session, "pat@example.test", PASSWORD) is None
+
+
+def test_a_hash_with_weaker_parameters_is_upgraded_when_the_person_logs_in(session):
+    weak = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash(PASSWORD)
+    person = make_user(session, password_hash=weak)
+
+    assert authenticate(session, person.email, PASSWORD) is person
+
+    assert person.password_hash != weak
+    assert person.password_hash.startswith(ARGON2_OWASP_PREFIX)
+    assert verify_password(person.password_hash, PASSWORD)
+
+
+def test_a_current_hash_is_left_alone_on_login(session):
+    person = make_user(session)
+    before = person.password_hash
+    authenticate(session, person.email, PASSWORD)
+    assert person.password_hash == before
+
+
+def test_changing_the_password_starts_a_new_session_generation(session):
+    person = make_user(session)
+    generation, changed_at = person.session_generation, person.password_changed_at
+
+    change_password(session, user=person, current=PASSWORD, new=NEW_PASSWORD)
+
+    assert person.session_generation == generation + 1
+    assert person.password_changed_at >= changed_at
+    assert person.password_hash.startswith(ARGON2_OWASP_PREFIX)
+    assert verify_password(person.password_hash, NEW_PASSWORD)
+    assert not verify_password(person.password_hash, PASSWORD)
+    assert person.get_id() == f"{person.id}:{generation + 1}"
+
+
+@pytest.mark.parametrize("current, new, field, message", [
+    ("not my password", NEW_PASSWORD, "current", "current password is not right"),
+    (PASSWORD, PASSWORD, "new", "different from the current one"),
+    (PASSWORD, "short", "new", "at least 10 characters"),
+    (PASSWORD, "zzzzzzzzzzzz", "new", "too easy to guess"),
+])
+def test_a_password_change_is_refused(session, current, new, field, message):
+    person = make_user(session)
+    before = person.password_hash
+
+    with pytest.raises(PasswordError, match=message) as refused:
+        change_password(session, user=person, current=current, new=new)
+
+    assert refused.value.field == field
+    assert person.password_hash == before
+    assert person.session_generation == 0

@@ -1,0 +1,162 @@
+"""The address book: monikers, the default address, archiving, and other people's addresses."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.addresses.models import Address
+from portal.addresses.services import (AddressError, add_address, address_book, owned_address,
+                                       remove_address, set_default_address, update_address)
+from portal.errors import NotFound
+from tests.factories import make_address, make_user
+
+FIELDS = dict(full_name="Pat Example", line1="1 Main Street", line2="", city="Springfield",
+              region="IL", postal_code="62704", country="US", phone="")
+
+
+def add(session, user, moniker: str, **overrides) -> Address:
+    return add_address(session, user=user, moniker=moniker, **{**FIELDS, **overrides})
+
+
+def defaults(session, user) -> list[str]:
+    return [a.moniker for a in address_book(session, user) if a.is_default]
+
+
+def test_the_first_address_becomes_the_default(session):
+    person = make_user(session)
+    home = add(session, person, "Home")
+    office = add(session, person, "Office")
+    assert home.is_default and not office.is_default
+    assert defaults(session, person) == ["Home"]
+
+
+def test_a_new_address_can_take_over_as_default(session):
+    person = make_user(session)
+    add(session, person, "Home")
+    add(session, person, "Office", make_default=True)
+    assert defaults(session, person) == ["Office"]
+
+
+def test_typed_values_are_trimmed_and_the_country_code_upper_cased(session):
+    person = make_user(session)
+    address = add(session, person, "  Home ", city=" Springfield  ", country="us", line2=None)
+    assert (address.moniker, address.city, address.country, address.line2) == ("Home", "Springfield", "US", "")
+
+
+def test_a_blank_country_means_the_united_states(session):
+    assert add(session, make_user(session), "Home", country="").country == "US"
+
+
+@pytest.mark.parametrize("first, second", [
+    ("Home", "Home"), ("Home", "home"), ("Home", "HOME"), ("Home", " hOmE "),
+    ("Café", "CAFÉ"), ("Ärzte", "ärzte"), ("Straße", "STRASSE"),
+])
+def test_monikers_are_unique_per_person_whatever_their_case(session, first, second):
+    person = make_user(session)
+    add(session, person, first)
+
+    with pytest.raises(AddressError, match="already have an address called") as refused:
+        add(session, person, second)
+
+    assert refused.value.field == "moniker"
+    assert [a.moniker for a in address_book(session, person)] == [first]
+
+
+def test_two_people_may_use_the_same_moniker(session):
+    add(session, make_user(session), "Home")
+    assert add(session, make_user(session), "Home").moniker == "Home"
+
+
+def test_a_removed_address_frees_its_moniker(session):
+    person = make_user(session)
+    home = add(session, person, "Home")
+    remove_address(session, user=person, address_id=home.id)
+    assert add(session, person, "home").moniker == "home"
+
+
+def test_editing_keeps_the_own_moniker_and_refuses_another_s(session):
+    person = make_user(session)
+    home = add(session, person, "Home")
+    add(session, person, "Office")
+
+    update_address(session, user=person, address_id=home.id, **{**FIELDS, "moniker": "HOME", "city": "Chicago"})
+    assert (home.moniker, home.city) == ("HOME", "Chicago")
+
+    with pytest.raises(AddressError) as refused:
+        update_address(session, user=person, address_id=home.id, **{**FIELDS, "moniker": "office"})
+    assert refused.value.field == "moniker"
+
+
+def test_setting_a_default_leaves_exactly_one(session):
+    person = make_user(session)
+    add(session, person, "Home")
+    office = add(session, person, "Office")
+    add(session, person, "Cabin")
+    set_default_address(session, user=person, address_id=office.id)
+    assert defaults(session, person) == ["Office"]
+
+
+def test_removing_the_default_promotes_another_address(session):
+    person = make_user(session)
+    home = add(session, person, "Home")
+    add(session, person, "Office")
+
+    remove_address(session, user=person, address_id=home.id)
+
+    assert home.archived_at is not None and not home.is_default
+    assert [a.moniker for a in address_book(session, person)] == ["Office"]
+    assert defaults(session, person) == ["Office"]
+
+
+def test_removing_an_address_that_is_not_the_default_keeps_the_default(session):
+    person = make_user(session)
+    add(session, person, "Home")
+    office = add(session, person, "Office")
+    remove_address(session, user=person, address_id=office.id)
+    assert defaults(session, person) == ["Home"]
+
+
+def test_removing_the_last_address_leaves_an_empty_book(session):
+    person = make_user(session)
+    home = add(session, person, "Home")
+    remove_address(session, user=person, address_id=home.id)
+    assert address_book(session, person) == []
+
+
+@pytest.mark.parametrize("action", ["owned", "update", "default", "remove"])
+def test_another_person_s_address_is_not_found_and_stays_as_it_was(session, action):
+    owner, stranger = make_user(session), make_user(session)
+    address = add(session, owner, "Home")
+    calls = {
+        "owned": lambda: owned_address(session, stranger, address.id),
+        "update": lambda: update_address(session, user=stranger, address_id=address.id,
+                                         **{**FIELDS, "moniker": "Mine now", "city": "Elsewhere"}),
+        "default": lambda: set_default_address(session, user=stranger, address_id=address.id),
+        "remove": lambda: remove_address(session, user=stranger, address_id=address.id),
+    }
+    with pytest.raises(NotFound):
+        calls[action]()
+    session.refresh(address)
+    assert (address.moniker, address.city, address.is_default, address.archived_at) == \
+        ("Home", "Springfield", True, None)
+
+
+def test_a_removed_or_unknown_address_is_not_found(session):
+    person = make_user(session)
+    home = add(session, person, "Home")
+    remove_address(session, user=person, address_id=home.id)
+    for address_id in (home.id, 987654):
+        with pytest.raises(NotFound):
+            owned_address(session, person, address_id)
+
+
+@pytest.mark.parametrize("city, postal_code, masked", [
+    ("Springfield", "62704", "...Springfield 627**"),
+    ("Springfield", "62704-1234", "...Springfield 627*******"),
+    ("London", "SW1A 1AA", "...London SW1*****"),
+    ("Vaduz", "949", "...Vaduz 949"),
+])
+def test_the_masked_address_shows_the_city_and_the_start_of_the_postal_code(session, city, postal_code, masked):
+    address = make_address(session, make_user(session), city=city, postal_code=postal_code)
+    assert address.masked == masked
+    assert address.line1 not in address.masked

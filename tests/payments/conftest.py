@@ -1,0 +1,1 @@
+from tests.accounts.web import another_browser  # noqa: F401  (a second browser)
