@@ -27,6 +27,11 @@ def schedule(app) -> list[dict]:
     """What cron enqueues: every entry is (function, queue, interval seconds or cron string)."""
     return [
         {"func_name": "jobs.mail.deliver_waiting", "queue_name": "mail", "interval": 300},
+        {"func_name": "jobs.autoship.tick", "queue_name": "default", "interval": 300},
+        {"func_name": "jobs.oneclick.sweep_closed_windows", "queue_name": "default", "interval": 60},
+        *([{"func_name": "jobs.fulfilment.plan_periodically", "queue_name": "default",
+            "interval": int(app.config["PLANNING_CRON_SECONDS"])}]
+          if app.config.get("PLANNING_CRON_SECONDS") else []),
     ]
 
 

@@ -31,25 +31,32 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal import errors, templating
     from portal.accounts.views import bp as accounts_bp
     from portal.addresses.views import bp as addresses_bp
+    from portal.autoship.admin_views import bp as autoship_admin_bp
     from portal.autoship.views import bp as autoship_bp
     from portal.admin.views import bp as admin_bp
     from portal.admin.rq import mount_rq_dashboard
     from portal.cart.views import bp as cart_bp
     from portal.catalog.views import bp as catalog_bp
     from portal.checkout.views import bp as checkout_bp
+    from portal.fulfilment.views import bp as fulfilment_bp
     from portal.genealogy.views import bp as genealogy_bp
+    from portal.downline.views import bp as downline_bp
     from portal.home.views import bp as home_bp
+    from portal.oneclick.views import bp as oneclick_bp
     from portal.orders.views import bp as orders_bp
     from portal.payments.views import bp as payments_bp
+    from portal.autoship.cli import autoship_cli
     from portal.seed.cli import seed_cli
 
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
-                      checkout_bp, orders_bp, autoship_bp, genealogy_bp, admin_bp):
+                      checkout_bp, orders_bp, autoship_bp, autoship_admin_bp, oneclick_bp, genealogy_bp,
+                      admin_bp, fulfilment_bp, downline_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)
     errors.register(app)
     templating.register(app)
     app.cli.add_command(seed_cli)
+    app.cli.add_command(autoship_cli)
     return app
 
 

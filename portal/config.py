@@ -35,14 +35,32 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
 
     AUTOSHIP_EDIT_CUTOFF_DAYS = 2   # no changes that affect a run this many days before it
-    AUTOSHIP_MIN_PV = "0"           # a profile below this PV per cycle shows a warning
+    AUTOSHIP_MIN_PV = "0"           # below this PV per cycle: a warning, and the run skips it
+    AUTOSHIP_RUN_AT = "02:00"       # the daily run starts at this local time (COMPANY_TIMEZONE)
+    AUTOSHIP_CHUNK_SIZE = 5000      # due profiles per job
+    AUTOSHIP_REMINDER_DAYS = 3      # the reminder goes this many days before a run
+    PAYMENT_RETRY_DAYS = "1,3,5"    # after a decline, retry after 1, then 3, then 5 more days
+    BASE_URL = "http://127.0.0.1:5000"  # for links in mail
+
+    ONECLICK_COMBINE_MINUTES = 90  # single-action orders this close together become one order
+    ONECLICK_MAX_PER_HOUR = 20     # single-action orders one browser may place per hour
+    ONECLICK_BACKORDER_DAYS = 14   # expected ship date of an out-of-stock item: today + this
+
+    PLANNING_QUEUE = "default"
+    PLANNING_LOCK_SECONDS = 900          # a run holding the lock longer loses it (the DB guard stays)
+    PLANNING_QUIET_SECONDS = 2.0         # debounce: a run starts once requests pause this long...
+    PLANNING_MAX_DELAY_SECONDS = 20.0    # ...or after this long, whichever comes first
+    PLANNING_PENDING_TTL_SECONDS = 3600  # a lost pending job stops coalescing after this
+    PLANNING_CRON_SECONDS = 900          # safety net: plan this often anyway (0: never)
+    INVENTORY_CSV_MAX_BYTES = 1_000_000
+    INVENTORY_CSV_MAX_ROWS = 5_000
 
     PAYMENT_GATEWAY = "sandbox"
     SMTP_HOST: str | None = None
     SMTP_PORT = 25
     MAIL_SENDER = "orders@standing-order.example"
 
-    RQ_QUEUES = ("default", "mail")
+    RQ_QUEUES = ("default", "billing", "mail")
     RQ_DASHBOARD_REDIS_URL: str | None = None
 
 

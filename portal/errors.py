@@ -50,7 +50,17 @@ def render_error(status: int, message: str):
                            message=message), status
 
 
+def _refuse_nul_bytes():
+    """Nobody types a NUL, and PostgreSQL cannot hold one: a URL carrying one is refused before
+    any view sees it. (Form fields get the same treatment, beside the field, from
+    portal.forms.PlainTextForm.)"""
+    if any("\x00" in value for value in (request.path, *request.args.values())):
+        return render_error(400, "This request contains a character we cannot accept (NUL).")
+    return None
+
+
 def register(app: Flask) -> None:
+    app.before_request(_refuse_nul_bytes)
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return render_error(400, "This form has expired or was not sent from this site. "

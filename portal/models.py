@@ -2,10 +2,15 @@
 
 from portal.accounts.models import User  # noqa: F401
 from portal.addresses.models import Address  # noqa: F401
-from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipOccurrence,  # noqa: F401
-                                    AutoshipPreference, AutoshipProfile, AutoshipSkip, CalendarFeed)
+from portal.autoship.models import (AutoshipDue, AutoshipEvent, AutoshipItem,  # noqa: F401
+                                    AutoshipOccurrence, AutoshipPreference, AutoshipProfile,
+                                    AutoshipReminder, AutoshipRun, AutoshipRunChunk, AutoshipSkip,
+                                    CalendarFeed)
 from portal.cart.models import CartLine  # noqa: F401
 from portal.catalog.models import Product, ProductUnit, StockLevel  # noqa: F401
+from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrder,  # noqa: F401
+                                      PurchaseOrderLine, Shipment, ShipmentPick)
 from portal.mail.models import OutboxMessage  # noqa: F401
-from portal.orders.models import Order, OrderLine, OrderStatusChange  # noqa: F401
+from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting  # noqa: F401
+from portal.orders.models import ChargeAttempt, Order, OrderLine, OrderStatusChange  # noqa: F401
 from portal.payments.models import PaymentMethod  # noqa: F401

@@ -50,12 +50,16 @@ NAVIGATION = (  # (endpoint, label, who may see it)
     ("orders.history", "Orders", {"member", "ibo"}),
     ("autoship.index", "Autoship", {"member", "ibo"}),
     ("genealogy.downline", "Downline", {"ibo"}),
+    ("downline.autoships", "Team", {"ibo"}),
     ("addresses.index", "Addresses", {"member", "ibo"}),
     ("payments.wallet", "Wallet", {"member", "ibo"}),
+    ("oneclick.devices", "1-Click", {"member", "ibo"}),
     ("admin.index", "Operations", {"admin"}),
+    ("autoship_admin.runs", "Autoship runs", {"admin"}),
     ("admin.members", "Members", {"admin"}),
     ("admin.products", "Products", {"admin"}),
     ("admin.orders", "All orders", {"admin"}),
+    ("fulfilment.plan", "Fulfilment", {"admin"}),
     ("admin.outbox", "Outbox", {"admin"}),
 )
 

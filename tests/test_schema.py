@@ -41,3 +41,12 @@ def test_the_suite_runs_on_the_backend_ci_asked_for(app, redis):
     assert db.engine.dialect.name == database
     port = redis.connection_pool.connection_kwargs.get("port")
     assert (port == 6379) == (redis_kind == "redis-server")
+
+
+def test_a_nul_byte_in_a_url_is_a_400_and_in_a_form_a_message_beside_the_field(client):
+    assert client.get("/shop/?q=tea%00").status_code == 400
+    assert client.get("/autoship/calendar/ab%00cd.ics").status_code == 400
+    from tests.conftest import csrf_token
+    response = client.post("/login", data={"email": "a\x00@b.c", "password": "x",
+                                           "csrf_token": csrf_token(client)})
+    assert response.status_code == 422 and "control characters" in response.get_data(as_text=True)

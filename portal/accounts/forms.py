@@ -1,30 +1,9 @@
-import re
-
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
 from portal.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def no_control_characters(form, field) -> None:
-    if isinstance(field.data, str) and CONTROL_CHARACTERS.search(field.data):
-        raise ValidationError("Remove the control characters from this field.")
-
-
-class PlainTextForm(FlaskForm):
-    """A form whose text fields refuse control characters. Nobody types them, and PostgreSQL
-    cannot store NUL at all: letting one through would turn a typing accident into a 500."""
-
-    def validate(self, extra_validators=None):
-        extra = {name: list(validators) for name, validators in (extra_validators or {}).items()}
-        for name, field in self._fields.items():
-            if isinstance(field, StringField):
-                extra.setdefault(name, []).append(no_control_characters)
-        return super().validate(extra)
-
+from portal.forms import PlainTextForm
 
 class RegistrationForm(PlainTextForm):
     # DataRequired, not InputRequired: a field of blanks is as empty as no field at all.
@@ -46,8 +25,8 @@ class RegistrationForm(PlainTextForm):
     confirm = PasswordField("Repeat the password", validators=[
         InputRequired("Repeat the password."), EqualTo("password", "The passwords differ.")])
     role = RadioField("Join as", default="member",
-                      choices=[("member", "Customer (member)"),
-                               ("ibo", "Distributor (IBO)")],
+                      choices=[SelectChoice("member", "Customer (member)"),
+                               SelectChoice("ibo", "Distributor (IBO)")],
                       validators=[InputRequired("Choose how you join.")])
 
 

@@ -1,7 +1,7 @@
 from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
-from portal.accounts.forms import PlainTextForm
+from portal.forms import PlainTextForm
 
 
 class AddressForm(PlainTextForm):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, Index, String, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -35,6 +35,8 @@ class Address(Base):
     country: Mapped[str] = mapped_column(String(2), default="US")
     phone: Mapped[str] = mapped_column(String(30), default="")
     is_default: Mapped[bool] = mapped_column(default=False)
+    # The normalised destination (see ``normalise_destination``): sibling orders share it.
+    destination_key: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -49,8 +51,17 @@ class Address(Base):
         parts = [self.line1, self.line2, f"{self.city}, {self.region} {self.postal_code}", self.country]
         return ", ".join(p for p in parts if p)
 
-    @property
-    def destination_key(self) -> str:
-        """The normalised destination: sibling orders share it."""
-        parts = (self.line1, self.line2, self.city, self.region, self.postal_code, self.country)
-        return "|".join(" ".join(p.upper().split()) for p in parts)
+    def refresh_destination_key(self) -> None:
+        self.destination_key = normalise_destination(
+            self.line1, self.line2, self.city, self.region, self.postal_code, self.country)
+
+
+def normalise_destination(*parts: str) -> str:
+    """One key per physical destination: case and spacing do not matter."""
+    return "|".join(" ".join((p or "").upper().split()) for p in parts)
+
+
+@event.listens_for(Address, "before_insert")
+@event.listens_for(Address, "before_update")
+def _keep_destination_key(mapper, connection, address: Address) -> None:
+    address.refresh_destination_key()

@@ -1,9 +1,9 @@
-from flask_wtf import FlaskForm
+from portal.forms import PlainTextForm
 from wtforms import DecimalField, IntegerField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 
-class ProductForm(FlaskForm):
+class ProductForm(PlainTextForm):
     sku = StringField("SKU", validators=[InputRequired("Enter a SKU."), Length(max=32),
                                          Regexp(r"^[A-Za-z0-9-]+$", message="Letters, digits and dashes only.")])
     name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=120)])
@@ -23,7 +23,7 @@ class ProductForm(FlaskForm):
         InputRequired("Enter the stock."), NumberRange(min=0, max=10_000_000)])
 
 
-class StockForm(FlaskForm):
+class StockForm(PlainTextForm):
     on_hand = IntegerField("On hand", validators=[InputRequired("Enter the stock on hand."),
                                                   NumberRange(min=0, max=10_000_000,
                                                               message="0 to 10,000,000 eaches.")])

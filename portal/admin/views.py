@@ -9,6 +9,7 @@ from portal.catalog.models import Product
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
 from portal.forms import show_beside_field
+from portal.fulfilment.services import request_planning
 from portal.orders.models import Order
 from portal.orders.states import STATUS_LABELS
 from portal.pagination import page_number, paginate
@@ -87,6 +88,7 @@ def set_stock(product_id: int):
                       title="Stock not changed",
                       message=" ".join(m for ms in form.errors.values() for m in ms))
     stock = catalog.adjust_stock(db.session, product_id, form.on_hand.data)
+    request_planning(db.session, "stock adjusted")
     db.session.commit()
     flash(f"Stock set to {stock.on_hand} eaches.", "success")
     return redirect(url_for("admin.products", page=request.args.get("page", 1)), 303)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from portal.forms import PlainTextForm
 from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
@@ -23,7 +23,7 @@ REGULARITY_CHOICES = [SelectChoice("calendar", "Calendar: keep to the pattern"),
                       SelectChoice("rolling", "Rolling: count from my last order")]
 
 
-class ScheduleFields(FlaskForm):
+class ScheduleFields(PlainTextForm):
     kind = SelectField("Repeat", choices=KIND_CHOICES, default="every_months")
     interval = IntegerField("Every", default=1, validators=[
         Optional(), NumberRange(min=1, max=366, message="Enter a number from 1 to 366.")])
@@ -79,7 +79,7 @@ class NewProfileForm(ScheduleFields):
         SelectChoice("locked", "Lock today's prices")])
 
 
-class ItemForm(FlaskForm):
+class ItemForm(PlainTextForm):
     product_id = SelectField("Product", coerce=int, validate_choice=False,
                              validators=[InputRequired("Choose a product.")])
     unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
@@ -87,28 +87,28 @@ class ItemForm(FlaskForm):
         InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
 
 
-class ItemChangeForm(FlaskForm):
+class ItemChangeForm(PlainTextForm):
     unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
     quantity = IntegerField("Quantity", validators=[
         InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
 
 
-class NextDateForm(FlaskForm):
+class NextDateForm(PlainTextForm):
     new_date = DateField("New date", validators=[InputRequired("Choose a date.")])
     mode = RadioField("Apply", default="once", choices=[
         SelectChoice("once", "This shipment only"),
         SelectChoice("anchor", "From now on (move the whole schedule)")])
 
 
-class DayForm(FlaskForm):
+class DayForm(PlainTextForm):
     day = DateField("Date", validators=[InputRequired("Choose a date.")])
 
 
-class PauseForm(FlaskForm):
+class PauseForm(PlainTextForm):
     resume_on = DateField("Resume automatically on (optional)", validators=[Optional()])
 
 
-class DeliveryForm(FlaskForm):
+class DeliveryForm(PlainTextForm):
     address_id = SelectField("Ship to", coerce=int, validate_choice=False,
                              validators=[InputRequired("Choose an address.")])
     card_id = SelectField("Pay with", coerce=int, validate_choice=False,
@@ -123,11 +123,11 @@ class DeliveryForm(FlaskForm):
         SelectChoice("skip_item", "Leave it out of that shipment")])
 
 
-class RenameForm(FlaskForm):
+class RenameForm(PlainTextForm):
     name = StringField("Name", validators=[InputRequired("Enter a name."), Length(max=80)])
 
 
-class SubscribeForm(FlaskForm):
+class SubscribeForm(PlainTextForm):
     product_id = HiddenField()
     unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
     quantity = IntegerField("Quantity", default=1, validators=[

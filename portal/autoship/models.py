@@ -171,3 +171,94 @@ class CalendarFeed(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class AutoshipRun(Base):
+    """One materialisation of every profile due on or before ``as_of``. Re-running a date
+    reuses its row: the orders are unique per (profile, due date), so a re-run creates none."""
+
+    __tablename__ = "autoship_runs"
+    __table_args__ = (
+        UniqueConstraint("as_of"),
+        CheckConstraint("status IN ('running', 'done', 'failed')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default=RunStatus.RUNNING)
+    trigger: Mapped[str] = mapped_column(String(20), default="cron")
+    attempts: Mapped[int] = mapped_column(default=1)
+    chunks_total: Mapped[int] = mapped_column(default=0)
+    chunks_done: Mapped[int] = mapped_column(default=0)
+    due: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    missed: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    resumed: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    chunks: Mapped[list["AutoshipRunChunk"]] = relationship(order_by="AutoshipRunChunk.number",
+                                                             cascade="all, delete-orphan")
+
+    @property
+    def seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return round((self.finished_at - self.started_at).total_seconds(), 3)
+
+
+class AutoshipRunChunk(Base):
+    """A keyset range of due profiles, processed by one job in one transaction."""
+
+    __tablename__ = "autoship_run_chunks"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'done', 'failed')", name="status_known"),
+    )
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("autoship_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True)
+    low_id: Mapped[int]
+    high_id: Mapped[int]
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    due: Mapped[int] = mapped_column(default=0)
+    created: Mapped[int] = mapped_column(default=0)
+    skipped: Mapped[int] = mapped_column(default=0)
+    missed: Mapped[int] = mapped_column(default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    seconds: Mapped[float | None]
+    error: Mapped[str] = mapped_column(String(500), default="")
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AutoshipDue(Base):
+    """Working rows of a chunk in progress: what each due profile orders for, and its next
+    date. Written and emptied inside the chunk's transaction."""
+
+    __tablename__ = "autoship_due"
+
+    run_id: Mapped[int] = mapped_column(primary_key=True)
+    profile_id: Mapped[int] = mapped_column(primary_key=True)
+    chunk: Mapped[int]
+    due_date: Mapped[date] = mapped_column(Date)
+    next_date: Mapped[date | None] = mapped_column(Date)
+    order_id: Mapped[int | None]
+
+
+class AutoshipReminder(Base):
+    """The reminder sent before a run date: at most one per profile and date."""
+
+    __tablename__ = "autoship_reminders"
+
+    profile_id: Mapped[int] = mapped_column(
+        ForeignKey("autoship_profiles.id", ondelete="CASCADE"), primary_key=True)
+    run_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

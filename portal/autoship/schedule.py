@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import lru_cache
 
 from portal.autoship.recurrence import Recurrence
 
@@ -42,7 +43,7 @@ class Schedule:
     def following(self, ran_on: date) -> date | None:
         """The next date after a run on (or the skip of) ``ran_on``; None when the series ends."""
         if self.regularity == ROLLING:
-            return self._unskipped(self.rule.next_after_ship(ran_on))
+            return self._unskipped(_after_ship(self.rule, ran_on))
         found = self.rule.next_dates(self.anchor, ran_on, 1, self.skips)
         return found[0] if found else None
 
@@ -59,5 +60,11 @@ class Schedule:
         for _ in range(MAX_SKIP_RUN):
             if day not in self.skips:
                 return day
-            day = self.rule.next_after_ship(day)
+            day = _after_ship(self.rule, day)
         raise ValueError("every upcoming date of this standing order is skipped")
+
+
+@lru_cache(maxsize=65536)
+def _after_ship(rule: Recurrence, shipped_on: date) -> date:
+    # The engine asks this for thousands of profiles sharing a handful of rules and dates.
+    return rule.next_after_ship(shipped_on)

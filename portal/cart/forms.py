@@ -1,10 +1,10 @@
-from flask_wtf import FlaskForm
+from portal.forms import PlainTextForm
 from wtforms import IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange
 
 
-class CartLineForm(FlaskForm):
+class CartLineForm(PlainTextForm):
     unit = SelectField("Unit", choices=[SelectChoice("each", "Each"), SelectChoice("case", "Case"), SelectChoice("lot", "Lot")],
                        validate_choice=False)
     quantity = IntegerField("Quantity", validators=[

@@ -1,10 +1,10 @@
-from flask_wtf import FlaskForm
+from portal.forms import PlainTextForm
 from wtforms import HiddenField, IntegerField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange
 
 
-class AddToCartForm(FlaskForm):
+class AddToCartForm(PlainTextForm):
     product_id = HiddenField()
     unit = SelectField("Unit", choices=[SelectChoice("each", "Each"), SelectChoice("case", "Case"), SelectChoice("lot", "Lot")],
                        validate_choice=False)

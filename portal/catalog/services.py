@@ -95,7 +95,9 @@ def adjust_stock(session: Session, product_id: int, on_hand: int) -> StockLevel:
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.")
-    stock = product.stock or StockLevel(product_id=product.id)
+    # Locked and re-read: a planning run may have allocated more since the product was loaded.
+    stock = session.get(StockLevel, product.id, with_for_update=True, populate_existing=True) \
+        or StockLevel(product_id=product.id)
     if on_hand < stock.allocated:
         raise OrderingError(f"{stock.allocated} eaches are allocated to orders; on hand cannot "
                             "go below that.")

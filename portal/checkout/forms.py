@@ -1,9 +1,9 @@
-from flask_wtf import FlaskForm
+from portal.forms import PlainTextForm
 from wtforms import HiddenField, RadioField
 from wtforms.validators import InputRequired, Length
 
 
-class CheckoutForm(FlaskForm):
+class CheckoutForm(PlainTextForm):
     address_id = RadioField("Ship to", coerce=int, validate_choice=False,
                             validators=[InputRequired("Choose where to ship.")])
     card_id = RadioField("Pay with", coerce=int, validate_choice=False,

@@ -13,6 +13,7 @@ from portal.addresses.services import owned_address
 from portal.cart.services import empty_cart, priced_cart
 from portal.catalog.services import OrderingError
 from portal.errors import DomainError
+from portal.fulfilment.services import request_planning
 from portal.mail.services import queue_mail
 from portal.orders.models import Order, OrderSource
 from portal.orders.pricing import ShippingRule
@@ -67,6 +68,7 @@ def check_out(session: Session, *, user: User, address_id: int, card_id: int,
             raise
         return replay
     charge_order(session, order, gateway, card.token, idempotency_key=f"checkout:{idempotency_key}")
+    request_planning(session, "checkout")
     empty_cart(session, user)
     queue_mail(session, user=user, subject=f"Order {order.number} confirmed",
                body=confirmation_text(order))

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from portal.extensions import db
 from portal.genealogy.queries import downline_counts_by_level, downline_page, downline_size
 from portal.roles import ibo_required
-from portal.templating import render
+from portal.templating import is_htmx, render
 
 bp = Blueprint("genealogy", __name__, url_prefix="/downline")
 
@@ -24,7 +24,9 @@ def downline():
     after = request.args.get("after", "")[:512]
     after = after if CURSOR.fullmatch(after) else None
     page = downline_page(db.session, current_user, after=after, limit=50)
-    return render("genealogy/downline.html", "genealogy/_rows.html", page=page,
+    if is_htmx():  # "Show more": the next rows only, not the totals again
+        return render("genealogy/_rows.html", page=page)
+    return render("genealogy/downline.html", page=page,
                   total=downline_size(db.session, current_user),
                   levels=downline_counts_by_level(db.session, current_user),
                   referral_link=request.host_url.rstrip("/")

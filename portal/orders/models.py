@@ -67,6 +67,9 @@ class Order(Base):
     # Single-action orders stay "open" for combining until this moment, then are finalised.
     combine_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expected_ship_date: Mapped[date | None] = mapped_column(Date)
+    # Charging: how many attempts so far, and when the next one is due after a decline.
+    payment_attempts: Mapped[int] = mapped_column(default=0)
+    next_payment_retry_on: Mapped[date | None] = mapped_column(Date)
 
     subtotal: Mapped[Decimal] = mapped_column(Money)
     shipping_fee: Mapped[Decimal] = mapped_column(Money)
@@ -132,3 +135,27 @@ class OrderStatusChange(Base):
     to_status: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(String(200), default="")
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChargeAttempt(Base):
+    """One attempt to charge an order. Written (and committed) before the gateway is called,
+    with the idempotency key the gateway gets: a worker that dies after the call and before
+    recording the outcome leaves a pending attempt, and re-running it replays the same key,
+    so the card is never charged twice."""
+
+    __tablename__ = "charge_attempts"
+    __table_args__ = (
+        UniqueConstraint("order_id", "number"),
+        CheckConstraint("outcome IN ('pending', 'succeeded', 'declined', 'error')",
+                        name="outcome_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int]
+    idempotency_key: Mapped[str] = mapped_column(String(100), unique=True)
+    outcome: Mapped[str] = mapped_column(String(10), default="pending")
+    decline_code: Mapped[str] = mapped_column(String(40), default="")
+    message: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -12,8 +13,8 @@ from portal.addresses.models import Address
 from portal.db import utcnow
 from portal.errors import NotFound
 from portal.orders.models import Order, OrderLine, OrderStatusChange
-from portal.orders.pricing import PricedLine, ShippingRule, totals
-from portal.orders.states import OrderStatus, check_transition
+from portal.orders.pricing import ZERO, PricedLine, ShippingRule, totals
+from portal.orders.states import InvalidTransition, OrderStatus, check_transition
 from portal.payments.gateway import PaymentGateway
 from portal.payments.models import PaymentMethod
 
@@ -72,3 +73,77 @@ def order_for(session: Session, user: User, order_id: int) -> Order:
 def order_history_query(user: User):
     return select(Order).where(Order.user_id == user.id).order_by(Order.placed_at.desc(),
                                                                   Order.id.desc())
+
+
+# Orders open for combining (single-action orders): created open, lines added or removed and
+# the totals recomputed while the window lasts, then charged like any other order.
+
+def open_order(*, user: User, source: str, lines: list[PricedLine], address: Address,
+               card: PaymentMethod, shipping: ShippingRule, combine_until: datetime,
+               expected_ship_date: date) -> Order:
+    """A new order open for combining until ``combine_until``; not added to a session."""
+    order = build_order(user=user, source=source, lines=lines, address=address, card=card,
+                        shipping=shipping)
+    order.status = OrderStatus.OPEN
+    order.combine_until = combine_until
+    order.expected_ship_date = expected_ship_date
+    order.history = [OrderStatusChange(from_status=None, to_status=OrderStatus.OPEN,
+                                       note=f"placed by {source}, open for additions")]
+    return order
+
+
+def order_line_from(line: PricedLine) -> OrderLine:
+    return OrderLine(product_id=line.product_id, sku=line.sku, name=line.name,
+                     unit_code=line.unit_code, eaches_per_unit=line.eaches_per_unit,
+                     quantity=line.quantity, eaches=line.eaches, unit_price=line.unit_price,
+                     line_total=line.line_total, pv=line.pv, bv=line.bv)
+
+
+def retotal_order(order: Order, shipping: ShippingRule) -> None:
+    """Subtotal, shipping, total and volume from the order's current lines."""
+    order.subtotal = sum((line.line_total for line in order.lines), ZERO)
+    order.shipping_fee = shipping.fee(order.subtotal)
+    order.total = order.subtotal + order.shipping_fee
+    order.pv_total = sum((line.pv for line in order.lines), ZERO)
+    order.bv_total = sum((line.bv for line in order.lines), ZERO)
+
+
+def add_order_line(session: Session, order: Order, line: PricedLine,
+                   shipping: ShippingRule) -> OrderLine:
+    """Add a line to an open order and re-total it. Not flushed: the caller flushes it with
+    whatever else records the addition, in one round of statements."""
+    if order.status != OrderStatus.OPEN:
+        raise InvalidTransition(order.status, OrderStatus.OPEN)
+    added = order_line_from(line)
+    if "lines" in inspect(order).unloaded:  # add to the totals without loading every line
+        added.order_id = order.id
+        session.add(added)
+        order.subtotal += added.line_total
+        order.pv_total += added.pv
+        order.bv_total += added.bv
+        order.shipping_fee = shipping.fee(order.subtotal)
+        order.total = order.subtotal + order.shipping_fee
+    else:
+        order.lines.append(added)
+        retotal_order(order, shipping)
+    return added
+
+
+def remove_order_line(session: Session, order: Order, line_id: int,
+                      shipping: ShippingRule) -> OrderLine:
+    """Take a line out of an open order; removing the last line cancels the order."""
+    if order.status != OrderStatus.OPEN:
+        raise InvalidTransition(order.status, OrderStatus.CANCELLED)
+    line = next((line for line in order.lines if line.id == line_id), None)
+    if line is None:
+        raise NotFound("That item is not in this order any more.")
+    note = f"removed {line.quantity} x {line.name} ({line.unit_code})"
+    if len(order.lines) == 1:  # an order keeps its last line, so its history shows what it was
+        change_status(session, order, OrderStatus.CANCELLED, note)
+        return line
+    order.lines.remove(line)
+    retotal_order(order, shipping)
+    order.history.append(OrderStatusChange(from_status=order.status, to_status=order.status,
+                                           note=note[:200]))
+    session.flush()
+    return line

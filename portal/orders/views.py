@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from portal.errors import DomainError
 from portal.extensions import db
+from portal.fulfilment.queries import shipping_outlook
 from portal.orders.services import order_for, order_history_query
+from portal.payments.services import wallet
 from portal.pagination import page_number, paginate
 from portal.roles import shopper_required
 from portal.templating import render
@@ -25,8 +28,38 @@ def history():
 @login_required
 @shopper_required
 def detail(order_id: int):
-    return render("orders/detail.html", order=order_for(db.session, current_user, order_id),
-                  confirmation=False)
+    order = order_for(db.session, current_user, order_id)
+    return render("orders/detail.html", order=order, confirmation=False,
+                  outlook=shipping_outlook(db.session, order), cards=wallet(db.session, current_user))
+
+
+@bp.post("/<int:order_id>/pay")
+@login_required
+@shopper_required
+def pay(order_id: int):
+    """Pay a declined order now, with the same card or another one from the wallet."""
+    from portal.autoship.operations import charge
+    from portal.clock import company_today
+    from portal.orders.billing import prepare_retry_by_member
+    from portal.payments.services import usable_card
+
+    order = order_for(db.session, current_user, order_id)
+    card_id = request.form.get("card_id", "")
+    if not card_id.isdigit():
+        return render("errors/error.html", status=422, title="Not paid", message="Choose a card.")
+    try:
+        card = usable_card(db.session, current_user, int(card_id), company_today())
+        prepare_retry_by_member(db.session, order=order, card=card)
+    except DomainError as error:
+        db.session.rollback()
+        return render("errors/error.html", status=error.status, title="Not paid", message=error.message)
+    db.session.commit()
+    result = charge(current_app._get_current_object(), db.session, [order.id], company_today())
+    if result.paid:
+        flash(f"Thank you: order {order.number} is paid.", "success")
+    else:
+        flash("That card was declined too. Try another card, or we will try again as scheduled.", "error")
+    return redirect(url_for("orders.detail", order_id=order.id), 303)
 
 
 @bp.get("/<int:order_id>/confirmation")

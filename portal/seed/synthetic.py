@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
 from portal.accounts.passwords import hash_password
-from portal.addresses.models import Address
+from portal.addresses.models import Address, normalise_destination
 from portal.payments.models import PaymentMethod
 
 SYNTHETIC_PASSWORD = "synthetic-password"
@@ -60,7 +60,7 @@ USER_COLUMNS = ("id", "member_number", "email", "password_hash", "first_name", "
                 "role", "sponsor_id", "tree_path", "depth", "active", "created_at",
                 "password_changed_at", "session_generation")
 ADDRESS_COLUMNS = ("id", "user_id", "moniker", "full_name", "line1", "line2", "city", "region",
-                   "postal_code", "country", "phone", "is_default", "created_at")
+                   "postal_code", "country", "phone", "is_default", "created_at", "destination_key")
 CARD_COLUMNS = ("id", "user_id", "gateway", "token", "brand", "last4", "exp_month", "exp_year",
                 "cardholder", "is_default", "created_at")
 
@@ -171,9 +171,10 @@ def _row_batches(people, *, count: int, seed: int, first_user: int, first_addres
         users.append((user_id, synthetic_member_number(user_id), f"synthetic{user_id}@example.test",
                       password_hash, first_name, last_name, ibo if is_ibo else member, sponsor_id,
                       path, depth, true, created, created, 0))
-        addresses.append((first_address + index, user_id, "Home", full_name,
-                          f"{1 + index % 9999} {STREETS[index % len(STREETS)]}", "", city, region,
-                          postal, "US", "", true, created))
+        street = f"{1 + index % 9999} {STREETS[index % len(STREETS)]}"
+        addresses.append((first_address + index, user_id, "Home", full_name, street, "", city, region,
+                          postal, "US", "", true, created,
+                          normalise_destination(street, "", city, region, postal, "US")))
         card_id = first_card + index
         cards.append((card_id, user_id, "sandbox", f"tok_ok_{token_salt}{card_id:016x}", "Visa",
                       "4242", 1 + index % 12, expiry_base + 1 + index % 4, full_name, true,

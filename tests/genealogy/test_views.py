@@ -122,14 +122,20 @@ def test_the_whole_page_varies_on_htmx_too(client, session):
     assert "HX-Request" in client.get("/downline/").headers.get("Vary", "")
 
 
-@pytest.mark.parametrize("after", ["%00", "/9/%00", "/9/1/%00", "x" * 10_000, "../../", "١٢٣",
-                                   "-5", "/9/12/", "%FF%FE", "/9/1/11/"])
+@pytest.mark.parametrize("after", ["x" * 10_000, "../../", "١٢٣", "-5", "/9/12/", "%FF%FE", "/9/1/11/"])
 def test_an_odd_cursor_is_harmless(client, session, after):
     people = build_tree(session, PREFIX_TREE)
     log_in(client, people[1])
     response = client.get(f"/downline/?after={after}")
     assert response.status_code == 200
     assert {number for _, number in rows(response)} <= {"M100", "M11", "M111", "M1111"}
+
+
+@pytest.mark.parametrize("after", ["%00", "/9/%00", "/9/1/%00"])
+def test_a_cursor_with_a_nul_byte_is_refused(client, session, after):
+    people = build_tree(session, PREFIX_TREE)
+    log_in(client, people[1])
+    assert client.get(f"/downline/?after={after}").status_code == 400
 
 
 def test_a_member_cannot_page_through_someone_else_s_downline(htmx, session):

@@ -1,0 +1,212 @@
+"""The autoship engine on PostgreSQL: due profiles materialised into orders per second.
+
+Beside the engine, in the same run and on the same data:
+* the raw lower bound: one hand-written INSERT ... SELECT for the orders and one for their
+  lines, straight from the profiles (no dates computed, nothing recorded, no chunks);
+* a naive per-profile ORM loop (load the profile, price it, build the order, advance the
+  date, one flush per profile) on a 2,000-profile sample.
+The engine runs as it does in production: chunk jobs on real RQ worker processes, 1 and 2.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import insert, select, text
+
+AS_OF = date(2026, 12, 1)
+SAMPLE = 2000
+
+
+def run(ctx) -> list[dict]:
+    if "postgresql" not in ctx.backends:
+        return []
+    profiles = 20_000 if ctx.quick else 100_000
+    url = ctx.postgres_url("autoship")
+    app = ctx.make_app(url)
+    rows = []
+    with app.app_context():
+        from portal.extensions import db
+        ctx.log(f"autoship: seeding {profiles:,} due profiles")
+        started = time.perf_counter()
+        items = _seed(db.session, profiles)
+        rows.append(_row(f"seed {profiles:,} due profiles ({items:,} items)", time.perf_counter() - started,
+                         "s", "synthetic members, addresses, cards, 1-5 items each"))
+        engine_rates = {}
+        for workers in (1, 2):
+            _reset(db.session)
+            rate, seconds, chunks = _engine_with_workers(ctx, app, url, workers)
+            engine_rates[workers] = rate
+            rows.append(_row(f"engine, {workers} worker{'s' if workers > 1 else ''}: {profiles:,} profiles",
+                             round(rate), "orders/s",
+                             f"{seconds:.2f} s, {chunks} chunks of {app.config['AUTOSHIP_CHUNK_SIZE']}; "
+                             "RQ jobs on real worker processes"))
+        _reset(db.session)
+        raw_rate, raw_seconds = _raw_bound(db.session, profiles)
+        rows.append(_row(f"raw INSERT ... SELECT bound: {profiles:,} orders", round(raw_rate), "orders/s",
+                         f"{raw_seconds:.2f} s, two statements, no dates, no bookkeeping"))
+        rows.append(_row("engine (1 worker) / raw bound", round(raw_rate / engine_rates[1], 2), "x slower",
+                         "goal: within 3x"))
+        _reset(db.session)
+        naive_rate = _naive_loop(db.session, app)
+        rows.append(_row(f"naive per-profile ORM loop: {SAMPLE:,}-profile sample", round(naive_rate, 1),
+                         "orders/s", "one flush per profile, one commit"))
+        rows.append(_row("engine (1 worker) / naive loop", round(engine_rates[1] / naive_rate, 1), "x faster",
+                         "goal: at least 50x"))
+    return rows
+
+
+def _row(name, value, unit, notes):
+    return {"name": name, "backend": "postgresql", "value": value, "unit": unit, "notes": notes}
+
+
+def _seed(session, count: int) -> int:
+    from portal.autoship.models import AutoshipItem, AutoshipProfile
+    from portal.catalog.models import Product
+    from portal.catalog.services import create_product
+    from portal.payments.models import PaymentMethod
+    from portal.addresses.models import Address
+    from portal.seed.synthetic import seed_synthetic
+
+    members = max(1000, count // 4)
+    seed_synthetic(session, count=members, seed=7, ibo_share=0.3, max_depth=30, progress=lambda n: None)
+    for n in range(40):
+        create_product(session, sku=f"AUTO-{n}", name=f"Autoship product {n}", description="", category="Bench",
+                       each_price=Decimal("9.95") + n, each_pv=Decimal("7.00"), each_bv=Decimal("5.00"),
+                       case_size=12, lot_size=144, on_hand=10_000_000)
+    session.commit()
+    users = session.execute(select(Address.user_id, Address.id, PaymentMethod.id)
+                            .join(PaymentMethod, PaymentMethod.user_id == Address.user_id)).all()
+    products = session.scalars(select(Product.id)).all()
+    rng = random.Random(11)
+    profile_rows = []
+    for n in range(count):
+        user_id, address_id, card_id = users[n % len(users)]
+        profile_rows.append({"user_id": user_id, "name": f"Bench {n}", "status": "active",
+                             "rrule": rng.choice(["FREQ=MONTHLY;INTERVAL=1", "FREQ=WEEKLY;INTERVAL=4",
+                                                  "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=28,29,30,31;BYSETPOS=-1"]),
+                             "anchor_date": AS_OF, "regularity": rng.choice(["calendar", "rolling"]),
+                             "next_run_date": AS_OF, "address_id": address_id, "payment_method_id": card_id,
+                             "shipping_method": "standard", "price_policy": "run_time",
+                             "out_of_stock_policy": "backorder"})
+    for start in range(0, count, 20_000):
+        session.execute(insert(AutoshipProfile), profile_rows[start:start + 20_000])
+    ids = session.scalars(select(AutoshipProfile.id).order_by(AutoshipProfile.id)).all()
+    item_rows = []
+    for pid in ids:
+        for product_id in rng.sample(products, rng.randint(1, 5)):
+            item_rows.append({"profile_id": pid, "product_id": product_id, "quantity": rng.randint(1, 3),
+                              "unit_code": rng.choice(["each", "each", "case", "lot"])})
+    for start in range(0, len(item_rows), 50_000):
+        session.execute(insert(AutoshipItem), item_rows[start:start + 50_000])
+    session.commit()
+    return len(item_rows)
+
+
+def _reset(session) -> None:
+    session.execute(text("TRUNCATE order_status_changes, order_lines, charge_attempts, orders, "
+                         "autoship_runs, autoship_run_chunks, autoship_due, autoship_occurrences, "
+                         "autoship_events RESTART IDENTITY CASCADE"))
+    session.execute(text("UPDATE autoship_profiles SET next_run_date = :d, last_order_date = NULL, "
+                         "status = 'active'"), {"d": AS_OF})
+    session.commit()
+    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM (ANALYZE) orders, order_lines, autoship_profiles, autoship_items"))
+
+
+def _engine_with_workers(ctx, app, url, workers: int) -> tuple[float, float, int]:
+    from portal.autoship import operations
+    from portal.autoship.models import AutoshipRun
+    from portal.extensions import db
+    from portal import PROJECT_ROOT
+
+    env = dict(os.environ, DATABASE_URL=url, REDIS_URL=ctx.redis_url, PORTAL_ENV="test",
+               PORTAL_INSTANCE_PATH=str(ctx.tmp))
+    started = time.perf_counter()
+    run = operations.start_and_enqueue(db.session, as_of=AS_OF, trigger="bench", config=app.config)
+    db.session.commit()
+    run_id, chunks = run.id, run.chunks_total
+    processes = [subprocess.Popen([sys.executable, "-m", "jobs.worker", "--burst", "default"], env=env,
+                                  cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for _ in range(workers)]
+    for process in processes:
+        process.wait(timeout=3600)
+    seconds = time.perf_counter() - started
+    db.session.expire_all()
+    created = db.session.get(AutoshipRun, run_id).created
+    from portal.queues import get_queue
+    get_queue("billing", app).empty()
+    get_queue("mail", app).empty()
+    ctx.log(f"autoship: {workers} worker(s): {created:,} orders in {seconds:.2f} s")
+    return created / seconds, seconds, chunks
+
+
+RAW_ORDERS = """
+INSERT INTO orders (user_id, status, source, placed_at, updated_at, address_id, ship_moniker, ship_name,
+    ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country, destination_key,
+    payment_method_id, payment_label, autoship_profile_id, autoship_due_date, payment_attempts,
+    subtotal, shipping_fee, total, pv_total, bv_total)
+SELECT p.user_id, 'pending_payment', 'autoship', now(), now(), a.id, a.moniker, a.full_name, a.line1, a.line2,
+    a.city, a.region, a.postal_code, a.country, a.destination_key, pm.id, pm.brand || ' ending ' || pm.last4,
+    p.id, p.next_run_date, 0, t.subtotal, 0, t.subtotal, t.pv, t.bv
+FROM autoship_profiles p
+JOIN addresses a ON a.id = p.address_id
+JOIN payment_methods pm ON pm.id = p.payment_method_id
+JOIN (SELECT i.profile_id, SUM(u.price * i.quantity) AS subtotal, SUM(u.pv * i.quantity) AS pv,
+             SUM(u.bv * i.quantity) AS bv
+      FROM autoship_items i JOIN product_units u ON u.product_id = i.product_id AND u.code = i.unit_code
+      GROUP BY i.profile_id) t ON t.profile_id = p.id
+WHERE p.status = 'active' AND p.next_run_date <= :as_of
+"""
+RAW_LINES = """
+INSERT INTO order_lines (order_id, product_id, sku, name, unit_code, eaches_per_unit, quantity, eaches,
+    unit_price, line_total, pv, bv)
+SELECT o.id, pr.id, pr.sku, pr.name, u.code, u.eaches_per_unit, i.quantity, i.quantity * u.eaches_per_unit,
+    u.price, u.price * i.quantity, u.pv * i.quantity, u.bv * i.quantity
+FROM orders o
+JOIN autoship_items i ON i.profile_id = o.autoship_profile_id
+JOIN products pr ON pr.id = i.product_id
+JOIN product_units u ON u.product_id = i.product_id AND u.code = i.unit_code
+"""
+
+
+def _raw_bound(session, profiles: int) -> tuple[float, float]:
+    started = time.perf_counter()
+    created = session.execute(text(RAW_ORDERS), {"as_of": AS_OF}).rowcount
+    session.execute(text(RAW_LINES))
+    session.commit()
+    seconds = time.perf_counter() - started
+    assert created == profiles, (created, profiles)
+    return created / seconds, seconds
+
+
+def _naive_loop(session, app) -> float:
+    from portal.accounts.models import User
+    from portal.addresses.models import Address
+    from portal.autoship.models import AutoshipProfile
+    from portal.autoship.services import priced_items, schedule_of
+    from portal.orders.pricing import shipping_rule
+    from portal.orders.services import build_order
+    from portal.payments.models import PaymentMethod
+
+    ids = session.scalars(select(AutoshipProfile.id).order_by(AutoshipProfile.id).limit(SAMPLE)).all()
+    shipping = shipping_rule(app.config)
+    started = time.perf_counter()
+    for profile_id in ids:
+        profile = session.get(AutoshipProfile, profile_id)
+        lines, _ = priced_items(profile)
+        order = build_order(user=session.get(User, profile.user_id), source="autoship", lines=lines,
+                            address=session.get(Address, profile.address_id),
+                            card=session.get(PaymentMethod, profile.payment_method_id), shipping=shipping)
+        order.autoship_profile_id, order.autoship_due_date = profile.id, profile.next_run_date
+        session.add(order)
+        profile.next_run_date = schedule_of(profile).following(profile.next_run_date)
+        session.flush()
+    session.commit()
+    return len(ids) / (time.perf_counter() - started)

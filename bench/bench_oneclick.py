@@ -1,0 +1,457 @@
+"""The single-action (1-Click) endpoint under real HTTP load, beside a trivial endpoint.
+
+Per backend: 200 synthetic people (``seed_synthetic``: a Home address and a sandbox Visa each),
+each with 1-Click on in a browser of their own, and the 30 demo products in stock. The portal
+runs in gunicorn (``--workers 4 --threads 4``, gthread) on 127.0.0.1 against the scratch
+database and the bench Redis; the load generator is a bounded, self-stopping Python client:
+``CLIENT_PROCESSES`` processes of ``CLIENT_THREADS`` threads, each thread one keep-alive
+connection (http.client), each browser with its own session cookie, CSRF token and client
+identifier.
+
+For each endpoint, ``GET /healthz`` (the stack's ceiling: routing, hooks, one tiny response)
+and ``POST /1-click/buy`` (htmx, so the answer is the confirmation fragment):
+
+1. the maximum: every thread sends back to back (closed loop) for a fixed time;
+2. 50% and 90% of that maximum as an open loop at a fixed rate for a fixed time; a request's
+   latency runs from the moment it was due, so a stalled server cannot hide its queue.
+
+Every 1-Click press has a fresh idempotency key, except one in ten, which repeats an earlier
+press of the same browser (a double click, a retry). After the run the database must hold
+exactly one request row and one order line per distinct key that succeeded, and every repeat
+must have named the same order as its original: "duplicates" counts every difference.
+"""
+
+from __future__ import annotations
+
+import http.client
+import math
+import multiprocessing
+import os
+import queue
+import random
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+SEED = 11
+PEOPLE = 200
+CLIENT_PROCESSES = 2
+CLIENT_THREADS = 12
+REPEAT_EVERY = 10  # every 10th press repeats an earlier one of the same browser
+GUNICORN_ARGS = ["--workers", "4", "--threads", "4", "--worker-class", "gthread"]
+ORDER_NUMBER = re.compile(rb"SO\d{8}")
+
+
+def run(ctx: Any) -> list[dict]:
+    durations = (4.0, 5.0) if ctx.quick else (10.0, 20.0)  # (maximum, each fixed load)
+    rows: list[dict] = []
+    for backend in ctx.backends:
+        try:
+            rows += measure_backend(ctx, backend, *durations)
+        except Exception as error:  # noqa: BLE001 - the other backend still gets measured
+            import traceback
+
+            traceback.print_exc()
+            rows.append({"name": "1-Click under HTTP load", "backend": backend, "value": None,
+                         "unit": "", "notes": f"failed: {type(error).__name__}: {error}"[:500]})
+    return rows
+
+
+# --- Setting up: data, server, browsers ----------------------------------------------------------
+
+def seed(app) -> tuple[list[tuple[int, str]], list[int]]:
+    """People with 1-Click on (person id, client token) and in-stock product ids, committed."""
+    from sqlalchemy import select
+
+    from portal.addresses.models import Address
+    from portal.catalog.services import create_product
+    from portal.db import utcnow
+    from portal.extensions import db
+    from portal.oneclick.identifiers import hash_token, new_token
+    from portal.oneclick.models import ClientIdentifier, OneClickSetting
+    from portal.payments.models import PaymentMethod
+    from portal.seed.demo import PRODUCTS
+    from portal.seed.synthetic import seed_synthetic
+
+    with app.app_context():
+        session = db.session
+        seed_synthetic(session, count=PEOPLE, seed=SEED)
+        products = [create_product(session, sku=sku, name=name, category=category,
+                                   description=f"{name}.", each_price=Decimal(price),
+                                   each_pv=Decimal(pv), each_bv=Decimal(pv), case_size=case,
+                                   lot_size=lot, on_hand=10_000_000)
+                    for sku, name, category, price, pv, case, lot in PRODUCTS]
+        session.flush()
+        people = []
+        now = utcnow()
+        for user_id, address_id, card_id in session.execute(
+                select(Address.user_id, Address.id, PaymentMethod.id)
+                .join(PaymentMethod, PaymentMethod.user_id == Address.user_id)
+                .order_by(Address.user_id)):
+            token = new_token()
+            client = ClientIdentifier(token_hash=hash_token(token), label="bench", created_at=now)
+            session.add(client)
+            session.flush()
+            session.add(OneClickSetting(client_id=client.id, user_id=user_id, address_id=address_id,
+                                        payment_method_id=card_id, enabled_at=now))
+            people.append((user_id, token))
+        product_ids = [product.id for product in products]
+        session.commit()
+        db.session.remove()
+    return people, product_ids
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(ctx: Any, database_url: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    project = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=ctx.redis_url,
+               PORTAL_ENV="production", SECRET_KEY="bench-only-not-secret",
+               PORTAL_INSTANCE_PATH=str(ctx.tmp / "instance"),
+               PORTAL_ONECLICK_MAX_PER_HOUR="100000000")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", *GUNICORN_ARGS, "--bind", f"127.0.0.1:{port}",
+         "--backlog", "2048", "--log-level", "warning", "wsgi:app"],
+        env=env, cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return process, port
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_server(process)
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.2)
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+class Browser:
+    """One person's browser: a keep-alive connection, the session cookie and CSRF token of a
+    product page it loaded, and its client identifier."""
+
+    def __init__(self, port: int, person_id: int, token: str, product_id: int):
+        self.port, self.person_id = port, person_id
+        self.connection: http.client.HTTPConnection | None = None
+        status, headers, body = self.send("GET", f"/shop/products/{product_id}",
+                                          cookie=f"oneclick_client={token}")
+        if status != 200:
+            raise RuntimeError(f"product page answered {status}")
+        session_cookie = next(h.split(";", 1)[0] for h in headers.get_all("Set-Cookie") or []
+                              if h.startswith("session="))
+        self.cookie = f"oneclick_client={token}; {session_cookie}"
+        self.csrf = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
+        self.pressed: list[tuple[str, int]] = []  # (key, product id) of this browser's presses
+
+    def send(self, method: str, path: str, body: str | None = None, cookie: str | None = None,
+             htmx: bool = False) -> tuple[int, http.client.HTTPMessage, bytes]:
+        headers = {"Cookie": cookie or self.cookie}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if htmx:
+            headers["HX-Request"] = "true"
+        for attempt in (1, 2):
+            if self.connection is None:
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            try:
+                self.connection.request(method, path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                return response.status, response.headers, response.read()
+            except (http.client.HTTPException, OSError):
+                self.connection.close()
+                self.connection = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def press(self, rng: random.Random, product_ids: list[int]) -> tuple[int, bytes, str, bool]:
+        repeat = bool(self.pressed) and rng.randrange(REPEAT_EVERY) == 0
+        if repeat:
+            key, product_id = rng.choice(self.pressed)
+        else:
+            key, product_id = secrets.token_urlsafe(18), rng.choice(product_ids)
+            self.pressed.append((key, product_id))
+        body = (f"csrf_token={self.csrf}&product_id={product_id}&unit=each&quantity=1"
+                f"&person={self.person_id}&idempotency_key={key}")
+        status, _, answer = self.send("POST", "/1-click/buy", body, htmx=True)
+        return status, answer, key, repeat
+
+    def health(self) -> tuple[int, bytes]:
+        status, _, answer = self.send("GET", "/healthz")
+        return status, answer
+
+
+# --- The load generator (runs in CLIENT_PROCESSES processes) -----------------------------------
+
+def client_process(port: int, people: list[tuple[int, str]], product_ids: list[int],
+                   commands: multiprocessing.Queue, results: multiprocessing.Queue,
+                   seed_: int) -> None:
+    """Set up one browser per thread, then run the phases the parent sends, one at a time:
+    ("max", endpoint, seconds) or ("rate", endpoint, seconds, requests per second)."""
+    rng = random.Random(seed_)
+    browsers = [Browser(port, person_id, token, rng.choice(product_ids))
+                for person_id, token in people]
+    results.put(("ready", len(browsers)))
+    while True:
+        command = commands.get()
+        if command[0] == "stop":
+            return
+        results.put(("done", run_phase(browsers, product_ids, rng, *command)))
+
+
+def run_phase(browsers: list[Browser], product_ids: list[int], rng: random.Random, mode: str,
+              endpoint: str, seconds: float, rate: float = 0.0) -> dict:
+    latencies: list[float] = []
+    errors: list[str] = []
+    answers: list[tuple[str, bytes, bool]] = []  # (key, order number, repeat)
+    lock = threading.Lock()
+    started = time.perf_counter()
+    deadline = started + seconds
+    due: queue.Queue[float | None] = queue.Queue()
+
+    def one(browser: Browser, thread_rng: random.Random, since: float) -> None:
+        try:
+            if endpoint == "oneclick":
+                status, body, key, repeat = browser.press(thread_rng, product_ids)
+                found = ORDER_NUMBER.search(body) if status == 200 else None
+                outcome = (key, found.group(0) if found else b"", repeat)
+            else:
+                status, body = browser.health()
+                outcome = None
+            finished = time.perf_counter()
+            with lock:
+                if status != 200:
+                    errors.append(f"{status}: {body[:200]!r}")
+                else:
+                    latencies.append((finished - since) * 1000)
+                    if outcome is not None:
+                        answers.append(outcome)
+        except Exception as error:  # noqa: BLE001 - counted as an error of the run
+            with lock:
+                errors.append(repr(error)[:200])
+
+    def closed_loop(browser: Browser, index: int) -> None:
+        thread_rng = random.Random(rng.random() + index)
+        while time.perf_counter() < deadline:
+            one(browser, thread_rng, time.perf_counter())
+
+    def open_loop(browser: Browser, index: int) -> None:
+        thread_rng = random.Random(rng.random() + index)
+        while True:
+            when = due.get()
+            if when is None:
+                return
+            pause = when - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            one(browser, thread_rng, when)
+
+    worker = closed_loop if mode == "max" else open_loop
+    threads = [threading.Thread(target=worker, args=(b, i), daemon=True) for i, b in enumerate(browsers)]
+    for thread in threads:
+        thread.start()
+    if mode == "rate":
+        interval, n = 1.0 / rate, 0
+        while True:
+            when = started + n * interval
+            if when >= deadline:
+                break
+            now = time.perf_counter()
+            if when > now + 0.05:
+                time.sleep(when - now - 0.05)
+            due.put(when)
+            n += 1
+        for _ in threads:
+            due.put(None)
+    for thread in threads:
+        thread.join(timeout=seconds + 60)  # bounded: a stuck server cannot hang the run
+    elapsed = max(time.perf_counter() - started, seconds)
+    with lock:
+        return {"latencies": list(latencies), "errors": list(errors), "answers": list(answers),
+                "elapsed": elapsed}
+
+
+class LoadGenerator:
+    def __init__(self, port: int, people: list[tuple[int, str]], product_ids: list[int]):
+        context = multiprocessing.get_context("spawn")
+        self.results = context.Queue()
+        self.commands = [context.Queue() for _ in range(CLIENT_PROCESSES)]
+        share = CLIENT_PROCESSES * CLIENT_THREADS
+        chosen = people[:share]
+        self.processes = [
+            context.Process(target=client_process, daemon=True,
+                            args=(port, chosen[i::CLIENT_PROCESSES], product_ids, self.commands[i],
+                                  self.results, SEED + i))
+            for i in range(CLIENT_PROCESSES)]
+        for process in self.processes:
+            process.start()
+        for _ in self.processes:
+            kind, _count = self.results.get(timeout=120)
+            assert kind == "ready"
+
+    def phase(self, mode: str, endpoint: str, seconds: float, rate: float = 0.0) -> dict:
+        for commands in self.commands:
+            commands.put((mode, endpoint, seconds, rate / CLIENT_PROCESSES))
+        merged = {"latencies": [], "errors": [], "answers": [], "elapsed": seconds}
+        for _ in self.processes:
+            kind, part = self.results.get(timeout=seconds + 180)
+            for name in ("latencies", "errors", "answers"):
+                merged[name] += part[name]
+            merged["elapsed"] = max(merged["elapsed"], part["elapsed"])
+        return merged
+
+    def close(self) -> None:
+        for commands in self.commands:
+            commands.put(("stop",))
+        for process in self.processes:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+
+
+# --- Measuring ------------------------------------------------------------------------------------
+
+def measure_backend(ctx: Any, backend: str, max_seconds: float, load_seconds: float) -> list[dict]:
+    database_url = ctx.database_url(backend, "oneclick")
+    app = ctx.make_app(database_url)
+    people, product_ids = seed(app)
+    ctx.log(f"oneclick [{backend}]: {len(people)} people with 1-Click on; starting gunicorn")
+    server, port = start_server(ctx, database_url)
+    try:
+        load = LoadGenerator(port, people, product_ids)
+        try:
+            found: dict[str, dict] = {}
+            for endpoint in ("healthz", "oneclick"):
+                warmup = load.phase("max", endpoint, min(2.0, max_seconds))
+                peak = load.phase("max", endpoint, max_seconds)
+                maximum = len(peak["latencies"]) / peak["elapsed"]
+                ctx.log(f"oneclick [{backend}] {endpoint}: maximum {maximum:.0f}/s, "
+                        f"{len(peak['errors'])} errors")
+                found[endpoint] = {"max": maximum, "peak": peak, "warmup": warmup}
+                for share in (0.5, 0.9):
+                    phase = load.phase("rate", endpoint, load_seconds, maximum * share)
+                    found[endpoint][share] = phase
+                    ctx.log(f"oneclick [{backend}] {endpoint} at {share:.0%}: "
+                            f"p50 {percentile(phase['latencies'], 0.5):.1f} ms, "
+                            f"p99 {percentile(phase['latencies'], 0.99):.1f} ms, "
+                            f"{len(phase['errors'])} errors")
+        finally:
+            load.close()
+    finally:
+        stop_server(server)
+    duplicates, checked = count_duplicates(
+        app, [found["oneclick"][k] for k in ("warmup", "peak", 0.5, 0.9)])
+    return rows_for(backend, found, duplicates, checked, max_seconds, load_seconds)
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    """Nearest-rank percentile, as the runner's ``ctx.percentile``."""
+    if not samples:
+        return float("nan")
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def count_duplicates(app, phases: list[dict]) -> tuple[int, int]:
+    """Every difference between the answers and the database: request rows and order lines
+    beyond one per distinct key answered, and repeats that named another order."""
+    from sqlalchemy import func, select
+
+    from portal.extensions import db
+    from portal.oneclick.models import OneClickRequest
+    from portal.orders.models import Order, OrderLine
+
+    first: dict[str, bytes] = {}
+    mismatched = 0
+    for phase in phases:
+        for key, number, _repeat in phase["answers"]:
+            if first.setdefault(key, number) != number:
+                mismatched += 1
+    with app.app_context():
+        requests = db.session.scalar(select(func.count()).select_from(OneClickRequest))
+        lines = db.session.scalar(select(func.count()).select_from(OrderLine).join(Order)
+                                  .where(Order.source == "oneclick"))
+        db.session.remove()
+    return mismatched + abs(requests - len(first)) + abs(lines - requests), len(first)
+
+
+def rows_for(backend: str, found: dict, duplicates: int, checked: int, max_seconds: float,
+             load_seconds: float) -> list[dict]:
+    trivial, oneclick = found["healthz"], found["oneclick"]
+    share = oneclick["max"] / trivial["max"] if trivial["max"] else 0.0
+    errors = sum(len(oneclick[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9))
+    trivial_errors = sum(len(trivial[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9))
+    where = (f"gunicorn {' '.join(GUNICORN_ARGS[1::2])} (workers, threads, class); "
+             f"{CLIENT_PROCESSES}x{CLIENT_THREADS} keep-alive clients")
+    rows = [
+        {"name": "healthz (trivial): max throughput", "backend": backend,
+         "value": round(trivial["max"], 1), "unit": "req/s",
+         "notes": f"{where}; closed loop {max_seconds:.0f} s; {trivial_errors} errors in all phases"},
+        {"name": "1-Click POST: max throughput", "backend": backend,
+         "value": round(oneclick["max"], 1), "unit": "orders/s",
+         "notes": f"{share:.0%} of the trivial endpoint (goal >= 25%); htmx confirmation fragment; "
+                  f"1 in {REPEAT_EVERY} presses repeats a key"},
+    ]
+    for endpoint, label, unit in (("healthz", "healthz", "ms p99"), ("oneclick", "1-Click POST", "ms p99")):
+        for fraction in (0.5, 0.9):
+            phase = found[endpoint][fraction]
+            achieved = len(phase["latencies"]) / phase["elapsed"]
+            goal = "; goal p99 < 100 ms" if endpoint == "oneclick" and fraction == 0.5 else ""
+            rows.append({
+                "name": f"{label} at {fraction:.0%} of max", "backend": backend,
+                "value": round(percentile(phase["latencies"], 0.99), 1), "unit": unit,
+                "notes": f"p50 {percentile(phase['latencies'], 0.5):.1f} ms; "
+                         f"{achieved:.0f}/s for {load_seconds:.0f} s (open loop, latency from "
+                         f"the due time); {len(phase['errors'])} errors{goal}"})
+    rows.append({"name": "1-Click: duplicates and errors", "backend": backend,
+                 "value": duplicates + errors, "unit": "count",
+                 "notes": f"{duplicates} duplicates (db request rows and order lines vs "
+                          f"{checked:,} distinct keys answered; repeats named the same order), "
+                          f"{errors} errors; goal 0"})
+    return rows
+
+
+if __name__ == "__main__":  # standalone: python -m bench.bench_oneclick [--quick] [sqlite|postgresql]
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from bench.__main__ import BenchContext, machine_description, start_redis
+
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-oneclick-"))
+    os.environ["PORTAL_INSTANCE_PATH"] = str(tmp / "instance")
+    servers: list = []
+    backends = [a for a in sys.argv[1:] if a in ("sqlite", "postgresql")] or ["sqlite", "postgresql"]
+    ctx = BenchContext(quick="--quick" in sys.argv, backends=backends, tmp=tmp,
+                       redis_url=start_redis(tmp, servers), machine=machine_description(),
+                       postgres_server_url="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    try:
+        for row in run(ctx):
+            print(row)
+    finally:
+        ctx.close()
+        for server in servers:
+            server.stop()

@@ -1,0 +1,79 @@
+"""RQ entry points of the autoship engine. They take ids and dates, commit, and let errors
+raise so that RQ records (and retries) them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from flask import current_app
+
+from portal.autoship import engine, operations
+from portal.autoship.notices import send_reminders
+from portal.extensions import db
+from portal.orders.billing import orders_due_for_retry
+from portal.orders.pricing import shipping_rule
+from portal.queues import enqueue_after_commit
+
+
+def start(as_of: str, trigger: str = "cron") -> dict | None:
+    """Start the run for ``as_of`` unless it exists (cron may fire twice: RQ's cron has no lock)."""
+    run = operations.start_and_enqueue(db.session, as_of=date.fromisoformat(as_of), trigger=trigger,
+                                       config=current_app.config, restart=False)
+    db.session.commit()
+    return None if run is None else {"run_id": run.id, "due": run.due, "chunks": run.chunks_total}
+
+
+def materialise(run_id: int, number: int) -> dict:
+    try:
+        result = engine.materialise_chunk(db.session, run_id=run_id, number=number,
+                                          rules=operations.engine_rules(current_app.config))
+        if result.created:
+            enqueue_after_commit(db.session, "jobs.autoship.charge_chunk", run_id, number,
+                                 queue="billing", job_id=f"autoship-charge-{run_id}-{number}",
+                                 job_timeout=3600)
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        engine.record_chunk_failure(db.session, run_id=run_id, number=number, error=repr(error))
+        db.session.commit()
+        raise
+    return {"due": result.due, "created": result.created, "skipped": result.skipped,
+            "missed": result.missed, "already_done": result.already_done}
+
+
+def charge_chunk(run_id: int, number: int) -> dict:
+    order_ids = operations.chunk_orders(db.session, run_id, number)
+    result = operations.charge(current_app._get_current_object(), db.session, order_ids,
+                               operations.company_now(current_app.config).date())
+    return {"paid": len(result.paid), "declined": len(result.declined),
+            "cancelled": len(result.cancelled), "errors": len(result.errors)}
+
+
+def retry_payments() -> int:
+    """Declined orders whose retry day has come, and orders whose charge job was lost."""
+    today = operations.company_now(current_app.config).date()
+    stale = datetime.now(timezone.utc) - timedelta(minutes=15)
+    order_ids = sorted(set(orders_due_for_retry(db.session, today))
+                       | set(operations.uncharged_orders(db.session, stale)))
+    if order_ids:
+        operations.charge(current_app._get_current_object(), db.session, order_ids, today)
+    return len(order_ids)
+
+
+def reminders() -> int:
+    sent = send_reminders(db.session, today=operations.company_now(current_app.config).date(),
+                          days_ahead=int(current_app.config["AUTOSHIP_REMINDER_DAYS"]),
+                          base_url=current_app.config["BASE_URL"],
+                          shipping=shipping_rule(current_app.config))
+    db.session.commit()
+    return sent
+
+
+def tick() -> dict:
+    """Cron, every few minutes: start today's run once its time has come; then reminders and
+    payment retries (both safe to repeat)."""
+    started = None
+    today = operations.run_for_today_is_due(db.session, current_app.config)
+    if today is not None:
+        started = start(today.isoformat(), "cron")
+    return {"started": started, "reminders": reminders(), "retried": retry_payments()}

@@ -1,0 +1,159 @@
+"""The autoship job dashboard for admins: runs with live progress, chunks, the forecast and
+failed payments, each failure with a retry."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from sqlalchemy import select
+
+from portal.autoship import operations
+from portal.autoship.forecast import forecast
+from portal.autoship.models import AutoshipRun
+from portal.errors import NotFound
+from portal.extensions import db
+from portal.orders.models import ChargeAttempt, Order
+from portal.pagination import page_number, paginate
+from portal.roles import admin_required
+from portal.templating import render
+
+bp = Blueprint("autoship_admin", __name__, url_prefix="/admin/autoship")
+
+
+@bp.before_request
+@admin_required
+def only_admins():
+    return None
+
+
+def _today() -> date:
+    return operations.company_now(current_app.config).date()
+
+
+def _run(run_id: int) -> AutoshipRun:
+    run = db.session.get(AutoshipRun, run_id)
+    if run is None:
+        raise NotFound("No such run.")
+    return run
+
+
+@bp.get("/")
+def runs():
+    page = paginate(db.session, select(AutoshipRun).order_by(AutoshipRun.as_of.desc()),
+                    page_number(request.args.get("page")), current_app.config["ADMIN_PAGE_SIZE"])
+    current = db.session.scalar(select(AutoshipRun).where(AutoshipRun.status == "running")
+                                .order_by(AutoshipRun.started_at.desc()).limit(1))
+    return render("autoship/admin/runs.html", page=page, current=current, today=_today())
+
+
+@bp.post("/")
+def start():
+    raw = request.form.get("as_of", "")
+    try:
+        as_of = date.fromisoformat(raw)
+    except ValueError:
+        return render("errors/error.html", status=422, title="No run started",
+                      message="Enter the run date as YYYY-MM-DD.")
+    if as_of > _today() + timedelta(days=1):
+        return render("errors/error.html", status=422, title="No run started",
+                      message="A run materialises what is due; it cannot run for a future date.")
+    run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="admin",
+                                       config=current_app.config)
+    db.session.commit()
+    flash(f"Run for {as_of:%B %-d, %Y} started: {run.due} due profiles in {run.chunks_total} chunks.",
+          "success")
+    return redirect(url_for("autoship_admin.run", run_id=run.id), 303)
+
+
+@bp.get("/runs/<int:run_id>")
+def run(run_id: int):
+    fragment = "autoship/admin/_progress.html" if request.args.get("panel") == "progress" \
+        else "autoship/admin/_run.html"
+    return render("autoship/admin/run.html", fragment, run=_run(run_id))
+
+
+@bp.post("/runs/<int:run_id>/retry")
+def retry(run_id: int):
+    count = operations.retry_failed_chunks(db.session, _run(run_id).id)
+    db.session.commit()
+    flash(f"{count} chunk(s) enqueued again." if count else "Every chunk of this run is done.", "success")
+    return redirect(url_for("autoship_admin.run", run_id=run_id), 303)
+
+
+@bp.get("/forecast")
+def forecast_page():
+    start = _date_arg("from", _today())
+    end = _date_arg("to", start + timedelta(days=13))
+    if end < start or (end - start).days > 92:
+        end = start + timedelta(days=13)
+    days = forecast(db.session, start, end)
+    return render("autoship/admin/forecast.html", days=days, start=start, end=end,
+                  peak=max((d.orders for d in days), default=0))
+
+
+def _date_arg(name: str, default: date) -> date:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return default
+
+
+@bp.get("/payments")
+def payments():
+    query = (select(Order).where(Order.payment_attempts > 0,
+                                 Order.status.in_(("payment_failed", "pending_payment", "cancelled")))
+             .where(select(ChargeAttempt.id).where(ChargeAttempt.order_id == Order.id,
+                                                   ChargeAttempt.outcome != "succeeded").exists())
+             .order_by(Order.next_payment_retry_on.is_(None), Order.next_payment_retry_on, Order.id.desc()))
+    page = paginate(db.session, query, page_number(request.args.get("page")),
+                    current_app.config["ADMIN_PAGE_SIZE"])
+    return render("autoship/admin/payments.html", page=page)
+
+
+@bp.post("/payments/<int:order_id>/retry")
+def retry_payment(order_id: int):
+    order = db.session.get(Order, order_id)
+    if order is None:
+        raise NotFound("No such order.")
+    if order.status not in ("payment_failed", "pending_payment"):
+        return render("errors/error.html", status=422, title="Not retried",
+                      message=f"Order {order.number} is {order.status_label.lower()}: nothing to charge.")
+    result = operations.charge(current_app._get_current_object(), db.session, [order.id], _today())
+    flash(f"Order {order.number}: " + ("paid." if result.paid else "declined again."), "success")
+    return redirect(url_for("autoship_admin.payments"), 303)
+
+
+@bp.get("/profiles")
+def profiles():
+    """Every standing order, newest first, optionally of one member (by member number)."""
+    from portal.accounts.models import User
+    from portal.autoship.models import AutoshipProfile
+
+    number = request.args.get("member", "").strip()[:12]
+    query = (select(AutoshipProfile, User).join(User, User.id == AutoshipProfile.user_id)
+             .order_by(AutoshipProfile.id.desc()))
+    if number:
+        query = query.where(User.member_number == number)
+    page = paginate(db.session, query, page_number(request.args.get("page")),
+                    current_app.config["ADMIN_PAGE_SIZE"], scalars=False)
+    return render("autoship/admin/profiles.html", page=page, member=number)
+
+
+@bp.get("/profiles/<int:profile_id>")
+def profile(profile_id: int):
+    """A profile as the member sees it, with its whole history, read-only."""
+    from portal.accounts.models import User
+    from portal.autoship import queries
+    from portal.autoship.models import AutoshipProfile
+    from portal.autoship.services import AutoshipRules
+    from portal.orders.pricing import shipping_rule
+
+    found = db.session.get(AutoshipProfile, profile_id)
+    if found is None:
+        raise NotFound("No such standing order.")
+    rules = AutoshipRules.from_config(current_app.config)
+    return render("autoship/admin/profile.html", owner=db.session.get(User, found.user_id),
+                  summary=queries.summarize(found, _today(), rules, shipping_rule(current_app.config)),
+                  history=queries.history(db.session, found, limit=500),
+                  orders=queries.recent_orders(db.session, found, limit=50))

@@ -1,0 +1,98 @@
+"""``flask --app wsgi autoship run`` and ``flask --app wsgi autoship forecast``."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, datetime, timezone
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from portal.extensions import db
+
+autoship_cli = AppGroup("autoship", help="Run the autoship engine, or forecast what it will do.")
+
+
+def _day(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date like 2026-12-01") from None
+
+
+def _summary(run, seconds: float) -> dict:
+    return {"as_of": run.as_of.isoformat(), "due": run.due, "created": run.created,
+            "skipped": run.skipped, "missed": run.missed, "failed": run.failed,
+            "seconds": round(seconds, 3), "run_id": run.id, "chunks": run.chunks_total,
+            "status": run.status}
+
+
+@autoship_cli.command("run")
+@click.option("--as-of", "as_of", callback=_day, help="The run date (default: today, company time).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--sync", is_flag=True, help="Run in this process instead of enqueueing jobs.")
+@click.option("--wait", is_flag=True, help="Without --sync: wait until the workers have finished.")
+def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> None:
+    """Materialise every profile due on or before the date into exactly one order each."""
+    from portal.autoship import engine, operations
+    from portal.autoship.models import AutoshipRun
+
+    as_of = as_of or operations.company_now(current_app.config).date()
+    started = time.perf_counter()
+    if sync:
+        run = engine.run_in_process(db.session, as_of=as_of, trigger="cli",
+                                    rules=operations.engine_rules(current_app.config))
+        seconds = time.perf_counter() - started
+        order_ids = operations.uncharged_orders(db.session, datetime.now(timezone.utc), limit=10**9)
+        if order_ids:
+            operations.charge(current_app._get_current_object(), db.session, order_ids, as_of)
+    else:
+        run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="cli",
+                                           config=current_app.config)
+        db.session.commit()
+        while wait and run.status == "running":
+            time.sleep(0.5)
+            db.session.expire_all()
+            run = db.session.get(AutoshipRun, run.id)
+        seconds = time.perf_counter() - started
+    summary = _summary(run, seconds)
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"Autoship run for {summary['as_of']}: {summary['due']} due, {summary['created']} "
+                   f"orders created, {summary['skipped']} skipped, {summary['missed']} missed dates, "
+                   f"{summary['failed']} failed chunks ({summary['status']}, {summary['seconds']} s).")
+
+
+@autoship_cli.command("forecast")
+@click.option("--from", "start", callback=_day, required=True, help="First day (YYYY-MM-DD).")
+@click.option("--to", "end", callback=_day, required=True, help="Last day (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def forecast_command(start: date, end: date, as_json: bool) -> None:
+    """Per day: how many orders, their value and PV, at today's prices. Writes nothing."""
+    from portal.autoship.forecast import forecast
+
+    if (end - start).days > 366:
+        raise click.BadParameter("forecast at most one year at a time", param_hint="--to")
+    try:
+        days = forecast(db.session, start, end)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--to") from None
+    db.session.rollback()
+    if as_json:
+        for day in days:
+            click.echo(json.dumps({"date": day.day.isoformat(), "orders": day.orders,
+                                   "value": str(day.value), "pv": str(day.pv)}))
+        return
+    click.echo(f"{'date':<12}{'orders':>8}{'value':>14}{'PV':>12}")
+    for day in days:
+        click.echo(f"{day.day.isoformat():<12}{day.orders:>8}{day.value:>14,.2f}{day.pv:>12,.2f}")
+    click.echo(f"{'total':<12}{sum(d.orders for d in days):>8}{sum(d.value for d in days):>14,.2f}"
+               f"{sum(d.pv for d in days):>12,.2f}")
+
+
+__all__ = ["autoship_cli"]

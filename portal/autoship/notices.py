@@ -1,0 +1,83 @@
+"""What the engine tells members: reminders before a run, and how its payment went."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from portal.accounts.models import User
+from portal.autoship.models import AutoshipProfile, AutoshipReminder, ProfileStatus
+from portal.autoship.services import AutoshipRules, priced_items, record
+from portal.mail.services import queue_mail
+from portal.orders.billing import BillingResult
+from portal.orders.models import Order
+from portal.orders.pricing import ShippingRule, totals
+
+REMINDER_BATCH = 2000
+
+
+def send_reminders(session: Session, *, today: date, days_ahead: int, base_url: str,
+                   shipping: ShippingRule) -> int:
+    """One reminder per active profile whose next run is ``days_ahead`` days away."""
+    run_date = today + timedelta(days=days_ahead)
+    already = select(AutoshipReminder.profile_id).where(AutoshipReminder.run_date == run_date)
+    profiles = session.scalars(
+        select(AutoshipProfile).where(AutoshipProfile.status == ProfileStatus.ACTIVE,
+                                      AutoshipProfile.next_run_date == run_date,
+                                      AutoshipProfile.id.not_in(already))
+        .options(selectinload(AutoshipProfile.items)).order_by(AutoshipProfile.id)
+        .limit(REMINDER_BATCH)).all()
+    for profile in profiles:
+        user = session.get(User, profile.user_id)
+        lines, problems = priced_items(profile)
+        cycle = totals(lines, shipping)
+        items = "\n".join(f"  {l.quantity} x {l.name} ({l.unit_code}, {l.eaches} eaches)  ${l.line_total}"
+                          for l in lines)
+        link = f"{base_url.rstrip('/')}/autoship/{profile.id}"
+        body = (f"Hello {user.first_name},\n\nyour standing order “{profile.name}” ships on "
+                f"{run_date:%A, %B %-d}:\n\n{items}\n\nTotal ${cycle.total} · {cycle.pv} PV\n"
+                + ("".join(f"\nNote: {p}" for p in problems))
+                + f"\n\nTo skip this shipment or change it, visit {link}\n")
+        queue_mail(session, user=user, subject=f"Your autoship ships on {run_date:%B %-d}", body=body)
+        session.add(AutoshipReminder(profile_id=profile.id, run_date=run_date))
+    session.flush()
+    return len(profiles)
+
+
+def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: str) -> None:
+    """Mail each member what happened; a finally failed autoship marks its profile."""
+    base = base_url.rstrip("/")
+    for order_id in result.paid:
+        order = session.get(Order, order_id)
+        queue_mail(session, user=session.get(User, order.user_id),
+                   subject=f"Order {order.number} is paid",
+                   body=f"We charged ${order.total} to your {order.payment_label} for order "
+                        f"{order.number}. It ships to {order.ship_moniker}.\n{base}/orders/{order.id}\n")
+    for order_id in result.declined:
+        order = session.get(Order, order_id)
+        queue_mail(session, user=session.get(User, order.user_id),
+                   subject=f"Payment for order {order.number} was declined",
+                   body=f"Your {order.payment_label} was declined for order {order.number} "
+                        f"(${order.total}). We will try again on {order.next_payment_retry_on:%B %-d}. "
+                        f"To use another card and pay now, visit {base}/orders/{order.id}\n")
+    for order_id in result.cancelled:
+        order = session.get(Order, order_id)
+        queue_mail(session, user=session.get(User, order.user_id),
+                   subject=f"Order {order.number} is cancelled: payment failed",
+                   body=f"We could not charge your {order.payment_label} for order {order.number} "
+                        f"after several tries, so the order is cancelled."
+                        + (" Your standing order is on hold until you choose a working card: "
+                           f"{base}/autoship/{order.autoship_profile_id}\n"
+                           if order.autoship_profile_id else "\n"))
+        if order.autoship_profile_id:
+            profile = session.get(AutoshipProfile, order.autoship_profile_id)
+            if profile.status == ProfileStatus.ACTIVE:
+                profile.status = ProfileStatus.PAYMENT_FAILED
+                record(session, profile, None, "payment failed",
+                       f"order {order.number} cancelled after its last payment attempt")
+    session.flush()
+
+
+__all__ = ["AutoshipRules", "send_reminders", "tell_payment_outcomes"]

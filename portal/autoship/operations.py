@@ -1,0 +1,124 @@
+"""Running the engine: starting a day's run, charging what it created, daily housekeeping.
+The jobs, the CLI and the admin pages all go through these functions."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from rq import Retry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.autoship.engine import EngineRules, start_run, unfinished_chunks
+from portal.autoship.models import AutoshipRun, AutoshipRunChunk
+from portal.autoship.notices import tell_payment_outcomes
+from portal.orders.billing import BillingResult, call_gateway, prepare_charges, record_outcomes
+from portal.orders.models import Order
+from portal.orders.pricing import shipping_rule
+from portal.orders.states import OrderStatus
+from portal.payments.services import gateway_for
+from portal.queues import enqueue_after_commit
+
+CHUNK_RETRY = Retry(max=3, interval=[5, 30, 120])
+
+
+def engine_rules(config) -> EngineRules:
+    return EngineRules(shipping=shipping_rule(config), min_pv=Decimal(str(config["AUTOSHIP_MIN_PV"])),
+                       chunk_size=int(config["AUTOSHIP_CHUNK_SIZE"]))
+
+
+def retry_days(config) -> tuple[int, ...]:
+    return tuple(int(day) for day in str(config["PAYMENT_RETRY_DAYS"]).split(",") if day.strip())
+
+
+def company_now(config) -> datetime:
+    return datetime.now(ZoneInfo(config["COMPANY_TIMEZONE"]))
+
+
+def chunk_job_id(run: AutoshipRun, number: int) -> str:
+    return f"autoship-{run.as_of.isoformat()}-{run.attempts}-chunk-{number}"
+
+
+def start_and_enqueue(session: Session, *, as_of: date, trigger: str, config,
+                      restart: bool = True) -> AutoshipRun | None:
+    """Create the run's chunks and enqueue one job per chunk once this transaction commits."""
+    run = start_run(session, as_of=as_of, trigger=trigger, chunk_size=int(config["AUTOSHIP_CHUNK_SIZE"]),
+                    restart=restart)
+    if run is None:
+        return None
+    for number in unfinished_chunks(session, run.id):
+        enqueue_after_commit(session, "jobs.autoship.materialise", run.id, number,
+                             job_id=chunk_job_id(run, number), retry=CHUNK_RETRY, job_timeout=1800)
+    return run
+
+
+def retry_failed_chunks(session: Session, run_id: int) -> int:
+    """Admin: enqueue the failed (or never finished) chunks of a run again."""
+    run = session.get(AutoshipRun, run_id)
+    waiting = [c for c in run.chunks if c.status != "done"]
+    for chunk in waiting:
+        chunk.status = "pending"
+        enqueue_after_commit(session, "jobs.autoship.materialise", run.id, chunk.number,
+                             job_id=f"{chunk_job_id(run, chunk.number)}-retry-{chunk.attempts}",
+                             retry=CHUNK_RETRY, job_timeout=1800)
+    if waiting:
+        run.status = "running"
+    session.flush()
+    return len(waiting)
+
+
+def _uncharged():
+    return select(Order.id).where(Order.source == "autoship",
+                                  Order.status == OrderStatus.PENDING_PAYMENT,
+                                  Order.payment_attempts == 0).order_by(Order.id)
+
+
+def chunk_orders(session: Session, run_id: int, number: int) -> list[int]:
+    """The not yet charged orders a chunk created."""
+    run = session.get(AutoshipRun, run_id)
+    chunk = session.get(AutoshipRunChunk, (run_id, number))
+    if run is None or chunk is None:  # the run was restarted since; the sweep charges them
+        return []
+    return list(session.scalars(_uncharged().where(
+        Order.autoship_due_date <= run.as_of,
+        Order.autoship_profile_id.between(chunk.low_id, chunk.high_id))))
+
+
+def uncharged_orders(session: Session, placed_before: datetime, limit: int = 5000) -> list[int]:
+    """Autoship orders nobody has tried to charge yet (their charge job was lost with Redis,
+    say): the cron tick charges them."""
+    return list(session.scalars(_uncharged().where(Order.placed_at < placed_before).limit(limit)))
+
+
+def charge(app: Flask, session: Session, order_ids: list[int], today: date) -> BillingResult:
+    """Charge orders exactly once each (see portal.orders.billing); commits between steps."""
+    attempt_ids = prepare_charges(session, order_ids)
+    session.commit()
+    outcomes = call_gateway(session, gateway_for(app), attempt_ids)
+    session.rollback()  # nothing was written; end the read transaction before the next step
+    result = record_outcomes(session, outcomes, today=today, retry_days=retry_days(app.config))
+    tell_payment_outcomes(session, result, base_url=app.config["BASE_URL"])
+    if result.paid:
+        _request_planning(session, "autoship payment")
+    session.commit()
+    return result
+
+
+def _request_planning(session: Session, reason: str) -> None:
+    from portal.fulfilment.services import request_planning
+    request_planning(session, reason)
+
+
+def run_for_today_is_due(session: Session, config) -> date | None:
+    """The cron tick: today's date once the daily start time has passed and no run exists."""
+    now = company_now(config)
+    hour, minute = (int(part) for part in str(config["AUTOSHIP_RUN_AT"]).split(":"))
+    if (now.hour, now.minute) < (hour, minute):
+        return None
+    today = now.date()
+    exists = session.scalar(select(AutoshipRun.id).where(AutoshipRun.as_of == today))
+    return None if exists else today
+

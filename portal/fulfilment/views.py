@@ -1,0 +1,223 @@
+"""Fulfilment for admins: the latest plan, what waits, planning runs, stock, receipts and
+expected arrivals."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask_login import current_user
+
+from portal.clock import company_today
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.forms import show_beside_field
+from portal.fulfilment import queries, services
+from portal.fulfilment.forms import ArrivalForm, CsvUploadForm, ReceiptForm, ReceiveLineForm
+from portal.fulfilment.inventory_csv import CsvRejected
+from portal.fulfilment.models import SHIPMENT_STATUS_LABELS, ShipmentStatus
+from portal.pagination import page_number, paginate
+from portal.roles import admin_required
+from portal.templating import render
+
+bp = Blueprint("fulfilment", __name__, url_prefix="/admin/fulfilment")
+
+RECENT_RECEIPTS = 20
+
+
+@bp.before_request
+@admin_required
+def only_admins():
+    return None
+
+
+def _page(query, scalars: bool = True):
+    return paginate(db.session, query, page_number(request.args.get("page")),
+                    current_app.config["ADMIN_PAGE_SIZE"], scalars=scalars)
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+# --------------------------------------------------------------------------------------------
+
+@bp.get("/")
+def plan():
+    status = request.args.get("status", ShipmentStatus.PLANNED)
+    if status not in SHIPMENT_STATUS_LABELS:
+        status = ShipmentStatus.PLANNED
+    kind = request.args.get("kind", "")
+    kind = kind if kind in ("complete", "partial") else ""
+    page = _page(queries.shipments_query(status, kind))
+    return render("fulfilment/plan.html", "fulfilment/_shipments.html",
+                  run=queries.latest_run(db.session), counts=queries.shipment_counts(db.session),
+                  waiting=queries.waiting_totals(db.session), page=page,
+                  summaries=queries.shipment_summaries(db.session, [s.id for s in page.items]),
+                  shown=status, kind=kind, status_labels=SHIPMENT_STATUS_LABELS)
+
+
+@bp.post("/plan-now")
+def plan_now():
+    services.request_planning(db.session, "admin")
+    db.session.commit()
+    flash("Planning requested. The plan is replaced in a few seconds; reload to see it.", "success")
+    return redirect(url_for("fulfilment.plan"), 303)
+
+
+@bp.get("/shipments/<int:shipment_id>")
+def shipment(shipment_id: int):
+    found = services.shipment_by_id(db.session, shipment_id)
+    return render("fulfilment/shipment.html", shipment=found,
+                  summary=queries.shipment_summaries(db.session, [found.id])[found.id],
+                  picks=queries.shipment_picks(db.session, found.id))
+
+
+def _back_to_plan(status: str):
+    return redirect(url_for("fulfilment.plan", status=status, page=request.args.get("page", 1)), 303)
+
+
+@bp.post("/shipments/<int:shipment_id>/release")
+def release(shipment_id: int):
+    shipment = services.release_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
+    number = shipment.number
+    db.session.commit()
+    flash(f"Shipment {number} released to the warehouse.", "success")
+    return _back_to_plan(ShipmentStatus.PLANNED)
+
+
+@bp.post("/shipments/<int:shipment_id>/ship")
+def ship(shipment_id: int):
+    shipment = services.ship_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
+    number = shipment.number
+    db.session.commit()
+    flash(f"Shipment {number} marked as shipped.", "success")
+    return _back_to_plan(ShipmentStatus.RELEASED)
+
+
+@bp.get("/waiting")
+def waiting():
+    run = queries.latest_run(db.session)
+    page = _page(queries.waiting_query(run.started_at if run else None), scalars=False)
+    return render("fulfilment/waiting.html", "fulfilment/_waiting.html", page=page, run=run,
+                  totals=queries.waiting_totals(db.session))
+
+
+@bp.get("/runs")
+def runs():
+    return render("fulfilment/runs.html", "fulfilment/_runs.html", page=_page(queries.runs_query()))
+
+
+@bp.get("/stock")
+def stock():
+    return render("fulfilment/stock.html", "fulfilment/_stock.html",
+                  page=_page(queries.stock_query(), scalars=False))
+
+
+# --------------------------------------------------------------------------------------------
+# Receipts and expected arrivals
+# --------------------------------------------------------------------------------------------
+
+def _inventory_page(status: int = 200, csv_problems: list[str] | None = None,
+                    csv_upload: str | None = None, **bound):
+    forms = {"receipt_form": ReceiptForm(formdata=None, prefix="receipt"),
+             "arrival_form": ArrivalForm(formdata=None, prefix="arrival"),
+             "receipts_csv_form": CsvUploadForm(formdata=None, prefix="receipts_csv"),
+             "arrivals_csv_form": CsvUploadForm(formdata=None, prefix="arrivals_csv")}
+    forms.update(bound)
+    recent = db.session.scalars(queries.receipts_query().limit(RECENT_RECEIPTS)).all()
+    return render("fulfilment/inventory.html", "fulfilment/_arrivals.html", status=status,
+                  page=_page(queries.open_arrivals_query(), scalars=False), receipts=recent,
+                  skus=queries.product_skus(db.session), today=company_today(),
+                  csv_problems=csv_problems, csv_upload=csv_upload, **forms)
+
+
+@bp.get("/inventory")
+def inventory():
+    return _inventory_page()
+
+
+def _refused(form_name: str, form, error: DomainError):
+    db.session.rollback()
+    show_beside_field(form, error)
+    return _inventory_page(error.status, **{form_name: form})
+
+
+@bp.post("/inventory/receipts")
+def add_receipt():
+    form = ReceiptForm(prefix="receipt")
+    if not form.validate_on_submit():
+        return _inventory_page(422, receipt_form=form)
+    try:
+        receipt = services.record_receipt(db.session, actor=_actor(), sku=form.sku.data,
+                                          eaches=form.eaches.data, note=form.note.data or "")
+        sku = receipt.product.sku
+    except DomainError as error:
+        return _refused("receipt_form", form, error)
+    db.session.commit()
+    flash(f"Received {form.eaches.data:,} eaches of {sku}. The plan is being updated.", "success")
+    return redirect(url_for("fulfilment.inventory"), 303)
+
+
+@bp.post("/inventory/arrivals")
+def add_arrival():
+    form = ArrivalForm(prefix="arrival")
+    if not form.validate_on_submit():
+        return _inventory_page(422, arrival_form=form)
+    try:
+        purchase_order = services.add_expected_arrival(
+            db.session, actor=_actor(), reference=form.reference.data, supplier=form.supplier.data or "",
+            expected_on=form.expected_on.data, sku=form.sku.data, eaches=form.eaches.data,
+            today=company_today())
+        reference = purchase_order.reference
+    except DomainError as error:
+        return _refused("arrival_form", form, error)
+    db.session.commit()
+    flash(f"{form.eaches.data:,} eaches of {form.sku.data.strip().upper()} expected on "
+          f"{form.expected_on.data:%b %d, %Y} ({reference}).", "success")
+    return redirect(url_for("fulfilment.inventory"), 303)
+
+
+@bp.post("/inventory/arrivals/lines/<int:line_id>/receive")
+def receive_line(line_id: int):
+    form = ReceiveLineForm()
+    if not form.validate_on_submit():
+        return render("errors/error.html", "errors/_error.html", status=422,
+                      title="Nothing received",
+                      message=" ".join(m for ms in form.errors.values() for m in ms))
+    receipt = services.receive_purchase_order_line(db.session, actor=_actor(), line_id=line_id,
+                                                   eaches=form.eaches.data)
+    sku = receipt.product.sku
+    db.session.commit()
+    flash(f"Received {form.eaches.data:,} eaches of {sku}. The plan is being updated.", "success")
+    return redirect(url_for("fulfilment.inventory", page=request.args.get("page", 1)), 303)
+
+
+def _upload(prefix: str, importer, noun: str):
+    form = CsvUploadForm(prefix=prefix)
+    if not form.validate_on_submit():
+        return _inventory_page(422, **{f"{prefix}_form": form})
+    config = current_app.config
+    try:
+        count = importer(db.session, actor=_actor(), data=form.file.data.read(config["INVENTORY_CSV_MAX_BYTES"] + 1),
+                         today=company_today(), max_bytes=config["INVENTORY_CSV_MAX_BYTES"],
+                         max_rows=config["INVENTORY_CSV_MAX_ROWS"])
+    except CsvRejected as error:
+        db.session.rollback()
+        return _inventory_page(422, csv_problems=[error.message, *error.problems], csv_upload=prefix)
+    except DomainError as error:
+        db.session.rollback()
+        return _inventory_page(error.status, csv_problems=[error.message], csv_upload=prefix)
+    db.session.commit()
+    flash(f"Imported {count:,} {noun}{'' if count == 1 else 's'}.", "success")
+    return redirect(url_for("fulfilment.inventory"), 303)
+
+
+@bp.post("/inventory/receipts.csv")
+def upload_receipts():
+    return _upload("receipts_csv", services.import_receipts, "receipt")
+
+
+@bp.post("/inventory/arrivals.csv")
+def upload_arrivals():
+    return _upload("arrivals_csv", services.import_arrivals, "expected arrival")

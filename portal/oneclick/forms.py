@@ -1,0 +1,45 @@
+"""The shapes of 1-Click input. Ids and quantities are bounded here, so that no typed value
+reaches the database as an out-of-range integer."""
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.validators import AnyOf, InputRequired, NumberRange, Regexp
+
+MAX_ID = 2**31 - 1
+KEY_REGEXP = r"^[A-Za-z0-9_-]{16,80}$"
+
+
+class BuyForm(FlaskForm):
+    """One press of a 1-Click button: the item, the unit and quantity, who is ordering (on a
+    browser shared by several people) and the button's idempotency key."""
+
+    product_id = IntegerField(validators=[
+        InputRequired("Choose a product."), NumberRange(min=1, max=MAX_ID, message="Choose a product.")])
+    unit = StringField("Unit", default="each", validators=[
+        InputRequired("Choose a unit."),
+        AnyOf(("each", "case", "lot"), message="Choose each, case or lot.")])
+    quantity = IntegerField("Quantity", default=1, validators=[
+        InputRequired("Enter a quantity from 1 to 999."),
+        NumberRange(min=1, max=999, message="Enter a quantity from 1 to 999.")])
+    person = IntegerField("Who is ordering", validators=[
+        InputRequired("Choose who is ordering."),
+        NumberRange(min=1, max=MAX_ID, message="Choose who is ordering.")])
+    idempotency_key = StringField(validators=[
+        InputRequired("This 1-Click button is not valid. Reload the page and try again."),
+        Regexp(KEY_REGEXP, message="This 1-Click button is not valid. Reload the page and try again.")])
+    compact = BooleanField()  # a catalog card: a short confirmation fits it
+
+
+class SettingsForm(FlaskForm):
+    address_id = SelectField("Ship to", coerce=int, validate_choice=True,
+                             validators=[InputRequired("Choose where 1-Click orders ship to.")])
+    card_id = SelectField("Pay with", coerce=int, validate_choice=True,
+                          validators=[InputRequired("Choose the card 1-Click orders are charged to.")])
+    keyboard_shortcut = BooleanField("Keyboard shortcut: Shift+B orders the item in view "
+                                     "(or the one focused in a list)")
+    voice_action = BooleanField('Voice: say "buy now" to order, where the browser can listen')
+    next = HiddenField()
+
+
+class ConfirmForm(FlaskForm):
+    """A button that only needs the CSRF token (turn off, cancel, use an order's details)."""

@@ -1,0 +1,389 @@
+"""1-Click pages and the single-action endpoint.
+
+Ordering needs no login (claim 41): the browser's client identifier and the person chosen
+among those tied to it are enough. Seeing or changing addresses, cards and 1-Click settings
+needs a normal login.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+from flask import Blueprint, current_app, flash, g, redirect, request, url_for
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from portal.accounts.views import safe_next
+from portal.addresses.models import Address
+from portal.addresses.services import address_book
+from portal.clock import company_today
+from portal.db import utcnow
+from portal.errors import DomainError
+from portal.extensions import db
+from portal.forms import show_beside_field
+from portal.oneclick import queries, services
+from portal.oneclick.forms import BuyForm, ConfirmForm, SettingsForm
+from portal.oneclick.identifiers import (describe_user_agent, hash_token, new_token,
+                                         set_token_cookie, token_from)
+from portal.orders.models import Order
+from portal.payments.services import wallet
+from portal.roles import shopper_required
+from portal.templating import is_htmx, render
+
+bp = Blueprint("oneclick", __name__)
+
+
+# --- The browser's identifier ------------------------------------------------------------------
+
+def browser_token_hash() -> str | None:
+    token = g.get("oneclick_new_token") or token_from(request)
+    return hash_token(token) if token else None
+
+
+def token_for_enabling() -> str:
+    """This browser's token, or a new one if it has none or its identifier was revoked."""
+    token = g.get("oneclick_new_token") or token_from(request)
+    if token is not None:
+        client = queries.client_by_hash(db.session, hash_token(token))
+        if client is None or client.revoked_at is None:
+            return token
+    token = g.oneclick_new_token = new_token()
+    return token
+
+
+@bp.after_app_request
+def issue_identifier(response):
+    """The server assigns the browser its identifier (claims 1, 4, 6) the first time it shows
+    a 1-Click button or settings page; the cookie goes out with that response."""
+    token = g.pop("oneclick_new_token", None)
+    if token is not None:
+        set_token_cookie(response, token)
+    return response
+
+
+@dataclass
+class Panel:
+    """What an item page needs to show the 1-Click button: the people who can order from this
+    browser, who is preselected, and whether to offer turning 1-Click on."""
+
+    visible: bool
+    buyers: list[queries.Buyer] = field(default_factory=list)
+    selected_id: int | None = None
+    offer_enable: bool = False
+
+    @property
+    def selected(self) -> queries.Buyer | None:
+        return next((b for b in self.buyers if b.person_id == self.selected_id), None)
+
+    @property
+    def any_shortcut(self) -> bool:
+        return any(b.keyboard_shortcut for b in self.buyers)
+
+    @property
+    def any_voice(self) -> bool:
+        return any(b.voice_action for b in self.buyers)
+
+    @staticmethod
+    def new_key() -> str:
+        """A fresh idempotency key for each rendered button."""
+        return secrets.token_urlsafe(18)
+
+
+def oneclick_panel() -> Panel:
+    if "oneclick_panel" in g:
+        return g.oneclick_panel
+    logged_in = current_user.is_authenticated
+    if logged_in and current_user.role not in services.SHOPPER_ROLES:
+        panel = Panel(visible=False)
+    else:
+        token = g.get("oneclick_new_token") or token_from(request)
+        if token is None:  # a new browser: it gets its identifier with this page
+            g.oneclick_new_token = new_token()
+            buyers = []
+        else:
+            buyers = queries.buyers_on_client(db.session, hash_token(token), company_today())
+        mine = next((b for b in buyers if logged_in and b.person_id == current_user.id), None)
+        selected = mine or next((b for b in buyers if not b.problem), buyers[0] if buyers else None)
+        panel = Panel(visible=True, buyers=buyers,
+                      selected_id=selected.person_id if selected else None,
+                      offer_enable=logged_in and mine is None)
+    g.oneclick_panel = panel
+    return panel
+
+
+def oneclick_on_here() -> bool:
+    """Whether the logged-in person has 1-Click on in this browser."""
+    if not current_user.is_authenticated:
+        return False
+    return queries.setting_here(db.session, current_user, browser_token_hash()) is not None
+
+
+def masked_ship_to(order: Order) -> str:
+    """An order's destination as the item page shows it: "...Springfield 627**"."""
+    return Address(city=order.ship_city, postal_code=order.ship_postal_code).masked
+
+
+@bp.app_context_processor
+def oneclick_globals():
+    return {"oneclick_panel": oneclick_panel, "oneclick_on_here": oneclick_on_here,
+            "masked_ship_to": masked_ship_to}
+
+
+# --- Ordering ----------------------------------------------------------------------------------
+
+def refused(status: int, message: str):
+    return render("errors/error.html", "errors/_error.html", status=status, title="Not ordered",
+                  message=message)
+
+
+def form_errors(form) -> str:
+    return " ".join(dict.fromkeys(m for errors in form.errors.values() for m in errors))
+
+
+@bp.post("/1-click/buy")
+def buy():
+    """The single action: the item and the browser's identifier in, an order out (claim 8)."""
+    form = BuyForm()
+    if not form.validate_on_submit():
+        return refused(422, form_errors(form) or "This 1-Click button is not valid. "
+                                                "Reload the page and try again.")
+    try:
+        confirmation, _repeat = services.place_oneclick_order(
+            db.session, token_hash=browser_token_hash(), person_id=form.person.data,
+            product_id=form.product_id.data, unit_code=form.unit.data,
+            quantity=form.quantity.data, idempotency_key=form.idempotency_key.data,
+            rules=services.rules_from(current_app.config), now=utcnow(), today=company_today())
+    except DomainError as error:
+        db.session.rollback()
+        return refused(error.status, error.message)
+    db.session.commit()
+    # A repeat gets the same answer as the first request: the same page, or the same redirect.
+    if is_htmx():
+        return render("oneclick/_placed.html", confirmation=confirmation,
+                      key=form.idempotency_key.data, next_key=Panel.new_key(),
+                      compact=form.compact.data)
+    return redirect(url_for("oneclick.placed", key=form.idempotency_key.data), 303)
+
+
+@bp.get("/1-click/placed/<key>")
+def placed(key: str):
+    """The confirmation page a plain form submission is redirected to."""
+    press = queries.visible_press(db.session, key, user=current_user,
+                                  token_hash=browser_token_hash())
+    return render("oneclick/placed.html", confirmation=services.Confirmation.from_json(press.outcome),
+                  key=press.idempotency_key, next_key=None)
+
+
+@bp.post("/1-click/placed/<key>/cancel")
+def cancel_press(key: str):
+    """"Cancel this item" on a confirmation: the line that press added."""
+    press = queries.visible_press(db.session, key, user=current_user,
+                                  token_hash=browser_token_hash())
+    try:
+        changed = services.cancel_oneclick_press(
+            db.session, press=press, rules=services.rules_from(current_app.config), now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        return _order_refused(press.order_id, error)
+    db.session.commit()
+    if is_htmx():  # in place of the confirmation: a line, not the whole order
+        return render("oneclick/_cancelled.html", order=changed, message=_cancel_message(changed))
+    flash(_cancel_message(changed), "success")
+    return redirect(url_for("oneclick.order", order_id=changed.id), 303)
+
+
+@bp.get("/1-click/orders/<int:order_id>")
+def order(order_id: int):
+    """An open single-action order: its lines, with a cancel button each while the window lasts."""
+    found = queries.visible_oneclick_order(db.session, order_id, user=current_user,
+                                           token_hash=browser_token_hash())
+    return render("oneclick/order.html", "oneclick/_order.html", **_order_context(found))
+
+
+def _order_context(found: Order) -> dict:
+    window_open = found.status == "open" and found.combine_until is not None \
+        and found.combine_until > utcnow()
+    return {"order": found, "window_open": window_open, "cancel_form": ConfirmForm()}
+
+
+@bp.post("/1-click/orders/<int:order_id>/cancel")
+def cancel_order(order_id: int):
+    found = queries.visible_oneclick_order(db.session, order_id, user=current_user,
+                                           token_hash=browser_token_hash())
+    try:
+        services.cancel_oneclick_order(db.session, owner_id=found.user_id, order_id=found.id,
+                                       now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        return _order_refused(found.id, error)
+    db.session.commit()
+    return _order_changed(found.id, f"Order {found.number} is cancelled. Nothing was charged.")
+
+
+@bp.post("/1-click/orders/<int:order_id>/lines/<int:line_id>/cancel")
+def cancel_line(order_id: int, line_id: int):
+    found = queries.visible_oneclick_order(db.session, order_id, user=current_user,
+                                           token_hash=browser_token_hash())
+    try:
+        changed = services.cancel_oneclick_line(
+            db.session, owner_id=found.user_id, order_id=found.id, line_id=line_id,
+            rules=services.rules_from(current_app.config), now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        return _order_refused(found.id, error)
+    db.session.commit()
+    return _order_changed(changed.id, _cancel_message(changed))
+
+
+def _cancel_message(changed: Order) -> str:
+    if changed.status == "cancelled":
+        return f"Order {changed.number} is cancelled. Nothing was charged."
+    return f"Removed from order {changed.number}; the new total is ${changed.total:,.2f}."
+
+
+def _order_changed(order_id: int, message: str):
+    if is_htmx():
+        found = db.session.get(Order, order_id)
+        return render("oneclick/_order.html", message=message, **_order_context(found))
+    flash(message, "success")
+    return redirect(url_for("oneclick.order", order_id=order_id), 303)
+
+
+def _order_refused(order_id: int, error: DomainError):
+    if is_htmx():
+        return render("errors/error.html", "errors/_error.html", status=error.status,
+                      title="Not changed", message=error.message)
+    flash(error.message, "error")
+    return redirect(url_for("oneclick.order", order_id=order_id), 303)
+
+
+# --- Settings (login required) -----------------------------------------------------------------
+
+@bp.route("/1-click/settings", methods=["GET", "POST"])
+@login_required
+@shopper_required
+def settings():
+    """Turn 1-Click on for this browser, or change its address, card and shortcuts."""
+    here = queries.setting_here(db.session, current_user, browser_token_hash())
+    form = SettingsForm(data=_defaults(here) if request.method == "GET" else None)
+    addresses, cards, today = address_book(db.session, current_user), \
+        wallet(db.session, current_user), company_today()
+    form.address_id.choices = [SelectChoice(a.id, f"{a.moniker}: {a.one_line}") for a in addresses]
+    form.card_id.choices = [SelectChoice(c.id, f"{c.label} (expires {c.expiry})") for c in cards
+                            if not c.expired_on(today)]
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+        if token_from(request) is None:
+            g.oneclick_new_token = new_token()
+    if form.validate_on_submit():
+        try:
+            setting = _enable(lambda token: services.enable_oneclick(
+                db.session, user=current_user, token_hash=hash_token(token),
+                label=describe_user_agent(request.user_agent.string),
+                address_id=form.address_id.data, card_id=form.card_id.data, today=today,
+                now=utcnow(), keyboard_shortcut=form.keyboard_shortcut.data,
+                voice_action=form.voice_action.data))
+        except DomainError as error:
+            db.session.rollback()
+            show_beside_field(form, error)
+        else:
+            db.session.commit()
+            flash(f"1-Click is on for this browser: orders ship to {setting.address.moniker} "
+                  f"and are charged to {setting.card.label}.", "success")
+            return redirect(safe_next(form.next.data) or url_for("oneclick.settings"), 303)
+    return render("oneclick/settings.html", form=form, here=here, addresses=addresses,
+                  cards=cards, off_form=ConfirmForm(),
+                  status=422 if form.is_submitted() else 200)
+
+
+def _defaults(here):
+    """The current settings, or the address and card of the person's latest order (claim 24),
+    or their defaults."""
+    if here is not None:
+        return {"address_id": here.address_id, "card_id": here.payment_method_id,
+                "keyboard_shortcut": here.keyboard_shortcut, "voice_action": here.voice_action}
+    latest = queries.latest_order(db.session, current_user)
+    if latest is not None:
+        return {"address_id": latest.address_id, "card_id": latest.payment_method_id}
+    return {}
+
+
+def _enable(enable):
+    """Run ``enable(token)`` with this browser's token; once more with a fresh token if the
+    identifier was revoked meanwhile."""
+    try:
+        return enable(token_for_enabling())
+    except services.ClientRevoked:
+        db.session.rollback()
+        g.oneclick_new_token = new_token()
+        return enable(g.oneclick_new_token)
+
+
+@bp.post("/1-click/from-order/<int:order_id>")
+@login_required
+@shopper_required
+def enable_from_order(order_id: int):
+    """"Turn on 1-Click with this address and card" on an order confirmation."""
+    try:
+        setting = _enable(lambda token: services.enable_from_order(
+            db.session, user=current_user, order_id=order_id, token_hash=hash_token(token),
+            label=describe_user_agent(request.user_agent.string), today=company_today(),
+            now=utcnow()))
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("oneclick.settings"), 303)
+    db.session.commit()
+    flash(f"1-Click is on for this browser: orders ship to {setting.address.moniker} and are "
+          f"charged to {setting.card.label}.", "success")
+    return redirect(url_for("orders.detail", order_id=order_id), 303)
+
+
+@bp.get("/1-click/")
+@login_required
+@shopper_required
+def devices():
+    """Every browser where the person has 1-Click on, with its last use."""
+    here_hash = browser_token_hash()
+    return render("oneclick/devices.html", devices=queries.devices_of(db.session, current_user),
+                  here_hash=here_hash, off_form=ConfirmForm())
+
+
+@bp.post("/1-click/off-here")
+@login_required
+@shopper_required
+def off_here():
+    if services.disable_here(db.session, user=current_user, token_hash=browser_token_hash(),
+                             now=utcnow()):
+        flash("1-Click is off on this browser.", "success")
+    else:
+        flash("1-Click was not on for you on this browser.", "info")
+    db.session.commit()
+    return redirect(url_for("oneclick.devices"), 303)
+
+
+@bp.post("/1-click/devices/<int:client_id>/off")
+@login_required
+@shopper_required
+def off_device(client_id: int):
+    services.disable_on_client(db.session, user=current_user, client_id=client_id, now=utcnow())
+    db.session.commit()
+    flash("1-Click is off on that browser.", "success")
+    return redirect(url_for("oneclick.devices"), 303)
+
+
+@bp.post("/1-click/off-everywhere")
+@login_required
+@shopper_required
+def off_everywhere():
+    count = services.disable_everywhere(db.session, user=current_user, now=utcnow())
+    db.session.commit()
+    flash(f"1-Click is off on every browser ({count}).", "success")
+    return redirect(url_for("oneclick.devices"), 303)
+
+
+@bp.get("/healthz")
+def healthz():
+    """A trivial endpoint: load balancers, and the benchmark's measure of the stack's ceiling."""
+    return "ok\n", 200, {"Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store"}

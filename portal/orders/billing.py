@@ -1,0 +1,138 @@
+"""Charging orders through the gateway, exactly once, with retries after a decline.
+
+Three steps, each ending in a commit by the caller (a job):
+
+1. ``prepare_charges``: an attempt row with its idempotency key is written for each order;
+2. ``call_gateway``: the gateway is called with that key (no database writes);
+3. ``record_outcomes``: orders become paid, or wait for their next retry, or are cancelled
+   after the last one.
+
+A worker that dies between 2 and 3 leaves pending attempts; preparing again returns them
+unchanged and the gateway, given the same keys, answers with the charges it already made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.db import utcnow
+from portal.orders.models import ChargeAttempt, Order
+from portal.orders.services import change_status
+from portal.orders.states import OrderStatus
+from portal.payments.gateway import GatewayUnavailable, IdempotencyConflict, PaymentDeclined, PaymentGateway
+from portal.payments.models import PaymentMethod
+
+CHARGEABLE = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    attempt_id: int
+    result: str          # succeeded, declined or error
+    charge_id: str = ""
+    code: str = ""
+    message: str = ""
+
+
+def prepare_charges(session: Session, order_ids: list[int]) -> list[int]:
+    """Attempt ids to send: a pending attempt already there, or a new one per order."""
+    attempts = []
+    orders = session.scalars(select(Order).where(Order.id.in_(order_ids),
+                                                 Order.status.in_(CHARGEABLE))
+                             .order_by(Order.id).with_for_update()).all()
+    pending = {a.order_id: a for a in session.scalars(select(ChargeAttempt).where(
+        ChargeAttempt.order_id.in_([o.id for o in orders]), ChargeAttempt.outcome == "pending"))}
+    for order in orders:
+        attempt = pending.get(order.id)
+        if attempt is None:
+            order.payment_attempts += 1
+            attempt = ChargeAttempt(order_id=order.id, number=order.payment_attempts,
+                                    idempotency_key=f"order-{order.id}-charge-{order.payment_attempts}")
+            session.add(attempt)
+        attempts.append(attempt)
+    session.flush()
+    return [a.id for a in attempts]
+
+
+def call_gateway(session: Session, gateway: PaymentGateway, attempt_ids: list[int]) -> list[Outcome]:
+    rows = session.execute(
+        select(ChargeAttempt.id, ChargeAttempt.idempotency_key, Order.total, PaymentMethod.token)
+        .join(Order, Order.id == ChargeAttempt.order_id)
+        .join(PaymentMethod, PaymentMethod.id == Order.payment_method_id)
+        .where(ChargeAttempt.id.in_(attempt_ids), ChargeAttempt.outcome == "pending")
+        .order_by(ChargeAttempt.id)).all()
+    outcomes = []
+    for attempt_id, key, total, token in rows:
+        try:
+            charge = gateway.charge(token, Decimal(total), "USD", idempotency_key=key)
+        except PaymentDeclined as declined:
+            outcomes.append(Outcome(attempt_id, "declined", code=declined.code, message=declined.message))
+        except (GatewayUnavailable, IdempotencyConflict) as error:
+            outcomes.append(Outcome(attempt_id, "error", code=type(error).__name__, message=error.message))
+        else:
+            outcomes.append(Outcome(attempt_id, "succeeded", charge_id=charge.id))
+    return outcomes
+
+
+@dataclass(frozen=True)
+class BillingResult:
+    paid: list[int]
+    declined: list[int]
+    cancelled: list[int]
+    errors: list[int]
+
+
+def record_outcomes(session: Session, outcomes: list[Outcome], *, today: date,
+                    retry_days: tuple[int, ...]) -> BillingResult:
+    """Apply the gateway's answers. After a decline the next attempt is ``retry_days[n-1]``
+    days later; when none is left the order is cancelled."""
+    paid, declined, cancelled, errors = [], [], [], []
+    by_id = {o.attempt_id: o for o in outcomes}
+    attempts = session.scalars(select(ChargeAttempt).where(ChargeAttempt.id.in_(list(by_id)))
+                               .order_by(ChargeAttempt.id)).all()
+    for attempt in attempts:
+        outcome = by_id[attempt.id]
+        order = session.get(Order, attempt.order_id)
+        attempt.outcome, attempt.finished_at = outcome.result, utcnow()
+        attempt.decline_code, attempt.message = outcome.code[:40], outcome.message[:300]
+        if outcome.result == "succeeded":
+            order.charge_id, order.paid_at, order.next_payment_retry_on = outcome.charge_id, utcnow(), None
+            change_status(session, order, OrderStatus.PAID, f"charged {order.payment_label}")
+            paid.append(order.id)
+        elif outcome.result == "error":
+            order.next_payment_retry_on = today + timedelta(days=1)
+            errors.append(order.id)
+        elif attempt.number <= len(retry_days):
+            order.next_payment_retry_on = today + timedelta(days=retry_days[attempt.number - 1])
+            if order.status != OrderStatus.PAYMENT_FAILED:
+                change_status(session, order, OrderStatus.PAYMENT_FAILED, outcome.message)
+            declined.append(order.id)
+        else:
+            order.next_payment_retry_on = None
+            change_status(session, order, OrderStatus.CANCELLED,
+                          f"payment failed {attempt.number} times: {outcome.message}")
+            cancelled.append(order.id)
+    session.flush()
+    return BillingResult(paid, declined, cancelled, errors)
+
+
+def orders_due_for_retry(session: Session, today: date, limit: int = 5000) -> list[int]:
+    return list(session.scalars(select(Order.id).where(
+        Order.status.in_(CHARGEABLE), Order.next_payment_retry_on <= today)
+        .order_by(Order.id).limit(limit)))
+
+
+def prepare_retry_by_member(session: Session, *, order: Order, card: PaymentMethod) -> None:
+    """A member pays a declined order now, with the same or another card of theirs."""
+    from portal.errors import DomainError
+
+    if order.status not in CHARGEABLE or order.payment_attempts == 0:
+        raise DomainError("This order is not waiting for a payment.")
+    order.payment_method_id, order.payment_label = card.id, card.label
+    order.next_payment_retry_on = None
+    session.flush()

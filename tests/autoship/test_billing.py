@@ -1,0 +1,130 @@
+"""Charging what the engine made: once per order, retried after declines, never twice."""
+
+from datetime import date, timedelta
+import pytest
+from sqlalchemy import func, select
+
+from portal.autoship import engine, operations
+from portal.autoship.models import AutoshipProfile
+from portal.mail.models import OutboxMessage
+from portal.orders.billing import call_gateway, orders_due_for_retry, prepare_charges
+from portal.orders.models import ChargeAttempt, Order
+from portal.payments.gateway import SandboxGateway
+from tests.autoship.conftest import new_profile
+from tests.autoship.test_engine import ENGINE
+from tests.factories import make_card
+
+D = date
+
+
+@pytest.fixture
+def materialised(session, member, product):
+    def make(card_number="4242424242424242", count=1):
+        card = make_card(session, member, session.info["redis"], number=card_number)
+        profiles = [new_profile(session, member, product, first=D(2026, 12, 1)) for _ in range(count)]
+        for profile in profiles:
+            profile.payment_method_id = card.id
+        session.commit()
+        engine.run_in_process(session, as_of=D(2026, 12, 1), trigger="test", rules=ENGINE)
+        return [o.id for o in session.scalars(select(Order).order_by(Order.id))]
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _redis_in_session_info(session, redis):
+    session.info["redis"] = redis
+    yield
+    session.info.pop("redis", None)
+
+
+def charge(app, session, ids, today=D(2026, 12, 1)):
+    return operations.charge(app, session, ids, today)
+
+
+def test_charging_pays_each_order_once_and_mails_the_member(app, session, materialised):
+    ids = materialised(count=3)
+    result = charge(app, session, ids)
+    assert sorted(result.paid) == ids
+    assert {o.status for o in session.scalars(select(Order))} == {"paid"}
+    again = charge(app, session, ids)
+    assert again.paid == [] and session.scalar(select(func.count()).select_from(ChargeAttempt)) == 3
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 3
+
+
+def test_a_decline_is_retried_on_schedule_then_the_order_is_cancelled_and_the_profile_held(app, session, materialised):
+    [order_id] = materialised("4000000000000002")
+    today = D(2026, 12, 1)
+    result = charge(app, session, [order_id], today)
+    order = session.get(Order, order_id)
+    assert result.declined == [order_id] and order.status == "payment_failed"
+    assert order.next_payment_retry_on == D(2026, 12, 2)
+    for day, following in ((D(2026, 12, 2), D(2026, 12, 5)), (D(2026, 12, 5), D(2026, 12, 10))):
+        assert orders_due_for_retry(session, day - timedelta(days=1)) == []
+        assert orders_due_for_retry(session, day) == [order_id]
+        charge(app, session, [order_id], day)
+        session.expire_all()
+        assert session.get(Order, order_id).next_payment_retry_on == following
+    charge(app, session, [order_id], D(2026, 12, 10))
+    session.expire_all()
+    order = session.get(Order, order_id)
+    assert (order.status, order.payment_attempts, order.next_payment_retry_on) == ("cancelled", 4, None)
+    assert session.get(AutoshipProfile, order.autoship_profile_id).status == "payment_failed"
+    subjects = session.scalars(select(OutboxMessage.subject).order_by(OutboxMessage.id)).all()
+    assert sum("declined" in s for s in subjects) == 3 and "cancelled" in subjects[-1]
+
+
+def test_a_worker_that_dies_between_the_gateway_and_the_commit_never_charges_twice(app, session, redis, materialised):
+    [order_id] = materialised()
+    gateway = SandboxGateway(redis)
+    attempts = prepare_charges(session, [order_id])
+    session.commit()
+    first = call_gateway(session, gateway, attempts)  # the card is charged ...
+    session.rollback()                                 # ... and the worker dies before recording it
+    assert session.get(Order, order_id).status == "pending_payment"
+    result = charge(app, session, [order_id])          # the job runs again
+    assert result.paid == [order_id]
+    order = session.get(Order, order_id)
+    assert order.charge_id == first[0].charge_id
+    assert len(list(redis.scan_iter("sandbox-gateway:charge:*"))) == 1
+    assert session.scalar(select(func.count()).select_from(ChargeAttempt)) == 1
+
+
+def test_a_processing_error_is_retried_the_next_day_without_counting_as_a_decline(app, session, materialised):
+    [order_id] = materialised("4000000000000119")
+    result = charge(app, session, [order_id])
+    order = session.get(Order, order_id)
+    assert result.errors == [order_id] and order.status == "pending_payment"
+    assert order.next_payment_retry_on == D(2026, 12, 2)
+
+
+def test_a_member_pays_a_declined_order_at_once_with_another_card(app, client, session, redis, member, materialised):
+    from tests.conftest import log_in, post_form
+    [order_id] = materialised("4000000000009995")
+    charge(app, session, [order_id])
+    good = make_card(session, member, redis)
+    log_in(client, member)
+    page = client.get(f"/orders/{order_id}").get_data(as_text=True)
+    assert "Your payment was declined" in page
+    response = post_form(client, f"/orders/{order_id}/pay", {"card_id": good.id}, page=f"/orders/{order_id}")
+    assert response.status_code == 303
+    session.expire_all()
+    order = session.get(Order, order_id)
+    assert (order.status, order.payment_method_id) == ("paid", good.id)
+    assert post_form(client, f"/orders/{order_id}/pay", {"card_id": good.id},
+                     page=f"/orders/{order_id}").status_code == 422
+
+
+def test_reminders_go_once_before_the_run_with_items_total_and_links(app, session, member, product):
+    from portal.autoship.notices import send_reminders
+    new_profile(session, member, product, first=D(2026, 12, 4))
+    session.commit()
+    sent = send_reminders(session, today=D(2026, 12, 1), days_ahead=3, base_url="https://portal.example",
+                          shipping=ENGINE.shipping)
+    session.commit()
+    again = send_reminders(session, today=D(2026, 12, 1), days_ahead=3, base_url="https://portal.example",
+                           shipping=ENGINE.shipping)
+    assert (sent, again) == (1, 0)
+    body = session.scalar(select(OutboxMessage.body))
+    assert "2 x Vitamin D" in body and "Total $25.95" in body and "https://portal.example/autoship/" in body
+
+

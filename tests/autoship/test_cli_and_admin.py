@@ -1,0 +1,87 @@
+import json
+from datetime import date
+
+from sqlalchemy import func, select
+
+from portal.autoship.models import AutoshipRun
+from portal.orders.models import Order
+from tests.autoship.conftest import new_profile
+from tests.conftest import log_in, post_form
+from tests.factories import make_admin, make_user
+
+D = date
+
+
+def test_autoship_run_sync_json_twice_creates_nothing_the_second_time(app, session, member, product):
+    for _ in range(3):
+        new_profile(session, member, product, first=D(2026, 12, 1))
+    session.commit()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["autoship", "run", "--as-of", "2026-12-01", "--json", "--sync"])
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.output)
+    assert {k: summary[k] for k in ("as_of", "due", "created", "skipped", "missed", "failed")} == {
+        "as_of": "2026-12-01", "due": 3, "created": 3, "skipped": 0, "missed": 0, "failed": 0}
+    assert summary["seconds"] >= 0
+    second = json.loads(runner.invoke(args=["autoship", "run", "--as-of", "2026-12-01", "--json", "--sync"]).output)
+    assert (second["due"], second["created"]) == (0, 0)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Order)) == 3
+    assert {o.status for o in session.scalars(select(Order))} == {"paid"}
+
+
+def test_autoship_run_refuses_a_bad_date(app):
+    result = app.test_cli_runner().invoke(args=["autoship", "run", "--as-of", "2026-13-45"])
+    assert result.exit_code == 2 and "not a date" in result.output
+
+
+def test_forecast_counts_per_day_without_writing(app, session, member, product):
+    new_profile(session, member, product, first=D(2026, 12, 1))
+    new_profile(session, member, product, first=D(2026, 12, 15), items=[(product.id, "case", 1)])
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["autoship", "forecast", "--from", "2026-12-01",
+                                                "--to", "2027-01-31", "--json"])
+    assert result.exit_code == 0, result.output
+    days = [json.loads(line) for line in result.output.splitlines()]
+    assert [(d["date"], d["orders"], d["value"]) for d in days] == [
+        ("2026-12-01", 1, "20.00"), ("2026-12-15", 1, "110.00"),
+        ("2027-01-01", 1, "20.00"), ("2027-01-15", 1, "110.00")]
+    assert session.scalar(select(func.count()).select_from(AutoshipRun)) == 0
+    bad = app.test_cli_runner().invoke(args=["autoship", "forecast", "--from", "2027-01-01", "--to", "2026-01-01"])
+    assert bad.exit_code == 2
+
+
+def test_the_admin_dashboard_starts_a_run_and_shows_its_progress(app, client, session, redis, member, product):
+    from portal.autoship.operations import company_now
+    today = company_now(app.config).date()
+    profile = new_profile(session, member, product, first=D(2026, 12, 1))
+    profile.next_run_date = today
+    admin = make_admin(session)
+    log_in(client, admin)
+    assert "No runs yet" in client.get("/admin/autoship/").get_data(as_text=True)
+    response = post_form(client, "/admin/autoship/", {"as_of": today.isoformat()}, page="/admin/autoship/")
+    assert response.status_code == 303
+    run = session.scalar(select(AutoshipRun))
+    assert (run.due, run.chunks_total, run.status) == (1, 1, "running")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in page and "0 of 1 chunks" in page and "pending" in page
+    assert post_form(client, "/admin/autoship/", {"as_of": "soon"}, page="/admin/autoship/").status_code == 422
+    assert post_form(client, "/admin/autoship/", {"as_of": "2099-01-01"}, page="/admin/autoship/").status_code == 422
+    for url in ("/admin/autoship/forecast", "/admin/autoship/forecast?from=x&to=y", "/admin/autoship/payments"):
+        assert client.get(url).status_code == 200
+    assert client.get("/admin/autoship/runs/99999").status_code == 404
+
+
+def test_members_cannot_reach_the_autoship_dashboard(client, session):
+    log_in(client, make_user(session))
+    assert client.get("/admin/autoship/").status_code == 403
+
+
+def test_admins_see_every_profile_with_its_history(client, session, member, product):
+    profile = new_profile(session, member, product, first=D(2026, 12, 1))
+    log_in(client, make_admin(session))
+    listing = client.get(f"/admin/autoship/profiles?member={member.member_number}").get_data(as_text=True)
+    assert "Monthly essentials" in listing
+    page = client.get(f"/admin/autoship/profiles/{profile.id}").get_data(as_text=True)
+    assert "created" in page and member.member_number in page
+    assert client.get("/admin/autoship/profiles/424242").status_code == 404

@@ -1,0 +1,202 @@
+"""The engine: every due profile becomes exactly one order, whatever happens around it."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from portal.autoship import engine, services
+from portal.autoship.engine import EngineRules, plan_due
+from portal.autoship.models import AutoshipEvent, AutoshipOccurrence, AutoshipProfile, AutoshipRun
+from portal.autoship.recurrence import Recurrence
+from portal.orders.models import Order, OrderLine
+from portal.orders.pricing import ShippingRule
+from tests.autoship.conftest import RULES, TODAY, new_profile
+from tests.factories import make_address, make_card, make_product, make_user
+
+ENGINE = EngineRules(shipping=ShippingRule(Decimal("5.95"), Decimal("100.00")), chunk_size=2)
+D = date
+
+
+def run(session, as_of, rules=ENGINE):
+    result = engine.run_in_process(session, as_of=as_of, trigger="test", rules=rules)
+    session.expire_all()
+    return result
+
+
+def orders(session):
+    return session.scalars(select(Order).order_by(Order.autoship_profile_id, Order.autoship_due_date)).all()
+
+
+@pytest.mark.parametrize("rrule, regularity, next_run, as_of, expected", [
+    ("FREQ=MONTHLY;INTERVAL=1", "calendar", D(2026, 12, 15), D(2026, 12, 15), (D(2026, 12, 15), D(2027, 1, 15), ())),
+    ("FREQ=MONTHLY;INTERVAL=1", "calendar", D(2026, 10, 15), D(2026, 12, 20),
+     (D(2026, 12, 15), D(2027, 1, 15), (D(2026, 10, 15), D(2026, 11, 15)))),
+    ("FREQ=WEEKLY;INTERVAL=2", "rolling", D(2026, 12, 1), D(2026, 12, 10), (D(2026, 12, 1), D(2026, 12, 24), ())),
+    ("FREQ=DAILY;INTERVAL=10", "rolling", D(2026, 11, 1), D(2026, 11, 25),
+     (D(2026, 11, 21), D(2026, 12, 5), (D(2026, 11, 1), D(2026, 11, 11)))),
+    ("FREQ=MONTHLY;INTERVAL=1;COUNT=2", "calendar", D(2027, 1, 31), D(2027, 2, 28), (D(2027, 2, 28), None, (D(2027, 1, 31),))),
+])
+def test_plan_due_orders_once_for_the_latest_date_and_moves_past_as_of(rrule, regularity, next_run, as_of, expected):
+    plan = plan_due(1, rrule, D(2026, 10, 15) if "MONTHLY" in rrule and "COUNT" not in rrule else next_run,
+                    regularity, next_run, as_of, frozenset())
+    assert (plan.due_date, plan.next_date, plan.missed) == expected
+
+
+def test_a_run_creates_one_priced_order_per_due_profile_and_advances_them(session, member, product):
+    due = [new_profile(session, member, product, first=D(2026, 12, 1), items=[(product.id, "case", 1)])
+           for _ in range(3)]
+    later = new_profile(session, member, product, first=D(2026, 12, 20))
+    session.commit()
+    result = run(session, D(2026, 12, 1))
+    assert (result.due, result.created, result.chunks_total, result.status) == (3, 3, 2, "done")
+    made = orders(session)
+    assert [o.autoship_profile_id for o in made] == [p.id for p in due]
+    order = made[0]
+    assert (order.status, order.source, order.subtotal, order.total, order.pv_total) == (
+        "pending_payment", "autoship", Decimal("110.00"), Decimal("110.00"), Decimal("96.00"))
+    assert [(l.unit_code, l.quantity, l.eaches, l.line_total) for l in order.lines] == [("case", 1, 12, Decimal("110.00"))]
+    assert order.history[0].note == "placed by autoship"
+    assert order.ship_moniker == "Home" and order.payment_label == "Visa ending 4242"
+    assert all(session.get(AutoshipProfile, p.id).next_run_date == D(2027, 1, 1) for p in due)
+    assert session.get(AutoshipProfile, later.id).next_run_date == D(2026, 12, 20)
+
+
+def test_running_the_same_date_again_creates_nothing(session, member, product):
+    for _ in range(3):
+        new_profile(session, member, product, first=D(2026, 12, 1))
+    session.commit()
+    first = run(session, D(2026, 12, 1))
+    snapshot = [(o.id, o.autoship_profile_id, o.total) for o in orders(session)]
+    for _ in range(2):
+        again = run(session, D(2026, 12, 1))
+        assert (again.created, again.due) == (0, 0)
+    assert [(o.id, o.autoship_profile_id, o.total) for o in orders(session)] == snapshot
+    assert first.id == again.id and again.attempts == 3
+    assert session.scalar(select(func.count()).select_from(OrderLine)) == 3
+
+
+def test_a_chunk_processed_twice_does_nothing_the_second_time(session, member, product):
+    new_profile(session, member, product, first=D(2026, 12, 1))
+    session.commit()
+    started = engine.start_run(session, as_of=D(2026, 12, 1), trigger="test", chunk_size=10)
+    session.commit()
+    first = engine.materialise_chunk(session, run_id=started.id, number=0, rules=ENGINE)
+    session.commit()
+    second = engine.materialise_chunk(session, run_id=started.id, number=0, rules=ENGINE)
+    session.commit()
+    assert (first.created, second.already_done) == (1, True)
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_an_order_made_by_ship_now_for_that_date_is_not_made_again(session, redis, member, product):
+    from portal.payments.gateway import SandboxGateway
+    profile = new_profile(session, member, product, first=D(2026, 12, 1))
+    session.commit()
+    due = profile.next_run_date
+    profile.next_run_date = due  # a member ships now while the run is starting
+    order = services.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
+                              shipping=ENGINE.shipping, today=TODAY)
+    profile.next_run_date = due  # ... and the run still sees the profile as due
+    session.commit()
+    result = run(session, due)
+    assert (result.due, result.created) == (1, 0)
+    assert session.scalar(select(func.count()).select_from(Order)) == 1 and order.autoship_due_date == due
+
+
+def test_after_downtime_one_order_for_the_latest_date_and_the_rest_recorded_missed(session, member, product):
+    profile = new_profile(session, member, product, rule=Recurrence.every(1, "weeks"), first=D(2026, 12, 1))
+    session.commit()
+    result = run(session, D(2026, 12, 25))
+    assert (result.created, result.missed) == (1, 3)
+    assert [o.autoship_due_date for o in orders(session)] == [D(2026, 12, 22)]
+    missed = session.scalars(select(AutoshipOccurrence.due_date).where(
+        AutoshipOccurrence.outcome == "missed").order_by(AutoshipOccurrence.due_date)).all()
+    assert missed == [D(2026, 12, 1), D(2026, 12, 8), D(2026, 12, 15)]
+    assert session.get(AutoshipProfile, profile.id).next_run_date == D(2026, 12, 29)
+
+
+def test_skips_pauses_and_cancellations_are_honoured(session, member, product):
+    skipped = new_profile(session, member, product, first=D(2026, 12, 1))
+    services.skip_date(session, user=member, profile=skipped, day=D(2026, 12, 1), today=TODAY, rules=RULES)
+    paused = new_profile(session, member, product, first=D(2026, 12, 1))
+    services.pause(session, user=member, profile=paused, resume_on=None, today=TODAY, rules=RULES)
+    cancelled = new_profile(session, member, product, first=D(2026, 12, 1))
+    services.cancel(session, user=member, profile=cancelled, today=TODAY, rules=RULES)
+    resuming = new_profile(session, member, product, first=D(2026, 12, 1))
+    services.pause(session, user=member, profile=resuming, resume_on=D(2026, 12, 10), today=TODAY, rules=RULES)
+    session.commit()
+    assert run(session, D(2026, 12, 5)).created == 0
+    result = run(session, D(2026, 12, 15))  # the automatic resume date has passed
+    assert (result.resumed, result.created) == (1, 0)
+    resumed = session.get(AutoshipProfile, resuming.id)
+    assert (resumed.status, resumed.next_run_date, resumed.paused_until) == ("active", D(2027, 1, 1), None)
+    assert run(session, D(2027, 1, 1)).created == 2  # the resumed one and the skipper
+    assert sorted(o.autoship_profile_id for o in orders(session)) == sorted([skipped.id, resuming.id])
+    assert session.get(AutoshipProfile, paused.id).status == "paused"
+    assert session.get(AutoshipProfile, cancelled.id).status == "cancelled"
+
+
+def test_out_of_stock_items_follow_the_profile_policy(session, member, product):
+    scarce = make_product(session, name="Scarce", on_hand=0)
+    backorder = new_profile(session, member, product, first=D(2026, 12, 1),
+                            items=[(product.id, "each", 1), (scarce.id, "each", 1)])
+    leave_out = new_profile(session, member, product, first=D(2026, 12, 1),
+                            items=[(product.id, "each", 1), (scarce.id, "each", 1)],
+                            out_of_stock_policy="skip_item")
+    only_scarce = new_profile(session, member, product, first=D(2026, 12, 1),
+                              items=[(scarce.id, "each", 1)], out_of_stock_policy="skip_item")
+    session.commit()
+    result = run(session, D(2026, 12, 1))
+    assert (result.created, result.skipped) == (2, 1)
+    by_profile = {o.autoship_profile_id: [l.sku for l in o.lines] for o in orders(session)}
+    assert by_profile == {backorder.id: [product.sku, scarce.sku], leave_out.id: [product.sku]}
+    events = dict(session.execute(select(AutoshipEvent.profile_id, AutoshipEvent.action).where(
+        AutoshipEvent.actor_id.is_(None))).all())
+    assert events[backorder.id] == "item backordered"
+    assert events[leave_out.id] == "item skipped: out of stock"
+    assert session.scalar(select(AutoshipOccurrence.outcome).where(
+        AutoshipOccurrence.profile_id == only_scarce.id)) == "skipped"
+    assert session.get(AutoshipProfile, only_scarce.id).next_run_date == D(2027, 1, 1)
+
+
+def test_withdrawn_products_are_left_out_and_locked_prices_are_used(session, member, product):
+    gone = make_product(session, name="Gone")
+    locked = new_profile(session, member, product, first=D(2026, 12, 1), price_policy="locked",
+                         items=[(product.id, "each", 2), (gone.id, "each", 1)])
+    gone.active = False
+    product.unit("each").price = Decimal("99.00")
+    session.commit()
+    run(session, D(2026, 12, 1))
+    [order] = orders(session)
+    assert [l.sku for l in order.lines] == [product.sku]
+    assert order.subtotal == Decimal("20.00") and order.shipping_fee == Decimal("5.95")
+    assert locked.id == order.autoship_profile_id
+
+
+def test_profiles_below_the_minimum_pv_are_skipped(session, member, product):
+    new_profile(session, member, product, first=D(2026, 12, 1), items=[(product.id, "each", 1)])
+    session.commit()
+    strict = EngineRules(shipping=ENGINE.shipping, min_pv=Decimal("50"), chunk_size=10)
+    result = run(session, D(2026, 12, 1), strict)
+    assert (result.created, result.skipped) == (0, 1)
+
+
+def test_a_rolling_profile_counts_from_the_run_date(session, member, product):
+    profile = new_profile(session, member, product, rule=Recurrence.every(2, "weeks"),
+                          regularity="rolling", first=D(2026, 12, 1))
+    session.commit()
+    run(session, D(2026, 12, 3))  # the engine was two days late
+    assert session.get(AutoshipProfile, profile.id).next_run_date == D(2026, 12, 17)
+    assert session.get(AutoshipProfile, profile.id).last_order_date == D(2026, 12, 3)
+
+
+def test_the_run_records_its_numbers(session, member, product):
+    for first in (D(2026, 12, 1), D(2026, 12, 1), D(2026, 12, 2)):
+        new_profile(session, member, product, first=first)
+    session.commit()
+    result = run(session, D(2026, 12, 1))
+    stored = session.scalar(select(AutoshipRun))
+    assert (stored.due, stored.created, stored.chunks_total, stored.chunks_done, stored.status) == (2, 2, 1, 1, "done")
+    assert stored.seconds is not None and result.finished_at is not None

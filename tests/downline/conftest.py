@@ -1,0 +1,70 @@
+"""A small team with standing orders: the PREFIX_TREE genealogy (ids that share leading digits)
+with profiles in every status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from portal.accounts.models import User
+from portal.autoship.models import AutoshipProfile
+from portal.autoship.recurrence import Recurrence
+from portal.autoship.services import AutoshipRules, create_profile
+from portal.clock import company_today
+from tests.factories import make_address, make_card, make_product
+from tests.genealogy.trees import PREFIX_TREE, build_tree
+
+RULES = AutoshipRules(cutoff_days=2, max_quantity=999, min_pv=Decimal("0"))
+
+
+def give_autoship(session, redis, person: User, product, *, quantity: int = 2, status: str = "active",
+                  first: date | None = None, rule: Recurrence | None = None,
+                  card: dict | None = None) -> AutoshipProfile:
+    today = company_today()
+    if not getattr(person, "_team_home", None):
+        person._team_home = make_address(session, person, line1="12 Secret Lane", city="Madison",
+                                         region="WI")
+        person._team_card = make_card(session, person, redis, **(card or {}))
+    profile = create_profile(session, user=person, name=f"Autoship {person.member_number}",
+                             rule=rule or Recurrence.every(1, "months"), regularity="calendar",
+                             first_date=first or today + timedelta(days=10),
+                             address_id=person._team_home.id, card_id=person._team_card.id,
+                             items=[(product.id, "each", quantity)], today=today, rules=RULES)
+    if status != "active":
+        profile.status = status
+        if status == "cancelled":
+            from portal.db import utcnow
+            profile.cancelled_at = utcnow()
+    session.flush()
+    return profile
+
+
+@dataclass
+class Team:
+    people: dict[int, User]
+    product: object
+    profiles: dict[int, AutoshipProfile]
+
+
+@pytest.fixture
+def team(session, redis) -> Team:
+    """PREFIX_TREE; under IBO 1: 11 (IBO) active, 100 paused, 111 payment failed,
+    1111 two active profiles (2 and 3 eaches); 121 (under 12) active; nobody else."""
+    people = build_tree(session, PREFIX_TREE)
+    product = make_product(session, name="Vitamin D", each_price=Decimal("10.00"),
+                           each_pv=Decimal("8.00"))
+    today = company_today()
+    profiles = {
+        11: give_autoship(session, redis, people[11], product, first=today + timedelta(days=5)),
+        100: give_autoship(session, redis, people[100], product, status="paused"),
+        111: give_autoship(session, redis, people[111], product, status="payment_failed"),
+        1111: give_autoship(session, redis, people[1111], product, quantity=2,
+                            first=today + timedelta(days=20)),
+        121: give_autoship(session, redis, people[121], product),
+    }
+    give_autoship(session, redis, people[1111], product, quantity=3, first=today + timedelta(days=3))
+    session.commit()
+    return Team(people=people, product=product, profiles=profiles)
