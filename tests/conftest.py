@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextvars
 import os
 import re
+import subprocess
+import sys
 
 import pytest
 import redis as redis_lib
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from portal import create_app, embedded_redis
+from portal import PROJECT_ROOT, create_app, embedded_redis
 from portal.config import TestConfig
 from portal.extensions import db as _db
 
@@ -151,3 +153,24 @@ def post_form(client, url: str, data: dict | None = None, page: str | None = Non
     """POST like a browser: with the CSRF token the form page carried."""
     token = csrf_token(client, page or "/shop/")
     return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+def worker_env(app, **settings: str) -> dict:
+    """The environment of a worker process that shares this test's database and Redis."""
+    return dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
+                REDIS_URL=app.config["REDIS_URL"], PORTAL_ENV="test",
+                PORTAL_INSTANCE_PATH=app.instance_path, **settings)
+
+
+@pytest.fixture
+def run_worker(app):
+    """Run a real RQ worker process in burst mode against the test database and Redis."""
+
+    def run(*queues: str, timeout: int = 90) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", *queues],
+                                env=worker_env(app), cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, timeout=timeout)
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result
+
+    return run

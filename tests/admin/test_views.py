@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.catalog.models import Product
-from tests.conftest import csrf_token, log_in, post_form
+from tests.conftest import log_in, post_form
 from tests.factories import make_admin, make_ibo, make_product, make_user
 
 ADMIN_PAGES = ["/admin/", "/admin/members", "/admin/products", "/admin/products/new",

@@ -1,6 +1,6 @@
 """The engine: every due profile becomes exactly one order, whatever happens around it."""
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from portal.autoship.recurrence import Recurrence
 from portal.orders.models import Order, OrderLine
 from portal.orders.pricing import ShippingRule
 from tests.autoship.conftest import RULES, TODAY, new_profile
-from tests.factories import make_address, make_card, make_product, make_user
+from tests.factories import make_product
 
 ENGINE = EngineRules(shipping=ShippingRule(Decimal("5.95"), Decimal("100.00")), chunk_size=2)
 D = date

@@ -20,6 +20,7 @@ from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun
 from portal.extensions import db
 from portal.orders.models import Order, OrderLine
 from portal.queues import get_queue, get_redis
+from tests.conftest import worker_env
 
 pytestmark = pytest.mark.slow
 AS_OF = date(2026, 12, 1)
@@ -38,14 +39,12 @@ def seed_due_profiles(session, member, product, count: int) -> None:
     session.commit()
 
 
-def worker_env(app) -> dict:
-    return dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-                REDIS_URL=app.config["REDIS_URL"], PORTAL_ENV="test", PORTAL_INSTANCE_PATH=app.instance_path,
-                PORTAL_AUTOSHIP_CHUNK_SIZE=str(app.config["AUTOSHIP_CHUNK_SIZE"]))
+def chunked_worker_env(app) -> dict:
+    return worker_env(app, PORTAL_AUTOSHIP_CHUNK_SIZE=str(app.config["AUTOSHIP_CHUNK_SIZE"]))
 
 
 def start_worker(app, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jobs.worker", *args], env=worker_env(app),
+    return subprocess.Popen([sys.executable, "-m", "jobs.worker", *args], env=chunked_worker_env(app),
                             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
 
@@ -122,7 +121,7 @@ def test_a_worker_killed_mid_chunk_leaves_every_order_exactly_once(app, session,
 def test_two_concurrent_runs_and_two_cron_processes_make_one_set_of_orders(app, session, member, product, small_chunks):
     seed_due_profiles(session, member, product, 400)
     session.close()
-    env = worker_env(app)
+    env = chunked_worker_env(app)
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "autoship", "run", "--as-of",
                AS_OF.isoformat(), "--sync", "--json"]
     runs = [subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,

@@ -10,7 +10,7 @@ from portal.autoship.models import AutoshipProfile
 from portal.clock import company_today
 from portal.orders.models import Order
 from tests.conftest import csrf_token, log_in, post_form
-from tests.factories import make_address, make_admin, make_card, make_ibo, make_product, make_user
+from tests.factories import make_address, make_admin, make_card, make_product, make_user
 
 
 @pytest.fixture

@@ -1,4 +1,3 @@
-import os
 import signal
 import subprocess
 import sys
@@ -7,6 +6,7 @@ import time
 import pytest
 
 from portal import PROJECT_ROOT
+from tests.conftest import worker_env
 
 # Short debounce for workers under test: a run starts 0.3 s after the last request.
 WORKER_SETTINGS = {"PORTAL_PLANNING_QUIET_SECONDS": "0.3", "PORTAL_PLANNING_MAX_DELAY_SECONDS": "5",
@@ -14,9 +14,7 @@ WORKER_SETTINGS = {"PORTAL_PLANNING_QUIET_SECONDS": "0.3", "PORTAL_PLANNING_MAX_
 
 
 def _worker_env(app) -> dict:
-    return dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-                REDIS_URL=app.config["REDIS_URL"], PORTAL_ENV="test",
-                PORTAL_INSTANCE_PATH=app.instance_path, **WORKER_SETTINGS)
+    return worker_env(app, **WORKER_SETTINGS)
 
 
 @pytest.fixture
