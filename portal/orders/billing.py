@@ -93,8 +93,11 @@ def record_outcomes(session: Session, outcomes: list[Outcome], *, today: date,
     days later; when none is left the order is cancelled."""
     paid, declined, cancelled, errors = [], [], [], []
     by_id = {o.attempt_id: o for o in outcomes}
-    attempts = session.scalars(select(ChargeAttempt).where(ChargeAttempt.id.in_(list(by_id)))
-                               .order_by(ChargeAttempt.id)).all()
+    # Locked, and only those still pending: two processes may have sent the same attempt (its
+    # key made the gateway answer both alike); the first to record it wins, the other skips it.
+    attempts = session.scalars(select(ChargeAttempt).where(ChargeAttempt.id.in_(list(by_id)),
+                                                           ChargeAttempt.outcome == "pending")
+                               .order_by(ChargeAttempt.id).with_for_update()).all()
     for attempt in attempts:
         outcome = by_id[attempt.id]
         order = session.get(Order, attempt.order_id)

@@ -128,3 +128,20 @@ def test_reminders_go_once_before_the_run_with_items_total_and_links(app, sessio
     assert "2 x Vitamin D" in body and "Total $25.95" in body and "https://portal.example/autoship/" in body
 
 
+
+
+def test_two_processes_recording_the_same_attempt_record_it_once(app, session, redis, materialised):
+    [order_id] = materialised()
+    gateway = SandboxGateway(redis)
+    attempts = prepare_charges(session, [order_id])
+    session.commit()
+    outcomes = call_gateway(session, gateway, attempts)
+    again = call_gateway(session, gateway, attempts)  # a second process sent the same attempt
+    session.rollback()
+    from portal.orders.billing import record_outcomes
+    first = record_outcomes(session, outcomes, today=D(2026, 12, 1), retry_days=(1, 3, 5))
+    session.commit()
+    second = record_outcomes(session, again, today=D(2026, 12, 1), retry_days=(1, 3, 5))
+    session.commit()
+    assert (first.paid, second.paid) == ([order_id], [])
+    assert session.get(Order, order_id).status == "paid"
