@@ -457,34 +457,40 @@ def team_totals(session: Session, ancestor: User, today: date, months: int = 3) 
                 .where(AutoshipSkip.profile_id.in_(skip_ids), AutoshipSkip.skip_date >= today)):
             skips[profile_id].add(_as_date(day))
 
-    by_month = {start: MonthTotals(start) for start in starts}
     dates_of: dict[tuple, list[date]] = {}
-    levels: set[int] = set()
+    pv_hundredths: dict[tuple[date, int], int] = defaultdict(int)  # (month, level) -> PV
+    runs: dict[date, int] = defaultdict(int)
     for lvl, rrule, anchor, regularity, next_run, key, count, pv in groups:
-        anchor, next_run = _as_date(anchor), _as_date(next_run)
         signature = (rrule, anchor, regularity, next_run, key)
-        if signature not in dates_of:
-            dates_of[signature] = _run_dates(rrule, anchor, regularity, next_run,
-                                             frozenset(skips.get(key, ())), today, end)
-        for day in dates_of[signature]:
-            bucket = by_month[day.replace(day=1)]
-            bucket.pv_by_level[lvl] = bucket.pv_by_level.get(lvl, Decimal(0)) + Decimal(int(pv)) / 100
-            bucket.runs += count
-            levels.add(lvl)
+        months_of = dates_of.get(signature)
+        if months_of is None:
+            months_of = dates_of[signature] = [
+                day.replace(day=1) for day in _run_dates(
+                    rrule, _as_date(anchor), regularity, _as_date(next_run),
+                    frozenset(skips.get(key, ())), today, end)]
+        for month in months_of:
+            pv_hundredths[month, lvl] += int(pv)
+            runs[month] += count
+    by_month = {start: MonthTotals(start, runs=runs.get(start, 0)) for start in starts}
+    for (month, lvl), hundredths in pv_hundredths.items():
+        by_month[month].pv_by_level[lvl] = Decimal(hundredths) / 100
+    levels = {lvl for _, lvl in pv_hundredths}
 
-    profiles_by_status: dict[str, int] = dict.fromkeys(_RANKED, 0)
-    for status, count in session.execute(
-            select(p.status, func.count()).join(person, person.id == p.user_id)
-            .where(person.tree_path > low, person.tree_path < high).group_by(p.status)):
-        profiles_by_status[status] = count
-    ranks = (select(func.min(case(*((p.status == s, n) for n, s in enumerate(_RANKED, 1))))
-                    .label("r"))
-             .join(person, person.id == p.user_id)
-             .where(person.tree_path > low, person.tree_path < high)
-             .group_by(p.user_id).subquery())
+    # Profiles by status and people by their best status, from one pass over the profiles.
+    per_person = (select(func.min(case(*((p.status == s, n) for n, s in enumerate(_RANKED, 1))))
+                         .label("r"),
+                         *(func.sum(case((p.status == s, 1), else_=0)).label(s) for s in _RANKED))
+                  .join(person, person.id == p.user_id)
+                  .where(person.tree_path > low, person.tree_path < high)
+                  .group_by(p.user_id).subquery())
     people_by_status = dict.fromkeys(STATUSES, 0)
-    for rank_value, count in session.execute(select(ranks.c.r, func.count()).group_by(ranks.c.r)):
-        people_by_status[_RANKED[rank_value - 1]] = count
+    profiles_by_status: dict[str, int] = dict.fromkeys(_RANKED, 0)
+    for rank_value, people, *by_status in session.execute(
+            select(per_person.c.r, func.count(), *(func.sum(per_person.c[s]) for s in _RANKED))
+            .group_by(per_person.c.r)):
+        people_by_status[_RANKED[rank_value - 1]] = people
+        for status, count in zip(_RANKED, by_status):
+            profiles_by_status[status] += int(count or 0)
     total_people = session.scalar(select(func.count()).select_from(person)
                                   .where(person.tree_path > low, person.tree_path < high)) or 0
     people_by_status["none"] = total_people - sum(people_by_status.values())
