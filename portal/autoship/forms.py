@@ -60,14 +60,15 @@ class ScheduleForm(ScheduleFields):
     pass
 
 
-class NewProfileForm(ScheduleFields):
-    name = StringField("Name", default="Monthly essentials", validators=[
-        InputRequired("Give the standing order a name."), Length(max=80)])
-    product_id = SelectField("First item", coerce=int, validate_choice=False,
+class ItemForm(PlainTextForm):
+    product_id = SelectField("Product", coerce=int, validate_choice=False,
                              validators=[InputRequired("Choose a product.")])
     unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
     quantity = IntegerField("Quantity", default=1, validators=[
         InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
+
+
+class DeliveryFields(PlainTextForm):
     address_id = SelectField("Ship to", coerce=int, validate_choice=False,
                              validators=[InputRequired("Choose an address.")])
     card_id = SelectField("Pay with", coerce=int, validate_choice=False,
@@ -76,15 +77,12 @@ class NewProfileForm(ScheduleFields):
                                                        SelectChoice("express", "Express (1-2 days)")])
     price_policy = SelectField("Price", choices=[
         SelectChoice("run_time", "The price on each shipment date"),
-        SelectChoice("locked", "Lock today's prices")])
+        SelectChoice("locked", "Locked when each item was added")])
 
 
-class ItemForm(PlainTextForm):
-    product_id = SelectField("Product", coerce=int, validate_choice=False,
-                             validators=[InputRequired("Choose a product.")])
-    unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
-    quantity = IntegerField("Quantity", default=1, validators=[
-        InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
+class NewProfileForm(ScheduleFields, ItemForm, DeliveryFields):
+    name = StringField("Name", default="Monthly essentials", validators=[
+        InputRequired("Give the standing order a name."), Length(max=80)])
 
 
 class ItemChangeForm(PlainTextForm):
@@ -108,16 +106,7 @@ class PauseForm(PlainTextForm):
     resume_on = DateField("Resume automatically on (optional)", validators=[Optional()])
 
 
-class DeliveryForm(PlainTextForm):
-    address_id = SelectField("Ship to", coerce=int, validate_choice=False,
-                             validators=[InputRequired("Choose an address.")])
-    card_id = SelectField("Pay with", coerce=int, validate_choice=False,
-                          validators=[InputRequired("Choose a card.")])
-    shipping_method = SelectField("Shipping", choices=[SelectChoice("standard", "Standard (3-5 days)"),
-                                                       SelectChoice("express", "Express (1-2 days)")])
-    price_policy = SelectField("Price", choices=[
-        SelectChoice("run_time", "The price on each shipment date"),
-        SelectChoice("locked", "Locked when each item was added")])
+class DeliveryForm(DeliveryFields):
     out_of_stock_policy = SelectField("If an item is out of stock", choices=[
         SelectChoice("backorder", "Ship the rest now, that item when it arrives"),
         SelectChoice("skip_item", "Leave it out of that shipment")])
