@@ -17,12 +17,14 @@ from pathlib import Path
 from portal import PROJECT_ROOT, embedded_redis
 
 
-def _stop_on_sigterm(signum, frame):
+def _stop(signum, frame):
     raise KeyboardInterrupt
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    # Set both explicitly: a shell that starts us in the background hands us SIGINT ignored.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
     port = int(os.environ.get("PORT", "5000"))
     instance = Path(os.environ.get("PORTAL_INSTANCE_PATH", PROJECT_ROOT / "instance"))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
@@ -60,7 +62,7 @@ def main() -> int:
     finally:
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.terminate()  # SIGTERM: a warm shutdown for the worker and the scheduler
         for child in children:
             try:
                 child.wait(timeout=10)
