@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipProfile, AutoshipReminder, ProfileStatus
-from portal.autoship.services import AutoshipRules, priced_items, record
+from portal.autoship.services import priced_items, record
 from portal.mail.services import queue_mail
 from portal.orders.billing import BillingResult
 from portal.orders.models import Order
@@ -79,5 +79,3 @@ def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: 
                        f"order {order.number} cancelled after its last payment attempt")
     session.flush()
 
-
-__all__ = ["AutoshipRules", "send_reminders", "tell_payment_outcomes"]

@@ -50,9 +50,13 @@ def start_and_enqueue(session: Session, *, as_of: date, trigger: str, config,
     if run is None:
         return None
     for number in unfinished_chunks(session, run.id):
-        enqueue_after_commit(session, "jobs.autoship.materialise", run.id, number,
-                             job_id=chunk_job_id(run, number), retry=CHUNK_RETRY, job_timeout=1800)
+        _enqueue_chunk(session, run, number, chunk_job_id(run, number))
     return run
+
+
+def _enqueue_chunk(session: Session, run: AutoshipRun, number: int, job_id: str) -> None:
+    enqueue_after_commit(session, "jobs.autoship.materialise", run.id, number, job_id=job_id,
+                         retry=CHUNK_RETRY, job_timeout=1800)
 
 
 def retry_failed_chunks(session: Session, run_id: int) -> int:
@@ -61,9 +65,8 @@ def retry_failed_chunks(session: Session, run_id: int) -> int:
     waiting = [c for c in run.chunks if c.status != "done"]
     for chunk in waiting:
         chunk.status = "pending"
-        enqueue_after_commit(session, "jobs.autoship.materialise", run.id, chunk.number,
-                             job_id=f"{chunk_job_id(run, chunk.number)}-retry-{chunk.attempts}",
-                             retry=CHUNK_RETRY, job_timeout=1800)
+        _enqueue_chunk(session, run, chunk.number,
+                       f"{chunk_job_id(run, chunk.number)}-retry-{chunk.attempts}")
     if waiting:
         run.status = "running"
     session.flush()
