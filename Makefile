@@ -6,12 +6,14 @@ PY := $(VENV)/bin/python
 PORT ?= 5000
 HTMX_VERSION := 2.0.8
 PICO_VERSION := 2.1.1
+AXE_VERSION := 4.14.1
 STAMP := $(VENV)/.installed
 ASSETS := static/vendor/htmx.min.js static/vendor/pico.min.css
+AXE := $(VENV)/npm/node_modules/axe-core/axe.min.js
 
 .PHONY: install run test test-postgres worker cron migrate seed bench clean-instance
 
-install: $(STAMP) $(ASSETS)
+install: $(STAMP) $(ASSETS) $(AXE)
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +26,11 @@ $(ASSETS): Makefile
 	mkdir -p static/vendor
 	cp $(VENV)/npm/node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp $(VENV)/npm/node_modules/@picocss/pico/css/pico.min.css static/vendor/pico.min.css
+
+# axe-core: the accessibility checker the browser tests inject into each page (never served).
+$(AXE): Makefile
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/npm axe-core@$(AXE_VERSION)
+	touch $@
 
 run: install
 	PORT=$(PORT) $(PY) -m portal.devstack

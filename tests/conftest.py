@@ -24,6 +24,8 @@ from portal import PROJECT_ROOT, create_app, embedded_redis
 from portal.config import TestConfig
 from portal.extensions import db as _db
 
+pytest_plugins = ("tests.live",)  # live_server, live_worker, chromium: real processes
+
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                           r'name="csrf_token" value="([^"]+)"')
 

@@ -1,22 +1,15 @@
-"""1-Click test fixtures: a shopper with 1-Click on in a browser, browsers that carry a client
-identifier cookie, real worker processes and a real web server process."""
+"""1-Click test fixtures: a shopper with 1-Click on in a browser and browsers that carry a client
+identifier cookie (the real server and Chromium come from tests/live.py)."""
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from portal import PROJECT_ROOT
 from portal.accounts.models import User
 from portal.oneclick.identifiers import COOKIE_NAME, hash_token, new_token
 from portal.oneclick.services import OneClickRules, enable_oneclick, place_oneclick_order
@@ -100,45 +93,3 @@ def buy_form(browser, product_id: int, page: str | None = None) -> dict:
     return {"csrf_token": csrf_token(browser, page or f"/shop/products/{product_id}"),
             "product_id": product_id, "idempotency_key": keys[str(product_id)],
             "unit": "each", "quantity": 1, "person": person.group(1) if person else ""}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def live_server(app):
-    """The portal in a real gunicorn process (3 workers x 4 threads) on a free loopback port,
-    against the test database and Redis; its base URL."""
-    port = free_port()
-    env = dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
-               REDIS_URL=app.config["REDIS_URL"], PORTAL_ENV="test",
-               PORTAL_INSTANCE_PATH=app.instance_path, PORTAL_ONECLICK_MAX_PER_HOUR="1000")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "3", "--threads", "4", "--bind",
-         f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
-        env=env, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start: "
-                                       + process.stderr.read().decode()[-2000:])
-                time.sleep(0.1)
-        yield url
-    finally:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()

@@ -2,7 +2,6 @@
 line, the opted-in Shift+B orders, and the button works with JavaScript off."""
 
 import re
-import shutil
 
 import pytest
 from sqlalchemy import func, select
@@ -14,23 +13,7 @@ from portal.orders.models import OrderLine
 from tests.factories import make_product
 from tests.oneclick.conftest import make_shopper
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not shutil.which(CHROMIUM), reason="no Chromium on this machine")]
-
-
-@pytest.fixture
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def lines() -> int:
@@ -42,7 +25,7 @@ def lines() -> int:
         db.session.rollback()
 
 
-def test_the_button_in_a_real_browser(live_server, chromium, session, redis):
+def test_the_button_in_a_real_browser(live_server, new_context, session, redis):
     shopper = make_shopper(session, redis)
     session.scalar(select(OneClickSetting)).keyboard_shortcut = True
     product_id = make_product(session, name="Green Tea").id
@@ -50,7 +33,7 @@ def test_the_button_in_a_real_browser(live_server, chromium, session, redis):
     session.close()
     cookie = {"name": COOKIE_NAME, "value": shopper.token, "url": live_server}
 
-    context = chromium.new_context()
+    context = new_context()
     context.add_cookies([cookie])
     page = context.new_page()
     page.goto(f"{live_server}/shop/products/{product_id}")
@@ -64,7 +47,7 @@ def test_the_button_in_a_real_browser(live_server, chromium, session, redis):
     page.locator(".oneclick-placed", has_text="now 2 items").wait_for()
     assert lines() == 2
 
-    without_js = chromium.new_context(java_script_enabled=False)
+    without_js = new_context(java_script_enabled=False)
     without_js.add_cookies([cookie])
     plain = without_js.new_page()
     plain.goto(f"{live_server}/shop/products/{product_id}")
