@@ -59,21 +59,18 @@ def free_port() -> int:
 
 
 def stop_group(process: subprocess.Popen, timeout: float = 15) -> None:
-    """SIGTERM the whole process group (gunicorn's workers, RQ's work horses), then SIGKILL."""
-    if process.poll() is None:
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        except ProcessLookupError:
-            process.wait()
-    else:  # the leader is gone: its children may not be
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    """SIGTERM the whole process group (gunicorn's workers, RQ's work horses), wait for the
+    leader, then SIGKILL whatever of the group is left."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def _log_tail(log) -> str:

@@ -16,15 +16,21 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, make_address, make_card, make_user
 from tests.live import artifacts_dir
 
 AXE_IMPACTS_THAT_FAIL = ("serious", "critical")
 
 
 def hand_over(session) -> None:
-    """Commit what the test built and end the test's transaction: the server's turn."""
-    session.commit()
+    """Commit what the test built and end the test's transaction: the server's turn. The
+    objects keep the attributes they had (detached), so a test can still read ``user.email``."""
+    current = session()
+    current.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        current.expire_on_commit = True
     session.close()
 
 
@@ -46,6 +52,26 @@ def log_in(page, user, password: str = PASSWORD) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/home$|/admin/$"))
+
+
+def make_shopper(session, redis, **overrides):
+    """A member with a "Home" address and a Visa ending 4242."""
+    person = make_user(session, **overrides)
+    make_address(session, person, moniker="Home", line1="12 Elm Street", city="Springfield",
+                 postal_code="62704")
+    make_card(session, person, redis)
+    return person
+
+
+def choose(select, containing: str) -> None:
+    """Selects the option of ``select`` whose text contains ``containing``."""
+    option = select.locator("option", has_text=containing).first
+    select.select_option(value=option.get_attribute("value"))
+
+
+def said(page, text):
+    """The status message (a flash, or an htmx answer's) that contains ``text``."""
+    return page.get_by_role("status").filter(has_text=text)
 
 
 def menu(page, name: str):
