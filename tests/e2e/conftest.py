@@ -47,8 +47,9 @@ def backend() -> str:
 
 
 def log_in(page, user, password: str = PASSWORD) -> None:
+    """Logs ``user`` (a User, or an email address) in through the login form."""
     page.goto("/login")
-    page.get_by_label("Email").fill(user.email)
+    page.get_by_label("Email").fill(getattr(user, "email", user))
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(r"/home$|/admin/$"))

@@ -1,0 +1,189 @@
+"""Every main page, as the person who uses it, passes axe-core without a serious or critical
+violation; each is screenshotted on the way. The tour is checked against the URL map, so a new
+page without a place on it fails the suite."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from werkzeug.exceptions import NotFound
+
+from portal.oneclick.identifiers import COOKIE_NAME
+from tests.e2e.axe import axe_violations, describe, failing
+from tests.e2e.conftest import hand_over, log_in
+from tests.e2e.world import World, build_world
+
+
+@dataclass(frozen=True)
+class Page:
+    who: str  # anonymous, member, ibo or admin
+    endpoint: str
+    path: Callable[[World], str]
+
+    def url(self, world: World) -> str:
+        return self.path(world)
+
+
+def at(path: str) -> Callable[[World], str]:
+    return lambda world: path
+
+
+PAGES = [
+    Page("anonymous", "accounts.login", at("/login")),
+    Page("anonymous", "accounts.register", at("/register")),
+    Page("anonymous", "catalog.index", at("/shop/")),
+    Page("anonymous", "catalog.product", lambda w: f"/shop/products/{w.product_id}"),
+    Page("anonymous", "home.index", at("/")),  # redirects to the shop
+
+    Page("member", "home.dashboard", at("/home")),
+    Page("member", "catalog.index", at("/shop/")),
+    Page("member", "catalog.product", lambda w: f"/shop/products/{w.product_id}"),
+    Page("member", "cart.view", at("/cart/")),
+    Page("member", "checkout.start", at("/checkout/")),
+    Page("member", "orders.history", at("/orders/")),
+    Page("member", "orders.detail", lambda w: f"/orders/{w.order_id}"),
+    Page("member", "orders.confirmation", lambda w: f"/orders/{w.order_id}/confirmation"),
+    Page("member", "addresses.index", at("/addresses/")),
+    Page("member", "addresses.new", at("/addresses/new")),
+    Page("member", "addresses.edit", lambda w: f"/addresses/{w.address_id}/edit"),
+    Page("member", "payments.wallet", at("/wallet/")),
+    Page("member", "payments.new", at("/wallet/new")),
+    Page("member", "autoship.index", at("/autoship/")),
+    Page("member", "autoship.new", at("/autoship/new")),
+    Page("member", "autoship.profile", lambda w: f"/autoship/{w.profile_id}"),
+    Page("member", "oneclick.settings", at("/1-click/settings")),
+    Page("member", "oneclick.devices", at("/1-click/")),
+    Page("member", "oneclick.placed", lambda w: f"/1-click/placed/{w.oneclick_key}"),
+    Page("member", "oneclick.order", lambda w: f"/1-click/orders/{w.oneclick_order_id}"),
+    Page("member", "accounts.password", at("/account/password")),
+
+    Page("ibo", "home.dashboard", at("/home")),
+    Page("ibo", "genealogy.downline", at("/downline/")),
+    Page("ibo", "downline.index", at("/team/")),  # redirects to the autoships table
+    Page("ibo", "downline.autoships", at("/team/autoships")),
+    Page("ibo", "downline.totals", at("/team/totals")),
+    Page("ibo", "downline.attention", at("/team/attention")),
+    Page("ibo", "downline.tree", at("/team/tree")),
+    Page("ibo", "downline.recruits", lambda w: f"/team/tree/{w.ben_number}"),
+    Page("ibo", "downline.person", lambda w: f"/team/people/{w.ben_number}"),
+
+    Page("admin", "admin.index", at("/admin/")),
+    Page("admin", "admin.members", at("/admin/members")),
+    Page("admin", "admin.products", at("/admin/products")),
+    Page("admin", "admin.new_product", at("/admin/products/new")),
+    Page("admin", "admin.orders", at("/admin/orders")),
+    Page("admin", "admin.order", lambda w: f"/admin/orders/{w.order_id}"),
+    Page("admin", "admin.outbox", at("/admin/outbox")),
+    Page("admin", "autoship_admin.runs", at("/admin/autoship/")),
+    Page("admin", "autoship_admin.run", lambda w: f"/admin/autoship/runs/{w.run_id}"),
+    Page("admin", "autoship_admin.forecast_page", at("/admin/autoship/forecast")),
+    Page("admin", "autoship_admin.payments", at("/admin/autoship/payments")),
+    Page("admin", "autoship_admin.profiles", at("/admin/autoship/profiles")),
+    Page("admin", "autoship_admin.profile", lambda w: f"/admin/autoship/profiles/{w.profile_id}"),
+    Page("admin", "fulfilment.plan", at("/admin/fulfilment/")),
+    Page("admin", "fulfilment.shipment", lambda w: f"/admin/fulfilment/shipments/{w.shipment_id}"),
+    Page("admin", "fulfilment.waiting", at("/admin/fulfilment/waiting")),
+    Page("admin", "fulfilment.runs", at("/admin/fulfilment/runs")),
+    Page("admin", "fulfilment.stock", at("/admin/fulfilment/stock")),
+    Page("admin", "fulfilment.inventory", at("/admin/fulfilment/inventory")),
+    Page("admin", "downline.autoships", at("/team/autoships")),  # the IBO picker
+]
+
+# GET endpoints that are not pages of the portal, and why.
+NOT_PAGES = {
+    "static": "files",
+    "oneclick.healthz": "a health check for load balancers",
+    "cart.badge": "an htmx fragment of the header (checked inside every page)",
+    "autoship.preview": "an htmx fragment of the schedule form (checked inside the profile page)",
+    "autoship.calendar_feed": "an iCalendar feed",
+    "downline.autoships_csv": "a CSV download",
+}
+THIRD_PARTY = ("rq_dashboard.",)  # rq-dashboard's own pages
+
+# Error pages in the portal's look, reached as anyone.
+ERROR_PAGES = [("anonymous", "/shop/products/999999", 404), ("member", "/admin/", 403)]
+
+
+class AxeNotice(UserWarning):
+    """A moderate or minor axe finding: reported, not failed."""
+
+
+def page_endpoints(app) -> set[str]:
+    return {rule.endpoint for rule in app.url_map.iter_rules()
+            if "GET" in rule.methods and rule.endpoint not in NOT_PAGES
+            and not rule.endpoint.startswith(THIRD_PARTY)}
+
+
+def test_the_tour_visits_every_page_of_the_portal(app):
+    toured = {page.endpoint for page in PAGES}
+    missing = page_endpoints(app) - toured
+    assert not missing, ("pages without a place on the accessibility tour (add them to PAGES, "
+                         f"or to NOT_PAGES with a reason): {sorted(missing)}")
+    assert not toured - page_endpoints(app), "PAGES names endpoints that do not exist"
+
+
+def test_the_tour_urls_are_the_pages_they_claim(app):
+    world = World(emails={}, ben_number="20000001", product_id=1, order_id=1, oneclick_order_id=1,
+                  oneclick_key="key", oneclick_token="", profile_id=1, address_id=1, run_id=1,
+                  shipment_id=1)
+    urls = app.url_map.bind("localhost")
+    for page in PAGES:
+        try:
+            endpoint, _ = urls.match(page.url(world).split("?")[0], method="GET")
+        except NotFound:
+            endpoint = None
+        assert endpoint == page.endpoint, page
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("who", ["anonymous", "member", "ibo", "admin"])
+def test_every_page_passes_axe(who, session, redis, live_server, new_context, shoot):
+    world = build_world(session, redis)
+    hand_over(session)
+    context = new_context()
+    if who == "member":  # this browser has 1-Click on for Dana
+        context.add_cookies([{"name": COOKIE_NAME, "value": world.oneclick_token, "url": live_server}])
+    page = context.new_page()
+    if who != "anonymous":
+        log_in(page, world.emails[who])
+
+    problems = []
+    visits = [(p.endpoint, p.url(world), 200) for p in PAGES if p.who == who]
+    visits += [(f"error {status}", url, status) for role, url, status in ERROR_PAGES if role == who]
+    for name, url, status in visits:
+        response = page.goto(url)
+        if response.status != status:
+            problems.append(f"{name} ({url}): HTTP {response.status}, expected {status}")
+            continue
+        shoot(page, name)
+        violations = axe_violations(page)
+        bad = failing(violations)
+        if bad:
+            problems.append(f"{name} ({url}):\n{describe(bad)}")
+        if lesser := [v for v in violations if v not in bad]:
+            warnings.warn(f"axe, moderate or minor, on {name} ({url}):\n{describe(lesser)}", AxeNotice)
+    assert not problems, f"{len(problems)} of {len(visits)} pages as {who}:\n" + "\n".join(problems)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_check_finds_what_it_must(session, new_context):
+    """The check can fail: a field without a label, a nameless button and faint text on a
+    page are serious or critical violations."""
+    page = new_context().new_page()
+    page.goto("/login")
+    page.evaluate("""() => {
+        const main = document.querySelector('main');
+        main.append(document.createElement('input'), document.createElement('button'));
+        const faint = document.createElement('p');
+        faint.textContent = 'Faint text';
+        faint.style.color = '#aaaaaa';
+        faint.style.backgroundColor = '#bbbbbb';
+        main.append(faint);
+    }""")
+    found = {violation["id"] for violation in failing(axe_violations(page))}
+    assert {"label", "button-name", "color-contrast"} <= found
