@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from portal.clock import company_today
 from portal.orders.models import Order
 from tests.downline.conftest import give_autoship
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import count, hand_over, log_in, menu
 from tests.factories import make_admin, make_product, make_user
 
@@ -42,6 +43,7 @@ def test_an_admin_starts_a_run_and_watches_the_worker_complete_it(
     expect(progress).to_contain_text("1 of 1 chunks · 3 due · 3 orders created · 0 skipped")
     expect(page.get_by_role("progressbar", name="Chunks done")).to_have_attribute("value", "1")
     assert page.evaluate("() => window.notReloaded === true")
+    assert_accessible(page, "the finished run")
     shoot(page, "run")
     assert count(Order, Order.source == "autoship") == 3
 

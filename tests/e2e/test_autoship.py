@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 
 from portal.autoship.models import AutoshipItem
 from portal.orders.models import Order
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import count, hand_over, log_in, make_shopper, menu, said
 from tests.factories import make_product
 
@@ -45,6 +46,7 @@ def test_a_cart_becomes_an_autoship_that_is_edited_skipped_and_shipped_now(
     page.get_by_label("Every", exact=True).fill("2")
     page.get_by_label("Every", exact=True).press("Tab")
     expect(page.locator("#schedule-preview")).to_contain_text("Every 2 weeks")
+    assert_accessible(page, "the profile with the schedule form open")
     shoot(page, "schedule")
     page.get_by_role("button", name="Save schedule").click()
     expect(said(page, "Schedule changed.")).to_be_visible()
@@ -57,6 +59,7 @@ def test_a_cart_becomes_an_autoship_that_is_edited_skipped_and_shipped_now(
     skip_next.click()
     expect(said(page, "Shipment skipped.")).to_be_visible()
     expect(page.get_by_role("button", name=f"Undo skip: {skipped_day}")).to_be_visible()
+    assert_accessible(page, "the profile after an htmx skip")
     shoot(page, "skipped")
 
     # Ships now: an order is placed and paid at once, listed under the standing order.

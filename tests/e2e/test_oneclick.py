@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from portal.orders.models import Order, OrderLine
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import choose, count, hand_over, log_in, make_shopper, menu
 from tests.factories import make_product
 
@@ -50,6 +51,7 @@ def test_one_click_buys_once_per_press_and_cancels_within_the_window(
     buy.click()
     expect(placed).to_contain_text("now 2 items")
     assert count(Order) == 1 and count(OrderLine) == 2
+    assert_accessible(page, "the product page with a 1-Click confirmation")
     shoot(page, "placed")
 
     # Within the window the order can be changed: one item, then the whole order, cancelled.
@@ -60,6 +62,7 @@ def test_one_click_buys_once_per_press_and_cancels_within_the_window(
     expect(page.get_by_role("button", name=re.compile(r"Cancel \d+ × Green Tea"))).to_have_count(1)
     page.get_by_role("button", name="Cancel the whole order").click()
     expect(page.locator(".oneclick-order .status")).to_have_text("Cancelled")
+    assert_accessible(page, "the cancelled 1-Click order")
     assert count(Order, Order.status == "cancelled") == 1
 
     # The browser is listed under 1-Click, where it can be turned off.

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from portal.accounts.models import User
 from portal.orders.models import Order, OrderLine
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import count, hand_over, menu
 from tests.factories import make_ibo, make_product
 
@@ -28,6 +29,9 @@ def test_a_newcomer_joins_under_a_sponsor_and_checks_out_a_case(
 
     # Joins with the sponsor's member number.
     page.goto("/register")
+    page.get_by_role("button", name="Create my account").click()
+    expect(page.get_by_label("First name")).to_have_accessible_description("Enter your first name.")
+    assert_accessible(page, "the registration form with its errors")
     page.get_by_label("Sponsor's member number").fill(sponsor_number)
     page.get_by_label("First name").fill("Nora")
     page.get_by_label("Last name").fill("Newcomer")
@@ -42,6 +46,7 @@ def test_a_newcomer_joins_under_a_sponsor_and_checks_out_a_case(
 
     # Logs out and back in.
     page.get_by_text("Nora", exact=True).click()
+    assert_accessible(page, "the open account menu")
     page.get_by_role("button", name="Log out").click()
     page.goto("/login")
     page.get_by_label("Email").fill("nora@example.com")
@@ -61,6 +66,7 @@ def test_a_newcomer_joins_under_a_sponsor_and_checks_out_a_case(
     add.get_by_label("Quantity").fill("2")
     add.get_by_role("button", name="Add to cart").click()
     expect(menu(page, "Cart")).to_contain_text("2")
+    assert_accessible(page, "the product page after adding to the cart")
     shoot(page, "product")
 
     # The cart shows 24 eaches; checkout needs an address and a card first.

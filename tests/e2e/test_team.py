@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.downline.conftest import give_autoship
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import hand_over, log_in
 from tests.factories import make_ibo, make_product, make_user
 
@@ -40,6 +41,7 @@ def test_an_upline_filters_the_downline_autoships_table_in_place(session, redis,
     expect(rows.first).to_contain_text("Cleo Chen")
     expect(page).to_have_url(re.compile(r"status=paused"))
     assert page.evaluate("() => window.notReloaded === true"), "the page was reloaded, not swapped"
+    assert_accessible(page, "the filtered team table")
     shoot(page, "paused")
 
     page.get_by_label("Autoship status").select_option(label="Any")
