@@ -141,7 +141,7 @@ def test_the_tour_urls_are_the_pages_they_claim(app):
 @pytest.mark.browser
 @pytest.mark.slow
 @pytest.mark.parametrize("who", ["anonymous", "member", "ibo", "admin"])
-def test_every_page_passes_axe(who, session, redis, live_server, new_context, shoot):
+def test_every_page_passes_axe(who, session, redis, new_context, live_server, shoot):
     world = build_world(session, redis)
     hand_over(session)
     context = new_context()
