@@ -111,8 +111,10 @@ def portal_server(app, workers: int = 3, threads: int = 4, **settings: str) -> I
         except OSError:
             return False
 
+    # A short graceful timeout: at the end of the session nothing is in flight worth waiting for.
     command = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads",
-               str(threads), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"]
+               str(threads), "--graceful-timeout", "2", "--bind", f"127.0.0.1:{port}",
+               "--log-level", "warning", "wsgi:app"]
     with running(command, worker_env(app, **settings), "gunicorn", answers):
         yield url
 

@@ -19,9 +19,6 @@ from portal.extensions import db
 from tests.factories import PASSWORD, make_address, make_card, make_user
 from tests.live import artifacts_dir
 
-AXE_IMPACTS_THAT_FAIL = ("serious", "critical")
-
-
 def hand_over(session) -> None:
     """Commit what the test built and end the test's transaction: the server's turn. The
     objects keep the attributes they had (detached), so a test can still read ``user.email``."""

@@ -23,9 +23,6 @@ class Page:
     endpoint: str
     path: Callable[[World], str]
 
-    def url(self, world: World) -> str:
-        return self.path(world)
-
 
 def at(path: str) -> Callable[[World], str]:
     return lambda world: path
@@ -132,7 +129,7 @@ def test_the_tour_urls_are_the_pages_they_claim(app):
     urls = app.url_map.bind("localhost")
     for page in PAGES:
         try:
-            endpoint, _ = urls.match(page.url(world).split("?")[0], method="GET")
+            endpoint, _ = urls.match(page.path(world).split("?")[0], method="GET")
         except NotFound:
             endpoint = None
         assert endpoint == page.endpoint, page
@@ -152,7 +149,7 @@ def test_every_page_passes_axe(who, session, redis, new_context, live_server, sh
         log_in(page, world.emails[who])
 
     problems = []
-    visits = [(p.endpoint, p.url(world), 200) for p in PAGES if p.who == who]
+    visits = [(p.endpoint, p.path(world), 200) for p in PAGES if p.who == who]
     visits += [(f"error {status}", url, status) for role, url, status in ERROR_PAGES if role == who]
     for name, url, status in visits:
         response = page.goto(url)
