@@ -209,7 +209,8 @@ REGISTRATION_FIELDS = tuple(registration("0").keys())
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.fixed_dictionaries({name: st.one_of(st.none(), st.text(max_size=300))
                                    for name in REGISTRATION_FIELDS}))
-def test_random_text_in_the_registration_form_never_causes_a_server_error(app, session, data):
+def test_random_text_in_the_registration_form_never_causes_a_server_error(app, session,
+                                                                         relaxed_rate_limits, data):
     sponsor = session.scalar(select(User).where(User.email == "sponsor@example.test")) \
         or make_ibo(session, email="sponsor@example.test")
     browser = new_browser(app)
