@@ -140,6 +140,46 @@ def test_authenticate_refuses_wrong_credentials(session, email, password):
     assert authenticate(session, email, password) is None
 
 
+def argon2_parameters(password_hash: str) -> str:
+    return password_hash.rsplit("$", 2)[0]  # "$argon2id$v=19$m=...,t=...,p=..."
+
+
+@pytest.mark.parametrize("email", ["nobody@example.test", "pat@example.test", "off@example.test"])
+def test_every_failed_login_costs_one_argon2_verification_with_the_same_parameters(session,
+                                                                                   monkeypatch, email):
+    """Unknown, known and inactive accounts do the same work, so timing does not tell them apart."""
+    from portal.accounts import services
+    make_user(session, email="pat@example.test")
+    make_user(session, email="off@example.test", active=False)
+    verified: list[str] = []
+    real = services.verify_password
+    monkeypatch.setattr(services, "verify_password",
+                        lambda password_hash, password: verified.append(password_hash)
+                        or real(password_hash, password))
+
+    assert authenticate(session, email, "not the password") is None
+
+    assert [argon2_parameters(h) for h in verified] == [ARGON2_OWASP_PREFIX.rstrip("$")]
+
+
+def test_a_failed_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password(session):
+    import statistics
+    import time
+    make_user(session, email="pat@example.test")
+
+    def median_seconds(email: str) -> float:
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            authenticate(session, email, "not the password")
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    unknown, wrong = median_seconds("nobody@example.test"), median_seconds("pat@example.test")
+
+    assert 0.5 < unknown / wrong < 2.0  # one Argon2 verification each (about 30-60 ms here)
+
+
 def test_an_inactive_person_cannot_authenticate(session):
     make_user(session, email="pat@example.test", active=False)
     assert authenticate(session, "pat@example.test", PASSWORD) is None

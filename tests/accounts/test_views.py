@@ -147,6 +147,14 @@ def test_an_email_already_in_use_is_refused_whatever_its_case(client, session, a
     assert user_count(session) == before
 
 
+def test_only_an_otherwise_valid_registration_learns_that_an_email_is_taken(client, session):
+    make_user(session, email="pat@example.com")
+    response = register(client, registration("99999999", email="pat@example.com"))
+    assert response.status_code == 422
+    assert error_beside(response, "email") == ""
+    assert "No active IBO has that member number." in error_beside(response, "sponsor")
+
+
 @pytest.mark.parametrize("password, message", [
     ("short", "Use 10 to 256 characters."),
     ("aaaaaaaaaaaa", "That password is too easy to guess."),
