@@ -108,8 +108,12 @@ def register(app: Flask) -> None:
             return error
         kept = {name: value for name, value in error.get_headers()  # e.g. Allow on a 405
                 if name.lower() != "content-type"}
-        return render_error(error.code, error.description or ERROR_TITLES.get(error.code, ""),
-                            kept)
+        if error.code == 413:
+            limit = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+            message = f"What you sent is larger than the {limit:g} MiB we accept."
+        else:
+            message = error.description or ERROR_TITLES.get(error.code, "")
+        return render_error(error.code, message, kept)
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):

@@ -54,7 +54,7 @@ ERRORS = [  # status, how to cause it, what the person reads
     (403, forbidden, "Your account cannot use this page."),
     (404, not_found, "Not found"),
     (405, method_not_allowed, "Method not allowed"),
-    (413, too_large, "Too large"),
+    (413, too_large, "What you sent is larger than the 2 MiB we accept."),
     (429, too_many, "Too many attempts. Try again in 1 minute."),
     (500, server_error, "We could not finish that request."),
 ]
