@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
@@ -71,8 +72,15 @@ def register_user(session: Session, *, email: str, password: str, first_name: st
     user = User(email=email, password_hash=hash_password(password),
                 first_name=first_name.strip(), last_name=last_name.strip(), role=role,
                 member_number=new_member_number(session))
-    session.add(user)
-    place_in_tree(session, user, sponsor)
+    try:
+        with session.begin_nested():
+            session.add(user)
+            place_in_tree(session, user, sponsor)
+    except IntegrityError:
+        # A concurrent registration of the same address committed between the check and here.
+        if session.scalar(select(User.id).where(User.email == email)) is None:
+            raise
+        raise RegistrationError(EMAIL_TAKEN, "email") from None
     return user
 
 

@@ -233,3 +233,33 @@ def test_a_password_change_is_refused(session, current, new, field, message):
     assert refused.value.field == field
     assert person.password_hash == before
     assert person.session_generation == 0
+
+
+def test_a_registration_racing_another_for_the_same_email_is_refused_not_a_crash(
+        session, app, monkeypatch):
+    """The other registration commits after this one checked the address and before it
+    inserts; only PostgreSQL lets that happen (SQLite runs one writing transaction at a time)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writing transactions: this race cannot happen there")
+    from portal.accounts import services
+    from portal.extensions import db
+
+    sponsor_number = make_ibo(session).member_number
+    session.commit()
+    choose_number = services.new_member_number
+
+    def twin_commits_first(racing_session):
+        with db.engine.begin() as other:
+            other.execute(User.__table__.insert().values(
+                email="nora@example.test", password_hash="x", first_name="Twin", last_name="T",
+                role=Role.MEMBER, member_number="19999999", depth=0, session_generation=0))
+        return choose_number(racing_session)
+
+    monkeypatch.setattr(services, "new_member_number", twin_commits_first)
+    with pytest.raises(RegistrationError, match="already exists") as refused:
+        register(session, sponsor_number, email="nora@example.test")
+
+    assert refused.value.field == "email"
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(User)
+                          .where(User.email == "nora@example.test")) == 1
