@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Config, config_from_environment
-from portal.extensions import csrf, db, login_manager, migrate
+from portal.extensions import csrf, db, limiter, login_manager, migrate
+from portal.queues import redis_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,12 +23,17 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     _load_config(app, config)
+    if int(app.config["TRUSTED_PROXIES"]):  # per-IP rate limits need the client's address
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    app.config["RATELIMIT_STORAGE_URI"] = redis_url(app)  # the same Redis as the queues
+    limiter.init_app(app)
 
     from portal import errors, templating
     from portal.accounts.views import bp as accounts_bp

@@ -31,7 +31,19 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = True
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
-    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30  # "keep me logged in on this device"
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # above this a request is a 413 (inventory CSVs: 1 MB)
+    TRUSTED_PROXIES = 0  # reverse proxies in front of us whose X-Forwarded-For/-Proto we believe
+
+    # POSTs to the account forms, per client IP and per account (the email typed in the form),
+    # in Flask-Limiter's notation, counted in the portal's Redis.
+    RATE_LIMIT_LOGIN_PER_IP = "10 per minute; 50 per hour"
+    RATE_LIMIT_LOGIN_PER_ACCOUNT = "5 per minute; 20 per hour"
+    RATE_LIMIT_REGISTER_PER_IP = "10 per minute; 60 per hour"
+    RATE_LIMIT_REGISTER_PER_ACCOUNT = "5 per minute; 20 per hour"
+    RATE_LIMIT_PASSWORD_RESET_PER_IP = "5 per minute; 20 per hour"
+    RATE_LIMIT_PASSWORD_RESET_PER_ACCOUNT = "3 per minute; 10 per hour"
+    PASSWORD_RESET_MAX_AGE_MINUTES = 60  # a reset link works this long, and once
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead of a clock
 
     AUTOSHIP_EDIT_CUTOFF_DAYS = 2   # no changes that affect a run this many days before it

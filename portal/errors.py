@@ -6,9 +6,15 @@ turns it into that message and a 4xx. Nothing a person types may become a 500.
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+import math
+import time
+
+from flask import Flask, current_app, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from portal.extensions import limiter
 
 
 class DomainError(Exception):
@@ -44,10 +50,35 @@ ERROR_TITLES = {
 }
 
 
-def render_error(status: int, message: str):
-    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
-    return render_template(template, status=status, title=ERROR_TITLES.get(status, "Error"),
-                           message=message), status
+# Where a failed htmx request shows its message: a region of every page (templates/base.html),
+# so that an error never lands inside a button, a table row or a badge.
+HTMX_ERROR_REGION = "#htmx-error"
+
+
+def render_error(status: int, message: str, headers: dict[str, str] | None = None):
+    """The error page, or for htmx its fragment, sent to the page's error region."""
+    htmx = request.headers.get("HX-Request") == "true"
+    template = "errors/_error.html" if htmx else "errors/error.html"
+    response = current_app.make_response((
+        render_template(template, status=status, title=ERROR_TITLES.get(status, "Error"),
+                        message=message, htmx=htmx), status))
+    response.vary.add("HX-Request")
+    if htmx:
+        response.headers["HX-Retarget"] = HTMX_ERROR_REGION
+        response.headers["HX-Reswap"] = "innerHTML"
+    response.headers.update(headers or {})
+    return response
+
+
+def seconds_until_retry() -> int:
+    """How long until the rate limit this request broke lets the next attempt through."""
+    broken = limiter.current_limit
+    return max(1, math.ceil(broken.window.reset_time - time.time())) if broken else 60
+
+
+def try_again_in(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return f"Too many attempts. Try again in {minutes} minute{'' if minutes == 1 else 's'}."
 
 
 def _refuse_nul_bytes():
@@ -66,11 +97,23 @@ def register(app: Flask) -> None:
         return render_error(400, "This form has expired or was not sent from this site. "
                                  "Go back, reload the page and try again.")
 
+    @app.errorhandler(RateLimitExceeded)
+    def rate_limited(error: RateLimitExceeded):
+        seconds = seconds_until_retry()
+        return render_error(429, try_again_in(seconds), {"Retry-After": str(seconds)})
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if error.code is None or error.code < 400:
             return error
-        return render_error(error.code, error.description or ERROR_TITLES.get(error.code, ""))
+        kept = {name: value for name, value in error.get_headers()  # e.g. Allow on a 405
+                if name.lower() != "content-type"}
+        if error.code == 413:
+            limit = current_app.config["MAX_CONTENT_LENGTH"] / (1024 * 1024)
+            message = f"What you sent is larger than the {limit:g} MiB we accept."
+        else:
+            message = error.description or ERROR_TITLES.get(error.code, "")
+        return render_error(error.code, message, kept)
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):

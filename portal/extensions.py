@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and bound in ``create_app``."""
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -11,3 +13,5 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+# Limits are declared on the views (portal.accounts.rate_limits); storage: the portal's Redis.
+limiter = Limiter(key_func=get_remote_address, strategy="fixed-window", key_prefix="portal")

@@ -123,6 +123,15 @@ class BrowserLikeClient(FlaskClient):
 
 
 @pytest.fixture
+def relaxed_rate_limits(app, monkeypatch):
+    """Lift the login, registration and password-reset rate limits for this test, for tests
+    that post those forms many times on purpose (random input, many people)."""
+    for name in app.config:
+        if name.startswith("RATE_LIMIT_"):
+            monkeypatch.setitem(app.config, name, "100000 per minute")
+
+
+@pytest.fixture
 def client(app):
     app.test_client_class = BrowserLikeClient
     return app.test_client()

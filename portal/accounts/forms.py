@@ -46,3 +46,17 @@ class PasswordChangeForm(PlainTextForm):
         Length(min=MIN_LENGTH, max=MAX_LENGTH, message=f"Use {MIN_LENGTH} to {MAX_LENGTH} characters.")])
     confirm = PasswordField("Repeat the new password", validators=[
         InputRequired("Repeat the new password."), EqualTo("new", "The passwords differ.")])
+
+
+class ForgotPasswordForm(PlainTextForm):
+    # As on the login form: any address an account may have; an unknown one gets the same answer.
+    email = EmailField("Email", validators=[DataRequired("Enter your email address."),
+                                            Length(max=254)])
+
+
+class PasswordResetForm(PlainTextForm):
+    new = PasswordField("New password", validators=[
+        InputRequired("Choose a new password."),
+        Length(min=MIN_LENGTH, max=MAX_LENGTH, message=f"Use {MIN_LENGTH} to {MAX_LENGTH} characters.")])
+    confirm = PasswordField("Repeat the new password", validators=[
+        InputRequired("Repeat the new password."), EqualTo("new", "The passwords differ.")])

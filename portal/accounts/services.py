@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
@@ -21,6 +22,10 @@ class RegistrationError(DomainError):
 
 class PasswordError(DomainError):
     pass
+
+
+EMAIL_TAKEN = ("An account with that email already exists. Log in instead, or reset your "
+               "password.")
 
 
 def normalise_email(email: str) -> str:
@@ -59,16 +64,23 @@ def register_user(session: Session, *, email: str, password: str, first_name: st
     if role not in (Role.MEMBER, Role.IBO):
         raise RegistrationError("Choose to join as a customer or as an IBO.", "role")
     email = normalise_email(email)
-    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
-        raise RegistrationError("An account with that email already exists. Log in instead, "
-                                "or reset your password.", "email")
     check_password_rules(password)
     sponsor = find_sponsor(session, sponsor_number)
+    # Last, so that only a complete, valid form learns that an address is taken.
+    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+        raise RegistrationError(EMAIL_TAKEN, "email")
     user = User(email=email, password_hash=hash_password(password),
                 first_name=first_name.strip(), last_name=last_name.strip(), role=role,
                 member_number=new_member_number(session))
-    session.add(user)
-    place_in_tree(session, user, sponsor)
+    try:
+        with session.begin_nested():
+            session.add(user)
+            place_in_tree(session, user, sponsor)
+    except IntegrityError:
+        # A concurrent registration of the same address committed between the check and here.
+        if session.scalar(select(User.id).where(User.email == email)) is None:
+            raise
+        raise RegistrationError(EMAIL_TAKEN, "email") from None
     return user
 
 
@@ -94,6 +106,12 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def log_out_everywhere(session: Session, *, user: User) -> None:
+    """End every session of this user, on every device, "keep me logged in" ones included."""
+    user.session_generation += 1
+    session.flush()
 
 
 def change_password(session: Session, *, user: User, current: str, new: str) -> None:

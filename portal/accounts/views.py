@@ -2,13 +2,18 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.accounts.forms import LoginForm, PasswordChangeForm, RegistrationForm
+from portal.accounts.forms import (ForgotPasswordForm, LoginForm, PasswordChangeForm,
+                                   PasswordResetForm, RegistrationForm)
 from portal.accounts.models import User
+from portal.accounts.password_reset import (ResetLinkError, request_password_reset,
+                                            reset_password as reset_password_with_link,
+                                            user_for_reset_token)
+from portal.accounts.rate_limits import limit_attempts, limit_per_ip
 from portal.accounts.services import (PasswordError, RegistrationError, authenticate,
-                                      change_password, register_user)
+                                      change_password, log_out_everywhere, register_user)
 from portal.extensions import db, login_manager
 from portal.forms import show_beside_field
 from portal.templating import render
@@ -45,7 +50,15 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def start_session(user: User, remember: bool = False) -> None:
+    """A fresh session for this login (no fixation), expiring after PERMANENT_SESSION_LIFETIME."""
+    session.clear()
+    session.permanent = True
+    login_user(user, remember=remember)
+
+
 @bp.route("/register", methods=["GET", "POST"])
+@limit_attempts("REGISTER")
 def register():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -62,8 +75,7 @@ def register():
             show_beside_field(form, error)
         else:
             db.session.commit()
-            session.clear()
-            login_user(user)
+            start_session(user)
             flash(f"Welcome, {user.first_name}! Your member number is {user.member_number}.",
                   "success")
             return redirect(url_for("home.index"), 303)
@@ -72,6 +84,7 @@ def register():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limit_attempts("LOGIN")
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
@@ -83,8 +96,7 @@ def login():
                                     "That email and password do not match an account."]
         else:
             db.session.commit()  # a rehashed password is saved
-            session.clear()  # a fresh session on login: no fixation
-            login_user(user, remember=form.remember.data)
+            start_session(user, remember=form.remember.data)
             flash(f"Welcome back, {user.first_name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("home.index"), 303)
     status = 422 if form.is_submitted() else 200
@@ -98,6 +110,68 @@ def logout():
     session.clear()
     flash("You are logged out.", "info")
     return redirect(url_for("accounts.login"), 303)
+
+
+@bp.post("/account/logout-everywhere")
+@login_required
+def logout_everywhere():
+    """Every device, this browser included: a stolen session or cookie stops working too."""
+    log_out_everywhere(db.session, user=current_user)
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are logged out on every device. Log in again here.", "info")
+    return redirect(url_for("accounts.login"), 303)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limit_attempts("PASSWORD_RESET")
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        config = current_app.config
+        request_password_reset(
+            db.session, email=form.email.data, secret_key=config["SECRET_KEY"],
+            link_for=lambda token: config["BASE_URL"].rstrip("/")
+            + url_for("accounts.reset_password", token=token),
+            max_age_minutes=int(config["PASSWORD_RESET_MAX_AGE_MINUTES"]),
+            company_name=config["COMPANY_NAME"])
+        db.session.commit()
+        flash("If an account exists for that address, we have sent it a link to choose a new "
+              f"password. The link works once, for {config['PASSWORD_RESET_MAX_AGE_MINUTES']} "
+              "minutes.", "info")
+        return redirect(url_for("accounts.login"), 303)
+    status = 422 if form.is_submitted() else 200
+    return render("accounts/forgot_password.html", form=form, status=status)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limit_per_ip("PASSWORD_RESET")
+def reset_password(token: str):
+    config = current_app.config
+    link_settings = dict(secret_key=config["SECRET_KEY"],
+                         max_age_minutes=int(config["PASSWORD_RESET_MAX_AGE_MINUTES"]))
+    form = PasswordResetForm()
+    try:
+        if not form.validate_on_submit():
+            user_for_reset_token(db.session, token, **link_settings)  # a dead link says so first
+        else:
+            reset_password_with_link(db.session, token=token, new=form.new.data, **link_settings)
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Your password is changed and every device has been logged out. "
+                  "Log in with the new password.", "success")
+            return redirect(url_for("accounts.login"), 303)
+    except ResetLinkError as error:
+        db.session.rollback()
+        return render("accounts/reset_link_invalid.html", status=error.status, code=error.status,
+                      message=error.message)
+    except PasswordError as error:
+        db.session.rollback()
+        show_beside_field(form, error)
+    status = 422 if form.is_submitted() else 200
+    return render("accounts/reset_password.html", form=form, status=status)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

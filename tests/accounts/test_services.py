@@ -140,6 +140,46 @@ def test_authenticate_refuses_wrong_credentials(session, email, password):
     assert authenticate(session, email, password) is None
 
 
+def argon2_parameters(password_hash: str) -> str:
+    return password_hash.rsplit("$", 2)[0]  # "$argon2id$v=19$m=...,t=...,p=..."
+
+
+@pytest.mark.parametrize("email", ["nobody@example.test", "pat@example.test", "off@example.test"])
+def test_every_failed_login_costs_one_argon2_verification_with_the_same_parameters(session,
+                                                                                   monkeypatch, email):
+    """Unknown, known and inactive accounts do the same work, so timing does not tell them apart."""
+    from portal.accounts import services
+    make_user(session, email="pat@example.test")
+    make_user(session, email="off@example.test", active=False)
+    verified: list[str] = []
+    real = services.verify_password
+    monkeypatch.setattr(services, "verify_password",
+                        lambda password_hash, password: verified.append(password_hash)
+                        or real(password_hash, password))
+
+    assert authenticate(session, email, "not the password") is None
+
+    assert [argon2_parameters(h) for h in verified] == [ARGON2_OWASP_PREFIX.rstrip("$")]
+
+
+def test_a_failed_login_takes_as_long_for_an_unknown_email_as_for_a_wrong_password(session):
+    import statistics
+    import time
+    make_user(session, email="pat@example.test")
+
+    def median_seconds(email: str) -> float:
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            authenticate(session, email, "not the password")
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    unknown, wrong = median_seconds("nobody@example.test"), median_seconds("pat@example.test")
+
+    assert 0.5 < unknown / wrong < 2.0  # one Argon2 verification each (about 30-60 ms here)
+
+
 def test_an_inactive_person_cannot_authenticate(session):
     make_user(session, email="pat@example.test", active=False)
     assert authenticate(session, "pat@example.test", PASSWORD) is None
@@ -193,3 +233,33 @@ def test_a_password_change_is_refused(session, current, new, field, message):
     assert refused.value.field == field
     assert person.password_hash == before
     assert person.session_generation == 0
+
+
+def test_a_registration_racing_another_for_the_same_email_is_refused_not_a_crash(
+        session, app, monkeypatch):
+    """The other registration commits after this one checked the address and before it
+    inserts; only PostgreSQL lets that happen (SQLite runs one writing transaction at a time)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("SQLite serialises writing transactions: this race cannot happen there")
+    from portal.accounts import services
+    from portal.extensions import db
+
+    sponsor_number = make_ibo(session).member_number
+    session.commit()
+    choose_number = services.new_member_number
+
+    def twin_commits_first(racing_session):
+        with db.engine.begin() as other:
+            other.execute(User.__table__.insert().values(
+                email="nora@example.test", password_hash="x", first_name="Twin", last_name="T",
+                role=Role.MEMBER, member_number="19999999", depth=0, session_generation=0))
+        return choose_number(racing_session)
+
+    monkeypatch.setattr(services, "new_member_number", twin_commits_first)
+    with pytest.raises(RegistrationError, match="already exists") as refused:
+        register(session, sponsor_number, email="nora@example.test")
+
+    assert refused.value.field == "email"
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(User)
+                          .where(User.email == "nora@example.test")) == 1

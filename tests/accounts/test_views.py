@@ -147,6 +147,14 @@ def test_an_email_already_in_use_is_refused_whatever_its_case(client, session, a
     assert user_count(session) == before
 
 
+def test_only_an_otherwise_valid_registration_learns_that_an_email_is_taken(client, session):
+    make_user(session, email="pat@example.com")
+    response = register(client, registration("99999999", email="pat@example.com"))
+    assert response.status_code == 422
+    assert error_beside(response, "email") == ""
+    assert "No active IBO has that member number." in error_beside(response, "sponsor")
+
+
 @pytest.mark.parametrize("password, message", [
     ("short", "Use 10 to 256 characters."),
     ("aaaaaaaaaaaa", "That password is too easy to guess."),
@@ -209,7 +217,8 @@ REGISTRATION_FIELDS = tuple(registration("0").keys())
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.fixed_dictionaries({name: st.one_of(st.none(), st.text(max_size=300))
                                    for name in REGISTRATION_FIELDS}))
-def test_random_text_in_the_registration_form_never_causes_a_server_error(app, session, data):
+def test_random_text_in_the_registration_form_never_causes_a_server_error(app, session,
+                                                                         relaxed_rate_limits, data):
     sponsor = session.scalar(select(User).where(User.email == "sponsor@example.test")) \
         or make_ibo(session, email="sponsor@example.test")
     browser = new_browser(app)
