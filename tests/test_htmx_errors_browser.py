@@ -4,38 +4,19 @@ it, and a refusal a view renders itself still shows beside its form."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from tests.factories import PASSWORD, make_product, make_user
-from tests.oneclick.conftest import live_server  # noqa: F401  (the portal in gunicorn)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not shutil.which(CHROMIUM), reason="no Chromium on this machine")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
-@pytest.fixture
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def test_failed_htmx_requests_show_their_message(live_server, chromium, session):  # noqa: F811
+def test_failed_htmx_requests_show_their_message(new_context, live_server, session):
     make_user(session, email="pat@example.test")
     product_id = make_product(session, name="Green Tea").id
     session.commit()
     session.close()
-    context = chromium.new_context()
+    context = new_context()
     page = context.new_page()
     script_errors: list[str] = []
     page.on("console", lambda message: message.type == "error" and script_errors.append(message.text))
@@ -79,4 +60,3 @@ def test_failed_htmx_requests_show_their_message(live_server, chromium, session)
     region.get_by_text("We could not reach the server").wait_for()
 
     assert not [e for e in script_errors if "Content Security Policy" in e or "Refused" in e]
-    context.close()

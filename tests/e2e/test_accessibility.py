@@ -31,6 +31,8 @@ def at(path: str) -> Callable[[World], str]:
 PAGES = [
     Page("anonymous", "accounts.login", at("/login")),
     Page("anonymous", "accounts.register", at("/register")),
+    Page("anonymous", "accounts.forgot_password", at("/password/forgot")),
+    Page("anonymous", "accounts.reset_password", lambda w: f"/password/reset/{w.reset_token}"),
     Page("anonymous", "catalog.index", at("/shop/")),
     Page("anonymous", "catalog.product", lambda w: f"/shop/products/{w.product_id}"),
     Page("anonymous", "home.index", at("/")),  # redirects to the shop
@@ -101,7 +103,8 @@ NOT_PAGES = {
 THIRD_PARTY = ("rq_dashboard.",)  # rq-dashboard's own pages
 
 # Error pages in the portal's look, reached as anyone.
-ERROR_PAGES = [("anonymous", "/shop/products/999999", 404), ("member", "/admin/", 403)]
+ERROR_PAGES = [("anonymous", "/shop/products/999999", 404), ("member", "/admin/", 403),
+               ("anonymous", "/password/reset/not-a-link", 400)]
 
 
 class AxeNotice(UserWarning):
@@ -125,7 +128,7 @@ def test_the_tour_visits_every_page_of_the_portal(app):
 def test_the_tour_urls_are_the_pages_they_claim(app):
     world = World(emails={}, ben_number="20000001", product_id=1, order_id=1, oneclick_order_id=1,
                   oneclick_key="key", oneclick_token="", profile_id=1, address_id=1, run_id=1,
-                  shipment_id=1)
+                  shipment_id=1, reset_token="token")
     urls = app.url_map.bind("localhost")
     for page in PAGES:
         try:

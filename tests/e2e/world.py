@@ -16,6 +16,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import select
 
+from portal.accounts.password_reset import make_reset_token
 from portal.autoship import engine, operations
 from portal.cart.services import add_to_cart
 from portal.checkout.services import check_out
@@ -45,6 +46,7 @@ class World:
     address_id: int
     run_id: int
     shipment_id: int
+    reset_token: str  # Dana's password-reset link
 
 
 def build_world(session, redis) -> World:
@@ -103,4 +105,5 @@ def build_world(session, redis) -> World:
                  ben_number=ben.member_number, product_id=tea.id,
                  order_id=order.id, oneclick_order_id=confirmation.order_id, oneclick_key=key,
                  oneclick_token=token, profile_id=profile.id, address_id=office.id,
-                 run_id=run.id, shipment_id=shipment.id)
+                 run_id=run.id, shipment_id=shipment.id,
+                 reset_token=make_reset_token(dana, secret_key=current_app.config["SECRET_KEY"]))
