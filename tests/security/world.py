@@ -6,7 +6,7 @@ member each hold the same set of things (address, card, cart line, paid checkout
 standing order with items, history, a skip and a declined autoship order, 1-Click on in a
 browser with an open 1-Click order, a calendar link, mail). Shared things: a product, an
 autoship run with its chunk, a purchase order line, a receipt, a planning run, a planned
-shipment and an RQ job.
+shipment and a failed RQ job.
 
 ``url_for_rule(rule, world, owner=...)`` fills a rule's arguments from the world (the given
 person's things), so a test can request any route with somebody's real ids.
@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from flask import current_app
+from rq.job import Job, JobStatus
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
@@ -50,6 +51,7 @@ from portal.queues import get_queue
 from tests.factories import make_address, make_admin, make_card, make_ibo, make_product, make_user
 
 DECLINED_CARD = "4000000000000002"
+CARDS = {"Olive": "4242424242424242", "Otto": "5555555555554444"}  # owner's, other's: told apart
 PERSONAS = ("anon", "owner", "ibo", "other", "upline", "admin")
 
 
@@ -140,7 +142,7 @@ def build_world(session, redis) -> World:
     session.commit()
     shipment = session.scalar(select(Shipment).join(ShipmentPick)
                               .where(ShipmentPick.order_id == partial[owner.id]["order"].id).limit(1))
-    job = get_queue("default").enqueue("jobs.fulfilment.plan", job_id=f"world-{secrets.token_hex(4)}")
+    job = _failed_job()
 
     holdings = {}
     for person_id, things in partial.items():
@@ -160,8 +162,8 @@ def build_world(session, redis) -> World:
 def _shop(session, redis, person: User, product, second_product, first_run: date, today: date) -> dict:
     """One shopper's things, up to (not including) the autoship run."""
     config = current_app.config
-    address = make_address(session, person, moniker="Home", line1="12 Secret Lane")
-    card = make_card(session, person, redis)
+    address = make_address(session, person, moniker="Home", line1=f"12 {person.first_name} Lane")
+    card = make_card(session, person, redis, number=CARDS[person.first_name])
     declining_card = make_card(session, person, redis, number=DECLINED_CARD)
     add_to_cart(session, user=person, product_id=product.id, unit_code="each", quantity=2,
                 max_quantity=999)
@@ -200,6 +202,16 @@ def _shop(session, redis, person: User, product, second_product, first_run: date
                 client_token=client_token, calendar_token=calendar_token)
 
 
+def _failed_job() -> Job:
+    """A job in the default queue's failed registry, as the dashboard's job pages expect."""
+    queue = get_queue("default")
+    job = queue.enqueue("jobs.fulfilment.plan", job_id=f"world-{secrets.token_hex(4)}")
+    queue.remove(job)
+    job.set_status(JobStatus.FAILED)
+    queue.failed_job_registry.add(job, ttl=-1)
+    return job
+
+
 # --- Filling a rule's arguments ----------------------------------------------------------------
 
 # Arguments whose meaning depends on the endpoint: (endpoint, argument) -> holdings/world getter.
@@ -233,7 +245,7 @@ _BY_ARGUMENT = {
     "instance_number": lambda w, h: 0,
     "job_id": lambda w, h: w.job_id,
     "queue_name": lambda w, h: "default",
-    "registry_name": lambda w, h: "queued",
+    "registry_name": lambda w, h: "failed",
     "per_page": lambda w, h: 8,
     "order": lambda w, h: "asc",
     "page": lambda w, h: 1,
