@@ -38,7 +38,7 @@ from werkzeug.routing import Rule
 from portal import create_app
 from portal.config import TestConfig
 from tests.security.requests import Persona, changed_tables, database_snapshot
-from tests.security.world import PERSONAS, World, build_world, url_for_rule
+from tests.security.world import PERSONAS, World, build_world, rule_arguments, url_for_rule
 
 # --- Common rows -------------------------------------------------------------------------------
 PUBLIC = "200 200 200 200 200 200"
@@ -382,3 +382,30 @@ def test_viewing_the_team_as_another_ibo(app, session, redis, viewer, scope, exp
         assert persona.send("GET", f"{path}?as={number}").status_code == expected, path
     listing = persona.send("GET", f"/team/autoships?as={number}").get_data(as_text=True)
     assert (world.owner.member_number in listing) == (expected == 200)
+
+
+MIXED = {  # routes naming two things: the body the owner would send, and the refusal
+    "POST /autoship/<int:profile_id>/items/<int:item_id>": ({"unit": "each", "quantity": 3}, 404),
+    "POST /autoship/<int:profile_id>/items/<int:item_id>/remove": ({}, 404),
+    # a plain form on the 1-Click order page gets every refusal as a message back on that page
+    # (a double-clicked "cancel" finds its line gone); htmx gets the 404
+    "POST /1-click/orders/<int:order_id>/lines/<int:line_id>/cancel": ({}, 303),
+}
+
+
+@pytest.mark.parametrize("cell", sorted(MIXED))
+def test_the_owners_parent_with_somebody_elses_child_changes_nothing(app, session, redis, cell):
+    world = build_world(session, redis)
+    rule = rule_for(app, cell)
+    mine, theirs = (rule_arguments(rule, world, person) for person in (world.owner, world.other))
+    owner = personas_of(app, world)["owner"]
+    parent = min(rule.arguments, key=rule.rule.index)  # the first in the path
+    for child in sorted(rule.arguments - {parent}):
+        _domain, path = rule.build({**mine, child: theirs[child]})
+        body, refusal = MIXED[cell]
+        before = database_snapshot()
+        response = owner.send(cell.split()[0], path, body)
+        assert (response.status_code, changed_tables(before, database_snapshot())) == (refusal, []), path
+        if refusal == 303:
+            assert response.headers["Location"] == url_for_rule(rule_for(app, "GET /1-click/orders/<int:order_id>"), world)
+            assert owner.send(cell.split()[0], path, body, htmx=True).status_code == 404
