@@ -371,6 +371,7 @@ def test_a_snapshot_sees_any_change_to_any_row(session, redis):
 @pytest.mark.parametrize("viewer, scope, expected", [
     ("admin", "upline", 200),   # an admin sees what the upline sees
     ("admin", "ibo", 404),      # ... and only that: the owner is not in the outsider's downline
+    ("admin", "owner", 404),    # a member is nobody's scope
     ("ibo", "upline", 404),     # an IBO's ?as= is ignored: always their own downline
     ("upline", "ibo", 200),
 ])

@@ -94,7 +94,7 @@ class World:
     planning_run: PlanningRun
     shipment: Shipment
     job_id: str
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # room for what a test adds to its world
 
     def of(self, person: User) -> Holdings:
         return self.holdings[person.id]
