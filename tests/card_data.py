@@ -150,35 +150,52 @@ def _may_hold_text(column) -> bool:
 
 
 def scan_redis(connection, test: str, findings: Findings = FINDINGS) -> None:
-    """Every key and every value of every key in the Redis database."""
+    """Every key and every value of every key in the Redis database, in three round trips
+    (keys, their types, their values)."""
     started = time.perf_counter()
-    for key in connection.scan_iter(count=1000):
-        name = as_text(key)
-        where = f"redis {name}"
-        findings.add(where, problems_in(name), test)
-        for field_name, value in _entries(connection, key):
-            text = as_text(value) or ""
-            findings.add(where, problems_in(text), test)
-            label = as_text(field_name) if field_name is not None else name.rsplit(":", 1)[-1]
-            if SECURITY_CODE_NAME.search(label) and SECURITY_CODE_VALUE.fullmatch(text):
-                findings.add(where, [f"a security code under {label!r}"], test)
+    keys = list(connection.scan_iter(count=10_000))
+    if keys:
+        with connection.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.type(key)
+            kinds = pipe.execute()
+        with connection.pipeline(transaction=False) as pipe:
+            for key, kind in zip(keys, kinds):
+                _READ[kind](pipe, key) if kind in _READ else pipe.echo(b"")
+            contents = pipe.execute()
+        for key, kind, content in zip(keys, kinds, contents):
+            name = as_text(key)
+            where = f"redis {name}"
+            findings.add(where, problems_in(name), test)
+            for field_name, value in _entries(kind, content):
+                text = as_text(value) or ""
+                findings.add(where, problems_in(text), test)
+                label = as_text(field_name) if field_name is not None else name.rsplit(":", 1)[-1]
+                if SECURITY_CODE_NAME.search(label) and SECURITY_CODE_VALUE.fullmatch(text):
+                    findings.add(where, [f"a security code under {label!r}"], test)
     findings.seconds += time.perf_counter() - started
 
 
-def _entries(connection, key) -> list[tuple[object, object]]:
-    kind = connection.type(key)
+_READ = {
+    b"string": lambda pipe, key: pipe.get(key),
+    b"hash": lambda pipe, key: pipe.hgetall(key),
+    b"list": lambda pipe, key: pipe.lrange(key, 0, -1),
+    b"set": lambda pipe, key: pipe.smembers(key),
+    b"zset": lambda pipe, key: pipe.zrange(key, 0, -1),
+    b"stream": lambda pipe, key: pipe.xrange(key),
+}
+
+
+def _entries(kind: bytes, content) -> list[tuple[object, object]]:
+    """(field name or None, value) pairs of one key's content; a hash's field names are values too."""
     if kind == b"string":
-        return [(None, connection.get(key))]
+        return [(None, content)]
     if kind == b"hash":
-        return [(None, name) for name in connection.hkeys(key)] + list(connection.hgetall(key).items())
-    if kind == b"list":
-        return [(None, item) for item in connection.lrange(key, 0, -1)]
-    if kind == b"set":
-        return [(None, item) for item in connection.smembers(key)]
-    if kind == b"zset":
-        return [(None, item) for item in connection.zrange(key, 0, -1)]
+        return [(None, name) for name in content] + list(content.items())
     if kind == b"stream":
-        return [(None, repr(entry)) for entry in connection.xrange(key)]
+        return [(None, repr(entry)) for entry in content]
+    if kind in (b"list", b"set", b"zset"):
+        return [(None, item) for item in content]
     return []
 
 

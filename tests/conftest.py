@@ -137,7 +137,8 @@ def scan_and_wipe(application, test: str, findings: card_data.Findings = card_da
     """Look for card data in what the test left behind (the tables and Redis), then wipe."""
     with _db.engine.connect() as connection:
         card_data.scan_database(connection, _db.metadata, test, findings)
-    card_data.scan_redis(redis_lib.Redis.from_url(application.config["REDIS_URL"]), test, findings)
+    from portal.queues import get_redis
+    card_data.scan_redis(get_redis(application), test, findings)
     wipe(application)
 
 
