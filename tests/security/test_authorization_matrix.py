@@ -37,7 +37,7 @@ from werkzeug.routing import Rule
 
 from portal import create_app
 from portal.config import TestConfig
-from tests.security.requests import Persona, changed_tables, database_snapshot
+from tests.security.personas import Persona, changed_tables, database_snapshot
 from tests.security.world import PERSONAS, World, build_world, rule_arguments, url_for_rule
 
 # --- Common rows -------------------------------------------------------------------------------
