@@ -40,6 +40,7 @@ class Forbidden(DomainError):
 
 ERROR_TITLES = {
     400: "Bad request",
+    401: "Please log in",
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",

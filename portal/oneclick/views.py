@@ -19,7 +19,7 @@ from portal.addresses.models import Address
 from portal.addresses.services import address_book
 from portal.clock import company_today
 from portal.db import utcnow
-from portal.errors import DomainError
+from portal.errors import DomainError, NotFound
 from portal.extensions import db
 from portal.forms import show_beside_field
 from portal.oneclick import queries, services
@@ -330,6 +330,9 @@ def enable_from_order(order_id: int):
             db.session, user=current_user, order_id=order_id, token_hash=hash_token(token),
             label=describe_user_agent(request.user_agent.string), today=company_today(),
             now=utcnow()))
+    except NotFound:
+        db.session.rollback()
+        raise  # somebody else's order, or none: a 404 like every other id in a URL
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")

@@ -330,6 +330,15 @@ def test_a_protected_page_sends_an_anonymous_visitor_to_log_in_and_back(client, 
     assert after.headers["Location"] == "/orders/"
 
 
+def test_an_anonymous_htmx_request_gets_a_401_that_takes_the_page_to_log_in(htmx, session):
+    response = htmx.get("/cart/badge", headers={"HX-Current-URL": "http://localhost/shop/?q=tea"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"] == "/login?next=%2Fshop%2F%3Fq%3Dtea"
+    assert "<html" not in response.get_data(as_text=True)  # a fragment, should it be shown
+    refused = htmx.post("/cart/add", data={"csrf_token": csrf_token(htmx)})
+    assert refused.status_code == 401 and refused.headers["HX-Redirect"].startswith("/login?next=")
+
+
 def test_logging_out_takes_a_post_with_a_csrf_token(client, session):
     log_in(client, make_user(session))
 

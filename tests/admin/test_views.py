@@ -2,8 +2,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.catalog.models import Product
-from tests.conftest import log_in, post_form
-from tests.factories import make_admin, make_ibo, make_product, make_user
+from tests.conftest import csrf_token, log_in, post_form
+from tests.factories import PASSWORD, make_admin, make_ibo, make_product, make_user
 
 ADMIN_PAGES = ["/admin/", "/admin/members", "/admin/products", "/admin/products/new",
                "/admin/orders", "/admin/outbox", "/admin/rq/"]
@@ -25,7 +25,18 @@ def test_members_and_ibos_are_kept_out(client, session, maker, url):
 
 def test_anonymous_visitors_are_kept_out_of_the_rq_dashboard(client):
     assert client.get("/admin/rq/").status_code == 404
-    assert client.get("/admin/").status_code in (302, 403)
+
+
+@pytest.mark.parametrize("url", ["/admin/", "/admin/orders", "/admin/autoship/", "/admin/fulfilment/"])
+def test_an_anonymous_visitor_to_an_operations_page_is_sent_to_log_in_and_back(client, session, url):
+    admin = make_admin(session)
+    response = client.get(url)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("/login?next=")
+    after = client.post(location, data={"email": admin.email, "password": PASSWORD,
+                                        "csrf_token": csrf_token(client)})
+    assert after.headers["Location"] == url
 
 
 def test_an_admin_adds_a_product_with_case_and_lot_units(client, session):

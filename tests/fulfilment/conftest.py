@@ -6,7 +6,7 @@ import time
 import pytest
 
 from portal import PROJECT_ROOT
-from tests.conftest import worker_env
+from tests.conftest import CARD_DATA_LOG, worker_env
 
 # Short debounce for workers under test: a run starts 0.3 s after the last request.
 WORKER_SETTINGS = {"PORTAL_PLANNING_QUIET_SECONDS": "0.3", "PORTAL_PLANNING_MAX_DELAY_SECONDS": "5",
@@ -25,6 +25,7 @@ def run_worker(app):
         result = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", *queues],
                                 env=_worker_env(app), cwd=PROJECT_ROOT, capture_output=True,
                                 text=True, timeout=timeout)
+        CARD_DATA_LOG.scan_output(result.stdout + result.stderr, "of a worker process")
         assert result.returncode == 0, result.stderr[-3000:]
         return result
 
@@ -59,6 +60,7 @@ def stop_worker(process: subprocess.Popen, timeout: float = 30) -> str:
     except subprocess.TimeoutExpired:
         process.kill()
         output, _ = process.communicate()
+    CARD_DATA_LOG.scan_output(output or "", "of a worker process")
     return output or ""
 
 

@@ -57,7 +57,11 @@ def test_admins_see_every_fulfilment_page(admin, session, url):
 def test_everyone_else_is_kept_out(client, session, maker, url):
     if maker:
         log_in(client, maker(session))
-    assert client.get(url).status_code == 403
+    response = client.get(url)
+    if maker:
+        assert response.status_code == 403
+    else:  # anonymous: asked to log in first
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login?next=")
 
 
 @pytest.mark.parametrize("maker", [make_user, make_ibo])

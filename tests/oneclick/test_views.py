@@ -425,6 +425,22 @@ def test_a_checkout_confirmation_offers_one_click_with_its_address_and_card(clie
     assert "Office" in client.get(f"/shop/products/{product.id}").get_data(as_text=True)
 
 
+def test_turning_it_on_from_somebody_elses_order_is_a_404_and_turns_nothing_on(client, session, redis):
+    shopper = make_shopper(session, redis)
+    product = make_product(session)
+    session.commit()
+    from tests.oneclick.conftest import place
+    shopper.product = product
+    place(session, shopper)
+    session.commit()
+    their_order = session.scalar(select(Order))
+    log_in(client, make_user(session))
+    before = session.scalar(select(func.count()).select_from(OneClickSetting))
+    for order_id in (their_order.id, their_order.id + 1000):  # somebody's, nobody's: alike
+        assert post_form(client, f"/1-click/from-order/{order_id}").status_code == 404
+    assert session.scalar(select(func.count()).select_from(OneClickSetting)) == before
+
+
 def test_devices_list_every_browser_and_turn_off_here_elsewhere_or_everywhere(app, client, session, redis):
     shopper = make_shopper(session, redis)
     from tests.oneclick.conftest import enable

@@ -1,0 +1,13 @@
+"""Security tests share one world: somebody's everything, and strangers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.security.world import World, build_world
+
+
+@pytest.fixture
+def world(session, redis) -> World:
+    """The world of tests/security/world.py, committed (tables are wiped after each test)."""
+    return build_world(session, redis)

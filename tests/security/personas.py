@@ -1,0 +1,68 @@
+"""Requests as a persona, and a cheap snapshot of the whole database to prove nothing changed."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import select
+
+from portal.accounts.models import User
+from portal.extensions import db
+from portal.oneclick.identifiers import COOKIE_NAME
+from tests.conftest import BrowserLikeClient
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ORIGIN = "http://localhost"
+
+
+class Persona:
+    """A browser of its own, logged in as ``user`` (or anonymous), holding a CSRF token.
+
+    The login is written straight into the session cookie (as Flask-Login would after /login),
+    so that six personas per route cost no password hashing; tests/accounts cover /login.
+    A shopper's browser may carry their 1-Click client identifier cookie."""
+
+    def __init__(self, app, name: str, user: User | None, oneclick_token: str | None = None):
+        self.name = name
+        self.user = user
+        self.client = BrowserLikeClient(app, app.response_class, use_cookies=True)
+        if oneclick_token:  # the browser where this person turned 1-Click on
+            self.client.set_cookie(COOKIE_NAME, oneclick_token)
+        raw = secrets.token_hex(20)
+        with self.client.session_transaction() as session:
+            session["csrf_token"] = raw
+            if user is not None:
+                session["_user_id"] = user.get_id()
+                session["_fresh"] = True
+        secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+        self.csrf_token = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
+
+    def send(self, method: str, path: str, data: dict | None = None, htmx: bool = False):
+        """``method`` on ``path`` as this persona; unsafe methods carry a valid CSRF token in
+        the header htmx uses, and our own Origin."""
+        headers = {"Origin": ORIGIN}
+        if method not in SAFE_METHODS:
+            headers["X-CSRFToken"] = self.csrf_token
+        if htmx:
+            headers["HX-Request"] = "true"
+        # buffered: a streamed body (CSV) is read inside the request, which releases its session
+        return self.client.open(path, method=method, data=data or {}, headers=headers,
+                                buffered=True)
+
+
+def database_snapshot() -> dict[str, tuple[int, str]]:
+    """Per table: the number of rows and a hash of all of them (ordered by primary key)."""
+    session = db.session
+    snapshot = {}
+    for table in db.metadata.sorted_tables:
+        rows = session.execute(select(table).order_by(*table.primary_key.columns)).all()
+        digest = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()
+        snapshot[table.name] = (len(rows), digest)
+    session.rollback()
+    return snapshot
+
+
+def changed_tables(before: dict, after: dict) -> list[str]:
+    return sorted(name for name in before if before[name] != after.get(name))
