@@ -44,9 +44,9 @@ def ask_to_log_in():
     HX-Redirect takes the whole page there (a login form swapped into a fragment helps
     nobody), coming back to the page the request was made from."""
     if is_htmx():
-        body, status = render_error(401, login_manager.login_message)
         page = request.headers.get("HX-Current-URL") or request.url
-        return body, status, {"HX-Redirect": login_url(login_manager.login_view, next_url=page)}
+        return render_error(401, login_manager.login_message,
+                            {"HX-Redirect": login_url(login_manager.login_view, next_url=page)})
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(login_url(login_manager.login_view, next_url=request.url))
 

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from werkzeug.routing import Rule
 
 from portal.accounts.models import Role, User
+from portal.accounts.password_reset import make_reset_token
 from portal.autoship import engine, operations, services as autoship_services
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
 from portal.autoship.recurrence import Recurrence
@@ -225,6 +226,8 @@ _BY_ENDPOINT = {
     ("orders.pay", "order_id"): lambda w, h: h.failed_order.id,
     ("autoship_admin.retry_payment", "order_id"): lambda w, h: h.failed_order.id,
     ("fulfilment.receive_line", "line_id"): lambda w, h: w.purchase_order_line.id,
+    ("accounts.reset_password", "token"): lambda w, h: make_reset_token(
+        h.user, secret_key=current_app.config["SECRET_KEY"]),
 }
 
 # Everything else by argument name.
