@@ -78,6 +78,12 @@ class Browser:
     def refresh_csrf(self, page: str | None = None) -> None:
         self.csrf = csrf_in(self.client.get(page or self.home).get_data(as_text=True))
 
+    def flashed_errors(self) -> list[str]:
+        """The error messages waiting in the session for the next page (a refusal answered
+        with a redirect)."""
+        with self.client.session_transaction() as session:
+            return [message for category, message in session.get("_flashes", []) if category == "error"]
+
     def get(self, path: str, **kwargs):
         return self.client.get(path, buffered=True, **kwargs)  # a streamed body is read in its context
 
@@ -97,7 +103,10 @@ class Browser:
         for page in pages:
             status = self.get(page).status_code
             assert status < 500, f"{page} answered {status} afterwards"
-        self.refresh_csrf()
+        if logged_out or logged_in or response.status_code != 200:
+            self.refresh_csrf()
+        else:  # the session (and so its token) may have been renewed by the request
+            self.csrf = csrf_in(response.get_data(as_text=True))
 
 
 def csrf_in(html: str) -> str:

@@ -1,8 +1,11 @@
 """Hypothesis strategies for what a hostile or clumsy client puts in a form field or a query
 string: every value is what a browser could send, a ``str`` (sent UTF-8 encoded) or ``bytes``
-(sent as they are: lone surrogates, invalid UTF-8, an overlong NUL)."""
+(sent as they are: lone surrogates, invalid UTF-8, an overlong NUL). Strategies are built
+once (cached): drawing is then cheap."""
 
 from __future__ import annotations
+
+from functools import cache
 
 from hypothesis import strategies as st
 
@@ -35,6 +38,7 @@ RAW_BYTES = (b"\xed\xa0\x80", b"\xed\xbf\xbf", b"a\xed\xa0\x80b", b"\xff", b"\xf
              b"\xc0\x80", b"\xe0\x80\xaf", b"\xf8\x88\x80\x80\x80", b"\x80", b"\xc3")
 
 
+@cache
 def overlong() -> st.SearchStrategy[str]:
     """10,000 to 300,000 characters (the request limit is 2 MiB)."""
     return st.builds(lambda char, size: char * size,
@@ -42,6 +46,7 @@ def overlong() -> st.SearchStrategy[str]:
                      st.sampled_from([10_000, 10_001, 65_536, 300_000]))
 
 
+@cache
 def number_text() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(HUGE_NUMBERS), st.sampled_from(ODD_NUMBERS),
                      st.sampled_from(UNICODE_DIGITS),
@@ -50,10 +55,12 @@ def number_text() -> st.SearchStrategy[str]:
                      st.decimals(allow_nan=True).map(str))
 
 
+@cache
 def date_text() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(ODD_DATES), st.dates().map(lambda d: d.isoformat()))
 
 
+@cache
 def hostile_text() -> st.SearchStrategy[str | bytes]:
     """Any hostile value; weighted towards the known troublemakers, with some random text."""
     return st.one_of(
@@ -70,6 +77,7 @@ def hostile_text() -> st.SearchStrategy[str | bytes]:
     )
 
 
+@cache
 def hostile_for(kind: str) -> st.SearchStrategy[str | bytes]:
     """Hostile values, with those that most often break a field of ``kind`` drawn more often
     (kind: number, id, date, choice, checkbox, hidden, text, file)."""
@@ -81,6 +89,7 @@ def hostile_for(kind: str) -> st.SearchStrategy[str | bytes]:
     return hostile_text()
 
 
+@cache
 def field_value(kind: str, originals: tuple[str, ...], foreign: tuple[str, ...] = ()
                 ) -> st.SearchStrategy[str | bytes]:
     """A value for one field: one the page offered, someone else's id, or a hostile one."""
