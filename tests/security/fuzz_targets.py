@@ -10,7 +10,7 @@ route has no entry here, or when a page no longer shows the form its target name
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tests.security.world import World
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import parse_qsl, quote_from_bytes, urlsplit
 
-from flask import current_app, url_for
+from flask import current_app
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -53,7 +53,7 @@ class Browser:
         app.test_client_class = BrowserLikeClient
         self.app, self.world, self.persona = app, world, persona
         self.oneclick_cookie = oneclick_cookie
-        self.client = app.test_client()
+        self.client = None
         self.csrf = ""
         self.start()
 
@@ -68,7 +68,7 @@ class Browser:
     def start(self) -> None:
         """A fresh browser: no cookies, then logged in as the persona (with the 1-Click cookie
         of the owner's browser if asked)."""
-        self.client._cookies.clear()
+        self.client = self.app.test_client()
         if self.oneclick_cookie:
             self.client.set_cookie(COOKIE_NAME, self.world.of(self.world.owner).client_token)
         if self.user is not None:
@@ -400,6 +400,3 @@ def _multipart(fields, files) -> tuple[bytes, str]:
                      f'filename="{filename}"\r\nContent-Type: text/csv\r\n\r\n'.encode() + content + b"\r\n")
     return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
-
-__all__ = ["Browser", "FuzzRequest", "forms_for", "fuzz_requests", "fuzz_settings", "merged_fields",
-           "page_path", "send", "url_for"]
