@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Config, config_from_environment
 from portal.extensions import csrf, db, limiter, login_manager, migrate
+from portal.ids import IdConverter
 from portal.queues import redis_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.autoship.cli import autoship_cli
     from portal.seed.cli import seed_cli
 
+    app.url_map.converters["int"] = IdConverter  # before any rule: an id beyond INTEGER is a 404
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
                       checkout_bp, orders_bp, autoship_bp, autoship_admin_bp, oneclick_bp, genealogy_bp,
                       admin_bp, fulfilment_bp, downline_bp):

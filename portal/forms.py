@@ -1,9 +1,12 @@
-"""What every form shares: plain text only, and refusals shown beside the field they concern."""
+"""What every form shares: plain text only, numbers and dates as people write them, and
+refusals shown beside the field they concern."""
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
+import wtforms
 from flask import flash
 from flask_wtf import FlaskForm
 from wtforms.validators import ValidationError
@@ -11,6 +14,43 @@ from wtforms.validators import ValidationError
 from portal.errors import DomainError
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,300}")  # more digits overflow a float
+DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]{0,300})?|\.[0-9]{1,300})")
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+
+
+class IntegerField(wtforms.IntegerField):
+    """A whole number in ASCII digits. Python's int() also takes '١٢', '1_000' and numbers of
+    any size, and WTForms' NumberRange then crashes on one too large for a float: those are
+    refused beside the field instead. (Its validators give the range.)"""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0] and not WHOLE_NUMBER.fullmatch(valuelist[0].strip()):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid integer value."))
+        super().process_formdata(valuelist)
+
+
+class DecimalField(wtforms.DecimalField):
+    """A plain decimal number: no NaN, no infinity, no exponent (a signalling NaN crashes
+    NumberRange; '1e999999999' is no price)."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and valuelist[0] and not DECIMAL_NUMBER.fullmatch(valuelist[0].strip()):
+            self.data = None
+            raise ValueError(self.gettext("Not a valid decimal value."))
+        super().process_formdata(valuelist)
+
+
+class DateField(wtforms.DateField):
+    """A date between 1900 and 2199: nothing this portal schedules lies outside, and date
+    arithmetic near year 1 or 9999 overflows."""
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if isinstance(self.data, date) and not EARLIEST_YEAR <= self.data.year <= LATEST_YEAR:
+            self.data = None
+            raise ValueError(f"Enter a date between {EARLIEST_YEAR} and {LATEST_YEAR}.")
 
 
 def no_control_characters(form, field) -> None:

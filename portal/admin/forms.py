@@ -1,5 +1,5 @@
-from portal.forms import PlainTextForm
-from wtforms import DecimalField, IntegerField, StringField, TextAreaField
+from portal.forms import DecimalField, IntegerField, PlainTextForm
+from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 

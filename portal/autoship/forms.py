@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from portal.forms import PlainTextForm
-from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField
+from portal.forms import DateField, IntegerField, PlainTextForm
+from portal.ids import coerce_id
+from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -61,7 +62,7 @@ class ScheduleForm(ScheduleFields):
 
 
 class ItemForm(PlainTextForm):
-    product_id = SelectField("Product", coerce=int, validate_choice=False,
+    product_id = SelectField("Product", coerce=coerce_id, validate_choice=False,
                              validators=[InputRequired("Choose a product.")])
     unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
     quantity = IntegerField("Quantity", default=1, validators=[
@@ -69,9 +70,9 @@ class ItemForm(PlainTextForm):
 
 
 class DeliveryFields(PlainTextForm):
-    address_id = SelectField("Ship to", coerce=int, validate_choice=False,
+    address_id = SelectField("Ship to", coerce=coerce_id, validate_choice=False,
                              validators=[InputRequired("Choose an address.")])
-    card_id = SelectField("Pay with", coerce=int, validate_choice=False,
+    card_id = SelectField("Pay with", coerce=coerce_id, validate_choice=False,
                           validators=[InputRequired("Choose a card.")])
     shipping_method = SelectField("Shipping", choices=[SelectChoice("standard", "Standard (3-5 days)"),
                                                        SelectChoice("express", "Express (1-2 days)")])

@@ -17,6 +17,7 @@ from portal.clock import company_today
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import show_beside_field
+from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for, wallet
 from portal.roles import shopper_required
@@ -112,8 +113,9 @@ def new():
     _delivery_choices(form)
     if request.method == "GET":
         form.first_date.data = company_today()
-        if request.args.get("product", "").isdigit():
-            form.product_id.data = int(request.args["product"])
+        product_id = parse_id(request.args.get("product"))
+        if product_id is not None:
+            form.product_id.data = product_id
     if form.validate_on_submit():
         try:
             profile = services.create_profile(
@@ -322,14 +324,15 @@ def from_cart():
 @shopper_required
 def subscribe():
     form = SubscribeForm()
-    product_id, target = form.product_id.data or "", form.profile.data or "new"
-    if not form.validate_on_submit() or not product_id.isdigit() or not (target == "new" or target.isdigit()):
+    product_id, target = parse_id(form.product_id.data), form.profile.data or "new"
+    profile_id = None if target == "new" else parse_id(target)
+    if not form.validate_on_submit() or product_id is None or (target != "new" and profile_id is None):
         return render("errors/error.html", "errors/_error.html", status=422, title="Not subscribed",
                       message=_form_errors(form) or "Choose a product and a standing order.")
     try:
-        profile = services.subscribe(db.session, user=current_user, product_id=int(product_id),
+        profile = services.subscribe(db.session, user=current_user, product_id=product_id,
                                      unit_code=form.unit.data, quantity=form.quantity.data,
-                                     profile_id=None if target == "new" else int(target),
+                                     profile_id=profile_id,
                                      today=company_today(), rules=_rules())
     except DomainError as error:
         db.session.rollback()

@@ -1,5 +1,5 @@
-from portal.forms import PlainTextForm
-from wtforms import IntegerField, SelectField
+from portal.forms import IntegerField, PlainTextForm
+from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, NumberRange
 

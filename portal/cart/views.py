@@ -8,6 +8,7 @@ from portal.cart.forms import CartLineForm
 from portal.catalog.forms import AddToCartForm
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule, totals
 from portal.roles import shopper_required
 from portal.templating import is_htmx, render
@@ -47,13 +48,13 @@ def _form_error(form) -> str:
 @shopper_required
 def add():
     form = AddToCartForm()
-    product_id = request.form.get("product_id", "")
-    if not form.validate_on_submit() or not product_id.isdigit():
+    product_id = parse_id(request.form.get("product_id"))
+    if not form.validate_on_submit() or product_id is None:
         message = _form_error(form) or "Choose a product to add."
         return render("errors/error.html", "errors/_error.html", status=422, title="Not added",
                       message=message)
     try:
-        line = services.add_to_cart(db.session, user=current_user, product_id=int(product_id),
+        line = services.add_to_cart(db.session, user=current_user, product_id=product_id,
                                     unit_code=form.unit.data, quantity=form.quantity.data,
                                     max_quantity=current_app.config["MAX_LINE_QUANTITY"])
     except DomainError as error:

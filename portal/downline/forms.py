@@ -34,7 +34,8 @@ def parse_filters(args: MultiDict) -> tuple[TeamFilters, list[str]]:
     level = None
     raw_level = (args.get("level") or "").strip()
     if raw_level:
-        if raw_level.isdigit() and 1 <= int(raw_level[:4]) <= MAX_LEVEL and len(raw_level) <= 4:
+        if raw_level.isascii() and raw_level.isdigit() and len(raw_level) <= 4 \
+                and 1 <= int(raw_level) <= MAX_LEVEL:
             level = int(raw_level)
         else:
             notices.append(f"Level must be a number from 1 to {MAX_LEVEL}; it was ignored.")

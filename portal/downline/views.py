@@ -71,7 +71,7 @@ def _picker(title: str):
 def _page_size() -> int:
     """Rows per page from ``size`` (1-200); anything else means the default."""
     raw = request.args.get("size", "")
-    if raw.isdigit() and len(raw) <= 3 and 0 < int(raw) <= queries.MAX_PAGE_SIZE:
+    if raw.isascii() and raw.isdigit() and len(raw) <= 3 and 0 < int(raw) <= queries.MAX_PAGE_SIZE:
         return int(raw)
     return PAGE_SIZE
 

@@ -1,8 +1,8 @@
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, IntegerField, StringField
+from wtforms import StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
+from portal.forms import DateField, IntegerField, PlainTextForm
 from portal.fulfilment.inventory_csv import MAX_EACHES
 
 EACHES_RANGE = NumberRange(min=1, max=MAX_EACHES, message=f"1 to {MAX_EACHES:,} eaches.")
@@ -15,13 +15,13 @@ def _sku_field():
                        render_kw={"list": "skus", "autocomplete": "off"})
 
 
-class ReceiptForm(FlaskForm):
+class ReceiptForm(PlainTextForm):
     sku = _sku_field()
     eaches = IntegerField("Eaches received", validators=[InputRequired("Enter the eaches."), EACHES_RANGE])
     note = StringField("Note", validators=[Optional(), Length(max=200)])
 
 
-class ArrivalForm(FlaskForm):
+class ArrivalForm(PlainTextForm):
     reference = StringField("Purchase order", validators=[
         InputRequired("Enter the purchase order's reference."), Length(max=40),
         Regexp(r"^[A-Za-z0-9][A-Za-z0-9 ._/#-]*$",
@@ -32,9 +32,9 @@ class ArrivalForm(FlaskForm):
     eaches = IntegerField("Eaches expected", validators=[InputRequired("Enter the eaches."), EACHES_RANGE])
 
 
-class ReceiveLineForm(FlaskForm):
+class ReceiveLineForm(PlainTextForm):
     eaches = IntegerField("Eaches", validators=[InputRequired("Enter the eaches received."), EACHES_RANGE])
 
 
-class CsvUploadForm(FlaskForm):
+class CsvUploadForm(PlainTextForm):
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])

@@ -2,10 +2,12 @@
 reaches the database as an out-of-range integer."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Regexp
 
-MAX_ID = 2**31 - 1
+from portal.forms import IntegerField
+from portal.ids import MAX_ID, coerce_id
+
 KEY_REGEXP = r"^[A-Za-z0-9_-]{16,80}$"
 
 
@@ -31,9 +33,9 @@ class BuyForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    address_id = SelectField("Ship to", coerce=int, validate_choice=True,
+    address_id = SelectField("Ship to", coerce=coerce_id, validate_choice=True,
                              validators=[InputRequired("Choose where 1-Click orders ship to.")])
-    card_id = SelectField("Pay with", coerce=int, validate_choice=True,
+    card_id = SelectField("Pay with", coerce=coerce_id, validate_choice=True,
                           validators=[InputRequired("Choose the card 1-Click orders are charged to.")])
     keyboard_shortcut = BooleanField("Keyboard shortcut: Shift+B orders the item in view "
                                      "(or the one focused in a list)")

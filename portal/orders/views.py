@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.ids import parse_id
 from portal.fulfilment.queries import shipping_outlook
 from portal.orders.services import order_for, order_history_query
 from portal.payments.services import wallet
@@ -44,11 +45,11 @@ def pay(order_id: int):
     from portal.payments.services import usable_card
 
     order = order_for(db.session, current_user, order_id)
-    card_id = request.form.get("card_id", "")
-    if not card_id.isdigit():
+    card_id = parse_id(request.form.get("card_id"))
+    if card_id is None:
         return render("errors/error.html", status=422, title="Not paid", message="Choose a card.")
     try:
-        card = usable_card(db.session, current_user, int(card_id), company_today())
+        card = usable_card(db.session, current_user, card_id, company_today())
         prepare_retry_by_member(db.session, order=order, card=card)
     except DomainError as error:
         db.session.rollback()

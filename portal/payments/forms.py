@@ -1,7 +1,7 @@
-from wtforms import BooleanField, IntegerField, PasswordField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from portal.forms import PlainTextForm
+from portal.forms import IntegerField, PlainTextForm
 
 
 class CardForm(PlainTextForm):

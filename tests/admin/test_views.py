@@ -64,6 +64,19 @@ def test_a_duplicate_sku_or_bad_numbers_are_shown_beside_the_fields(client, sess
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize("field, value", [
+    ("each_price", "sNaN"), ("each_price", "1e999999999"), ("each_pv", "NaN"), ("each_bv", "Infinity"),
+    ("case_size", "1" + "0" * 400), ("on_hand", "١٢"), ("lot_price", "1" + "0" * 400),
+])
+def test_numbers_no_one_types_are_refused_beside_the_field(client, session, field, value):
+    log_in(client, make_admin(session))
+    data = {"sku": "OK-1", "name": "X", "each_price": "1", "each_pv": "1", "each_bv": "1", "on_hand": "0",
+            field: value}
+    response = post_form(client, "/admin/products/new", data, page="/admin/products/new")
+    assert response.status_code == 422
+    assert session.scalar(select(Product).where(Product.sku == "OK-1")) is None
+
+
 def test_stock_is_set_and_products_withdrawn(client, session):
     product = make_product(session, on_hand=5)
     log_in(client, make_admin(session))

@@ -114,6 +114,18 @@ def test_a_member_pays_a_declined_order_at_once_with_another_card(app, client, s
                      page=f"/orders/{order_id}").status_code == 422
 
 
+def test_paying_with_something_that_is_no_card_id_is_a_422(app, client, session, redis, member, materialised):
+    from tests.conftest import log_in, post_form
+    [order_id] = materialised("4000000000009995")
+    charge(app, session, [order_id])
+    log_in(client, member)
+    for card_id in ("²", "9223372036854775808", "", "1e3"):
+        response = post_form(client, f"/orders/{order_id}/pay", {"card_id": card_id}, page=f"/orders/{order_id}")
+        assert response.status_code == 422, card_id
+    session.expire_all()
+    assert session.get(Order, order_id).status == "payment_failed"
+
+
 def test_reminders_go_once_before_the_run_with_items_total_and_links(app, session, member, product):
     from portal.autoship.notices import send_reminders
     new_profile(session, member, product, first=D(2026, 12, 4))

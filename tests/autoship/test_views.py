@@ -52,7 +52,12 @@ def test_bad_schedules_and_dates_are_refused_beside_the_fields(client, session, 
                                ({"kind": "rrule", "rrule": "garbage"}, ""),
                                ({"quantity": 0}, "1 to 999"),
                                ({"product_id": 999999}, "do not sell"),
-                               ({"first_date": "not a date"}, "")):
+                               ({"first_date": "not a date"}, ""),
+                               ({"first_date": "9999-12-31"}, "between 1900 and 2199"),
+                               ({"kind": "monthly_day", "day": "1" + "0" * 400}, "Not a valid integer"),
+                               ({"interval": "1e3"}, "Not a valid integer"),
+                               ({"product_id": "9223372036854775808"}, ""),
+                               ({"address_id": "²"}, "")):
         response = create(client, product, **overrides)
         assert response.status_code in (404, 422), overrides
         assert message in response.get_data(as_text=True)
@@ -144,6 +149,17 @@ def test_subscribe_from_the_product_page_new_or_into_an_existing_profile(client,
                 {"product_id": product.id, "unit": "pallet", "quantity": 1, "profile": "new"},
                 {"product_id": product.id, "unit": "each", "quantity": -4, "profile": "new"}):
         assert 400 <= post_form(client, "/autoship/subscribe", bad).status_code < 500
+
+
+def test_subscribe_and_the_new_page_take_only_real_ids(client, session, shopper):
+    product = make_product(session)
+    page = f"/shop/products/{product.id}"
+    for data in ({"product_id": "²", "unit": "each", "quantity": 1, "profile": "new"},
+                 {"product_id": product.id, "unit": "each", "quantity": 1, "profile": "①"},
+                 {"product_id": "9223372036854775808", "unit": "each", "quantity": 1, "profile": "new"}):
+        assert post_form(client, "/autoship/subscribe", data, page=page).status_code == 422, data
+    assert session.scalar(select(func.count()).select_from(AutoshipProfile)) == 0
+    assert client.get("/autoship/new?product=²").status_code == 200
 
 
 def test_another_persons_profile_is_404_for_every_action(client, session, redis, shopper):

@@ -142,6 +142,7 @@ def test_csv_cells_never_become_formulas(client, session, team):
     "level=abc", "level=0", "level=99999999999999999999", "status=zzz", "next_from=2026-13-45",
     "next_from=yesterday&next_to=2026-02-30", "sort=drop", "q=%25_%5C", "q=" + "x" * 500,
     "size=-1", "size=99999999", "next_from=2027-01-01&next_to=2026-01-01", "level=1&level=x",
+    "level=%C2%B2", "size=%C2%B2", "level=%D9%A1",  # '²' passes isdigit() and fails int()
 ])
 def test_odd_filters_never_fail(client, team, query):
     log_in(client, team.people[1])

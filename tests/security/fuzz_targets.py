@@ -1,0 +1,154 @@
+"""Every unsafe route the fuzz tests post to: who may use it, and where its form is.
+
+A target names the pages (GET endpoints, filled from the world with the owner's ids, or
+functions of the world) that render its form; the fields are read from those pages. A form
+that no page shows in the world (a button that only appears in another state) has its
+fields written down instead. ``tests/security/test_fuzz_forms.py`` fails when an unsafe
+route has no entry here, or when a page no longer shows the form its target names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tests.security.world import World
+
+PageSpec = str | Callable[[World], str]
+
+
+@dataclass(frozen=True)
+class Target:
+    endpoint: str
+    persona: str                      # who may use it (see tests/security/world.py PERSONAS)
+    pages: tuple[PageSpec, ...] = ()  # where its form is rendered
+    fields: dict[str, str] | None = None  # name -> kind, when no page shows the form
+    browser: bool = False             # the client carries the owner's 1-Click browser cookie
+
+
+NO_FIELDS: dict[str, str] = {}  # a button: only the CSRF token
+
+
+def _own_order(attribute: str, page: str) -> Callable[[World], str]:
+    """An order page (``page`` % id) for one of the owner's orders, e.g. the failed one."""
+
+    def path(world: World) -> str:
+        return page % getattr(world.of(world.owner), attribute).id
+    path.__name__ = f"{page % attribute}"
+    return path
+
+
+def _product_page(world: World) -> str:
+    return f"/shop/products/{world.product.id}"
+
+
+def _placed_page(world: World) -> str:
+    return f"/1-click/placed/{world.of(world.owner).press_key}"
+
+
+TARGETS = {target.endpoint: target for target in (
+    # Anybody
+    Target("accounts.login", "anon", pages=("accounts.login",)),
+    Target("accounts.register", "anon", pages=("accounts.register",)),
+    # A browser with 1-Click on (the owner's), logged in or not: ordering needs no login
+    Target("oneclick.buy", "owner", pages=(_product_page, "catalog.index"), browser=True),
+    Target("oneclick.cancel_press", "anon", pages=(_placed_page,), browser=True),
+    Target("oneclick.cancel_order", "owner", pages=("oneclick.order",), browser=True),
+    Target("oneclick.cancel_line", "anon", pages=("oneclick.order",), browser=True),
+    # A shopper (member or IBO), about their own things
+    Target("accounts.logout", "owner", pages=("home.dashboard",)),
+    Target("accounts.password", "owner", pages=("accounts.password",)),
+    Target("addresses.new", "owner", pages=("addresses.new",)),
+    Target("addresses.edit", "owner", pages=("addresses.edit",)),
+    Target("addresses.make_default", "owner", fields=NO_FIELDS),  # the only address is the default
+    Target("addresses.remove", "owner", pages=("addresses.index",)),
+    Target("payments.new", "owner", pages=("payments.new",)),
+    Target("payments.make_default", "owner", pages=("payments.wallet",)),
+    Target("payments.remove", "owner", pages=("payments.wallet",)),
+    Target("cart.add", "owner", pages=(_product_page,)),
+    Target("cart.change", "owner", pages=("cart.view",)),
+    Target("cart.remove", "owner", pages=("cart.view",)),
+    Target("checkout.place", "owner", pages=("checkout.start",)),
+    Target("orders.pay", "owner", pages=(_own_order("failed_order", "/orders/%s"),)),
+    Target("autoship.new", "owner", pages=("autoship.new",)),
+    Target("autoship.from_cart", "owner", pages=("cart.view",)),
+    Target("autoship.subscribe", "owner", pages=(_product_page,)),
+    Target("autoship.calendar_token", "owner", pages=("autoship.index",)),
+    *(Target(f"autoship.{name}", "owner", pages=("autoship.profile",)) for name in (
+        "add_item", "change_item", "remove_item", "change_schedule", "change_next_date", "skip",
+        "unskip", "pause", "cancel", "ship_now", "rename", "delivery")),
+    Target("autoship.resume", "owner", fields=NO_FIELDS),  # shown only on a paused profile
+    Target("oneclick.settings", "owner", pages=("oneclick.settings",)),
+    Target("oneclick.enable_from_order", "owner", pages=(_own_order("order", "/orders/%s/confirmation"),)),
+    Target("oneclick.off_here", "owner", pages=("oneclick.devices",), browser=True),
+    Target("oneclick.off_device", "owner", fields=NO_FIELDS),  # shown only for other browsers
+    Target("oneclick.off_everywhere", "owner", pages=("oneclick.devices",), browser=True),
+    # Admins
+    Target("admin.new_product", "admin", pages=("admin.new_product",)),
+    Target("admin.set_stock", "admin", pages=("admin.products",)),
+    Target("admin.toggle_active", "admin", pages=("admin.products",)),
+    Target("autoship_admin.start", "admin", pages=("autoship_admin.runs",)),
+    Target("autoship_admin.retry", "admin", fields=NO_FIELDS),  # shown only after a failed chunk
+    Target("autoship_admin.retry_payment", "admin", pages=("autoship_admin.payments",)),
+    Target("fulfilment.plan_now", "admin", pages=("fulfilment.plan",)),
+    Target("fulfilment.release", "admin", pages=("fulfilment.plan",)),
+    Target("fulfilment.ship", "admin", fields=NO_FIELDS),  # shown only for released shipments
+    Target("fulfilment.add_receipt", "admin", pages=("fulfilment.inventory",)),
+    Target("fulfilment.add_arrival", "admin", pages=("fulfilment.inventory",)),
+    Target("fulfilment.receive_line", "admin", pages=("fulfilment.inventory",)),
+    Target("fulfilment.upload_receipts", "admin", pages=("fulfilment.inventory",)),
+    Target("fulfilment.upload_arrivals", "admin", pages=("fulfilment.inventory",)),
+)}
+
+# Unsafe routes the fuzz leaves alone, with the reason.
+NOT_FUZZED = {
+    "rq_dashboard": "rq-dashboard's own actions: admin-only, same-origin only, covered by the "
+                    "authorization matrix; their inputs are job and queue names, not forms",
+}
+
+
+def is_fuzzed_elsewhere(endpoint: str) -> bool:
+    return endpoint.split(".")[0] in NOT_FUZZED
+
+
+# --- Pages (GET): who looks at them; their query strings are fuzzed --------------------------
+
+# Every page, with the personas it is fuzzed as: a person's pages as the owner, team pages as
+# the upline and as an admin (who picks an IBO with ?as=).
+_OWNER = ("owner",)
+_ADMIN = ("admin",)
+_TEAM = ("upline", "admin")
+PAGE_PERSONAS = {
+    "home.index": ("anon", "owner", "admin"), "home.dashboard": ("owner", "upline"),
+    "catalog.index": ("anon", "owner"), "catalog.product": ("anon", "owner"),
+    "accounts.login": ("anon",), "accounts.register": ("anon",), "accounts.password": _OWNER,
+    "oneclick.healthz": ("anon",), "autoship.calendar_feed": ("anon",),
+    "oneclick.placed": ("anon", "owner"), "oneclick.order": ("anon", "owner"),
+    "oneclick.devices": _OWNER, "oneclick.settings": _OWNER,
+    "addresses.index": _OWNER, "addresses.new": _OWNER, "addresses.edit": _OWNER,
+    "payments.wallet": _OWNER, "payments.new": _OWNER,
+    "cart.view": _OWNER, "cart.badge": _OWNER, "checkout.start": _OWNER,
+    "orders.history": _OWNER, "orders.detail": _OWNER, "orders.confirmation": _OWNER,
+    "autoship.index": _OWNER, "autoship.new": _OWNER, "autoship.preview": _OWNER,
+    "autoship.profile": _OWNER,
+    "genealogy.downline": ("upline",),
+    **{f"downline.{name}": _TEAM for name in (
+        "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},
+    **{f"admin.{name}": _ADMIN for name in (
+        "index", "members", "new_product", "order", "orders", "outbox", "products")},
+    **{f"autoship_admin.{name}": _ADMIN for name in (
+        "runs", "run", "forecast_page", "payments", "profiles", "profile")},
+    **{f"fulfilment.{name}": _ADMIN for name in (
+        "plan", "inventory", "runs", "shipment", "stock", "waiting")},
+}
+# Pages fuzzed from the owner's browser, the one with 1-Click on.
+BROWSER_PAGES = {"oneclick.placed", "oneclick.order", "catalog.product", "catalog.index"}
+
+# Query parameters read by some page and not always linked from it.
+COMMON_PARAMETERS = ("page", "q", "cursor", "after", "next", "as", "size", "status", "sort", "level",
+                     "kind", "role", "panel", "product", "sponsor", "next_from", "next_to")
+EXTRA_PARAMETERS = {
+    "autoship.preview": ("kind", "interval", "day", "nth", "weekday", "rrule", "regularity",
+                         "first_date"),
+}
+
