@@ -50,6 +50,8 @@ TARGETS = {target.endpoint: target for target in (
     # Anybody
     Target("accounts.login", "anon", pages=("accounts.login",)),
     Target("accounts.register", "anon", pages=("accounts.register",)),
+    Target("accounts.forgot_password", "anon", pages=("accounts.forgot_password",)),
+    Target("accounts.reset_password", "anon", pages=("accounts.reset_password",)),
     # A browser with 1-Click on (the owner's), logged in or not: ordering needs no login
     Target("oneclick.buy", "owner", pages=(_product_page, "catalog.index"), browser=True),
     Target("oneclick.cancel_press", "anon", pages=(_placed_page,), browser=True),
@@ -58,6 +60,7 @@ TARGETS = {target.endpoint: target for target in (
     # A shopper (member or IBO), about their own things
     Target("accounts.logout", "owner", pages=("home.dashboard",)),
     Target("accounts.password", "owner", pages=("accounts.password",)),
+    Target("accounts.logout_everywhere", "owner", pages=("accounts.password",)),
     Target("addresses.new", "owner", pages=("addresses.new",)),
     Target("addresses.edit", "owner", pages=("addresses.edit",)),
     Target("addresses.make_default", "owner", fields=NO_FIELDS),  # the only address is the default

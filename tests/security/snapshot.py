@@ -16,7 +16,7 @@ from portal.extensions import db
 # own: a declined charge is remembered there (so that a retry with the same key gets the same
 # answer) while the portal refuses the request and changes nothing of its own. Rate limiters
 # count refused attempts by design.
-FOREIGN_REDIS_PREFIXES = (b"sandbox-gateway:", b"LIMITER", b"limiter")
+FOREIGN_REDIS_PREFIXES = (b"sandbox-gateway:", b"LIMITS:", b"LIMITER", b"limiter")
 
 
 @dataclass(frozen=True)

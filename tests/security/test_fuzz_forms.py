@@ -48,7 +48,7 @@ def target_form(app, world, target: Target) -> tuple[Browser, dict[str, Field], 
 
 
 @pytest.mark.parametrize("endpoint", sorted(TARGETS))
-def test_hostile_input_never_breaks_a_form(app, world, endpoint):
+def test_hostile_input_never_breaks_a_form(app, world, relaxed_rate_limits, endpoint):
     target = TARGETS[endpoint]
     browser, fields, query, multipart = target_form(app, world, target)
     rule = next(app.url_map.iter_rules(endpoint))
