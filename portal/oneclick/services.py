@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -138,7 +138,7 @@ class Confirmation:
     ship_date_basis: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(vars(self), separators=(",", ":"))  # flat: asdict's deep copy is slow
 
     @classmethod
     def from_json(cls, text: str) -> "Confirmation":
@@ -279,9 +279,9 @@ def _disable(session: Session, user: User, client_ids: list[int], now: datetime)
 # --- Placing single-action orders --------------------------------------------------------------
 #
 # A press is the hottest write in the portal, so it runs on Core statements built once (no unit
-# of work, no ORM loading): one query for the setting with the person's row lock and the hourly
-# count, one for an earlier press with the same key, one for the product, one for the open
-# orders, then the inserts and the update of the order's totals.
+# of work, no ORM loading) in few round trips: one query for the setting with the person's row
+# lock, the hourly count, an earlier press with the same key and the product; one for the open
+# orders; then the inserts and the update of the order's totals.
 
 _CLIENTS, _SETTINGS, _REQUESTS = (ClientIdentifier.__table__, OneClickSetting.__table__,
                                   OneClickRequest.__table__)
@@ -297,28 +297,33 @@ _RECENT_REQUESTS = (select(_REQUESTS.c.id)
                     .where(_REQUESTS.c.client_id == _CLIENTS.c.id,
                            _REQUESTS.c.created_at > bindparam("since"))
                     .limit(bindparam("cap")).correlate(_CLIENTS).subquery())
-_SETTING_ON_CLIENT = (
+_PRESS_FIELDS = ("client_id", "user_id", "product_id", "unit_code", "quantity", "outcome")
+_EARLIER = _REQUESTS.alias("earlier")
+_PRESS_ON_CLIENT = (
     select(_SETTINGS.c.id.label("setting_id"), _SETTINGS.c.disabled_at, _SETTINGS.c.last_used_at,
            _CLIENTS.c.id.label("client_id"), _CLIENTS.c.revoked_at,
            *(_USERS.c[name].label(f"user_{name}") for name in _USER_FIELDS),
            *(_ADDRESSES.c[name].label(f"address_{name}") for name in _ADDRESS_FIELDS),
            *(_CARDS.c[name].label(f"card_{name}") for name in _CARD_FIELDS),
-           select(func.count()).select_from(_RECENT_REQUESTS).scalar_subquery().label("recent"))
-    .select_from(_SETTINGS.join(_CLIENTS, _CLIENTS.c.id == _SETTINGS.c.client_id)
-                 .join(_USERS, _USERS.c.id == _SETTINGS.c.user_id)
-                 .join(_ADDRESSES, _ADDRESSES.c.id == _SETTINGS.c.address_id)
-                 .join(_CARDS, _CARDS.c.id == _SETTINGS.c.payment_method_id))
-    .where(_CLIENTS.c.token_hash == bindparam("token_hash"),
-           _SETTINGS.c.user_id == bindparam("person_id"))
-    .with_for_update(of=_USERS, key_share=True))
-_ORDERABLE = (
-    select(_PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.active.label("product_active"),
+           select(func.count()).select_from(_RECENT_REQUESTS).scalar_subquery().label("recent"),
+           *(_EARLIER.c[name].label(f"earlier_{name}") for name in _PRESS_FIELDS),
+           _PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.active.label("product_active"),
            _UNITS.c.eaches_per_unit, _UNITS.c.price, _UNITS.c.pv, _UNITS.c.bv,
            _UNITS.c.active.label("unit_active"),
            func.coalesce(_STOCK.c.on_hand - _STOCK.c.allocated, 0).label("available"))
-    .select_from(_PRODUCTS.join(_UNITS, _UNITS.c.product_id == _PRODUCTS.c.id)
-                 .outerjoin(_STOCK, _STOCK.c.product_id == _PRODUCTS.c.id))
-    .where(_PRODUCTS.c.id == bindparam("product_id"), _UNITS.c.code == bindparam("unit_code")))
+    .select_from(
+        _SETTINGS.join(_CLIENTS, _CLIENTS.c.id == _SETTINGS.c.client_id)
+        .join(_USERS, _USERS.c.id == _SETTINGS.c.user_id)
+        .join(_ADDRESSES, _ADDRESSES.c.id == _SETTINGS.c.address_id)
+        .join(_CARDS, _CARDS.c.id == _SETTINGS.c.payment_method_id)
+        .outerjoin(_EARLIER, _EARLIER.c.idempotency_key == bindparam("key"))
+        .outerjoin(_PRODUCTS, _PRODUCTS.c.id == bindparam("product_id"))
+        .outerjoin(_UNITS, and_(_UNITS.c.product_id == _PRODUCTS.c.id,
+                                _UNITS.c.code == bindparam("unit_code")))
+        .outerjoin(_STOCK, _STOCK.c.product_id == _PRODUCTS.c.id))
+    .where(_CLIENTS.c.token_hash == bindparam("token_hash"),
+           _SETTINGS.c.user_id == bindparam("person_id"))
+    .with_for_update(of=_USERS, key_share=True))
 _OPEN_HERE = (  # open orders to combine into, with their line counts
     select(_ORDERS.c.id, _ORDERS.c.expected_ship_date, _ORDERS.c.combine_until,
            _ORDERS.c.subtotal, _ORDERS.c.pv_total, _ORDERS.c.bv_total,
@@ -373,61 +378,69 @@ def place_oneclick_order(session: Session, *, token_hash: str | None, person_id:
         raise OneClickError("This 1-Click button is not valid. Reload the page and try again.")
     session.flush()  # the statements below go past the unit of work: it must have nothing left
     connection = session.connection()
-    setting = _setting_on_client(connection, token_hash, person_id, now, rules.max_per_hour)
-    if setting is None or setting.revoked_at is not None:
+    press = _press_on_client(connection, token_hash=token_hash, person_id=person_id,
+                             product_id=product_id, unit_code=unit_code, key=idempotency_key,
+                             now=now, cap=rules.max_per_hour)
+    if press is None or press.revoked_at is not None:
         client = client_by_hash(session, token_hash)  # only to say what is wrong
         if client is None or client.revoked_at is not None:
             raise ClientNotRecognised()
         raise OneClickOff()
-    user, address, card = _stored_details(setting)
-    if setting.disabled_at is not None or not user.active or user.role not in SHOPPER_ROLES:
+    user, address, card = _stored_details(press)
+    if press.disabled_at is not None or not user.active or user.role not in SHOPPER_ROLES:
         raise OneClickOff()
-    earlier = press_by_key(connection, idempotency_key)
+    request = (press.client_id, person_id, product_id, unit_code, quantity)
+    earlier = _earlier_press(press)
     if earlier is not None:
-        return _replay(earlier, setting.client_id, person_id, product_id, unit_code, quantity), True
+        return _replay(earlier, request), True
 
-    item = _orderable(session, connection, product_id, unit_code, quantity, rules.max_quantity)
+    item = _orderable(session, press, product_id, unit_code, quantity, rules.max_quantity)
     problem = stored_details_problem(address, card, user, today)
     if problem:
         raise StoredDetailsUnusable(problem)
-    if setting.recent >= rules.max_per_hour:
+    if press.recent >= rules.max_per_hour:
         raise TooManyOrders(f"This browser has placed {rules.max_per_hour} 1-Click orders in the "
                             "last hour, the most we accept. Please use the cart and checkout.")
-    if setting.last_used_at is None or now - setting.last_used_at >= LAST_USED_PRECISION:
+    if press.last_used_at is None or now - press.last_used_at >= LAST_USED_PRECISION:
         # Not rewritten on every press.
-        connection.execute(_TOUCH_SETTING, {"setting_id": setting.setting_id, "last_used_at": now})
-        connection.execute(_TOUCH_CLIENT, {"client_id": setting.client_id, "last_used_at": now})
+        connection.execute(_TOUCH_SETTING, {"setting_id": press.setting_id, "last_used_at": now})
+        connection.execute(_TOUCH_CLIENT, {"client_id": press.client_id, "last_used_at": now})
     try:
-        confirmation = _add_line(session, connection, setting=setting, user=user, address=address,
-                                 card=card, item=item, quantity=quantity,
+        confirmation = _add_line(session, connection, client_id=press.client_id, user=user,
+                                 address=address, card=card, item=item, quantity=quantity,
                                  idempotency_key=idempotency_key, rules=rules, now=now,
                                  today=today)
     except IntegrityError as error:
-        # Under the person's lock only someone else's request can hold this key: a reuse.
         if "idempotency_key" not in str(error.orig):
             raise
+        # The key was committed after the first query read: by a twin of this request that
+        # held the person's lock (PostgreSQL reads the joined rows as of the query's start,
+        # before the wait for the lock), or by someone else's request. Its answer decides.
         session.rollback()
-        raise IdempotencyKeyReused("This 1-Click button was already used for another order. "
-                                   "Reload the page to order this item.") from None
-    _expire(session, (Order, confirmation.order_id), (OneClickSetting, setting.setting_id),
-            (ClientIdentifier, setting.client_id))
+        earlier = press_by_key(session.connection(), idempotency_key)
+        if earlier is None:
+            raise
+        return _replay(tuple(earlier), request), True
+    _expire(session, (Order, confirmation.order_id), (OneClickSetting, press.setting_id),
+            (ClientIdentifier, press.client_id))
     return confirmation, False
 
 
-def _setting_on_client(connection: Connection, token_hash: str | None, person_id: int,
-                       now: datetime, cap: int) -> Row | None:
-    """The person's setting on this browser with everything an order needs, and how many
-    requests the browser made in the last hour (counted up to ``cap``), in one query.
+def _press_on_client(connection: Connection, *, token_hash: str | None, person_id: int,
+                     product_id: int, unit_code: str, key: str, now: datetime,
+                     cap: int) -> Row | None:
+    """In one query: the person's setting on this browser with everything an order needs, how
+    many requests the browser made in the last hour (counted up to ``cap``), the request that
+    already used ``key`` if any, and the product in ``unit_code`` with its available stock.
 
     It also takes the person's row lock (PostgreSQL; SQLite serialises every writing
     transaction from its first statement): one single-action order at a time per person, so
-    a twin of this request that came first has committed and its key is visible, and two
-    different presses find the same open order to combine into."""
+    two different presses find the same open order to combine into."""
     if not token_hash:
         return None
-    return connection.execute(_SETTING_ON_CLIENT, {
+    return connection.execute(_PRESS_ON_CLIENT, {
         "token_hash": token_hash, "person_id": person_id, "since": now - timedelta(hours=1),
-        "cap": cap}).first()
+        "cap": cap, "key": key, "product_id": product_id, "unit_code": unit_code}).first()
 
 
 def _stored_details(setting: Row) -> tuple[User, Address, PaymentMethod]:
@@ -447,31 +460,40 @@ class _Item:
     available: int
 
 
-def _orderable(session: Session, connection: Connection, product_id: int, unit_code: str,
-               quantity: int, max_quantity: int) -> _Item:
-    """The line to order, priced, and the eaches available now, in one query; the catalog's
-    own checks explain a refusal."""
-    row = connection.execute(_ORDERABLE, {"product_id": product_id, "unit_code": unit_code}).first()
-    if row is None or not (row.product_active and row.unit_active and isinstance(quantity, int)
-                           and 1 <= quantity <= max_quantity):
+def _orderable(session: Session, press: Row, product_id: int, unit_code: str, quantity: int,
+               max_quantity: int) -> _Item:
+    """The line to order, priced, and the eaches available now; the catalog's own checks
+    explain a refusal."""
+    if press.sku is None or not (press.product_active and press.unit_active
+                                 and isinstance(quantity, int) and 1 <= quantity <= max_quantity):
         sellable_unit(active_product(session, product_id), unit_code, quantity, max_quantity)
         raise AssertionError("the catalog accepts what the query refused")  # pragma: no cover
-    return _Item(line=PricedLine(product_id=product_id, sku=row.sku, name=row.name,
-                                 unit_code=unit_code, eaches_per_unit=row.eaches_per_unit,
-                                 quantity=quantity, unit_price=row.price, unit_pv=row.pv,
-                                 unit_bv=row.bv),
-                 unit_label=unit_label(unit_code, row.eaches_per_unit), available=row.available)
+    return _Item(line=PricedLine(product_id=product_id, sku=press.sku, name=press.name,
+                                 unit_code=unit_code, eaches_per_unit=press.eaches_per_unit,
+                                 quantity=quantity, unit_price=press.price, unit_pv=press.pv,
+                                 unit_bv=press.bv),
+                 unit_label=unit_label(unit_code, press.eaches_per_unit),
+                 available=press.available)
 
 
-def _replay(earlier: Row, client_id: int, *request) -> Confirmation:
-    if (earlier.client_id, earlier.user_id, earlier.product_id, earlier.unit_code,
-            earlier.quantity) != (client_id, *request):
+def _earlier_press(press: Row) -> tuple | None:
+    """The request that used this press's key before, as read by the first query."""
+    if press.earlier_outcome is None:
+        return None
+    return tuple(getattr(press, f"earlier_{name}") for name in _PRESS_FIELDS)
+
+
+def _replay(earlier: tuple, request: tuple) -> Confirmation:
+    """The first answer to a key, if this request is the same as the first (client, person,
+    product, unit and quantity)."""
+    *asked, outcome = earlier
+    if tuple(asked) != request:
         raise IdempotencyKeyReused("This 1-Click button was already used for another order. "
                                    "Reload the page to order this item.")
-    return Confirmation.from_json(earlier.outcome)
+    return Confirmation.from_json(outcome)
 
 
-def _add_line(session: Session, connection: Connection, *, setting: Row, user: User,
+def _add_line(session: Session, connection: Connection, *, client_id: int, user: User,
               address: Address, card: PaymentMethod, item: _Item, quantity: int,
               idempotency_key: str, rules: OneClickRules, now: datetime,
               today: date) -> Confirmation:
@@ -505,7 +527,7 @@ def _add_line(session: Session, connection: Connection, *, setting: Row, user: U
         other_open_orders=[[order_number(other.id), other.expected_ship_date.isoformat()]
                            for other in open_here if other is not into])
     connection.execute(_INSERT_REQUEST, {
-        "idempotency_key": idempotency_key, "client_id": setting.client_id, "user_id": user.id,
+        "idempotency_key": idempotency_key, "client_id": client_id, "user_id": user.id,
         "product_id": priced.product_id, "unit_code": priced.unit_code, "quantity": quantity,
         "order_id": added.order_id, "order_line_id": added.line_id,
         "outcome": confirmation.to_json(), "created_at": now})

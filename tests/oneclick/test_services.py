@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.catalog.services import OrderingError
 from portal.errors import NotFound
@@ -184,6 +184,36 @@ def test_a_repeat_gets_the_first_answer_and_no_second_order(session, redis, shop
     assert count(session, OneClickRequest) == 1
 
 
+def test_a_press_takes_a_few_statements_whatever_the_size_of_the_order(session, redis, shopper):
+    """The hot path: one query for setting, lock, hourly count, earlier key and product; one for
+    the open orders; then the writes. Nothing is loaded per line of the order."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    rules = type(RULES)(**{**RULES.__dict__, "max_per_hour": 100})
+    shopper = ids_of(shopper)  # plain ids: nothing for the test itself to load
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        place(session, shopper, "key-size-000000000000", rules=rules)  # a new order
+        opened = len(statements)
+        for n in range(1, 31):
+            statements.clear()
+            place(session, shopper, f"key-size-0000000000{n:02d}", rules=rules)  # combined into it
+        combined = len(statements)
+        statements.clear()
+        place(session, shopper, "key-size-000000000030", rules=rules)  # a repeat
+        repeated = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    # A new order: 4 inserts, and the browser's last use (written at most once a minute).
+    assert (opened, combined, repeated) == (6 + 2, 5, 1)
+    assert session.scalar(select(func.count()).select_from(OrderLine)) == 31
+
+
 def test_a_reused_key_with_another_item_is_refused(session, redis, shopper):
     place(session, shopper)
     session.commit()
@@ -200,16 +230,30 @@ def test_a_reused_key_with_another_item_is_refused(session, redis, shopper):
 
 def test_a_key_taken_meanwhile_by_someone_else_is_a_reuse_and_nothing_is_kept(session, redis, shopper, monkeypatch):
     """The race the person's lock cannot see: another person's request committed the key
-    between our look-up and our insert. The unique constraint refuses ours."""
+    after our first query read. The unique constraint refuses ours."""
     partner = make_shopper(session, redis, token=shopper.token)
     place(session, shopper, "key-contested-00000001", person=partner.user)
     session.commit()
     import portal.oneclick.services as services
-    monkeypatch.setattr(services, "press_by_key", lambda *args: None)  # the look-up came too early
+    monkeypatch.setattr(services, "_earlier_press", lambda press: None)  # read too early
     with pytest.raises(IdempotencyKeyReused):
         place(session, shopper, "key-contested-00000001")
     session.rollback()
     assert count(session, OrderLine) == 1 and count(session, OneClickRequest) == 1
+
+
+def test_a_twin_that_committed_the_key_meanwhile_gets_its_answer(session, redis, shopper, monkeypatch):
+    """On PostgreSQL a press that waited for the person's lock reads the other tables as of
+    before the wait: its twin's key is found by the unique constraint, and its answer given."""
+    first, _ = place(session, shopper, "key-twin-000000000001")
+    session.commit()
+    import portal.oneclick.services as services
+    monkeypatch.setattr(services, "_earlier_press", lambda press: None)  # read before the twin
+    again, repeat = place(session, shopper, "key-twin-000000000001")
+    session.commit()
+    assert repeat and again == first
+    assert count(session, Order) == 1 and count(session, OrderLine) == 1
+    assert count(session, OneClickRequest) == 1
 
 
 @pytest.mark.parametrize("key", ["", "short", "x" * 81, "has space here 12345", "ünïcödé-ünïcödé-ü", None])
