@@ -2,10 +2,10 @@
 combining them while a short window is open, and finalising them when it closes.
 
 Placing an order is serialised per person (a row lock on PostgreSQL; SQLite serialises every
-writer), so a repeat of the same button always finds the first request's row, and two
-different clicks always find the same open order to combine into. The unique idempotency key
-makes "exactly once" true even where the lock does not reach (someone else's request with the
-same key).
+writer), so two different clicks always find the same open order to combine into. A repeat of
+the same button finds the first request's row; the unique idempotency key makes "exactly once"
+true where that look-up came too early (a twin that committed while this request waited for
+the lock, or someone else's request with the same key).
 """
 
 from __future__ import annotations
@@ -371,8 +371,9 @@ def place_oneclick_order(session: Session, *, token_hash: str | None, person_id:
     The line joins the person's open single-action order to the same address, with the same
     card and the same expected ship date while its window lasts (claim 25); otherwise it opens
     a new order (one per ship date: claim 26). Nothing is charged until the window closes.
-    If another person's request took the key meanwhile, the session is rolled back and
-    IdempotencyKeyReused raised.
+    If the key was committed after this request first looked (a twin of it, or someone else's
+    request), the session is rolled back and the first answer given, or IdempotencyKeyReused
+    raised if that asked for something else.
     """
     if not isinstance(idempotency_key, str) or not KEY_PATTERN.match(idempotency_key):
         raise OneClickError("This 1-Click button is not valid. Reload the page and try again.")
