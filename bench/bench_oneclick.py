@@ -481,7 +481,8 @@ def cpu_note(phase: dict) -> str:
     """CPU milliseconds per answered request, by where it was spent."""
     answered = max(len(phase["latencies"]), 1)
     parts = [f"{name} {seconds * 1000 / answered:.2f}"
-             for name, seconds in phase["cpu"].items() if name != "database" or seconds]
+             for name, seconds in phase["cpu"].items()
+             if name != "database" or seconds * 1000 / answered >= 0.005]
     return "CPU ms per request: " + ", ".join(parts)
 
 
