@@ -5,8 +5,10 @@ each with 1-Click on in a browser of their own, and the 30 demo products in stoc
 runs in gunicorn (``--workers 4 --threads 4``, gthread) on 127.0.0.1 against the scratch
 database and the bench Redis; the load generator is a bounded, self-stopping Python client:
 ``CLIENT_PROCESSES`` processes of ``CLIENT_THREADS`` threads, each thread one keep-alive
-connection (http.client), each browser with its own session cookie, CSRF token and client
-identifier.
+connection (http.client) shared by its share of the 200 browsers (each with its own session
+cookie, CSRF token and client identifier); every request comes from one of the thread's
+browsers at random, so each browser presses at a human-ish pace and its hourly count and open
+order stay the size real use gives them, while the server sees the full load.
 
 For each endpoint, ``GET /healthz`` (the stack's ceiling: routing, hooks, one tiny response)
 and ``POST /1-click/buy`` (htmx, so the answer is the confirmation fragment):
@@ -150,30 +152,15 @@ def stop_server(process: subprocess.Popen) -> None:
             process.wait()
 
 
-class Browser:
-    """One person's browser: a keep-alive connection, the session cookie and CSRF token of a
-    product page it loaded, and its client identifier."""
+class KeepAlive:
+    """One keep-alive HTTP connection to the server (each client thread has its own)."""
 
-    def __init__(self, port: int, person_id: int, token: str, product_id: int):
-        self.port, self.person_id = port, person_id
+    def __init__(self, port: int):
+        self.port = port
         self.connection: http.client.HTTPConnection | None = None
-        status, headers, body = self.send("GET", f"/shop/products/{product_id}",
-                                          cookie=f"oneclick_client={token}")
-        if status != 200:
-            raise RuntimeError(f"product page answered {status}")
-        session_cookie = next(h.split(";", 1)[0] for h in headers.get_all("Set-Cookie") or []
-                              if h.startswith("session="))
-        self.cookie = f"oneclick_client={token}; {session_cookie}"
-        self.csrf = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
-        self.pressed: list[tuple[str, int]] = []  # (key, product id) of this browser's presses
 
-    def send(self, method: str, path: str, body: str | None = None, cookie: str | None = None,
-             htmx: bool = False) -> tuple[int, http.client.HTTPMessage, bytes]:
-        headers = {"Cookie": cookie or self.cookie}
-        if body is not None:
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if htmx:
-            headers["HX-Request"] = "true"
+    def send(self, method: str, path: str, headers: dict,
+             body: str | None = None) -> tuple[int, http.client.HTTPMessage, bytes]:
         for attempt in (1, 2):
             if self.connection is None:
                 self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
@@ -188,6 +175,23 @@ class Browser:
                     raise
         raise AssertionError("unreachable")
 
+
+class Browser:
+    """One person's browser: the session cookie and CSRF token of a product page it loaded,
+    and its client identifier; it talks over its client thread's keep-alive connection."""
+
+    def __init__(self, line: KeepAlive, person_id: int, token: str, product_id: int):
+        self.line, self.person_id = line, person_id
+        status, headers, body = line.send("GET", f"/shop/products/{product_id}",
+                                          {"Cookie": f"oneclick_client={token}"})
+        if status != 200:
+            raise RuntimeError(f"product page answered {status}")
+        session_cookie = next(h.split(";", 1)[0] for h in headers.get_all("Set-Cookie") or []
+                              if h.startswith("session="))
+        self.cookie = f"oneclick_client={token}; {session_cookie}"
+        self.csrf = re.search(rb'name="csrf_token" value="([^"]+)"', body).group(1).decode()
+        self.pressed: list[tuple[str, int]] = []  # (key, product id) of this browser's presses
+
     def press(self, rng: random.Random, product_ids: list[int]) -> tuple[int, bytes, str, bool]:
         repeat = bool(self.pressed) and rng.randrange(REPEAT_EVERY) == 0
         if repeat:
@@ -197,11 +201,13 @@ class Browser:
             self.pressed.append((key, product_id))
         body = (f"csrf_token={self.csrf}&product_id={product_id}&unit=each&quantity=1"
                 f"&person={self.person_id}&idempotency_key={key}")
-        status, _, answer = self.send("POST", "/1-click/buy", body, htmx=True)
+        status, _, answer = self.line.send("POST", "/1-click/buy", {
+            "Cookie": self.cookie, "Content-Type": "application/x-www-form-urlencoded",
+            "HX-Request": "true"}, body)
         return status, answer, key, repeat
 
     def health(self) -> tuple[int, bytes]:
-        status, _, answer = self.send("GET", "/healthz")
+        status, _, answer = self.line.send("GET", "/healthz", {"Cookie": self.cookie})
         return status, answer
 
 
@@ -213,17 +219,19 @@ def client_process(port: int, people: list[tuple[int, str]], product_ids: list[i
     """Set up one browser per thread, then run the phases the parent sends, one at a time:
     ("max", endpoint, seconds) or ("rate", endpoint, seconds, requests per second)."""
     rng = random.Random(seed_)
-    browsers = [Browser(port, person_id, token, rng.choice(product_ids))
-                for person_id, token in people]
-    results.put(("ready", len(browsers)))
+    lines = [KeepAlive(port) for _ in range(CLIENT_THREADS)]
+    clients = [[Browser(line, person_id, token, rng.choice(product_ids))
+                for person_id, token in people[i::CLIENT_THREADS]]
+               for i, line in enumerate(lines)]
+    results.put(("ready", sum(map(len, clients))))
     while True:
         command = commands.get()
         if command[0] == "stop":
             return
-        results.put(("done", run_phase(browsers, product_ids, rng, *command)))
+        results.put(("done", run_phase(clients, product_ids, rng, *command)))
 
 
-def run_phase(browsers: list[Browser], product_ids: list[int], rng: random.Random, mode: str,
+def run_phase(clients: list[list[Browser]], product_ids: list[int], rng: random.Random, mode: str,
               endpoint: str, seconds: float, rate: float = 0.0) -> dict:
     latencies: list[float] = []
     errors: list[str] = []
@@ -233,7 +241,8 @@ def run_phase(browsers: list[Browser], product_ids: list[int], rng: random.Rando
     deadline = started + seconds
     due: queue.Queue[float | None] = queue.Queue()
 
-    def one(browser: Browser, thread_rng: random.Random, since: float) -> None:
+    def one(browsers: list[Browser], thread_rng: random.Random, since: float) -> None:
+        browser = thread_rng.choice(browsers)
         try:
             if endpoint == "oneclick":
                 status, body, key, repeat = browser.press(thread_rng, product_ids)
@@ -254,12 +263,12 @@ def run_phase(browsers: list[Browser], product_ids: list[int], rng: random.Rando
             with lock:
                 errors.append(repr(error)[:200])
 
-    def closed_loop(browser: Browser, index: int) -> None:
+    def closed_loop(browsers: list[Browser], index: int) -> None:
         thread_rng = random.Random(rng.random() + index)
         while time.perf_counter() < deadline:
-            one(browser, thread_rng, time.perf_counter())
+            one(browsers, thread_rng, time.perf_counter())
 
-    def open_loop(browser: Browser, index: int) -> None:
+    def open_loop(browsers: list[Browser], index: int) -> None:
         thread_rng = random.Random(rng.random() + index)
         while True:
             when = due.get()
@@ -268,10 +277,10 @@ def run_phase(browsers: list[Browser], product_ids: list[int], rng: random.Rando
             pause = when - time.perf_counter()
             if pause > 0:
                 time.sleep(pause)
-            one(browser, thread_rng, when)
+            one(browsers, thread_rng, when)
 
     worker = closed_loop if mode == "max" else open_loop
-    threads = [threading.Thread(target=worker, args=(b, i), daemon=True) for i, b in enumerate(browsers)]
+    threads = [threading.Thread(target=worker, args=(b, i), daemon=True) for i, b in enumerate(clients)]
     for thread in threads:
         thread.start()
     if mode == "rate":
@@ -300,11 +309,9 @@ class LoadGenerator:
         context = multiprocessing.get_context("spawn")
         self.results = context.Queue()
         self.commands = [context.Queue() for _ in range(CLIENT_PROCESSES)]
-        share = CLIENT_PROCESSES * CLIENT_THREADS
-        chosen = people[:share]
         self.processes = [
             context.Process(target=client_process, daemon=True,
-                            args=(port, chosen[i::CLIENT_PROCESSES], product_ids, self.commands[i],
+                            args=(port, people[i::CLIENT_PROCESSES], product_ids, self.commands[i],
                                   self.results, SEED + i))
             for i in range(CLIENT_PROCESSES)]
         for process in self.processes:
@@ -313,7 +320,14 @@ class LoadGenerator:
             kind, _count = self.results.get(timeout=120)
             assert kind == "ready"
 
-    def phase(self, mode: str, endpoint: str, seconds: float, rate: float = 0.0) -> dict:
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self.processes]
+
+    def phase(self, mode: str, endpoint: str, seconds: float, rate: float = 0.0,
+              meter: CpuMeter | None = None) -> dict:
+        before = meter.snapshot() if meter else None
+        load_before = os.getloadavg()[0]
         for commands in self.commands:
             commands.put((mode, endpoint, seconds, rate / CLIENT_PROCESSES))
         merged = {"latencies": [], "errors": [], "answers": [], "elapsed": seconds}
@@ -322,6 +336,8 @@ class LoadGenerator:
             for name in ("latencies", "errors", "answers"):
                 merged[name] += part[name]
             merged["elapsed"] = max(merged["elapsed"], part["elapsed"])
+        merged["cpu"] = meter.used(before, meter.snapshot()) if meter else {}
+        merged["load"] = (load_before, os.getloadavg()[0])
         return merged
 
     def close(self) -> None:
@@ -333,7 +349,78 @@ class LoadGenerator:
                 process.kill()
 
 
+# --- Where the CPU goes ---------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one process so far (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (gunicorn's master and workers)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parents.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += parents.get(pid, [])
+    return found
+
+
+class CpuMeter:
+    """CPU seconds spent over a phase by the server (gunicorn and its workers), the load
+    generator's processes and the PostgreSQL backends serving the benchmark's database (on
+    SQLite the database work is inside the server). Other work on the machine is not counted,
+    so CPU per request is comparable across runs even when the machine is busy."""
+
+    def __init__(self, server_pid: int, generator_pids: list[int], database_url: str | None):
+        self.server_pid, self.generator_pids = server_pid, generator_pids
+        self.dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1) \
+            if database_url and database_url.startswith("postgresql") else None
+
+    def _database_pids(self) -> list[int]:
+        if self.dsn is None:
+            return []
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as connection:
+            return [pid for (pid,) in connection.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()")]
+
+    def snapshot(self) -> dict[str, dict[int, float]]:
+        groups = {"server": process_tree(self.server_pid), "generator": self.generator_pids,
+                  "database": self._database_pids()}
+        return {name: {pid: seconds for pid in pids if (seconds := cpu_seconds(pid)) is not None}
+                for name, pids in groups.items()}
+
+    @staticmethod
+    def used(before: dict, after: dict) -> dict[str, float]:
+        """CPU seconds per group between two snapshots (a process new since ``before`` counts
+        from its start)."""
+        return {name: sum(seconds - before[name].get(pid, 0.0) for pid, seconds in after[name].items())
+                for name in after}
+
+
 # --- Measuring ------------------------------------------------------------------------------------
+
+ENDPOINTS = ("healthz", "oneclick")
+SLICE_SECONDS = 2.0  # the maxima alternate between the endpoints in slices this long
+
 
 def measure_backend(ctx: Any, backend: str, max_seconds: float, load_seconds: float) -> list[dict]:
     database_url = ctx.database_url(backend, "oneclick")
@@ -343,17 +430,20 @@ def measure_backend(ctx: Any, backend: str, max_seconds: float, load_seconds: fl
     server, port = start_server(ctx, database_url)
     try:
         load = LoadGenerator(port, people, product_ids)
+        meter = CpuMeter(server.pid, load.pids, database_url)
         try:
-            found: dict[str, dict] = {}
-            for endpoint in ("healthz", "oneclick"):
-                warmup = load.phase("max", endpoint, min(2.0, max_seconds))
-                peak = load.phase("max", endpoint, max_seconds)
+            found: dict[str, dict] = {endpoint: {"warmup": load.phase("max", endpoint, 2.0)}
+                                      for endpoint in ENDPOINTS}
+            for endpoint, peak in interleaved_maxima(load, meter, max_seconds).items():
                 maximum = len(peak["latencies"]) / peak["elapsed"]
                 ctx.log(f"oneclick [{backend}] {endpoint}: maximum {maximum:.0f}/s, "
-                        f"{len(peak['errors'])} errors")
-                found[endpoint] = {"max": maximum, "peak": peak, "warmup": warmup}
+                        f"{len(peak['errors'])} errors; {cpu_note(peak)}; "
+                        f"load average {load_note(peak)}")
+                found[endpoint].update(max=maximum, peak=peak)
+            for endpoint in ENDPOINTS:
                 for share in (0.5, 0.9):
-                    phase = load.phase("rate", endpoint, load_seconds, maximum * share)
+                    phase = load.phase("rate", endpoint, load_seconds,
+                                       found[endpoint]["max"] * share)
                     found[endpoint][share] = phase
                     ctx.log(f"oneclick [{backend}] {endpoint} at {share:.0%}: "
                             f"p50 {percentile(phase['latencies'], 0.5):.1f} ms, "
@@ -366,6 +456,47 @@ def measure_backend(ctx: Any, backend: str, max_seconds: float, load_seconds: fl
     duplicates, checked = count_duplicates(
         app, [found["oneclick"][k] for k in ("warmup", "peak", 0.5, 0.9)])
     return rows_for(backend, found, duplicates, checked, max_seconds, load_seconds)
+
+
+def interleaved_maxima(load: LoadGenerator, meter: CpuMeter, seconds: float) -> dict[str, dict]:
+    """Each endpoint's closed-loop maximum over ``seconds``, measured in alternating slices
+    (healthz, 1-Click, healthz, ...): on a shared machine whose load changes from minute to
+    minute, both endpoints then see the same machine, and their ratio means something."""
+    slices = max(1, round(seconds / SLICE_SECONDS))
+    parts: dict[str, list[dict]] = {endpoint: [] for endpoint in ENDPOINTS}
+    for _ in range(slices):
+        for endpoint in ENDPOINTS:
+            parts[endpoint].append(load.phase("max", endpoint, seconds / slices, meter=meter))
+    return {endpoint: {
+        "latencies": [x for part in phases for x in part["latencies"]],
+        "errors": [x for part in phases for x in part["errors"]],
+        "answers": [x for part in phases for x in part["answers"]],
+        "elapsed": sum(part["elapsed"] for part in phases),
+        "cpu": {name: sum(part["cpu"][name] for part in phases) for name in phases[0]["cpu"]},
+        "load": (min(part["load"][0] for part in phases), max(part["load"][1] for part in phases)),
+    } for endpoint, phases in parts.items()}
+
+
+def cpu_note(phase: dict) -> str:
+    """CPU milliseconds per answered request, by where it was spent."""
+    answered = max(len(phase["latencies"]), 1)
+    parts = [f"{name} {seconds * 1000 / answered:.2f}"
+             for name, seconds in phase["cpu"].items()
+             if name != "database" or seconds * 1000 / answered >= 0.005]
+    return "CPU ms per request: " + ", ".join(parts)
+
+
+def cpu_share(trivial: dict, oneclick: dict) -> float:
+    def per_request(phase: dict) -> float:
+        return sum(phase["cpu"].values()) / max(len(phase["latencies"]), 1)
+
+    return per_request(trivial) / per_request(oneclick) if per_request(oneclick) else 0.0
+
+
+def load_note(phase: dict) -> str:
+    """The machine's 1-minute load average over a phase, lowest to highest seen (2 cores:
+    above 2, other work competed for them)."""
+    return f"{phase['load'][0]:.1f}-{phase['load'][1]:.1f}"
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -406,15 +537,22 @@ def rows_for(backend: str, found: dict, duplicates: int, checked: int, max_secon
     errors = sum(len(oneclick[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9))
     trivial_errors = sum(len(trivial[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9))
     where = (f"gunicorn {' '.join(GUNICORN_ARGS[1::2])} (workers, threads, class); "
-             f"{CLIENT_PROCESSES}x{CLIENT_THREADS} keep-alive clients")
+             f"{CLIENT_PROCESSES}x{CLIENT_THREADS} keep-alive clients, {PEOPLE} browsers")
     rows = [
         {"name": "healthz (trivial): max throughput", "backend": backend,
          "value": round(trivial["max"], 1), "unit": "req/s",
-         "notes": f"{where}; closed loop {max_seconds:.0f} s; {trivial_errors} errors in all phases"},
+         "notes": f"{where}; closed loop {max_seconds:.0f} s in {SLICE_SECONDS:.0f} s slices "
+                  f"alternating with the 1-Click POST; {trivial_errors} errors in all phases; "
+                  f"{cpu_note(trivial['peak'])}; load average {load_note(trivial['peak'])}"},
         {"name": "1-Click POST: max throughput", "backend": backend,
          "value": round(oneclick["max"], 1), "unit": "orders/s",
          "notes": f"{share:.0%} of the trivial endpoint (goal >= 25%); htmx confirmation fragment; "
-                  f"1 in {REPEAT_EVERY} presses repeats a key"},
+                  f"1 in {REPEAT_EVERY} presses repeats a key; {cpu_note(oneclick['peak'])}; "
+                  f"load average {load_note(oneclick['peak'])}"},
+        {"name": "1-Click POST: CPU share of healthz", "backend": backend,
+         "value": round(cpu_share(trivial["peak"], oneclick["peak"]) * 100, 1), "unit": "%",
+         "notes": "CPU per healthz request / CPU per press (server, database, load generator): "
+                  "the throughput share on two cores with nothing else on them"},
     ]
     for endpoint, label, unit in (("healthz", "healthz", "ms p99"), ("oneclick", "1-Click POST", "ms p99")):
         for fraction in (0.5, 0.9):

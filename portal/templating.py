@@ -25,6 +25,16 @@ def render(template: str, fragment: str | None = None, status: int = 200, **cont
     return response
 
 
+def render_fragment(template: str, status: int = 200, **context):
+    """An htmx fragment that uses only its own context and the Jinja globals (``url_for``,
+    ``csrf_token``, filters), rendered without the context processors: none of the page's
+    globals (navigation, cart count, the logged-in user) are computed. For hot endpoints."""
+    html = current_app.jinja_env.get_template(template).render(**context)
+    response = current_app.response_class(html, status, mimetype="text/html")
+    response.vary.add("HX-Request")
+    return response
+
+
 def money(value) -> str:
     if value is None:
         return ""
@@ -102,4 +112,4 @@ def register(app: Flask) -> None:
         return response
 
 
-__all__ = ["Markup", "is_htmx", "render"]
+__all__ = ["Markup", "is_htmx", "render", "render_fragment"]

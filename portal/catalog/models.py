@@ -19,6 +19,12 @@ class UnitCode(StrEnum):
 UNIT_LABELS = {UnitCode.EACH: "Each", UnitCode.CASE: "Case", UnitCode.LOT: "Lot"}
 
 
+def unit_label(code: str, eaches_per_unit: int) -> str:
+    """"Each", "Case of 12", "Lot of 48"."""
+    name = UNIT_LABELS[UnitCode(code)]
+    return name if code == UnitCode.EACH else f"{name} of {eaches_per_unit}"
+
+
 class Product(Base):
     __tablename__ = "products"
 
@@ -74,8 +80,7 @@ class ProductUnit(Base):
 
     @property
     def label(self) -> str:
-        name = UNIT_LABELS[UnitCode(self.code)]
-        return name if self.code == UnitCode.EACH else f"{name} of {self.eaches_per_unit}"
+        return unit_label(self.code, self.eaches_per_unit)
 
 
 class StockLevel(Base):

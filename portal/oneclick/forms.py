@@ -31,6 +31,9 @@ class BuyForm(FlaskForm):
         Regexp(KEY_REGEXP, message="This 1-Click button is not valid. Reload the page and try again.")])
     compact = BooleanField()  # a catalog card: a short confirmation fits it
 
+    class Meta:
+        csrf = False  # CSRFProtect has checked the token before any view runs
+
 
 class SettingsForm(FlaskForm):
     address_id = SelectField("Ship to", coerce=coerce_id, validate_choice=True,

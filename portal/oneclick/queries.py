@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -135,6 +135,17 @@ def request_by_key(session: Session, idempotency_key: str) -> OneClickRequest | 
 
 
 _REQUEST_BY_KEY = select(OneClickRequest).where(OneClickRequest.idempotency_key == bindparam("key"))
+
+
+def press_by_key(connection: Connection, idempotency_key: str) -> Row | None:
+    """What the first request with this key asked for, and the answer it got (a plain row:
+    this is read on every press)."""
+    return connection.execute(_PRESS_BY_KEY, {"key": idempotency_key}).first()
+
+
+_PRESS_BY_KEY = (select(*(OneClickRequest.__table__.c[name] for name in (
+                     "client_id", "user_id", "product_id", "unit_code", "quantity", "outcome")))
+                 .where(OneClickRequest.__table__.c.idempotency_key == bindparam("key")))
 
 
 def due_for_finalisation(session: Session, now: datetime, limit: int = 1000) -> list[int]:

@@ -2,37 +2,41 @@
 combining them while a short window is open, and finalising them when it closes.
 
 Placing an order is serialised per person (a row lock on PostgreSQL; SQLite serialises every
-writer), so a repeat of the same button always finds the first request's row, and two
-different clicks always find the same open order to combine into. The unique idempotency key
-makes "exactly once" true even where the lock does not reach (someone else's request with the
-same key).
+writer), so two different clicks always find the same open order to combine into. A repeat of
+the same button finds the first request's row; the unique idempotency key makes "exactly once"
+true where that look-up came too early (a twin that committed while this request waited for
+the lock, or someone else's request with the same key).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, contains_eager, joinedload, lazyload
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from portal.accounts.models import Role, User
+from portal.addresses.models import Address
 from portal.addresses.services import owned_address
-from portal.catalog.models import Product, ProductUnit
+from portal.catalog.models import Product, ProductUnit, StockLevel, unit_label
 from portal.catalog.services import active_product, sellable_unit
 from portal.errors import DomainError, Forbidden, NotFound
+from portal.fulfilment.models import PurchaseOrderLine
+from portal.fulfilment.planning import expected_arrivals_query
 from portal.fulfilment.services import request_planning
 from portal.mail.services import queue_mail
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
-from portal.oneclick.queries import (client_by_hash, request_by_key,
-                                     stored_details_problem)
-from portal.orders.models import Order, OrderLine, OrderSource
+from portal.oneclick.queries import client_by_hash, press_by_key, stored_details_problem
+from portal.orders.models import Order, OrderLine, OrderSource, order_number
 from portal.orders.pricing import PricedLine, ShippingRule, shipping_rule
-from portal.orders.services import (add_order_line, change_status, charge_order, open_order,
-                                    order_for, remove_order_line)
+from portal.orders.services import (add_line_to_open_order, change_status, charge_order,
+                                    insert_open_order, order_for, remove_order_line)
 from portal.orders.states import STATUS_LABELS, OrderStatus
 from portal.payments.gateway import PaymentDeclined, PaymentGateway
 from portal.payments.models import PaymentMethod
@@ -42,6 +46,7 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
 SHOPPER_ROLES = (Role.MEMBER, Role.IBO)
 DEFAULT_BACKORDER_DAYS = 14
 LAST_USED_PRECISION = timedelta(minutes=1)
+SHIPS_FROM_STOCK, SHIPS_ON_ARRIVAL, SHIPS_AFTER_LEAD_TIME = "stock", "arrival", "lead time"
 
 
 class OneClickError(DomainError):
@@ -128,9 +133,12 @@ class Confirmation:
     # Other open orders to the same place with the same card that ship on other dates: the
     # reason this item is a separate order (claim 26). [[number, ISO date], ...]
     other_open_orders: list = field(default_factory=list)
+    # Why it ships then: from stock, on the next expected arrival, or after the lead time
+    # (answers recorded before this was kept say "" and read as the lead time when not in stock).
+    ship_date_basis: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        return json.dumps(vars(self), separators=(",", ":"))  # flat: asdict's deep copy is slow
 
     @classmethod
     def from_json(cls, text: str) -> "Confirmation":
@@ -139,6 +147,10 @@ class Confirmation:
     @property
     def ship_date(self) -> date:
         return date.fromisoformat(self.expected_ship_date)
+
+    @property
+    def ships_on_arrival(self) -> bool:
+        return self.ship_date_basis == SHIPS_ON_ARRIVAL
 
     @property
     def window_closes(self) -> datetime:
@@ -265,13 +277,87 @@ def _disable(session: Session, user: User, client_ids: list[int], now: datetime)
 
 
 # --- Placing single-action orders --------------------------------------------------------------
+#
+# A press is the hottest write in the portal, so it runs on Core statements built once (no unit
+# of work, no ORM loading) in few round trips: one query for the setting with the person's row
+# lock, the hourly count, an earlier press with the same key and the product; one for the open
+# orders; then the inserts and the update of the order's totals.
 
-def expected_ship_date(session: Session, product: Product, eaches: int, today: date, *,
-                       backorder_days: int = DEFAULT_BACKORDER_DAYS) -> date:
-    """When ``eaches`` of ``product`` can ship: today from the stock available now, otherwise
-    after the backorder lead time. The one place that will consult expected stock arrivals."""
-    available = product.stock.available if product.stock is not None else 0
-    return today if available >= eaches else today + timedelta(days=backorder_days)
+_CLIENTS, _SETTINGS, _REQUESTS = (ClientIdentifier.__table__, OneClickSetting.__table__,
+                                  OneClickRequest.__table__)
+_USERS, _ADDRESSES, _CARDS = User.__table__, Address.__table__, PaymentMethod.__table__
+_PRODUCTS, _UNITS, _STOCK = Product.__table__, ProductUnit.__table__, StockLevel.__table__
+_ORDERS, _LINES = Order.__table__, OrderLine.__table__
+_USER_FIELDS = ("id", "first_name", "last_name", "active", "role")
+_ADDRESS_FIELDS = ("id", "user_id", "moniker", "full_name", "line1", "line2", "city", "region",
+                   "postal_code", "country", "destination_key", "archived_at")
+_CARD_FIELDS = ("id", "user_id", "brand", "last4", "exp_month", "exp_year", "archived_at")
+
+_RECENT_REQUESTS = (select(_REQUESTS.c.id)
+                    .where(_REQUESTS.c.client_id == _CLIENTS.c.id,
+                           _REQUESTS.c.created_at > bindparam("since"))
+                    .limit(bindparam("cap")).correlate(_CLIENTS).subquery())
+_PRESS_FIELDS = ("client_id", "user_id", "product_id", "unit_code", "quantity", "outcome")
+_EARLIER = _REQUESTS.alias("earlier")
+_PRESS_ON_CLIENT = (
+    select(_SETTINGS.c.id.label("setting_id"), _SETTINGS.c.disabled_at, _SETTINGS.c.last_used_at,
+           _CLIENTS.c.id.label("client_id"), _CLIENTS.c.revoked_at,
+           *(_USERS.c[name].label(f"user_{name}") for name in _USER_FIELDS),
+           *(_ADDRESSES.c[name].label(f"address_{name}") for name in _ADDRESS_FIELDS),
+           *(_CARDS.c[name].label(f"card_{name}") for name in _CARD_FIELDS),
+           select(func.count()).select_from(_RECENT_REQUESTS).scalar_subquery().label("recent"),
+           *(_EARLIER.c[name].label(f"earlier_{name}") for name in _PRESS_FIELDS),
+           _PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.active.label("product_active"),
+           _UNITS.c.eaches_per_unit, _UNITS.c.price, _UNITS.c.pv, _UNITS.c.bv,
+           _UNITS.c.active.label("unit_active"),
+           func.coalesce(_STOCK.c.on_hand - _STOCK.c.allocated, 0).label("available"))
+    .select_from(
+        _SETTINGS.join(_CLIENTS, _CLIENTS.c.id == _SETTINGS.c.client_id)
+        .join(_USERS, _USERS.c.id == _SETTINGS.c.user_id)
+        .join(_ADDRESSES, _ADDRESSES.c.id == _SETTINGS.c.address_id)
+        .join(_CARDS, _CARDS.c.id == _SETTINGS.c.payment_method_id)
+        .outerjoin(_EARLIER, _EARLIER.c.idempotency_key == bindparam("key"))
+        .outerjoin(_PRODUCTS, _PRODUCTS.c.id == bindparam("product_id"))
+        .outerjoin(_UNITS, and_(_UNITS.c.product_id == _PRODUCTS.c.id,
+                                _UNITS.c.code == bindparam("unit_code")))
+        .outerjoin(_STOCK, _STOCK.c.product_id == _PRODUCTS.c.id))
+    .where(_CLIENTS.c.token_hash == bindparam("token_hash"),
+           _SETTINGS.c.user_id == bindparam("person_id"))
+    .with_for_update(of=_USERS, key_share=True))
+_OPEN_HERE = (  # open orders to combine into, with their line counts
+    select(_ORDERS.c.id, _ORDERS.c.expected_ship_date, _ORDERS.c.combine_until,
+           _ORDERS.c.subtotal, _ORDERS.c.pv_total, _ORDERS.c.bv_total,
+           select(func.count()).select_from(_LINES).where(_LINES.c.order_id == _ORDERS.c.id)
+           .correlate(_ORDERS).scalar_subquery().label("lines"))
+    .where(_ORDERS.c.user_id == bindparam("user_id"), _ORDERS.c.source == OrderSource.ONECLICK,
+           _ORDERS.c.status == OrderStatus.OPEN, _ORDERS.c.address_id == bindparam("address_id"),
+           _ORDERS.c.payment_method_id == bindparam("card_id"),
+           _ORDERS.c.combine_until > bindparam("now"))
+    .order_by(_ORDERS.c.id).with_for_update(of=_ORDERS))
+_NEXT_ARRIVAL = expected_arrivals_query().where(
+    PurchaseOrderLine.product_id == bindparam("product_id"))
+_INSERT_REQUEST = insert(_REQUESTS)
+_TOUCH_SETTING = update(_SETTINGS).where(_SETTINGS.c.id == bindparam("setting_id"))
+_TOUCH_CLIENT = update(_CLIENTS).where(_CLIENTS.c.id == bindparam("client_id"))
+
+
+class ShipDate(NamedTuple):
+    day: date
+    basis: str  # SHIPS_FROM_STOCK, SHIPS_ON_ARRIVAL or SHIPS_AFTER_LEAD_TIME
+
+
+def expected_ship_date(session: Session, *, product_id: int, available: int, eaches: int,
+                       today: date, backorder_days: int = DEFAULT_BACKORDER_DAYS) -> ShipDate:
+    """When ``eaches`` of a product can ship: today if that many are available now; otherwise
+    on the next expected stock arrival for it (the planner's own ``expected_arrivals_query``),
+    but not before tomorrow (an arrival due today has not come in yet); with no arrival
+    known, after the backorder lead time."""
+    if available >= eaches:
+        return ShipDate(today, SHIPS_FROM_STOCK)
+    arrival = session.execute(_NEXT_ARRIVAL, {"product_id": product_id}).first()
+    if arrival is None:
+        return ShipDate(today + timedelta(days=backorder_days), SHIPS_AFTER_LEAD_TIME)
+    return ShipDate(max(arrival.expected_on, today + timedelta(days=1)), SHIPS_ON_ARRIVAL)
 
 
 def place_oneclick_order(session: Session, *, token_hash: str | None, person_id: int,
@@ -285,155 +371,176 @@ def place_oneclick_order(session: Session, *, token_hash: str | None, person_id:
     The line joins the person's open single-action order to the same address, with the same
     card and the same expected ship date while its window lasts (claim 25); otherwise it opens
     a new order (one per ship date: claim 26). Nothing is charged until the window closes.
-    If another person's request took the key meanwhile, the session is rolled back and
-    IdempotencyKeyReused raised.
+    If the key was committed after this request first looked (a twin of it, or someone else's
+    request), the session is rolled back and the first answer given, or IdempotencyKeyReused
+    raised if that asked for something else.
     """
     if not isinstance(idempotency_key, str) or not KEY_PATTERN.match(idempotency_key):
         raise OneClickError("This 1-Click button is not valid. Reload the page and try again.")
-    found = _setting_on_client(session, token_hash, person_id, now, rules.max_per_hour)
-    if found is None or found[0].client.revoked_at is not None:
+    session.flush()  # the statements below go past the unit of work: it must have nothing left
+    connection = session.connection()
+    press = _press_on_client(connection, token_hash=token_hash, person_id=person_id,
+                             product_id=product_id, unit_code=unit_code, key=idempotency_key,
+                             now=now, cap=rules.max_per_hour)
+    if press is None or press.revoked_at is not None:
         client = client_by_hash(session, token_hash)  # only to say what is wrong
         if client is None or client.revoked_at is not None:
             raise ClientNotRecognised()
         raise OneClickOff()
-    setting, recent = found
-    client, user = setting.client, setting.user
-    if setting.disabled_at is not None or not user.active or user.role not in SHOPPER_ROLES:
+    user, address, card = _stored_details(press)
+    if press.disabled_at is not None or not user.active or user.role not in SHOPPER_ROLES:
         raise OneClickOff()
-    request = (person_id, product_id, unit_code, quantity)
-    earlier = request_by_key(session, idempotency_key)
+    request = (press.client_id, person_id, product_id, unit_code, quantity)
+    earlier = _earlier_press(press)
     if earlier is not None:
-        return _replay(earlier, client.id, request), True
+        return _replay(earlier, request), True
 
-    product, unit = _orderable(session, product_id, unit_code, quantity, rules.max_quantity)
-    problem = stored_details_problem(setting.address, setting.card, user, today)
+    item = _orderable(session, press, product_id, unit_code, quantity, rules.max_quantity)
+    problem = stored_details_problem(address, card, user, today)
     if problem:
         raise StoredDetailsUnusable(problem)
-    if recent >= rules.max_per_hour:
+    if press.recent >= rules.max_per_hour:
         raise TooManyOrders(f"This browser has placed {rules.max_per_hour} 1-Click orders in the "
                             "last hour, the most we accept. Please use the cart and checkout.")
-    if setting.last_used_at is None or now - setting.last_used_at >= LAST_USED_PRECISION:
-        client.last_used_at = setting.last_used_at = now  # not rewritten on every press
+    if press.last_used_at is None or now - press.last_used_at >= LAST_USED_PRECISION:
+        # Not rewritten on every press.
+        connection.execute(_TOUCH_SETTING, {"setting_id": press.setting_id, "last_used_at": now})
+        connection.execute(_TOUCH_CLIENT, {"client_id": press.client_id, "last_used_at": now})
     try:
-        confirmation = _add_line(session, client=client, setting=setting, product=product,
-                                 unit=unit, quantity=quantity, idempotency_key=idempotency_key,
-                                 rules=rules, now=now, today=today)
+        confirmation = _add_line(session, connection, client_id=press.client_id, user=user,
+                                 address=address, card=card, item=item, quantity=quantity,
+                                 idempotency_key=idempotency_key, rules=rules, now=now,
+                                 today=today)
     except IntegrityError as error:
-        # Under the person's lock only someone else's request can hold this key: a reuse.
         if "idempotency_key" not in str(error.orig):
             raise
+        # The key was committed after the first query read: by a twin of this request that
+        # held the person's lock (PostgreSQL reads the joined rows as of the query's start,
+        # before the wait for the lock), or by someone else's request. Its answer decides.
         session.rollback()
-        raise IdempotencyKeyReused("This 1-Click button was already used for another order. "
-                                   "Reload the page to order this item.") from None
+        earlier = press_by_key(session.connection(), idempotency_key)
+        if earlier is None:
+            raise
+        return _replay(tuple(earlier), request), True
+    _expire(session, (Order, confirmation.order_id), (OneClickSetting, press.setting_id),
+            (ClientIdentifier, press.client_id))
     return confirmation, False
 
 
-def _setting_on_client(session: Session, token_hash: str | None, person_id: int, now: datetime,
-                       cap: int) -> tuple[OneClickSetting, int] | None:
-    """The person's setting on this browser with everything an order needs, and how many
-    requests the browser made in the last hour (counted up to ``cap``), in one query.
+def _press_on_client(connection: Connection, *, token_hash: str | None, person_id: int,
+                     product_id: int, unit_code: str, key: str, now: datetime,
+                     cap: int) -> Row | None:
+    """In one query: the person's setting on this browser with everything an order needs, how
+    many requests the browser made in the last hour (counted up to ``cap``), the request that
+    already used ``key`` if any, and the product in ``unit_code`` with its available stock.
 
     It also takes the person's row lock (PostgreSQL; SQLite serialises every writing
     transaction from its first statement): one single-action order at a time per person, so
-    a twin of this request that came first has committed and its key is visible, and two
-    different presses find the same open order to combine into."""
+    two different presses find the same open order to combine into."""
     if not token_hash:
         return None
-    row = session.execute(_SETTING_ON_CLIENT, {
+    return connection.execute(_PRESS_ON_CLIENT, {
         "token_hash": token_hash, "person_id": person_id, "since": now - timedelta(hours=1),
-        "cap": cap}).first()
-    return (row[0], row[1]) if row is not None else None
+        "cap": cap, "key": key, "product_id": product_id, "unit_code": unit_code}).first()
 
 
-# Built once: the hot path of every press pays for executing these, not for composing them.
-_RECENT_REQUESTS = (select(OneClickRequest.id)
-                    .where(OneClickRequest.client_id == ClientIdentifier.id,
-                           OneClickRequest.created_at > bindparam("since"))
-                    .limit(bindparam("cap")).correlate(ClientIdentifier).subquery())
-_SETTING_ON_CLIENT = (
-    select(OneClickSetting, select(func.count()).select_from(_RECENT_REQUESTS).scalar_subquery())
-    .join(OneClickSetting.client).join(OneClickSetting.user)
-    .where(ClientIdentifier.token_hash == bindparam("token_hash"),
-           OneClickSetting.user_id == bindparam("person_id"))
-    .options(contains_eager(OneClickSetting.client), contains_eager(OneClickSetting.user),
-             joinedload(OneClickSetting.address, innerjoin=True),
-             joinedload(OneClickSetting.card, innerjoin=True))
-    .with_for_update(of=User, key_share=True))
-_LINE_COUNT = (select(func.count()).select_from(OrderLine)
-               .where(OrderLine.order_id == Order.id).correlate(Order).scalar_subquery())
-_OPEN_HERE = (select(Order, _LINE_COUNT)  # open orders to combine into, and their line counts
-              .where(Order.user_id == bindparam("user_id"), Order.source == OrderSource.ONECLICK,
-                     Order.status == OrderStatus.OPEN, Order.address_id == bindparam("address_id"),
-                     Order.payment_method_id == bindparam("card_id"),
-                     Order.combine_until > bindparam("now"))
-              .order_by(Order.id).with_for_update(of=Order))
-_ORDERABLE = (select(Product, ProductUnit)
-              .join(ProductUnit, ProductUnit.product_id == Product.id)
-              .where(Product.id == bindparam("product_id"), ProductUnit.code == bindparam("unit_code"))
-              .options(lazyload(Product.units)))
+def _stored_details(setting: Row) -> tuple[User, Address, PaymentMethod]:
+    """The person, address and card of a setting row as unsaved model objects, for their
+    properties (short name, masked address, card label, expiry)."""
+    def fields(prefix: str, names: tuple[str, ...]) -> dict:
+        return {name: getattr(setting, f"{prefix}_{name}") for name in names}
+
+    return (User(**fields("user", _USER_FIELDS)), Address(**fields("address", _ADDRESS_FIELDS)),
+            PaymentMethod(**fields("card", _CARD_FIELDS)))
 
 
-def _orderable(session: Session, product_id: int, unit_code: str, quantity: int,
-               max_quantity: int) -> tuple[Product, ProductUnit]:
-    """The product (with its stock) and the unit to order, in one query; the catalog's own
-    checks explain a refusal."""
-    row = session.execute(_ORDERABLE, {"product_id": product_id, "unit_code": unit_code}).first()
-    if row is not None:
-        product, unit = row
-        if product.active and unit.active and isinstance(quantity, int) \
-                and 1 <= quantity <= max_quantity:
-            return product, unit
-    product = active_product(session, product_id)
-    return product, sellable_unit(product, unit_code, quantity, max_quantity)
+@dataclass(frozen=True)
+class _Item:
+    line: PricedLine
+    unit_label: str
+    available: int
 
 
-def _replay(earlier: OneClickRequest, client_id: int, request: tuple) -> Confirmation:
-    if (earlier.client_id, earlier.user_id, earlier.product_id, earlier.unit_code,
-            earlier.quantity) != (client_id, *request):
+def _orderable(session: Session, press: Row, product_id: int, unit_code: str, quantity: int,
+               max_quantity: int) -> _Item:
+    """The line to order, priced, and the eaches available now; the catalog's own checks
+    explain a refusal."""
+    if press.sku is None or not (press.product_active and press.unit_active
+                                 and isinstance(quantity, int) and 1 <= quantity <= max_quantity):
+        sellable_unit(active_product(session, product_id), unit_code, quantity, max_quantity)
+        raise AssertionError("the catalog accepts what the query refused")  # pragma: no cover
+    return _Item(line=PricedLine(product_id=product_id, sku=press.sku, name=press.name,
+                                 unit_code=unit_code, eaches_per_unit=press.eaches_per_unit,
+                                 quantity=quantity, unit_price=press.price, unit_pv=press.pv,
+                                 unit_bv=press.bv),
+                 unit_label=unit_label(unit_code, press.eaches_per_unit),
+                 available=press.available)
+
+
+def _earlier_press(press: Row) -> tuple | None:
+    """The request that used this press's key before, as read by the first query."""
+    if press.earlier_outcome is None:
+        return None
+    return tuple(getattr(press, f"earlier_{name}") for name in _PRESS_FIELDS)
+
+
+def _replay(earlier: tuple, request: tuple) -> Confirmation:
+    """The first answer to a key, if this request is the same as the first (client, person,
+    product, unit and quantity)."""
+    *asked, outcome = earlier
+    if tuple(asked) != request:
         raise IdempotencyKeyReused("This 1-Click button was already used for another order. "
                                    "Reload the page to order this item.")
-    return Confirmation.from_json(earlier.outcome)
+    return Confirmation.from_json(outcome)
 
 
-def _add_line(session: Session, *, client: ClientIdentifier, setting: OneClickSetting,
-              product: Product, unit: ProductUnit, quantity: int, idempotency_key: str,
-              rules: OneClickRules, now: datetime, today: date) -> Confirmation:
-    user, address, card = setting.user, setting.address, setting.card
-    ship_date = expected_ship_date(session, product, unit.eaches_per_unit * quantity, today,
-                                   backorder_days=rules.backorder_days)
-    priced = PricedLine(product_id=product.id, sku=product.sku, name=product.name,
-                        unit_code=unit.code, eaches_per_unit=unit.eaches_per_unit,
-                        quantity=quantity, unit_price=unit.price, unit_pv=unit.pv, unit_bv=unit.bv)
-    open_here = session.execute(_OPEN_HERE, {"user_id": user.id, "address_id": address.id,
-                                             "card_id": card.id, "now": now}).all()
-    order, lines_in_order = next(((o, n + 1) for o, n in open_here
-                                  if o.expected_ship_date == ship_date), (None, 1))
-    combined = order is not None
-    if combined:
-        line = add_order_line(session, order, priced, rules.shipping)
+def _add_line(session: Session, connection: Connection, *, client_id: int, user: User,
+              address: Address, card: PaymentMethod, item: _Item, quantity: int,
+              idempotency_key: str, rules: OneClickRules, now: datetime,
+              today: date) -> Confirmation:
+    priced = item.line
+    ship_date, basis = expected_ship_date(session, product_id=priced.product_id,
+                                          available=item.available, eaches=priced.eaches,
+                                          today=today, backorder_days=rules.backorder_days)
+    open_here = connection.execute(_OPEN_HERE, {"user_id": user.id, "address_id": address.id,
+                                                "card_id": card.id, "now": now}).all()
+    into = next((order for order in open_here if order.expected_ship_date == ship_date), None)
+    if into is not None:
+        added = add_line_to_open_order(connection, order_id=into.id, subtotal=into.subtotal,
+                                       pv_total=into.pv_total, bv_total=into.bv_total,
+                                       line=priced, shipping=rules.shipping, now=now)
+        combine_until, lines_in_order = into.combine_until, into.lines + 1
     else:
-        order = open_order(user=user, source=OrderSource.ONECLICK, lines=[priced], address=address,
-                           card=card, shipping=rules.shipping, combine_until=now + rules.combine_window,
-                           expected_ship_date=ship_date)
-        session.add(order)
-        session.flush()  # the new order's number goes into the confirmation
-        line = order.lines[0]
+        combine_until, lines_in_order = now + rules.combine_window, 1
+        added = insert_open_order(connection, user_id=user.id, source=OrderSource.ONECLICK,
+                                  line=priced, address=address, card=card,
+                                  shipping=rules.shipping, placed_at=now,
+                                  combine_until=combine_until, expected_ship_date=ship_date)
     confirmation = Confirmation(
-        order_id=order.id, order_number=order.number, person=user.short_name,
-        product_id=product.id, product_name=product.name, unit_label=unit.label,
-        quantity=quantity, eaches=line.eaches, line_total=str(line.line_total),
-        order_total=str(order.total), lines_in_order=lines_in_order, combined=combined,
+        order_id=added.order_id, order_number=order_number(added.order_id),
+        person=user.short_name, product_id=priced.product_id, product_name=priced.name,
+        unit_label=item.unit_label, quantity=quantity, eaches=added.eaches,
+        line_total=str(added.line_total), order_total=str(added.order_total),
+        lines_in_order=lines_in_order, combined=into is not None,
         ship_moniker=address.moniker, ship_masked=address.masked, card_label=card.label,
-        expected_ship_date=ship_date.isoformat(), ships_from_stock=ship_date == today,
-        combine_until=order.combine_until.isoformat(),
-        other_open_orders=[[other.number, other.expected_ship_date.isoformat()]
-                           for other, _ in open_here if other is not order])
-    session.add(OneClickRequest(idempotency_key=idempotency_key, client_id=client.id,
-                                user_id=user.id, product_id=product.id, unit_code=unit.code,
-                                quantity=quantity, order_id=order.id, order_line=line,
-                                outcome=confirmation.to_json(), created_at=now))
-    session.flush()  # the line, the order's new totals and this request: one round
+        expected_ship_date=ship_date.isoformat(), ships_from_stock=basis == SHIPS_FROM_STOCK,
+        ship_date_basis=basis, combine_until=combine_until.isoformat(),
+        other_open_orders=[[order_number(other.id), other.expected_ship_date.isoformat()]
+                           for other in open_here if other is not into])
+    connection.execute(_INSERT_REQUEST, {
+        "idempotency_key": idempotency_key, "client_id": client_id, "user_id": user.id,
+        "product_id": priced.product_id, "unit_code": priced.unit_code, "quantity": quantity,
+        "order_id": added.order_id, "order_line_id": added.line_id,
+        "outcome": confirmation.to_json(), "created_at": now})
     return confirmation
+
+
+def _expire(session: Session, *rows: tuple[type, int]) -> None:
+    """Objects the session already holds for rows written above read them again when used."""
+    for model, row_id in rows:
+        held = session.identity_map.get(identity_key(model, row_id))
+        if held is not None:
+            session.expire(held)
 
 
 # --- Changing an order while its window is open -------------------------------------------------

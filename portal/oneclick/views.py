@@ -29,7 +29,7 @@ from portal.oneclick.identifiers import (describe_user_agent, hash_token, new_to
 from portal.orders.models import Order
 from portal.payments.services import wallet
 from portal.roles import shopper_required
-from portal.templating import is_htmx, render
+from portal.templating import is_htmx, render, render_fragment
 
 bp = Blueprint("oneclick", __name__)
 
@@ -160,9 +160,9 @@ def buy():
     db.session.commit()
     # A repeat gets the same answer as the first request: the same page, or the same redirect.
     if is_htmx():
-        return render("oneclick/_placed.html", confirmation=confirmation,
-                      key=form.idempotency_key.data, next_key=Panel.new_key(),
-                      compact=form.compact.data)
+        return render_fragment("oneclick/_placed.html", confirmation=confirmation,
+                               key=form.idempotency_key.data, next_key=Panel.new_key(),
+                               compact=form.compact.data)
     return redirect(url_for("oneclick.placed", key=form.idempotency_key.data), 303)
 
 

@@ -17,6 +17,11 @@ class OrderSource(StrEnum):
     ONECLICK = "oneclick"
 
 
+def order_number(order_id: int) -> str:
+    """The number people see: "SO00000042"."""
+    return f"SO{order_id:08d}"
+
+
 class Order(Base):
     """A real order. Ship-to and payment are copied at placement so history never changes."""
 
@@ -84,7 +89,7 @@ class Order(Base):
 
     @property
     def number(self) -> str:
-        return f"SO{self.id:08d}"
+        return order_number(self.id)
 
     @property
     def status_label(self) -> str:

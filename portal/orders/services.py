@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -13,7 +14,7 @@ from portal.addresses.models import Address
 from portal.db import utcnow
 from portal.errors import NotFound
 from portal.orders.models import Order, OrderLine, OrderStatusChange
-from portal.orders.pricing import ZERO, PricedLine, ShippingRule, totals
+from portal.orders.pricing import ZERO, PricedLine, ShippingRule, Totals, totals
 from portal.orders.states import InvalidTransition, OrderStatus, check_transition
 from portal.payments.gateway import PaymentGateway
 from portal.payments.models import PaymentMethod
@@ -25,10 +26,21 @@ def build_order(*, user: User, source: str, lines: list[PricedLine], address: Ad
     """A new pending order with its lines, priced from ``lines``; not added to a session."""
     if not lines:
         raise ValueError("an order needs at least one line")
-    summary = totals(lines, shipping)
-    order = Order(
-        user_id=user.id, source=source, status=OrderStatus.PENDING_PAYMENT,
-        idempotency_key=idempotency_key, placed_at=utcnow(),
+    order = Order(**order_columns(user_id=user.id, source=source, address=address, card=card,
+                                  summary=totals(lines, shipping)),
+                  status=OrderStatus.PENDING_PAYMENT, idempotency_key=idempotency_key,
+                  placed_at=utcnow())
+    order.lines = [OrderLine(**line_columns(line)) for line in lines]
+    order.history = [OrderStatusChange(from_status=None, to_status=OrderStatus.PENDING_PAYMENT,
+                                       note=f"placed by {source}")]
+    return order
+
+
+def order_columns(*, user_id: int, source: str, address: Address, card: PaymentMethod,
+                  summary: Totals) -> dict:
+    """A new order's own columns: who, the ship-to and card copied as they are now, the totals."""
+    return dict(
+        user_id=user_id, source=source,
         address_id=address.id, ship_moniker=address.moniker, ship_name=address.full_name,
         ship_line1=address.line1, ship_line2=address.line2, ship_city=address.city,
         ship_region=address.region, ship_postal_code=address.postal_code,
@@ -36,13 +48,13 @@ def build_order(*, user: User, source: str, lines: list[PricedLine], address: Ad
         payment_method_id=card.id, payment_label=card.label,
         subtotal=summary.subtotal, shipping_fee=summary.shipping, total=summary.total,
         pv_total=summary.pv, bv_total=summary.bv)
-    order.lines = [OrderLine(product_id=l.product_id, sku=l.sku, name=l.name,
-                             unit_code=l.unit_code, eaches_per_unit=l.eaches_per_unit,
-                             quantity=l.quantity, eaches=l.eaches, unit_price=l.unit_price,
-                             line_total=l.line_total, pv=l.pv, bv=l.bv) for l in lines]
-    order.history = [OrderStatusChange(from_status=None, to_status=OrderStatus.PENDING_PAYMENT,
-                                       note=f"placed by {source}")]
-    return order
+
+
+def line_columns(line: PricedLine) -> dict:
+    return dict(product_id=line.product_id, sku=line.sku, name=line.name,
+                unit_code=line.unit_code, eaches_per_unit=line.eaches_per_unit,
+                quantity=line.quantity, eaches=line.eaches, unit_price=line.unit_price,
+                line_total=line.line_total, pv=line.pv, bv=line.bv)
 
 
 def change_status(session: Session, order: Order, target: str, note: str = "") -> None:
@@ -76,27 +88,66 @@ def order_history_query(user: User):
 
 
 # Orders open for combining (single-action orders): created open, lines added or removed and
-# the totals recomputed while the window lasts, then charged like any other order.
+# the totals recomputed while the window lasts, then charged like any other order. Adding is
+# the hot path of every 1-Click press, so it is written with Core statements built once,
+# without the unit of work.
 
-def open_order(*, user: User, source: str, lines: list[PricedLine], address: Address,
-               card: PaymentMethod, shipping: ShippingRule, combine_until: datetime,
-               expected_ship_date: date) -> Order:
-    """A new order open for combining until ``combine_until``; not added to a session."""
-    order = build_order(user=user, source=source, lines=lines, address=address, card=card,
-                        shipping=shipping)
-    order.status = OrderStatus.OPEN
-    order.combine_until = combine_until
-    order.expected_ship_date = expected_ship_date
-    order.history = [OrderStatusChange(from_status=None, to_status=OrderStatus.OPEN,
-                                       note=f"placed by {source}, open for additions")]
-    return order
+_ORDERS, _LINES, _CHANGES = Order.__table__, OrderLine.__table__, OrderStatusChange.__table__
+_INSERT_ORDER = insert(_ORDERS)
+_INSERT_LINE = insert(_LINES)
+_INSERT_CHANGE = insert(_CHANGES)
+_UPDATE_OPEN_TOTALS = (update(_ORDERS)
+                       .where(_ORDERS.c.id == bindparam("open_order_id"),
+                              _ORDERS.c.status == OrderStatus.OPEN))
 
 
-def order_line_from(line: PricedLine) -> OrderLine:
-    return OrderLine(product_id=line.product_id, sku=line.sku, name=line.name,
-                     unit_code=line.unit_code, eaches_per_unit=line.eaches_per_unit,
-                     quantity=line.quantity, eaches=line.eaches, unit_price=line.unit_price,
-                     line_total=line.line_total, pv=line.pv, bv=line.bv)
+@dataclass(frozen=True)
+class AddedLine:
+    order_id: int
+    line_id: int
+    eaches: int
+    line_total: Decimal
+    order_total: Decimal
+
+
+def insert_open_order(connection: Connection, *, user_id: int, source: str, line: PricedLine,
+                      address: Address, card: PaymentMethod, shipping: ShippingRule,
+                      placed_at: datetime, combine_until: datetime,
+                      expected_ship_date: date) -> AddedLine:
+    """Insert a new order open for combining until ``combine_until``, with its first line."""
+    summary = totals([line], shipping)
+    order_id = connection.execute(_INSERT_ORDER, {
+        **order_columns(user_id=user_id, source=source, address=address, card=card,
+                        summary=summary),
+        "status": OrderStatus.OPEN, "placed_at": placed_at, "updated_at": placed_at,
+        "combine_until": combine_until, "expected_ship_date": expected_ship_date,
+    }).inserted_primary_key[0]
+    connection.execute(_INSERT_CHANGE, {"order_id": order_id, "from_status": None,
+                                        "to_status": OrderStatus.OPEN, "changed_at": placed_at,
+                                        "note": f"placed by {source}, open for additions"})
+    line_id = connection.execute(_INSERT_LINE, {"order_id": order_id, **line_columns(line)}
+                                 ).inserted_primary_key[0]
+    return AddedLine(order_id=order_id, line_id=line_id, eaches=line.eaches,
+                     line_total=line.line_total, order_total=summary.total)
+
+
+def add_line_to_open_order(connection: Connection, *, order_id: int, subtotal: Decimal,
+                           pv_total: Decimal, bv_total: Decimal, line: PricedLine,
+                           shipping: ShippingRule, now: datetime) -> AddedLine:
+    """Add a line to an open order whose current totals the caller read with the row locked,
+    and re-total it without loading its lines."""
+    subtotal = subtotal + line.line_total
+    fee = shipping.fee(subtotal)
+    updated = connection.execute(_UPDATE_OPEN_TOTALS, {
+        "open_order_id": order_id, "subtotal": subtotal, "shipping_fee": fee,
+        "total": subtotal + fee, "pv_total": pv_total + line.pv, "bv_total": bv_total + line.bv,
+        "updated_at": now})
+    if updated.rowcount != 1:  # the caller's row lock rules this out
+        raise RuntimeError(f"order {order_id} is no longer open")
+    line_id = connection.execute(_INSERT_LINE, {"order_id": order_id, **line_columns(line)}
+                                 ).inserted_primary_key[0]
+    return AddedLine(order_id=order_id, line_id=line_id, eaches=line.eaches,
+                     line_total=line.line_total, order_total=subtotal + fee)
 
 
 def retotal_order(order: Order, shipping: ShippingRule) -> None:
@@ -106,27 +157,6 @@ def retotal_order(order: Order, shipping: ShippingRule) -> None:
     order.total = order.subtotal + order.shipping_fee
     order.pv_total = sum((line.pv for line in order.lines), ZERO)
     order.bv_total = sum((line.bv for line in order.lines), ZERO)
-
-
-def add_order_line(session: Session, order: Order, line: PricedLine,
-                   shipping: ShippingRule) -> OrderLine:
-    """Add a line to an open order and re-total it. Not flushed: the caller flushes it with
-    whatever else records the addition, in one round of statements."""
-    if order.status != OrderStatus.OPEN:
-        raise InvalidTransition(order.status, OrderStatus.OPEN)
-    added = order_line_from(line)
-    if "lines" in inspect(order).unloaded:  # add to the totals without loading every line
-        added.order_id = order.id
-        session.add(added)
-        order.subtotal += added.line_total
-        order.pv_total += added.pv
-        order.bv_total += added.bv
-        order.shipping_fee = shipping.fee(order.subtotal)
-        order.total = order.subtotal + order.shipping_fee
-    else:
-        order.lines.append(added)
-        retotal_order(order, shipping)
-    return added
 
 
 def remove_order_line(session: Session, order: Order, line_id: int,

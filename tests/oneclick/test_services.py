@@ -7,11 +7,12 @@ from types import SimpleNamespace
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from portal.catalog.services import OrderingError
 from portal.errors import NotFound
 from portal.extensions import db
+from portal.fulfilment.services import add_expected_arrival, receive_purchase_order_line
 from portal.mail.models import OutboxMessage
 from portal.oneclick.identifiers import describe_user_agent, hash_token, new_token
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
@@ -183,6 +184,36 @@ def test_a_repeat_gets_the_first_answer_and_no_second_order(session, redis, shop
     assert count(session, OneClickRequest) == 1
 
 
+def test_a_press_takes_a_few_statements_whatever_the_size_of_the_order(session, redis, shopper):
+    """The hot path: one query for setting, lock, hourly count, earlier key and product; one for
+    the open orders; then the writes. Nothing is loaded per line of the order."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "SAVEPOINT", "RELEASE")):
+            statements.append(statement)
+
+    rules = type(RULES)(**{**RULES.__dict__, "max_per_hour": 100})
+    shopper = ids_of(shopper)  # plain ids: nothing for the test itself to load
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        place(session, shopper, "key-size-000000000000", rules=rules)  # a new order
+        opened = len(statements)
+        for n in range(1, 31):
+            statements.clear()
+            place(session, shopper, f"key-size-0000000000{n:02d}", rules=rules)  # combined into it
+        combined = len(statements)
+        statements.clear()
+        place(session, shopper, "key-size-000000000030", rules=rules)  # a repeat
+        repeated = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    # A new order: 4 inserts, and the browser's last use (written at most once a minute).
+    assert (opened, combined, repeated) == (6 + 2, 5, 1)
+    assert session.scalar(select(func.count()).select_from(OrderLine)) == 31
+
+
 def test_a_reused_key_with_another_item_is_refused(session, redis, shopper):
     place(session, shopper)
     session.commit()
@@ -199,16 +230,30 @@ def test_a_reused_key_with_another_item_is_refused(session, redis, shopper):
 
 def test_a_key_taken_meanwhile_by_someone_else_is_a_reuse_and_nothing_is_kept(session, redis, shopper, monkeypatch):
     """The race the person's lock cannot see: another person's request committed the key
-    between our look-up and our insert. The unique constraint refuses ours."""
+    after our first query read. The unique constraint refuses ours."""
     partner = make_shopper(session, redis, token=shopper.token)
     place(session, shopper, "key-contested-00000001", person=partner.user)
     session.commit()
     import portal.oneclick.services as services
-    monkeypatch.setattr(services, "request_by_key", lambda *args: None)  # the look-up came too early
+    monkeypatch.setattr(services, "_earlier_press", lambda press: None)  # read too early
     with pytest.raises(IdempotencyKeyReused):
         place(session, shopper, "key-contested-00000001")
     session.rollback()
     assert count(session, OrderLine) == 1 and count(session, OneClickRequest) == 1
+
+
+def test_a_twin_that_committed_the_key_meanwhile_gets_its_answer(session, redis, shopper, monkeypatch):
+    """On PostgreSQL a press that waited for the person's lock reads the other tables as of
+    before the wait: its twin's key is found by the unique constraint, and its answer given."""
+    first, _ = place(session, shopper, "key-twin-000000000001")
+    session.commit()
+    import portal.oneclick.services as services
+    monkeypatch.setattr(services, "_earlier_press", lambda press: None)  # read before the twin
+    again, repeat = place(session, shopper, "key-twin-000000000001")
+    session.commit()
+    assert repeat and again == first
+    assert count(session, Order) == 1 and count(session, OrderLine) == 1
+    assert count(session, OneClickRequest) == 1
 
 
 @pytest.mark.parametrize("key", ["", "short", "x" * 81, "has space here 12345", "ünïcödé-ünïcödé-ü", None])
@@ -245,28 +290,69 @@ def test_after_the_window_or_to_another_address_a_new_order_opens(session, redis
     assert place(session, shopper, "key-card-0000000000001")[0].order_id != elsewhere.order_id
 
 
-def test_items_shipping_on_other_dates_are_separate_orders(session, shopper):
-    """Claim 26: in stock now and expected later are split, and the person is told."""
+def expect_arrival(session, product, on, eaches=100, reference=None):
+    """A purchase order bringing ``eaches`` of ``product`` on ``on``."""
+    return add_expected_arrival(session, actor=None, reference=reference or f"PO-{product.sku}-{on}",
+                                supplier="Acme", expected_on=on, sku=product.sku, eaches=eaches,
+                                today=TODAY)
+
+
+def test_items_shipping_on_other_dates_are_separate_orders_each_told(session, redis, shopper):
+    """Claim 26: in stock now, expected on a known arrival, and expected with no arrival known
+    are three ship dates, so three orders; each answer says its date and the others."""
     scarce = make_product(session, name="Rare Tea", on_hand=5)
+    awaited = make_product(session, name="Matcha", on_hand=0)
+    expect_arrival(session, awaited, TODAY + timedelta(days=6))
     now_order, _ = place(session, shopper, "key-instock-0000000001")
-    later, _ = place(session, shopper, "key-later-00000000001", product=scarce, quantity=6)
-    assert later.order_id != now_order.order_id
-    assert later.ship_date == TODAY + timedelta(days=14) and not later.ships_from_stock
-    assert later.split_from == [(now_order.order_number, TODAY)]
+    assert now_order.ship_date == TODAY and now_order.ships_from_stock
+    assert now_order.ship_date_basis == "stock" and now_order.split_from == []
+    arriving, _ = place(session, shopper, "key-arrival-0000000001", product=awaited, quantity=2)
+    assert arriving.order_id != now_order.order_id and not arriving.combined
+    assert arriving.ship_date == TODAY + timedelta(days=6) and arriving.ships_on_arrival
+    assert not arriving.ships_from_stock
+    assert arriving.split_from == [(now_order.order_number, TODAY)]
+    unknown, _ = place(session, shopper, "key-later-00000000001", product=scarce, quantity=6)
+    assert unknown.ship_date == TODAY + timedelta(days=14) and unknown.ship_date_basis == "lead time"
+    assert unknown.split_from == [(now_order.order_number, TODAY),
+                                  (arriving.order_number, TODAY + timedelta(days=6))]
     more_now, _ = place(session, shopper, "key-instock-0000000002", product=scarce, quantity=5)
     assert more_now.order_id == now_order.order_id  # 5 are in stock: ships today, combined
+    same_day, _ = place(session, shopper, "key-arrival-0000000002", product=awaited)
+    assert same_day.order_id == arriving.order_id and same_day.combined
     orders = session.scalars(select(Order).order_by(Order.id)).all()
     assert [(o.expected_ship_date, len(o.lines)) for o in orders] == [
-        (TODAY, 2), (TODAY + timedelta(days=14), 1)]
+        (TODAY, 2), (TODAY + timedelta(days=6), 2), (TODAY + timedelta(days=14), 1)]
 
 
-def test_expected_ship_date_from_stock_or_after_the_backorder_lead_time(session):
-    product = make_product(session, on_hand=10)
-    assert expected_ship_date(session, product, 10, TODAY) == TODAY
-    assert expected_ship_date(session, product, 11, TODAY) == TODAY + timedelta(days=14)
-    assert expected_ship_date(session, product, 11, TODAY, backorder_days=3) == TODAY + timedelta(days=3)
-    product.stock.allocated = 8
-    assert expected_ship_date(session, product, 3, TODAY) == TODAY + timedelta(days=14)
+def test_expected_ship_date_from_stock_else_the_next_arrival_else_the_lead_time(session, redis):
+    product, other = make_product(session, on_hand=10), make_product(session, on_hand=0)
+
+    def ships(eaches, available=10, **rules):
+        return expected_ship_date(session, product_id=product.id, available=available,
+                                  eaches=eaches, today=TODAY, **rules)
+
+    assert ships(10) == (TODAY, "stock")
+    assert ships(11) == (TODAY + timedelta(days=14), "lead time")  # no arrival known
+    assert ships(11, backorder_days=3) == (TODAY + timedelta(days=3), "lead time")
+    expect_arrival(session, other, TODAY + timedelta(days=2))  # another product's
+    assert ships(11).basis == "lead time"
+    late = expect_arrival(session, product, TODAY + timedelta(days=20))
+    soon = expect_arrival(session, product, TODAY + timedelta(days=5), eaches=4)
+    assert ships(11) == (TODAY + timedelta(days=5), "arrival")  # the next one
+    receive_purchase_order_line(session, actor=None, line_id=soon.lines[0].id, eaches=3)
+    assert ships(11).day == TODAY + timedelta(days=5)  # one each still to come
+    receive_purchase_order_line(session, actor=None, line_id=soon.lines[0].id, eaches=1)
+    assert ships(11) == (TODAY + timedelta(days=20), "arrival")  # that one has arrived
+    expect_arrival(session, product, TODAY)
+    assert ships(11) == (TODAY + timedelta(days=1), "arrival")  # due today, not in yet
+    assert late.lines[0].eaches_received == 0
+
+
+def test_allocated_stock_is_not_available_to_ship_now(session, redis, shopper):
+    shopper.product.stock.on_hand, shopper.product.stock.allocated = 10, 8
+    expect_arrival(session, shopper.product, TODAY + timedelta(days=4))
+    confirmation, _ = place(session, shopper, quantity=3)
+    assert confirmation.ship_date == TODAY + timedelta(days=4) and confirmation.ships_on_arrival
 
 
 def test_unknown_or_missing_identifiers_are_refused(session, redis, shopper):

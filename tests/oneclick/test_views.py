@@ -10,8 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select, update
 
+from portal.clock import company_today
 from portal.db import utcnow
 from portal.extensions import db
+from portal.fulfilment.services import add_expected_arrival
 from portal.oneclick.identifiers import COOKIE_NAME, hash_token
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.orders.models import Order, OrderLine
@@ -127,6 +129,30 @@ def test_htmx_gets_the_confirmation_fragment_and_a_new_key_for_the_next_press(ap
     second = buy(browser, form, idempotency_key=new_key)
     assert "Added to your open order" in second.get_data(as_text=True)  # claim 25, told
     assert count(Order) == 1 and count(OrderLine) == 2
+
+
+def test_each_confirmation_says_when_its_items_ship(app, session, redis):
+    """In stock: today. Out of stock: the next expected arrival, or a rough date when none is
+    known. Different dates are separate orders, and the answer says so."""
+    shopper = make_shopper(session, redis)
+    in_stock = make_product(session, name="Green Tea", on_hand=50)
+    awaited = make_product(session, name="Matcha", on_hand=0)
+    unknown = make_product(session, name="Rare Tea", on_hand=0)
+    arrives = company_today() + timedelta(days=9)
+    add_expected_arrival(session, actor=None, reference="PO-MATCHA", supplier="Acme",
+                         expected_on=arrives, sku=awaited.sku, eaches=40, today=company_today())
+    session.commit()
+    browser = browser_with(app, shopper.token, htmx=True)
+    bodies = [buy(browser, buy_form(browser, product.id)).get_data(as_text=True)
+              for product in (in_stock, awaited, unknown)]
+    first, second, third = session.scalars(select(Order).order_by(Order.id)).all()
+    assert "from stock today" in bodies[0]
+    assert f"on {arrives:%b %d}, when the item is expected back in stock" in bodies[1]
+    assert f"Separate from your open order {first.number}, which ships" in bodies[1]
+    lead_time = company_today() + timedelta(days=app.config["ONECLICK_BACKORDER_DAYS"])
+    assert f"around {lead_time:%b %d}: the item is out of stock and no delivery is scheduled yet" in bodies[2]
+    assert first.number in bodies[2] and second.number in bodies[2]
+    assert [o.expected_ship_date for o in (first, second, third)] == [company_today(), arrives, lead_time]
 
 
 def test_the_catalog_shows_a_button_per_product_each_with_its_own_key(app, session, redis):
