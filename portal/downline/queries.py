@@ -345,7 +345,8 @@ def team_page(session: Session, ancestor: User, filters: TeamFilters, *, cursor:
     size = max(1, min(size, MAX_PAGE_SIZE))
     person = aliased(User, name="person")
     keys = _sort_keys(person, filters.sort)
-    chosen = select(person.id.label("id"), *(key.label(f"key{n}") for n, key in enumerate(keys)))
+    labels = [key.label(f"key{n}") for n, key in enumerate(keys)]
+    chosen = select(person.id.label("id"), *labels)
     chosen = _filtered(chosen, person, ancestor, filters, *_exists_filters(person, filters))
     if cursor:
         key, person_id = decode_cursor(filters.sort, cursor)
@@ -359,7 +360,8 @@ def team_page(session: Session, ancestor: User, filters: TeamFilters, *, cursor:
             chosen = chosen.where(tuple_(*keys) > tuple_(literal(key[0]), literal(key[1]),
                                                          literal(person_id)))
     descending = filters.sort == "pv"
-    page = (chosen.order_by(keys[0].desc() if descending else keys[0], *keys[1:])
+    # By the labels: an ORDER BY repeating a sub-query would run it twice per person.
+    page = (chosen.order_by(labels[0].desc() if descending else labels[0], *labels[1:])
             .limit(size + 1).subquery("page"))
     page_keys = [page.c[f"key{n}"] for n in range(len(keys))]
     shown = aliased(User, name="shown")
