@@ -446,13 +446,15 @@ def team_totals(session: Session, ancestor: User, today: date, months: int = 3) 
     starts = _month_starts(today, months)
     end = (starts[-1] + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     groups, by_rank, total_people = [], [], 0
-    for kind, *values in session.execute(_totals_statement(ancestor, today, end)):
-        if kind == _SCHEDULES:
-            groups.append(values[:8])
-        elif kind == _BEST_STATUS:
-            by_rank.append((values[0], *values[6:11]))
+    for row in session.execute(_totals_statement(ancestor, today, end)):
+        if row.kind == _SCHEDULES:
+            groups.append((row.level_or_rank, row.rrule, row.anchor_date, row.regularity,
+                           row.next_run_date, row.skip_key, row.count, row.pv_or_active))
+        elif row.kind == _BEST_STATUS:
+            by_rank.append((row.level_or_rank, row.count, row.pv_or_active, row.payment_failed,
+                            row.paused, row.cancelled))
         else:
-            total_people = values[6]
+            total_people = row.count
     skip_ids = [g[5] for g in groups if g[5] is not None]
     skips: dict[int, set[date]] = defaultdict(set)
     if skip_ids:
@@ -498,13 +500,14 @@ _SCHEDULES, _BEST_STATUS, _PEOPLE = 0, 1, 2
 
 def _totals_statement(ancestor: User, today: date, end: date):
     """The downline's profiles read once (a CTE, which both backends materialise when it is
-    used twice) and three answers stacked by UNION ALL, told apart by their first column:
+    used twice) and three answers stacked by UNION ALL, told apart by ``kind``:
 
-    * ``_SCHEDULES``: level, rule, anchor, regularity, next run, skip key, profiles, PV in
-      hundredths, per distinct schedule of active profiles due by ``end``;
-    * ``_BEST_STATUS``: per status rank, the people whose best status it is (in the column of
-      the profile count) and their profiles in each status (the next four);
-    * ``_PEOPLE``: everyone in the downline, with or without a profile (same column).
+    * ``_SCHEDULES``: per level and distinct schedule (rule, anchor, regularity, next run, skip
+      key) of active profiles due by ``end``: ``count`` profiles bringing ``pv_or_active``
+      hundredths of PV;
+    * ``_BEST_STATUS``: per status rank, ``count`` people whose best status it is, and their
+      profiles in each status (``pv_or_active`` holds the active ones);
+    * ``_PEOPLE``: ``count`` people in the downline, with or without a profile.
     """
     person, p = aliased(User), aliased(AutoshipProfile)
     low, high = downline_bounds(ancestor.tree_path)
@@ -521,8 +524,11 @@ def _totals_statement(ancestor: User, today: date, end: date):
     schedule = (profiles.c.level, profiles.c.rrule, profiles.c.anchor_date, profiles.c.regularity,
                 profiles.c.next_run_date, skip_key)
     no_number = literal(None, Integer)
-    schedules = (select(literal(_SCHEDULES), *schedule, func.count(), func.sum(profiles.c.pv),
-                        no_number, no_number, no_number)
+    schedules = (select(literal(_SCHEDULES).label("kind"), schedule[0].label("level_or_rank"),
+                        *schedule[1:5], skip_key.label("skip_key"), func.count().label("count"),
+                        func.sum(profiles.c.pv).label("pv_or_active"),
+                        no_number.label("payment_failed"), no_number.label("paused"),
+                        no_number.label("cancelled"))
                  .where(profiles.c.status == ProfileStatus.ACTIVE, profiles.c.next_run_date <= end,
                         profiles.c.pv.is_not(None))
                  .group_by(*schedule))
