@@ -23,7 +23,8 @@ def upgrade():
     with op.batch_alter_table('autoship_profiles', schema=None) as batch_op:
         batch_op.drop_index('ix_autoship_profiles_user_id')
         batch_op.create_index('ix_autoship_profiles_user_id_status',
-                              ['user_id', 'status', 'next_run_date', 'cycle_pv'], unique=False)
+                              ['user_id', 'status', 'next_run_date', 'cycle_pv', 'rrule',
+                               'anchor_date', 'regularity'], unique=False)
     if op.get_bind().dialect.name == 'postgresql':
         # The id lets a downline join read only this index (SQLite indexes carry the rowid).
         op.drop_index('ix_users_downline', table_name='users')

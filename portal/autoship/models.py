@@ -45,10 +45,10 @@ SHIPPING_METHODS = {"standard": "Standard (3-5 days)", "express": "Express (1-2 
 class AutoshipProfile(Base):
     __tablename__ = "autoship_profiles"
     __table_args__ = (
-        # A person's profiles by status: the team views read status, soonest active run and
-        # the active cycle PV of each person in their downline from this index alone.
+        # A person's profiles by status: the team views read status, soonest active run,
+        # cycle PV and schedule of everybody in a downline from this index alone.
         Index("ix_autoship_profiles_user_id_status", "user_id", "status", "next_run_date",
-              "cycle_pv"),
+              "cycle_pv", "rrule", "anchor_date", "regularity"),
         # The engine's scan: active profiles due on or before a date, in id order.
         Index("ix_autoship_profiles_due", "next_run_date", "id",
               sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
