@@ -3,7 +3,8 @@
 For each backend: ``seed_synthetic`` builds the tree (depth up to 30); then 40% of the people
 get standing orders, inserted set-based in bulk (85% active, 5% each paused, payment failed
 and cancelled; 1-3 items each; monthly, 4-weekly or month-end rules, calendar or rolling, next
-runs spread over the coming 60 days). The orders table stays empty (the "days since last order"
+runs spread over the coming 60 days), then their stored cycle PV in one UPDATE, as any bulk
+loader must. The orders table stays empty (the "days since last order"
 sub-query then finds nothing quickly; with orders it is one probe of ix_orders_user_id_placed_at
 per row shown).
 
