@@ -96,7 +96,9 @@ def _configure_sqlite(dbapi_connection, connection_record):
     """WAL and a busy timeout let web, worker and cron share one SQLite file.
 
     The sqlite3 module's own transaction handling is switched off (it would let SAVEPOINT
-    commit on release); SQLAlchemy emits the BEGIN instead, below.
+    commit on release); SQLAlchemy emits the BEGIN instead, below. The page cache may grow to
+    64 MiB per connection (SQLite's default is 2 MiB): a downline of 100,000 people probes
+    indexes larger than that, and each miss is a system call (measured: 3-4x slower joins).
     """
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         dbapi_connection.isolation_level = None
@@ -105,6 +107,7 @@ def _configure_sqlite(dbapi_connection, connection_record):
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
 

@@ -28,8 +28,9 @@ class User(UserMixin, Base):
         CheckConstraint("role IN ('member', 'ibo', 'admin')", name="role_known"),
         CheckConstraint("depth >= 0", name="depth_not_negative"),
         Index("ix_users_sponsor_id", "sponsor_id"),
-        # Downline counts per level read only this index (measured: 7-10x faster at 1M people).
-        Index("ix_users_downline", "tree_path", "depth", "role"),
+        # Downline counts per level read only this index (measured: 7-10x faster at 1M people);
+        # with the id, so do the joins of a downline to its standing orders.
+        Index("ix_users_downline", "tree_path", "depth", "role", postgresql_include=["id"]),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

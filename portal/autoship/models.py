@@ -45,7 +45,10 @@ SHIPPING_METHODS = {"standard": "Standard (3-5 days)", "express": "Express (1-2 
 class AutoshipProfile(Base):
     __tablename__ = "autoship_profiles"
     __table_args__ = (
-        Index("ix_autoship_profiles_user_id", "user_id"),
+        # A person's profiles by status: the team views read status, soonest active run,
+        # cycle PV and schedule of everybody in a downline from this index alone.
+        Index("ix_autoship_profiles_user_id_status", "user_id", "status", "next_run_date",
+              "cycle_pv", "rrule", "anchor_date", "regularity"),
         # The engine's scan: active profiles due on or before a date, in id order.
         Index("ix_autoship_profiles_due", "next_run_date", "id",
               sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
@@ -73,6 +76,9 @@ class AutoshipProfile(Base):
     shipping_method: Mapped[str] = mapped_column(String(16), default="standard")
     price_policy: Mapped[str] = mapped_column(String(10), default=PricePolicy.RUN_TIME)
     out_of_stock_policy: Mapped[str] = mapped_column(String(10), default=OutOfStockPolicy.BACKORDER)
+    # The PV one run brings as the items and the catalog stand (portal.autoship.volume keeps
+    # it current); None when no item can be sold any more.
+    cycle_pv: Mapped[Decimal | None] = mapped_column(Volume)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -20,6 +20,7 @@ from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipPrefere
                                     PricePolicy, ProfileStatus, Regularity, SHIPPING_METHODS)
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule
+from portal.autoship.volume import refresh_cycle_pv
 from portal.cart.services import cart_lines
 from portal.catalog.services import active_product, sellable_unit
 from portal.errors import DomainError, NotFound
@@ -195,6 +196,7 @@ def create_profile(session: Session, *, user: User, name: str, rule: Recurrence,
     for product_id, unit_code, quantity in items:
         _new_item(session, profile, product_id, unit_code, quantity, rules)
     session.flush()
+    refresh_cycle_pv(session, profile_ids=[profile.id])
     record(session, profile, user, "created",
            f"{rule.describe(first_date)}, first on {next_run.isoformat()}; "
            + ", ".join(f"{i.quantity} × {i.product.sku} ({i.unit_code})" for i in profile.items))
@@ -271,6 +273,7 @@ def add_item(session: Session, *, user: User, profile: AutoshipProfile, product_
     _check_open_for_changes(profile, today, rules)
     item = _new_item(session, profile, product_id, unit_code, quantity, rules)
     session.flush()
+    refresh_cycle_pv(session, profile_ids=[profile.id])
     record(session, profile, user, "item added", f"{quantity} × {item.product.sku} ({unit_code})")
     return item
 
@@ -299,6 +302,7 @@ def change_item(session: Session, *, user: User, profile: AutoshipProfile, item_
         if profile.price_policy == PricePolicy.LOCKED:
             _lock_prices(item)
     session.flush()
+    refresh_cycle_pv(session, profile_ids=[profile.id])
     record(session, profile, user, "item changed",
            f"{item.product.sku}: {before} → {quantity} × {unit_code}")
 
@@ -312,6 +316,7 @@ def remove_item(session: Session, *, user: User, profile: AutoshipProfile, item_
                             "or add another item first.")
     profile.items.remove(item)
     session.flush()
+    refresh_cycle_pv(session, profile_ids=[profile.id])
     record(session, profile, user, "item removed", f"{item.product.sku} ({item.unit_code})")
 
 
@@ -496,6 +501,7 @@ def change_delivery(session: Session, *, user: User, profile: AutoshipProfile, a
     if profile.status == ProfileStatus.PAYMENT_FAILED and "card" in " ".join(changes):
         record(session, profile, user, "card replaced after a failed payment")
     session.flush()
+    refresh_cycle_pv(session, profile_ids=[profile.id])
     record(session, profile, user, "delivery changed", "; ".join(changes))
 
 

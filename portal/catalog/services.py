@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from portal.autoship.volume import refresh_cycle_pv
 from portal.catalog.models import Product, ProductUnit, StockLevel, UnitCode
 from portal.errors import DomainError, NotFound
 
@@ -88,6 +89,7 @@ def set_product_active(session: Session, product_id: int, active: bool) -> Produ
         raise NotFound("No such product.")
     product.active = active
     session.flush()
+    refresh_cycle_pv(session, product_ids=[product.id])
     return product
 
 

@@ -13,12 +13,17 @@ an ``is_in_downline`` check.
   still sold, at the locked PV for price-locked items), i.e. the PV one run of each brings;
 * *last order*: their latest order of any kind that was not cancelled.
 
-A page is one statement. The values are correlated sub-queries on the person: in tree
-order the page walks the ``tree_path`` index and computes them for the page's rows only;
-status and next-run filters are EXISTS / NOT EXISTS semi-joins, so a filtered page stops as
-soon as it has its rows. Sorting by next run, PV or name has to rank the whole downline (a
-top-N sort over it): measured, not free (see BENCHMARKS.md). The CSV export computes the same
-values set-based (GROUP BYs joined once) and streams them.
+Status, soonest active run and PV come from the profiles' stored cycle PV
+(``portal.autoship.volume``) and ``ix_autoship_profiles_user_id_status``: one index probe per
+person, no item read.
+
+A page is one statement. The values are correlated sub-queries on the person, computed for
+the page's rows only: an inner SELECT first picks the page by its sort key. In tree order it
+walks the ``tree_path`` index; status and next-run filters are EXISTS / NOT EXISTS
+semi-joins, so a filtered page stops as soon as it has its rows. Sorting by next run, PV or
+name has to rank the whole downline (a top-N sort over it, one index probe per person for
+the first two): measured in BENCHMARKS.md. The CSV export computes the same values set-based
+(GROUP BYs joined once) and streams them.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import (Date, Integer, and_, case, exists, extract, false, func, literal, or_,
-                        select, tuple_, type_coerce)
+from sqlalchemy import (Date, Integer, String, and_, case, exists, extract, false, func, literal,
+                        or_, select, tuple_, type_coerce, union_all)
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from portal.accounts.models import User
@@ -119,36 +124,27 @@ def decode_cursor(sort: str, token: str) -> tuple[object, int]:
 
 # ------------------------------------------------------------------ per-person expressions
 
-def cycle_pv_hundredths(profile, item, unit):
-    """One item line's PV per run, in hundredths (the storage unit)."""
-    locked = and_(profile.price_policy == "locked", item.locked_pv.is_not(None))
-    return case((locked, type_coerce(item.locked_pv, Integer)),
-                else_=type_coerce(unit.pv, Integer)) * item.quantity
+def _stored_pv(profile):
+    """The profile's stored cycle PV in hundredths (NULL: nothing in it can be sold)."""
+    return type_coerce(profile.cycle_pv, Integer)
 
 
-def _sellable_items(profile):
-    """FROM profile JOIN items JOIN sellable products and units."""
-    item, product, unit = aliased(AutoshipItem), aliased(Product), aliased(ProductUnit)
-    return item, product, unit, (
-        select().select_from(profile)
-        .join(item, item.profile_id == profile.id)
-        .join(product, and_(product.id == item.product_id, product.active.is_(True)))
-        .join(unit, and_(unit.product_id == item.product_id, unit.code == item.unit_code,
-                         unit.active.is_(True))))
+def _status_rank(profile):
+    return case(*((profile.status == s, n) for n, s in enumerate(_RANKED, 1)))
 
 
 def _person_columns(person):
-    """Correlated per-person values: status rank, soonest active date, active PV, last order."""
+    """Correlated per-person values: status rank, soonest active date, active PV, last order.
+    The first three read only ix_autoship_profiles_user_id_status."""
     p = aliased(AutoshipProfile)
-    rank = (select(func.min(case(*((p.status == s, n) for n, s in enumerate(_RANKED, 1)))))
+    rank = (select(func.min(_status_rank(p)))
             .where(p.user_id == person.id).correlate(person).scalar_subquery())
     p2 = aliased(AutoshipProfile)
     next_run = (select(func.min(p2.next_run_date))
                 .where(p2.user_id == person.id, p2.status == ProfileStatus.ACTIVE)
                 .correlate(person).scalar_subquery())
     p3 = aliased(AutoshipProfile)
-    item, _, unit, base = _sellable_items(p3)
-    pv = (base.add_columns(func.coalesce(func.sum(cycle_pv_hundredths(p3, item, unit)), 0))
+    pv = (select(func.coalesce(func.sum(_stored_pv(p3)), 0))
           .where(p3.user_id == person.id, p3.status == ProfileStatus.ACTIVE)
           .correlate(person).scalar_subquery())
     last_order = (select(func.max(Order.placed_at))
@@ -210,21 +206,25 @@ def _like_prefix(text: str) -> str:
     return text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def team_query(ancestor: User, filters: TeamFilters):
-    """The filtered downline as a SELECT (unsorted, unpaginated) and its sort expressions."""
-    person = aliased(User, name="person")
+def _row_query(person, ancestor: User):
+    """A person's row values as a SELECT on ``person``."""
     rank, next_run, pv, last_order, sponsor_number = _person_columns(person)
-    level = (person.depth - ancestor.depth).label("level")
-    query = select(person.id, person.member_number, person.first_name, person.last_name,
-                   person.role, level, person.tree_path, sponsor_number.label("sponsor_number"),
-                   rank.label("status_rank"), next_run.label("next_run"), pv.label("pv"),
-                   last_order.label("last_order_at"))
-    query = _filtered(query, person, ancestor, filters, *_exists_filters(person, filters))
-    keys = {"tree": (person.tree_path,),
-            "next": (func.coalesce(next_run, literal(NO_DATE, Date)), person.id),
-            "pv": (pv, person.id),
-            "name": (person.last_name, person.first_name, person.id)}
-    return query, keys[filters.sort], person
+    return select(person.id, person.member_number, person.first_name, person.last_name,
+                  person.role, (person.depth - ancestor.depth).label("level"), person.tree_path,
+                  sponsor_number.label("sponsor_number"), rank.label("status_rank"),
+                  next_run.label("next_run"), pv.label("pv"), last_order.label("last_order_at"))
+
+
+def _sort_keys(person, sort: str) -> tuple:
+    """The ORDER BY of ``sort`` (ties broken by person id): the key comes first."""
+    if sort == "tree":
+        return (person.tree_path,)
+    if sort == "name":
+        return (person.last_name, person.first_name, person.id)
+    _, next_run, pv, _, _ = _person_columns(person)
+    if sort == "next":
+        return (func.coalesce(next_run, literal(NO_DATE, Date)), person.id)
+    return (pv, person.id)  # highest first
 
 
 def _exists_filters(person, filters: TeamFilters) -> list:
@@ -288,27 +288,19 @@ def _filtered(query, person, ancestor: User, filters: TeamFilters, *clauses):
 
 
 def export_query(ancestor: User, filters: TeamFilters):
-    """The same rows as ``team_query`` in tree order, computed set-based for a whole export:
-    the per-person values come from GROUP BYs over the downline's profiles, items and orders,
-    joined to the people once, instead of sub-queries repeated per person."""
+    """The same rows as ``team_page`` in tree order, computed set-based for a whole export:
+    the per-person values come from GROUP BYs over the downline's profiles and orders, joined
+    to the people once, instead of sub-queries repeated per person."""
     person, in_range = aliased(User, name="person"), aliased(User)
     low, high = downline_bounds(ancestor.tree_path)
     scoped = and_(in_range.tree_path > low, in_range.tree_path < high)
     p = aliased(AutoshipProfile)
-    statuses = (select(p.user_id.label("user_id"),
-                       func.min(case(*((p.status == s, n) for n, s in enumerate(_RANKED, 1))))
-                       .label("rank"),
-                       func.min(case((p.status == ProfileStatus.ACTIVE, p.next_run_date),
-                                     else_=None)).label("next_run"))
+    active = p.status == ProfileStatus.ACTIVE
+    statuses = (select(p.user_id.label("user_id"), func.min(_status_rank(p)).label("rank"),
+                       func.min(case((active, p.next_run_date), else_=None)).label("next_run"),
+                       func.sum(case((active, _stored_pv(p)), else_=None)).label("pv"))
                 .join(in_range, in_range.id == p.user_id).where(scoped)
                 .group_by(p.user_id).subquery("statuses"))
-    p2 = aliased(AutoshipProfile)
-    item, _, unit, base = _sellable_items(p2)
-    volumes = (base.add_columns(p2.user_id.label("user_id"),
-                                func.sum(cycle_pv_hundredths(p2, item, unit)).label("pv"))
-               .join(in_range, in_range.id == p2.user_id)
-               .where(scoped, p2.status == ProfileStatus.ACTIVE)
-               .group_by(p2.user_id).subquery("volumes"))
     orders = (select(Order.user_id.label("user_id"), func.max(Order.placed_at).label("last"))
               .join(in_range, in_range.id == Order.user_id)
               .where(scoped, Order.status != "cancelled").group_by(Order.user_id).subquery("orders"))
@@ -316,11 +308,10 @@ def export_query(ancestor: User, filters: TeamFilters):
     query = (select(person.id, person.member_number, person.first_name, person.last_name,
                     person.role, (person.depth - ancestor.depth).label("level"), person.tree_path,
                     sponsor.member_number, statuses.c.rank, statuses.c.next_run,
-                    func.coalesce(volumes.c.pv, 0), type_coerce(orders.c.last, Order.placed_at.type))
+                    func.coalesce(statuses.c.pv, 0), type_coerce(orders.c.last, Order.placed_at.type))
              .select_from(person)
              .outerjoin(sponsor, sponsor.id == person.sponsor_id)
              .outerjoin(statuses, statuses.c.user_id == person.id)
-             .outerjoin(volumes, volumes.c.user_id == person.id)
              .outerjoin(orders, orders.c.user_id == person.id))
     query = _filtered(query, person, ancestor, filters,
                       *_aggregate_filters(filters, statuses.c.rank, statuses.c.next_run))
@@ -347,22 +338,36 @@ def _sort_key(sort: str, row: TeamRow):
 
 def team_page(session: Session, ancestor: User, filters: TeamFilters, *, cursor: str | None = None,
               size: int = 50) -> TeamPage:
-    """One keyset page of the filtered downline, in ``filters.sort`` order. One statement."""
+    """One keyset page of the filtered downline, in ``filters.sort`` order. One statement: an
+    inner SELECT picks the page's people by their sort key alone (in tree order a walk of the
+    index; otherwise a top-N over the downline, each key one index probe), and the row values
+    are computed for those people only."""
     size = max(1, min(size, MAX_PAGE_SIZE))
-    query, keys, person = team_query(ancestor, filters)
+    person = aliased(User, name="person")
+    keys = _sort_keys(person, filters.sort)
+    labels = [key.label(f"key{n}") for n, key in enumerate(keys)]
+    chosen = select(person.id.label("id"), *labels)
+    chosen = _filtered(chosen, person, ancestor, filters, *_exists_filters(person, filters))
     if cursor:
         key, person_id = decode_cursor(filters.sort, cursor)
         if filters.sort == "tree":
-            query = query.where(person.tree_path > key)
+            chosen = chosen.where(person.tree_path > key)
         elif filters.sort == "pv":  # highest first, then id
-            query = query.where(or_(keys[0] < key, and_(keys[0] == key, person.id > person_id)))
+            chosen = chosen.where(or_(keys[0] < key, and_(keys[0] == key, person.id > person_id)))
         elif filters.sort == "next":
-            query = query.where(tuple_(*keys) > tuple_(literal(key, Date), literal(person_id)))
+            chosen = chosen.where(tuple_(*keys) > tuple_(literal(key, Date), literal(person_id)))
         else:
-            query = query.where(tuple_(*keys) > tuple_(literal(key[0]), literal(key[1]),
-                                                       literal(person_id)))
-    order = [keys[0].desc(), person.id] if filters.sort == "pv" else list(keys)
-    rows = [_row(values) for values in session.execute(query.order_by(*order).limit(size + 1))]
+            chosen = chosen.where(tuple_(*keys) > tuple_(literal(key[0]), literal(key[1]),
+                                                         literal(person_id)))
+    descending = filters.sort == "pv"
+    # By the labels: an ORDER BY repeating a sub-query would run it twice per person.
+    page = (chosen.order_by(labels[0].desc() if descending else labels[0], *labels[1:])
+            .limit(size + 1).subquery("page"))
+    page_keys = [page.c[f"key{n}"] for n in range(len(keys))]
+    shown = aliased(User, name="shown")
+    query = (_row_query(shown, ancestor).join(page, page.c.id == shown.id)
+             .order_by(page_keys[0].desc() if descending else page_keys[0], *page_keys[1:]))
+    rows = [_row(values) for values in session.execute(query)]
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = (encode_cursor(filters.sort, _sort_key(filters.sort, rows[-1]), rows[-1].id)
@@ -428,27 +433,28 @@ def team_totals(session: Session, ancestor: User, today: date, months: int = 3) 
     """PV expected from the downline's active standing orders this month and the next
     ``months - 1``, by level, and counts by status.
 
-    Exact, not approximated: the per-profile cycle PV is summed in one GROUP BY over
+    Exact, not approximated: the stored cycle PV of the profiles is summed in one GROUP BY over
     (level, rule, anchor, regularity, next run date), so profiles that share a schedule share
     one row; each distinct schedule is then stepped through in Python (the same ``Schedule``
     the engine uses). Profiles with skipped dates in the window keep a row of their own and get
-    their skips. A run that is overdue counts on today, as in the admin forecast."""
+    their skips. A run that is overdue counts on today, as in the admin forecast. Profiles in
+    which nothing can be sold any more bring no run.
+
+    One statement (and one more for the skipped dates, when there are any): the downline's
+    profiles are read once, by a range scan of ix_users_downline with one probe of
+    ix_autoship_profiles_user_id_status per person, no item read; see ``_totals_statement``."""
     starts = _month_starts(today, months)
     end = (starts[-1] + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    person, p = aliased(User), aliased(AutoshipProfile)
-    item, _, unit, base = _sellable_items(p)
-    level = (person.depth - ancestor.depth).label("level")
-    has_skip = exists().where(AutoshipSkip.profile_id == p.id, AutoshipSkip.skip_date >= today)
-    skip_key = case((has_skip, p.id), else_=None).label("skip_key")
-    low, high = downline_bounds(ancestor.tree_path)
-    grouped = (base.add_columns(level, p.rrule, p.anchor_date, p.regularity, p.next_run_date,
-                                skip_key, func.count(func.distinct(p.id)),
-                                func.sum(cycle_pv_hundredths(p, item, unit)))
-               .join(person, person.id == p.user_id)
-               .where(person.tree_path > low, person.tree_path < high,
-                      p.status == ProfileStatus.ACTIVE, p.next_run_date <= end)
-               .group_by(level, p.rrule, p.anchor_date, p.regularity, p.next_run_date, skip_key))
-    groups = session.execute(grouped).all()
+    groups, by_rank, total_people = [], [], 0
+    for row in session.execute(_totals_statement(ancestor, today, end)):
+        if row.kind == _SCHEDULES:
+            groups.append((row.level_or_rank, row.rrule, row.anchor_date, row.regularity,
+                           row.next_run_date, row.skip_key, row.count, row.pv_or_active))
+        elif row.kind == _BEST_STATUS:
+            by_rank.append((row.level_or_rank, row.count, row.pv_or_active, row.payment_failed,
+                            row.paused, row.cancelled))
+        else:
+            total_people = row.count
     skip_ids = [g[5] for g in groups if g[5] is not None]
     skips: dict[int, set[date]] = defaultdict(set)
     if skip_ids:
@@ -476,28 +482,69 @@ def team_totals(session: Session, ancestor: User, today: date, months: int = 3) 
         by_month[month].pv_by_level[lvl] = Decimal(hundredths) / 100
     levels = {lvl for _, lvl in pv_hundredths}
 
-    # Profiles by status and people by their best status, from one pass over the profiles.
-    per_person = (select(func.min(case(*((p.status == s, n) for n, s in enumerate(_RANKED, 1))))
-                         .label("r"),
-                         *(func.sum(case((p.status == s, 1), else_=0)).label(s) for s in _RANKED))
-                  .join(person, person.id == p.user_id)
-                  .where(person.tree_path > low, person.tree_path < high)
-                  .group_by(p.user_id).subquery())
     people_by_status = dict.fromkeys(STATUSES, 0)
     profiles_by_status: dict[str, int] = dict.fromkeys(_RANKED, 0)
-    for rank_value, people, *by_status in session.execute(
-            select(per_person.c.r, func.count(), *(func.sum(per_person.c[s]) for s in _RANKED))
-            .group_by(per_person.c.r)):
+    for rank_value, people, *by_status in by_rank:
         people_by_status[_RANKED[rank_value - 1]] = people
         for status, count in zip(_RANKED, by_status):
             profiles_by_status[status] += int(count or 0)
-    total_people = session.scalar(select(func.count()).select_from(person)
-                                  .where(person.tree_path > low, person.tree_path < high)) or 0
     people_by_status["none"] = total_people - sum(people_by_status.values())
     return TeamTotals(months=[by_month[s] for s in starts], levels=sorted(levels),
                       profiles_by_status=profiles_by_status, people_by_status=people_by_status,
                       people=total_people, active_profiles=profiles_by_status["active"],
                       schedules_computed=len(dates_of))
+
+
+_SCHEDULES, _BEST_STATUS, _PEOPLE = 0, 1, 2
+
+
+def _totals_statement(ancestor: User, today: date, end: date):
+    """The downline's profiles read once (a CTE, which both backends materialise when it is
+    used twice) and three answers stacked by UNION ALL, told apart by ``kind``:
+
+    * ``_SCHEDULES``: per level and distinct schedule (rule, anchor, regularity, next run, skip
+      key) of active profiles due by ``end``: ``count`` profiles bringing ``pv_or_active``
+      hundredths of PV;
+    * ``_BEST_STATUS``: per status rank, ``count`` people whose best status it is, and their
+      profiles in each status (``pv_or_active`` holds the active ones);
+    * ``_PEOPLE``: ``count`` people in the downline, with or without a profile.
+    """
+    person, p = aliased(User), aliased(AutoshipProfile)
+    low, high = downline_bounds(ancestor.tree_path)
+    profiles = (select(person.id.label("person_id"),
+                       (person.depth - ancestor.depth).label("level"), p.id.label("profile_id"),
+                       p.status, p.rrule, p.anchor_date, p.regularity, p.next_run_date,
+                       _stored_pv(p).label("pv"), _status_rank(p).label("rank"))
+                .select_from(person).join(p, p.user_id == person.id)
+                .where(person.tree_path > low, person.tree_path < high)
+                .cte("downline_profiles"))
+    has_skip = exists().where(AutoshipSkip.profile_id == profiles.c.profile_id,
+                              AutoshipSkip.skip_date >= today)
+    skip_key = case((has_skip, profiles.c.profile_id), else_=None)
+    schedule = (profiles.c.level, profiles.c.rrule, profiles.c.anchor_date, profiles.c.regularity,
+                profiles.c.next_run_date, skip_key)
+    no_number = literal(None, Integer)
+    schedules = (select(literal(_SCHEDULES).label("kind"), schedule[0].label("level_or_rank"),
+                        *schedule[1:5], skip_key.label("skip_key"), func.count().label("count"),
+                        func.sum(profiles.c.pv).label("pv_or_active"),
+                        no_number.label("payment_failed"), no_number.label("paused"),
+                        no_number.label("cancelled"))
+                 .where(profiles.c.status == ProfileStatus.ACTIVE, profiles.c.next_run_date <= end,
+                        profiles.c.pv.is_not(None))
+                 .group_by(*schedule))
+    per_person = (select(func.min(profiles.c.rank).label("best"),
+                         *(func.sum(case((profiles.c.status == s, 1), else_=0)).label(s)
+                           for s in _RANKED))
+                  .group_by(profiles.c.person_id).subquery("per_person"))
+    no_text, no_date = literal(None, String), literal(None, Date)
+    no_schedule = (no_text, no_date, no_text, no_date, no_number)
+    best_statuses = (select(literal(_BEST_STATUS), per_person.c.best, *no_schedule, func.count(),
+                            *(func.sum(per_person.c[s]) for s in _RANKED))
+                     .group_by(per_person.c.best))
+    people = (select(literal(_PEOPLE), no_number, *no_schedule, func.count(), no_number,
+                     no_number, no_number, no_number)
+              .select_from(person).where(person.tree_path > low, person.tree_path < high))
+    return union_all(schedules, best_statuses, people)
 
 
 def _run_dates(rrule: str, anchor: date, regularity: str, next_run: date,
@@ -579,13 +626,7 @@ def attention_page(session: Session, ancestor: User, *, today: date, min_pv: Dec
         exists().where(card.id == p.payment_method_id,
                        card.exp_year * 12 + card.exp_month
                        < extract("year", p.next_run_date) * 12 + extract("month", p.next_run_date)))
-    i2, u2, pr2 = aliased(AutoshipItem), aliased(ProductUnit), aliased(Product)
-    cycle_pv = (select(func.coalesce(func.sum(cycle_pv_hundredths(p, i2, u2)), 0))
-                .select_from(i2)
-                .join(pr2, and_(pr2.id == i2.product_id, pr2.active.is_(True)))
-                .join(u2, and_(u2.product_id == i2.product_id, u2.code == i2.unit_code,
-                               u2.active.is_(True)))
-                .where(i2.profile_id == p.id).correlate(p).scalar_subquery())
+    cycle_pv = func.coalesce(_stored_pv(p), 0)
     min_hundredths = int(Decimal(min_pv) * 100)
     below_min = (and_(p.status == ProfileStatus.ACTIVE, cycle_pv < min_hundredths)
                  if min_hundredths > 0 else false())

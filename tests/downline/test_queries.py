@@ -150,6 +150,32 @@ def test_totals_match_the_schedules_stepped_one_by_one(session, team):
     assert set(totals.levels) <= {1, 2}
 
 
+def test_the_totals_are_one_statement_and_one_more_for_skipped_dates(session, team):
+    from portal.autoship.models import AutoshipSkip
+    today = company_today()
+
+    def statements_for(ancestor) -> int:
+        statements = []
+        engine = db.engine
+        listener = lambda *args, **kwargs: statements.append(1)  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            queries.team_totals(session, ancestor, today)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    ancestors = [team.people[9], team.people[1], team.people[121]]
+    assert all(a.tree_path for a in ancestors)  # loaded before counting
+    assert [statements_for(a) for a in ancestors] == [1, 1, 1]
+    profile = team.profiles[11]
+    session.add(AutoshipSkip(profile_id=profile.id,
+                             skip_date=schedule_of(profile).following(profile.next_run_date)))
+    session.commit()
+    assert all(a.tree_path for a in ancestors)
+    assert [statements_for(a) for a in ancestors] == [2, 2, 1]
+
+
 def test_totals_of_an_empty_downline(session, team):
     totals = queries.team_totals(session, team.people[121], company_today())
     assert all(m.pv == 0 for m in totals.months) and totals.people == 0
