@@ -277,64 +277,74 @@ WHERE id IN (SELECT profile_id FROM autoship_due WHERE run_id = :run_id AND chun
 """)
 
 
-# PostgreSQL: the same work in one statement, with the due rows passed as arrays (nothing is
-# written to the working table) and each item joined and priced once for the orders, their
-# lines and the notes alike. Writable CTEs share one snapshot, so the new orders are known
-# through RETURNING, and "skipped" excludes them explicitly. The chunk's id range bounds the
-# joins, so the planner never considers reading every profile's items.
-_DUE_ARRAYS = """unnest(CAST(:profile_ids AS integer[]), CAST(:due_dates AS date[]),
-                       CAST(:next_dates AS date[])) AS d(profile_id, due_date, next_date)"""
-
-_CREATE_ORDERS_POSTGRESQL = text(f"""
-WITH d AS (SELECT * FROM {_DUE_ARRAYS}),
+# PostgreSQL: the whole chunk in one statement of writable CTEs, over the due rows passed as
+# arrays (nothing goes through the working table); each item is joined and priced once, for
+# the orders, their lines and the notes alike.
+# Row estimates of CTEs are guesses (often 1 row), and a nested loop between two CTE scans is
+# quadratic, so no two CTEs are ever joined: each due row gets its order id up front
+# (nextval), "which orders were created" is the hashed NOT IN subplan that PostgreSQL uses for
+# small sets, and every real join has a table with an index on one side. The chunk's id range
+# bounds those joins. All sub-statements see the same snapshot: the orders inserted here are
+# known through RETURNING only.
+_CHUNK_POSTGRESQL = text(f"""
+WITH d AS MATERIALIZED (
+    SELECT d.profile_id, d.due_date, d.next_date, nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass) AS order_id
+    FROM unnest(CAST(:profile_ids AS integer[]), CAST(:due_dates AS date[]),
+                CAST(:next_dates AS date[])) AS d(profile_id, due_date, next_date)
+),
 items AS MATERIALIZED (
-    SELECT d.profile_id, d.due_date, i.id AS item_id, pr.id AS product_id, pr.sku, pr.name,
-           u.code AS unit_code, u.eaches_per_unit, i.quantity,
+    SELECT d.order_id, d.profile_id, d.due_date, i.id AS item_id, pr.id AS product_id, pr.sku,
+           pr.name, u.code AS unit_code, u.eaches_per_unit, i.quantity,
            {_PRICE} AS price, {_PV} AS pv, {_BV} AS bv,
            pr.active AND u.active AS sold,
            COALESCE(s.on_hand - s.allocated, 0) >= i.quantity * u.eaches_per_unit AS in_stock,
-           p.out_of_stock_policy
+           p.out_of_stock_policy = 'backorder' AS backorder
     FROM d {_ITEM_JOINS}
     WHERE i.profile_id BETWEEN :low_id AND :high_id AND p.id BETWEEN :low_id AND :high_id
 ),
-shippable AS (
-    SELECT * FROM items WHERE sold AND (out_of_stock_policy = 'backorder' OR in_stock)
-),
 totals AS (
-    SELECT profile_id, SUM(price * quantity) AS subtotal, SUM(pv * quantity) AS pv,
-           SUM(bv * quantity) AS bv
-    FROM shippable GROUP BY profile_id
+    SELECT order_id, profile_id, due_date, SUM(price * quantity) AS subtotal,
+           SUM(pv * quantity) AS pv, SUM(bv * quantity) AS bv
+    FROM items WHERE sold AND (backorder OR in_stock)
+    GROUP BY order_id, profile_id, due_date
 ),
 new_orders AS (
-    INSERT INTO orders (user_id, status, source, placed_at, updated_at, address_id, ship_moniker,
+    INSERT INTO orders (id, user_id, status, source, placed_at, updated_at, address_id, ship_moniker,
         ship_name, ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country,
         destination_key, payment_method_id, payment_label, autoship_profile_id, autoship_due_date,
         payment_attempts, subtotal, shipping_fee, total, pv_total, bv_total)
-    SELECT p.user_id, 'pending_payment', 'autoship', :now, :now, a.id, a.moniker, a.full_name,
-        a.line1, a.line2, a.city, a.region, a.postal_code, a.country, a.destination_key,
-        pm.id, pm.brand || ' ending ' || pm.last4, d.profile_id, d.due_date, 0,
+    SELECT t.order_id, p.user_id, 'pending_payment', 'autoship', :now, :now, a.id, a.moniker,
+        a.full_name, a.line1, a.line2, a.city, a.region, a.postal_code, a.country, a.destination_key,
+        pm.id, pm.brand || ' ending ' || pm.last4, t.profile_id, t.due_date, 0,
         t.subtotal,
         CASE WHEN t.subtotal >= :free_from THEN 0 ELSE :flat_fee END,
         t.subtotal + CASE WHEN t.subtotal >= :free_from THEN 0 ELSE :flat_fee END,
         t.pv, t.bv
-    FROM d
-    JOIN totals t ON t.profile_id = d.profile_id
-    JOIN autoship_profiles p ON p.id = d.profile_id
+    FROM totals t
+    JOIN autoship_profiles p ON p.id = t.profile_id
     JOIN addresses a ON a.id = p.address_id
     JOIN payment_methods pm ON pm.id = p.payment_method_id
     WHERE p.id BETWEEN :low_id AND :high_id AND p.status = 'active' AND t.pv >= :min_pv
-    ORDER BY d.profile_id
+    ORDER BY t.order_id
     ON CONFLICT (autoship_profile_id, autoship_due_date) DO NOTHING
-    RETURNING id, autoship_profile_id
+    RETURNING id
+),
+not_created AS MATERIALIZED (
+    SELECT order_id, profile_id, due_date FROM d WHERE order_id NOT IN (SELECT id FROM new_orders)
+),
+not_ordered AS MATERIALIZED (  -- not created, and no order from elsewhere (a ship-now) either
+    SELECT n.profile_id, n.due_date FROM not_created n
+    WHERE NOT EXISTS (SELECT 1 FROM orders o
+                      WHERE o.autoship_profile_id = n.profile_id AND o.autoship_due_date = n.due_date)
 ),
 new_lines AS (
     INSERT INTO order_lines (order_id, product_id, sku, name, unit_code, eaches_per_unit, quantity,
         eaches, unit_price, line_total, pv, bv)
-    SELECT o.id, s.product_id, s.sku, s.name, s.unit_code, s.eaches_per_unit, s.quantity,
-        s.quantity * s.eaches_per_unit, s.price, s.price * s.quantity, s.pv * s.quantity,
-        s.bv * s.quantity
-    FROM new_orders o JOIN shippable s ON s.profile_id = o.autoship_profile_id
-    ORDER BY o.id, s.item_id
+    SELECT order_id, product_id, sku, name, unit_code, eaches_per_unit, quantity,
+        quantity * eaches_per_unit, price, price * quantity, pv * quantity, bv * quantity
+    FROM items
+    WHERE sold AND (backorder OR in_stock) AND order_id NOT IN (SELECT order_id FROM not_created)
+    ORDER BY order_id, item_id
 ),
 new_history AS (
     INSERT INTO order_status_changes (order_id, from_status, to_status, note, changed_at)
@@ -344,36 +354,29 @@ item_notes AS (
     INSERT INTO autoship_events (profile_id, actor_id, at, action, details)
     SELECT profile_id, NULL, :now,
         CASE WHEN NOT sold THEN 'item left out: no longer sold'
-             WHEN out_of_stock_policy = 'backorder' THEN 'item backordered'
+             WHEN backorder THEN 'item backordered'
              ELSE 'item skipped: out of stock' END,
         name || ' (' || unit_code || ') for ' || CAST(due_date AS VARCHAR(10))
     FROM items WHERE NOT (sold AND in_stock)
 ),
 skipped AS (
     INSERT INTO autoship_occurrences (profile_id, due_date, outcome, note, recorded_at)
-    SELECT d.profile_id, d.due_date, 'skipped', :skip_note, :now
-    FROM d
-    WHERE d.profile_id NOT IN (SELECT autoship_profile_id FROM new_orders)
-      AND NOT EXISTS (SELECT 1 FROM orders o
-                      WHERE o.autoship_profile_id = d.profile_id AND o.autoship_due_date = d.due_date)
+    SELECT profile_id, due_date, 'skipped', :skip_note, :now FROM not_ordered
     ON CONFLICT (profile_id, due_date) DO NOTHING
     RETURNING 1
+),
+advanced AS (
+    UPDATE autoship_profiles SET
+        next_run_date = d.next_date,
+        last_order_date = CASE WHEN d.profile_id NOT IN (SELECT profile_id FROM not_ordered)
+                               THEN :as_of ELSE last_order_date END,
+        status = CASE WHEN d.next_date IS NULL THEN 'cancelled' ELSE status END,
+        updated_at = :now
+    FROM d
+    WHERE autoship_profiles.id = d.profile_id AND autoship_profiles.id BETWEEN :low_id AND :high_id
+      AND autoship_profiles.status = 'active'
 )
 SELECT (SELECT COUNT(*) FROM new_orders), (SELECT COUNT(*) FROM skipped)
-""")
-
-_ADVANCE_PROFILES_POSTGRESQL = text(f"""
-UPDATE autoship_profiles SET
-    next_run_date = d.next_date,
-    last_order_date = CASE WHEN EXISTS (
-            SELECT 1 FROM orders o
-            WHERE o.autoship_profile_id = d.profile_id AND o.autoship_due_date = d.due_date)
-        THEN :as_of ELSE last_order_date END,
-    status = CASE WHEN d.next_date IS NULL THEN 'cancelled' ELSE status END,
-    updated_at = :now
-FROM {_DUE_ARRAYS}
-WHERE autoship_profiles.id = d.profile_id AND autoship_profiles.id BETWEEN :low_id AND :high_id
-  AND autoship_profiles.status = 'active'
 """)
 
 SKIP_NOTE = "nothing could ship (items unavailable) or below the minimum PV"
@@ -460,17 +463,15 @@ def _array_literal(values) -> str:
 
 def _create_orders_from_arrays(session: Session, chunk: AutoshipRunChunk, plans: list[DuePlan],
                                as_of: date, amounts: dict) -> tuple[int, int]:
-    """PostgreSQL: one statement creates the orders, lines, history, notes and skips; one more
-    moves the profiles on. Returns (created, skipped)."""
-    due = {"profile_ids": _array_literal(p.profile_id for p in plans),
-           "due_dates": _array_literal(p.due_date for p in plans),
-           "next_dates": _array_literal(p.next_date for p in plans),
-           "low_id": chunk.low_id, "high_id": chunk.high_id}
+    """PostgreSQL: one statement creates the orders, lines, history, notes and skips and moves
+    the profiles on. Returns (created, skipped)."""
     created, skipped = session.execute(
-        _params(_CREATE_ORDERS_POSTGRESQL, skip_note=String(), **_AMOUNT_TYPES),
-        {**due, **amounts, "skip_note": SKIP_NOTE}).one()
-    session.execute(_params(_ADVANCE_PROFILES_POSTGRESQL, now=UTCDateTime(), as_of=Date()),
-                    {**due, "now": amounts["now"], "as_of": as_of})
+        _params(_CHUNK_POSTGRESQL, skip_note=String(), as_of=Date(), **_AMOUNT_TYPES),
+        {"profile_ids": _array_literal(p.profile_id for p in plans),
+         "due_dates": _array_literal(p.due_date for p in plans),
+         "next_dates": _array_literal(p.next_date for p in plans),
+         "low_id": chunk.low_id, "high_id": chunk.high_id, "as_of": as_of,
+         "skip_note": SKIP_NOTE, **amounts}).one()
     return created, skipped
 
 
