@@ -125,14 +125,15 @@ def start_run(session: Session, *, as_of: date, trigger: str, chunk_size: int,
     run.chunks_done = run.created = run.skipped = run.missed = run.failed = 0
     run.resumed = resume_paused(session, as_of)
 
-    due_ids = list(session.scalars(
-        select(AutoshipProfile.id).where(AutoshipProfile.status == ProfileStatus.ACTIVE,
-                                         AutoshipProfile.next_run_date <= as_of)
-        .order_by(AutoshipProfile.id)))
-    run.due = len(due_ids)
-    for number, start in enumerate(range(0, len(due_ids), chunk_size)):
-        block = due_ids[start:start + chunk_size]
-        run.chunks.append(AutoshipRunChunk(number=number, low_id=block[0], high_id=block[-1]))
+    due = select(AutoshipProfile.id, ((func.row_number().over(order_by=AutoshipProfile.id) - 1)
+                                      // chunk_size).label("number")).where(
+        AutoshipProfile.status == ProfileStatus.ACTIVE, AutoshipProfile.next_run_date <= as_of).subquery()
+    run.due = 0
+    for number, low_id, high_id, count in session.execute(
+            select(due.c.number, func.min(due.c.id), func.max(due.c.id), func.count())
+            .group_by(due.c.number).order_by(due.c.number)):
+        run.chunks.append(AutoshipRunChunk(number=number, low_id=low_id, high_id=high_id))
+        run.due += count
     run.chunks_total = len(run.chunks)
     if not run.chunks:
         run.status, run.finished_at = RunStatus.DONE, utcnow()
