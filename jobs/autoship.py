@@ -10,7 +10,7 @@ from flask import current_app
 from portal.autoship import engine, operations
 from portal.autoship.notices import send_reminders
 from portal.extensions import db
-from portal.orders.billing import orders_due_for_retry
+from portal.orders.billing import orders_due_for_retry, orders_with_stale_attempts
 from portal.orders.pricing import shipping_rule
 from portal.queues import enqueue_after_commit
 
@@ -30,7 +30,7 @@ def materialise(run_id: int, number: int) -> dict:
         if result.created:
             enqueue_after_commit(db.session, "jobs.autoship.charge_chunk", run_id, number,
                                  queue="billing", job_id=f"autoship-charge-{run_id}-{number}",
-                                 job_timeout=3600)
+                                 retry=operations.CHARGE_RETRY, job_timeout=3600)
         db.session.commit()
     except Exception as error:
         db.session.rollback()
@@ -50,11 +50,13 @@ def charge_chunk(run_id: int, number: int) -> dict:
 
 
 def retry_payments() -> int:
-    """Declined orders whose retry day has come, and orders whose charge job was lost."""
+    """Declined orders whose retry day has come, orders whose charge job was lost, and orders
+    whose charge a dead worker left pending (sent again with the same idempotency key)."""
     today = operations.company_now(current_app.config).date()
-    stale = datetime.now(timezone.utc) - timedelta(minutes=15)
+    stale = datetime.now(timezone.utc) - timedelta(minutes=float(current_app.config["PAYMENT_STALE_MINUTES"]))
     order_ids = sorted(set(orders_due_for_retry(db.session, today))
-                       | set(operations.uncharged_orders(db.session, stale)))
+                       | set(operations.uncharged_orders(db.session, stale))
+                       | set(orders_with_stale_attempts(db.session, stale)))
     if order_ids:
         operations.charge(current_app._get_current_object(), db.session, order_ids, today)
     return len(order_ids)

@@ -52,6 +52,7 @@ class Config:
     AUTOSHIP_CHUNK_SIZE = 5000      # due profiles per job
     AUTOSHIP_REMINDER_DAYS = 3      # the reminder goes this many days before a run
     PAYMENT_RETRY_DAYS = "1,3,5"    # after a decline, retry after 1, then 3, then 5 more days
+    PAYMENT_STALE_MINUTES = 15      # the cron tick charges orders left uncharged or with an attempt pending this long
     BASE_URL = "http://127.0.0.1:5000"  # for links in mail
 
     ONECLICK_COMBINE_MINUTES = 90  # single-action orders this close together become one order
@@ -88,6 +89,7 @@ class TestConfig(DevelopmentConfig):
     TESTING = True
     SECRET_KEY = "test-only-not-secret"
     WTF_CSRF_ENABLED = True
+    TEST_HOLD_AT = ""  # a worker test stops its worker there to kill it: portal/hold_points.py
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}

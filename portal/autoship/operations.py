@@ -9,20 +9,23 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from rq import Retry
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.autoship.engine import EngineRules, start_run, unfinished_chunks
 from portal.autoship.models import AutoshipRun, AutoshipRunChunk
 from portal.autoship.notices import tell_payment_outcomes
-from portal.orders.billing import BillingResult, call_gateway, prepare_charges, record_outcomes
-from portal.orders.models import Order
+from portal.hold_points import AFTER_GATEWAY_CALL, hold_point
+from portal.orders.billing import (CHARGEABLE, BillingResult, call_gateway, prepare_charges,
+                                   record_outcomes)
+from portal.orders.models import ChargeAttempt, Order
 from portal.orders.pricing import shipping_rule
 from portal.orders.states import OrderStatus
 from portal.payments.services import gateway_for
 from portal.queues import enqueue_after_commit
 
 CHUNK_RETRY = Retry(max=3, interval=[5, 30, 120])
+CHARGE_RETRY = Retry(max=3, interval=[5, 60, 300])  # safe: a re-run replays pending attempts' keys
 
 
 def engine_rules(config) -> EngineRules:
@@ -80,14 +83,21 @@ def _uncharged():
 
 
 def chunk_orders(session: Session, run_id: int, number: int) -> list[int]:
-    """The not yet charged orders a chunk created."""
+    """The orders a chunk created that are still to charge: never tried, or with an attempt
+    left pending by a worker that died after the gateway call (sending it again replays its
+    idempotency key, so the card is not charged twice)."""
     run = session.get(AutoshipRun, run_id)
     chunk = session.get(AutoshipRunChunk, (run_id, number))
     if run is None or chunk is None:  # the run was restarted since; the sweep charges them
         return []
-    return list(session.scalars(_uncharged().where(
-        Order.autoship_due_date <= run.as_of,
-        Order.autoship_profile_id.between(chunk.low_id, chunk.high_id))))
+    pending_attempt = select(ChargeAttempt.id).where(ChargeAttempt.order_id == Order.id,
+                                                     ChargeAttempt.outcome == "pending").exists()
+    return list(session.scalars(select(Order.id).where(
+        Order.source == "autoship", Order.autoship_due_date <= run.as_of,
+        Order.autoship_profile_id.between(chunk.low_id, chunk.high_id),
+        or_((Order.status == OrderStatus.PENDING_PAYMENT) & (Order.payment_attempts == 0),
+            Order.status.in_(CHARGEABLE) & pending_attempt))
+        .order_by(Order.id)))
 
 
 def uncharged_orders(session: Session, placed_before: datetime, limit: int = 5000) -> list[int]:
@@ -102,6 +112,7 @@ def charge(app: Flask, session: Session, order_ids: list[int], today: date) -> B
     session.commit()
     outcomes = call_gateway(session, gateway_for(app), attempt_ids)
     session.rollback()  # nothing was written; end the read transaction before the next step
+    hold_point(app, AFTER_GATEWAY_CALL)
     result = record_outcomes(session, outcomes, today=today, retry_days=retry_days(app.config))
     tell_payment_outcomes(session, result, base_url=app.config["BASE_URL"])
     if result.paid:

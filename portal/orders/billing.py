@@ -9,12 +9,14 @@ Three steps, each ending in a commit by the caller (a job):
 
 A worker that dies between 2 and 3 leaves pending attempts; preparing again returns them
 unchanged and the gateway, given the same keys, answers with the charges it already made.
+Whoever charges again finds them: the re-run chunk job, or the cron tick
+(``orders_with_stale_attempts``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -127,6 +129,16 @@ def record_outcomes(session: Session, outcomes: list[Outcome], *, today: date,
 def orders_due_for_retry(session: Session, today: date, limit: int = 5000) -> list[int]:
     return list(session.scalars(select(Order.id).where(
         Order.status.in_(CHARGEABLE), Order.next_payment_retry_on <= today)
+        .order_by(Order.id).limit(limit)))
+
+
+def orders_with_stale_attempts(session: Session, written_before: datetime, limit: int = 5000) -> list[int]:
+    """Orders with an attempt still pending since before ``written_before``: its worker died
+    between the gateway call and recording the outcome."""
+    return list(session.scalars(select(Order.id).where(
+        Order.status.in_(CHARGEABLE),
+        select(ChargeAttempt.id).where(ChargeAttempt.order_id == Order.id, ChargeAttempt.outcome == "pending",
+                                       ChargeAttempt.created_at < written_before).exists())
         .order_by(Order.id).limit(limit)))
 
 

@@ -1,13 +1,19 @@
 """Charging what the engine made: once per order, retried after declines, never twice."""
 
+import os
+import threading
+import time
 from datetime import date, timedelta
+
 import pytest
 from sqlalchemy import func, select
 
+from portal import hold_points
 from portal.autoship import engine, operations
-from portal.autoship.models import AutoshipProfile
+from portal.autoship.models import AutoshipProfile, AutoshipRun
+from portal.db import utcnow
 from portal.mail.models import OutboxMessage
-from portal.orders.billing import call_gateway, orders_due_for_retry, prepare_charges
+from portal.orders.billing import call_gateway, orders_due_for_retry, orders_with_stale_attempts, prepare_charges
 from portal.orders.models import ChargeAttempt, Order
 from portal.payments.gateway import SandboxGateway
 from tests.autoship.conftest import new_profile
@@ -81,12 +87,19 @@ def test_a_worker_that_dies_between_the_gateway_and_the_commit_never_charges_twi
     first = call_gateway(session, gateway, attempts)  # the card is charged ...
     session.rollback()                                 # ... and the worker dies before recording it
     assert session.get(Order, order_id).status == "pending_payment"
+    # Found again by a re-run of the chunk's job, and by the cron tick once the attempt is stale.
+    run = session.scalar(select(AutoshipRun))
+    assert operations.chunk_orders(session, run.id, 0) == [order_id]
+    assert orders_with_stale_attempts(session, utcnow() - timedelta(minutes=15)) == []
+    assert orders_with_stale_attempts(session, utcnow() + timedelta(seconds=1)) == [order_id]
     result = charge(app, session, [order_id])          # the job runs again
     assert result.paid == [order_id]
     order = session.get(Order, order_id)
     assert order.charge_id == first[0].charge_id
     assert len(list(redis.scan_iter("sandbox-gateway:charge:*"))) == 1
     assert session.scalar(select(func.count()).select_from(ChargeAttempt)) == 1
+    assert operations.chunk_orders(session, run.id, 0) == []
+    assert orders_with_stale_attempts(session, utcnow() + timedelta(seconds=1)) == []
 
 
 def test_a_processing_error_is_retried_the_next_day_without_counting_as_a_decline(app, session, materialised):
@@ -140,8 +153,6 @@ def test_reminders_go_once_before_the_run_with_items_total_and_links(app, sessio
     assert "2 x Vitamin D" in body and "Total $25.95" in body and "https://portal.example/autoship/" in body
 
 
-
-
 def test_two_processes_recording_the_same_attempt_record_it_once(app, session, redis, materialised):
     [order_id] = materialised()
     gateway = SandboxGateway(redis)
@@ -157,3 +168,27 @@ def test_two_processes_recording_the_same_attempt_record_it_once(app, session, r
     session.commit()
     assert (first.paid, second.paid) == ([order_id], [])
     assert session.get(Order, order_id).status == "paid"
+
+
+def test_the_first_worker_at_a_hold_point_waits_there_until_released_in_the_test_configuration(app, redis, monkeypatch):
+    point = hold_points.AFTER_GATEWAY_CALL
+    monkeypatch.setitem(app.config, "TEST_HOLD_AT", point)
+    first = threading.Thread(target=hold_points.hold_point, args=(app, point))
+    first.start()
+    reached = redis.blpop([hold_points.reached_key(point)], timeout=5)
+    assert reached is not None and int(reached[1]) == os.getpid() and first.is_alive()
+    hold_points.hold_point(app, point)  # a later arrival passes straight through
+    redis.rpush(hold_points.release_key(point), 1)
+    first.join(timeout=5)
+    assert not first.is_alive()
+
+
+@pytest.mark.parametrize("env_name, testing", [("production", False), ("development", False),
+                                               ("production", True), ("test", False)])
+def test_a_hold_point_does_nothing_outside_the_test_configuration(app, redis, monkeypatch, env_name, testing):
+    monkeypatch.setitem(app.config, "TEST_HOLD_AT", hold_points.AFTER_GATEWAY_CALL)
+    monkeypatch.setitem(app.config, "ENV_NAME", env_name)
+    monkeypatch.setitem(app.config, "TESTING", testing)
+    started = time.monotonic()
+    hold_points.hold_point(app, hold_points.AFTER_GATEWAY_CALL)
+    assert time.monotonic() - started < 0.5 and redis.keys("test-hold:*") == []

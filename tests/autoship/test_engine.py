@@ -10,7 +10,7 @@ from portal.autoship import engine, services
 from portal.autoship.engine import EngineRules, plan_due
 from portal.autoship.models import AutoshipEvent, AutoshipOccurrence, AutoshipProfile, AutoshipRun
 from portal.autoship.recurrence import Recurrence
-from portal.orders.models import Order, OrderLine
+from portal.orders.models import Order, OrderLine, OrderStatusChange
 from portal.orders.pricing import ShippingRule
 from tests.autoship.conftest import RULES, TODAY, new_profile
 from tests.factories import make_product
@@ -200,3 +200,88 @@ def test_the_run_records_its_numbers(session, member, product):
     stored = session.scalar(select(AutoshipRun))
     assert (stored.due, stored.created, stored.chunks_total, stored.chunks_done, stored.status) == (2, 2, 1, 1, "done")
     assert stored.seconds is not None and result.finished_at is not None
+
+
+def _outcome(session) -> dict:
+    """Everything a chunk writes, keyed by profile and date, not by generated ids or clock."""
+    by_order = {o.id: (o.autoship_profile_id, o.autoship_due_date) for o in session.scalars(select(Order))}
+    return {
+        "orders": sorted((o.autoship_profile_id, o.autoship_due_date, o.user_id, o.status, o.address_id,
+                          o.ship_name, o.destination_key, o.payment_method_id, o.payment_label, o.subtotal,
+                          o.shipping_fee, o.total, o.pv_total, o.bv_total) for o in session.scalars(select(Order))),
+        "lines": [(by_order[l.order_id], l.product_id, l.sku, l.name, l.unit_code, l.eaches_per_unit,
+                   l.quantity, l.eaches, l.unit_price, l.line_total, l.pv, l.bv)
+                  for l in session.scalars(select(OrderLine).order_by(OrderLine.order_id, OrderLine.id))],
+        "history": sorted((by_order[c.order_id], c.from_status or "", c.to_status, c.note)
+                          for c in session.scalars(select(OrderStatusChange))),
+        "events": sorted(session.execute(select(AutoshipEvent.profile_id, func.coalesce(AutoshipEvent.actor_id, 0),
+                                                AutoshipEvent.action, AutoshipEvent.details)).all()),
+        "occurrences": sorted(session.execute(select(
+            AutoshipOccurrence.profile_id, AutoshipOccurrence.due_date, AutoshipOccurrence.outcome,
+            AutoshipOccurrence.note)).all()),
+        "profiles": session.execute(select(
+            AutoshipProfile.id, AutoshipProfile.status, AutoshipProfile.next_run_date,
+            AutoshipProfile.last_order_date).order_by(AutoshipProfile.id)).all(),
+    }
+
+
+def test_on_postgresql_the_one_statement_chunk_writes_exactly_what_the_working_table_chunk_writes(
+        session, redis, member, product, monkeypatch):
+    """Two implementations of a chunk (PostgreSQL's writable CTE, SQLite's statement per kind of
+    row) over every case the engine distinguishes, on the same rows: the same outcome."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the one-statement chunk is PostgreSQL's")
+    from portal.payments.gateway import SandboxGateway
+    from tests.factories import make_user, make_address, make_card
+    scarce = make_product(session, name="Scarce", on_hand=0)
+    gone = make_product(session, name="Gone")
+    no_cases = make_product(session, name="No cases")
+    first = D(2026, 12, 1)
+    weekly, ending = Recurrence.every(1, "weeks"), Recurrence.parse("FREQ=MONTHLY;INTERVAL=1;COUNT=1")
+    for items, options in [
+        ([(product.id, "each", 2)], {}),
+        ([(product.id, "case", 12)], {}),                                    # free shipping
+        ([(product.id, "each", 1), (scarce.id, "each", 1)], {}),              # backordered
+        ([(product.id, "each", 2), (scarce.id, "each", 1)], {"out_of_stock_policy": "skip_item"}),
+        ([(scarce.id, "each", 3)], {"out_of_stock_policy": "skip_item"}),     # nothing ships
+        ([(product.id, "each", 2), (gone.id, "each", 1)], {"price_policy": "locked"}),
+        ([(no_cases.id, "case", 1), (product.id, "each", 2)], {}),            # unit withdrawn
+        ([(product.id, "each", 2)], {"rule": weekly}),                        # missed weeks
+        ([(product.id, "each", 3)], {"rule": weekly, "regularity": "rolling"}),
+        ([(product.id, "each", 4)], {"rule": ending}),                         # the series ends
+        ([(gone.id, "each", 1)], {}),                                          # nothing sold
+        ([(product.id, "each", 1)], {}),                                      # below the minimum PV
+    ]:
+        new_profile(session, member, product, first=first, items=items, **options)
+    other = make_user(session)
+    other.home, other.card = make_address(session, other, moniker="Office"), make_card(session, other, redis)
+    shipped = new_profile(session, other, product, first=first, items=[(product.id, "lot", 1)])
+    session.flush()
+    services.ship_now(session, user=other, profile=shipped, gateway=SandboxGateway(redis),
+                      shipping=ENGINE.shipping, today=TODAY)
+    shipped.next_run_date = first  # the run still sees it as due: the order exists already
+    gone.active = False
+    no_cases.unit("case").active = False
+    product.unit("each").price = Decimal("11.50")
+    session.commit()
+
+    rules = EngineRules(shipping=ENGINE.shipping, min_pv=Decimal("10"), chunk_size=100)
+    as_of = D(2026, 12, 22)
+    run_id = engine.start_run(session, as_of=as_of, trigger="test", chunk_size=rules.chunk_size).id
+    session.commit()
+    outcomes = []
+    for through_working_table in (False, True):
+        if through_working_table:
+            monkeypatch.setattr(engine, "_create_orders_from_arrays",
+                                lambda session, chunk, plans, as_of, amounts:
+                                engine._create_orders_through_working_table(
+                                    session, chunk.run_id, chunk.number, plans, as_of, amounts))
+        attempt = session.begin_nested()
+        result = engine.materialise_chunk(session, run_id=run_id, number=0, rules=rules)
+        session.flush()
+        outcomes.append((result.due, result.created, result.skipped, result.missed, _outcome(session)))
+        attempt.rollback()
+        session.expire_all()
+    arrays, working_table = outcomes
+    assert arrays[:4] == (13, 9, 3, 6)  # no order: ship-now's (exists), nothing ships, nothing sold, below PV
+    assert arrays == working_table

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -9,28 +11,32 @@ import sys
 import threading
 import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 from rq.registry import StartedJobRegistry
 from sqlalchemy import func, insert, select, text
 
-from portal import PROJECT_ROOT
+from portal import PROJECT_ROOT, hold_points
 from portal.autoship import operations
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun
 from portal.extensions import db
-from portal.orders.models import Order, OrderLine
+from portal.orders.models import ChargeAttempt, Order, OrderLine
+from portal.payments.gateway import SandboxGateway
 from portal.queues import get_queue, get_redis
 from tests.conftest import worker_env
+from tests.factories import make_card
 
 pytestmark = pytest.mark.slow
 AS_OF = date(2026, 12, 1)
 
 
-def seed_due_profiles(session, member, product, count: int) -> None:
+def seed_due_profiles(session, member, product, count: int, cards: list[int] | None = None) -> None:
+    cards = cards or [member.card.id]
     session.execute(insert(AutoshipProfile), [
         {"user_id": member.id, "name": f"P{n}", "status": "active", "rrule": "FREQ=MONTHLY;INTERVAL=1",
-         "anchor_date": AS_OF, "regularity": "calendar", "next_run_date": AS_OF,
-         "address_id": member.home.id, "payment_method_id": member.card.id, "shipping_method": "standard",
+         "anchor_date": AS_OF, "regularity": "calendar", "next_run_date": AS_OF, "address_id": member.home.id,
+         "payment_method_id": cards[n % len(cards)], "shipping_method": "standard",
          "price_policy": "run_time", "out_of_stock_policy": "backorder"} for n in range(count)])
     ids = session.scalars(select(AutoshipProfile.id)).all()
     session.execute(insert(AutoshipItem), [
@@ -43,20 +49,34 @@ def chunked_worker_env(app) -> dict:
     return worker_env(app, PORTAL_AUTOSHIP_CHUNK_SIZE=str(app.config["AUTOSHIP_CHUNK_SIZE"]))
 
 
-def start_worker(app, *args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "jobs.worker", *args], env=chunked_worker_env(app),
+def start_worker(app, *args, **settings: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "jobs.worker", *args], env={**chunked_worker_env(app), **settings},
                             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
 
 
-def burst(app) -> None:
-    worker = start_worker(app, "--burst", "default", "billing")  # mail is not under test here
+def burst(app, *queues: str, **settings: str) -> None:
+    worker = start_worker(app, "--burst", *(queues or ("default", "billing")), **settings)  # mail is not under test
     _, errors = worker.communicate(timeout=240)
     assert worker.returncode == 0, errors.decode()[-3000:]
 
 
+def descendants(pid: int) -> list[int]:
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in children.read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
 def kill(process: subprocess.Popen) -> None:
+    """SIGKILL a worker and everything it started: RQ puts each work horse in a process group
+    of its own, so killing the worker's group alone would leave the job running."""
+    everything = [process.pid, *descendants(process.pid)]
     os.killpg(process.pid, signal.SIGKILL)
+    for pid in everything:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     process.wait(timeout=30)
 
 
@@ -79,11 +99,18 @@ def snapshot(session) -> list[tuple]:
 
 
 @pytest.fixture
-def small_chunks(app):
+def chunk_size(app):
     before = app.config["AUTOSHIP_CHUNK_SIZE"]
-    app.config["AUTOSHIP_CHUNK_SIZE"] = 200
-    yield
+
+    def set_size(size: int) -> None:
+        app.config["AUTOSHIP_CHUNK_SIZE"] = size
+    yield set_size
     app.config["AUTOSHIP_CHUNK_SIZE"] = before
+
+
+@pytest.fixture
+def small_chunks(chunk_size):
+    chunk_size(200)
 
 
 def test_a_worker_killed_mid_chunk_leaves_every_order_exactly_once(app, session, member, product, small_chunks):
@@ -181,3 +208,112 @@ def test_redis_flushed_mid_run_then_run_again_loses_and_duplicates_nothing(app, 
     db.session.commit()
     burst(app)
     exactly_once(db.session, 600)
+
+
+def sandbox_ledger(redis) -> dict[int, list[dict]]:
+    """What the sandbox gateway charged, per order (its keys are order-<id>-charge-<n>)."""
+    ledger: dict[int, list[dict]] = {}
+    for key in redis.scan_iter(f"{SandboxGateway.KEY_PREFIX}charge:order-*"):
+        order_id = int(key.decode().split("order-")[1].split("-charge-")[0])
+        ledger.setdefault(order_id, []).append(json.loads(redis.get(key)))
+    return ledger
+
+
+def wait_for_hold(redis, point: str) -> int:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        reached = redis.blpop([hold_points.reached_key(point)], timeout=1)
+        if reached is not None:
+            return int(reached[1])
+    raise AssertionError(f"no worker reached the hold point {point}")
+
+
+def wait_until_finished(app, job_ids: list[str], worker: subprocess.Popen) -> list:
+    queue = get_queue("billing", app)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and worker.poll() is None:
+        jobs = [queue.fetch_job(job_id) for job_id in job_ids]
+        if all(job.get_status() == "finished" for job in jobs):
+            return jobs
+        time.sleep(0.2)
+    raise AssertionError(f"jobs not finished: {[(job.id, job.get_status()) for job in jobs]}")
+
+
+def alive(pid: int) -> bool:
+    """False once the process is gone or a zombie (killed, not yet reaped by its parent)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return False
+        except OSError:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)  # a warm shutdown: the worker finishes its job, if any
+    process.wait(timeout=60)
+
+
+@pytest.mark.parametrize("killed", ["the work horse", "the whole worker"])
+def test_a_worker_killed_between_the_gateway_call_and_the_commit_charges_each_order_exactly_once(
+        app, session, redis, member, product, chunk_size, killed):
+    chunk_size(20)
+    declining = make_card(session, member, redis, number="4000000000000002").id
+    seed_due_profiles(session, member, product, 60, cards=[member.card.id, member.card.id, declining])
+    run_id = operations.start_and_enqueue(session, as_of=AS_OF, trigger="test", config=app.config).id
+    session.commit()
+    session.close()
+    burst(app, "default")  # three chunks materialised; their three charge jobs wait on "billing"
+    order_ids = db.session.scalars(select(Order.id).order_by(Order.id)).all()
+    db.session.close()
+    assert len(order_ids) == 60 and len(get_queue("billing", app).get_job_ids()) == 3
+
+    worker = start_worker(app, "billing", PORTAL_TEST_HOLD_AT=hold_points.AFTER_GATEWAY_CALL)
+    try:
+        horse = wait_for_hold(redis, hold_points.AFTER_GATEWAY_CALL)
+        # Held right after the gateway call: one chunk's cards are charged, nothing is recorded.
+        held = sorted(sandbox_ledger(redis))
+        assert len(held) == 20
+        assert set(db.session.scalars(select(Order.status).where(Order.id.in_(held)))) == {"pending_payment"}
+        assert set(db.session.scalars(select(ChargeAttempt.outcome).where(
+            ChargeAttempt.order_id.in_(held)))) == {"pending"}
+        db.session.close()
+        if killed == "the work horse":
+            # The worker sees its work horse die and RQ retries the job (CHARGE_RETRY); the
+            # retry finds the pending attempts and sends them again with their keys.
+            os.kill(horse, signal.SIGKILL)
+            assert not alive(horse)
+            jobs = wait_until_finished(app, [f"autoship-charge-{run_id}-{n}" for n in range(3)], worker)
+            assert sorted(job.retries_left for job in jobs) == [2, 3, 3]
+        else:
+            # The machine is gone: the job stays "started" in RQ, a new worker charges the
+            # other chunks, and the cron tick sends the stale pending attempts again.
+            kill(worker)
+            assert not alive(horse)
+            burst(app, "billing")
+            db.session.expire_all()
+            assert set(db.session.scalars(select(Order.status).where(Order.id.in_(held)))) == {"pending_payment"}
+            db.session.close()
+            get_queue("default", app).enqueue("jobs.autoship.retry_payments")
+            burst(app, "default", PORTAL_PAYMENT_STALE_MINUTES="0")
+    finally:
+        if worker.poll() is None:
+            stop(worker)
+
+    ledger = sandbox_ledger(redis)
+    assert sorted(ledger) == order_ids and {len(charges) for charges in ledger.values()} == {1}
+    db.session.expire_all()
+    orders = db.session.scalars(select(Order).order_by(Order.id)).all()
+    paid = [o for o in orders if o.status == "paid"]
+    declined = [o for o in orders if o.status == "payment_failed"]
+    assert (len(paid), len(declined)) == (40, 20)
+    assert all(o.charge_id == ledger[o.id][0]["id"] and ledger[o.id][0]["status"] == "succeeded" for o in paid)
+    assert {o.payment_method_id for o in declined} == {declining}
+    assert all(o.next_payment_retry_on is not None for o in declined)
+    assert {ledger[o.id][0]["status"] for o in declined} == {"declined"}
+    attempts = db.session.execute(select(ChargeAttempt.order_id, ChargeAttempt.outcome)).all()
+    assert sorted(order_id for order_id, _ in attempts) == order_ids
+    assert "pending" not in {outcome for _, outcome in attempts}
