@@ -125,6 +125,7 @@ PAGE_PERSONAS = {
     "home.index": ("anon", "owner", "admin"), "home.dashboard": ("owner", "upline"),
     "catalog.index": ("anon", "owner"), "catalog.product": ("anon", "owner"),
     "accounts.login": ("anon",), "accounts.register": ("anon",), "accounts.password": _OWNER,
+    "accounts.forgot_password": ("anon",), "accounts.reset_password": ("anon",),
     "oneclick.healthz": ("anon",), "autoship.calendar_feed": ("anon",),
     "oneclick.placed": ("anon", "owner"), "oneclick.order": ("anon", "owner"),
     "oneclick.devices": _OWNER, "oneclick.settings": _OWNER,
