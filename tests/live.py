@@ -136,17 +136,19 @@ def rq_worker(app, **settings: str) -> Iterator[subprocess.Popen]:
         yield process
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: a server and a worker left running would serve and take
+# the jobs of every later test, changing their databases and Redis behind their backs.
+@pytest.fixture(scope="package")
 def live_server(app) -> Iterator[str]:
-    """The base URL of the portal served by gunicorn for the whole session."""
+    """The base URL of the portal served by gunicorn for the tests of one package."""
     with portal_server(app, **SERVER_SETTINGS) as url:
         yield url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_worker(app) -> Iterator[subprocess.Popen]:
-    """A real RQ worker process for the whole session (it outlives the per-test Redis wipe:
-    it only blocks on the queue keys)."""
+    """A real RQ worker process for the tests of one package (it outlives the per-test Redis
+    wipe: it only blocks on the queue keys)."""
     with rq_worker(app) as process:
         yield process
 
