@@ -12,7 +12,7 @@ transaction of a handful of set-based statements:
 4. what could not ship, what was missed and what was left out is recorded;
 5. the profiles move to their next date, the counters add up.
 
-On PostgreSQL, 2-4 are one statement (writable CTEs) over the due rows passed as arrays; on
+On PostgreSQL, 2-5 are one statement (writable CTEs) over the due rows passed as arrays; on
 SQLite, which has no writable CTEs, the due rows go through the working table
 ``autoship_due`` and each kind of row has its own statement. A test runs both on the same
 rows and compares what they wrote.
@@ -185,6 +185,7 @@ _ITEM_JOINS = """
 """
 
 # Amounts are integer hundredths in the database (portal.db.Hundredths), so SQL sums are exact.
+# The statements below are the portable chunk (SQLite) over the working table.
 _INSERT_ORDERS = text(f"""
 INSERT INTO orders (user_id, status, source, placed_at, updated_at, address_id, ship_moniker,
     ship_name, ship_line1, ship_line2, ship_city, ship_region, ship_postal_code, ship_country,
@@ -289,7 +290,8 @@ WHERE id IN (SELECT profile_id FROM autoship_due WHERE run_id = :run_id AND chun
 # known through RETURNING only.
 _CHUNK_POSTGRESQL = text(f"""
 WITH d AS MATERIALIZED (
-    SELECT d.profile_id, d.due_date, d.next_date, nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass) AS order_id
+    SELECT d.profile_id, d.due_date, d.next_date,
+           nextval((SELECT pg_get_serial_sequence('orders', 'id'))::regclass) AS order_id
     FROM unnest(CAST(:profile_ids AS integer[]), CAST(:due_dates AS date[]),
                 CAST(:next_dates AS date[])) AS d(profile_id, due_date, next_date)
 ),
@@ -430,10 +432,10 @@ def materialise_chunk(session: Session, *, run_id: int, number: int, rules: Engi
     amounts = {"now": now, "free_from": int(rules.shipping.free_from * 100),
                "flat_fee": int(rules.shipping.flat_fee * 100), "min_pv": int(rules.min_pv * 100)}
     if session.get_bind().dialect.name == "postgresql":
-        created, skipped = _create_orders_from_arrays(session, chunk, plans, as_of, amounts)
+        created, skipped = _write_chunk_in_one_statement(session, chunk, plans, as_of, amounts)
     else:
-        created, skipped = _create_orders_through_working_table(session, run_id, number, plans, as_of,
-                                                                amounts)
+        created, skipped = _write_chunk_through_working_table(session, run_id, number, plans, as_of,
+                                                              amounts)
     missed_rows = [{"profile_id": p.profile_id, "due_date": day, "outcome": "missed",
                     "note": f"the engine did not run that day; ordered once for {p.due_date}",
                     "recorded_at": now} for p in plans for day in p.missed]
@@ -462,8 +464,8 @@ def _array_literal(values) -> str:
     return "{" + ",".join("NULL" if value is None else str(value) for value in values) + "}"
 
 
-def _create_orders_from_arrays(session: Session, chunk: AutoshipRunChunk, plans: list[DuePlan],
-                               as_of: date, amounts: dict) -> tuple[int, int]:
+def _write_chunk_in_one_statement(session: Session, chunk: AutoshipRunChunk, plans: list[DuePlan],
+                                  as_of: date, amounts: dict) -> tuple[int, int]:
     """PostgreSQL: one statement creates the orders, lines, history, notes and skips and moves
     the profiles on. Returns (created, skipped)."""
     created, skipped = session.execute(
@@ -476,11 +478,11 @@ def _create_orders_from_arrays(session: Session, chunk: AutoshipRunChunk, plans:
     return created, skipped
 
 
-def _create_orders_through_working_table(session: Session, run_id: int, number: int,
-                                         plans: list[DuePlan], as_of: date,
-                                         amounts: dict) -> tuple[int, int]:
+def _write_chunk_through_working_table(session: Session, run_id: int, number: int,
+                                       plans: list[DuePlan], as_of: date,
+                                       amounts: dict) -> tuple[int, int]:
     """SQLite (no writable CTEs): the due rows go through ``autoship_due``, one statement per
-    kind of row. Returns (created, skipped)."""
+    kind of row, then the profiles move on. Returns (created, skipped)."""
     mine = (AutoshipDue.run_id == run_id) & (AutoshipDue.chunk == number)
     session.execute(delete(AutoshipDue).where(mine))
     if plans:

@@ -272,9 +272,9 @@ def test_on_postgresql_the_one_statement_chunk_writes_exactly_what_the_working_t
     outcomes = []
     for through_working_table in (False, True):
         if through_working_table:
-            monkeypatch.setattr(engine, "_create_orders_from_arrays",
+            monkeypatch.setattr(engine, "_write_chunk_in_one_statement",
                                 lambda session, chunk, plans, as_of, amounts:
-                                engine._create_orders_through_working_table(
+                                engine._write_chunk_through_working_table(
                                     session, chunk.run_id, chunk.number, plans, as_of, amounts))
         attempt = session.begin_nested()
         result = engine.materialise_chunk(session, run_id=run_id, number=0, rules=rules)
