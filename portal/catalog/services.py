@@ -84,6 +84,8 @@ def create_product(session: Session, *, sku: str, name: str, description: str, c
 
 
 def set_product_active(session: Session, product_id: int, active: bool) -> Product:
+    """Put a product on sale or withdraw it; the standing orders holding it get their stored
+    cycle PV recomputed (a withdrawn product's items no longer count)."""
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.")
