@@ -166,6 +166,22 @@ def test_an_expected_arrival_through_the_form(admin, session):
     assert response.status_code == 422 and "Not a valid date value." in text_of(response)
 
 
+@pytest.mark.parametrize("url, prefix, data", [
+    ("/admin/fulfilment/inventory/receipts", "receipt", {"note": "pallet\x003"}),
+    ("/admin/fulfilment/inventory/arrivals", "arrival", {"supplier": "Acme\x00"}),
+    ("/admin/fulfilment/inventory/arrivals", "arrival", {"expected_on": "9999-12-31"}),
+])
+def test_control_characters_and_far_dates_are_refused_beside_the_field(admin, session, url, prefix, data):
+    # PostgreSQL cannot store a NUL at all: this was a 500 there (and stored on SQLite).
+    soap = product(session, 0)
+    base = {"reference": "PO-501", "supplier": "Acme", "sku": soap.sku, "eaches": "48",
+            "expected_on": (company_today() + timedelta(days=8)).isoformat(), "note": ""}
+    response = post(admin, url, {**base, **data}, prefix=prefix)
+    assert response.status_code == 422
+    assert session.scalar(select(func.count()).select_from(InventoryReceipt)) == 0
+    assert session.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
+
+
 def test_receiving_a_purchase_order_line_from_the_list(admin, session):
     soap = product(session, 0)
     purchase_order = expected(session, soap, 12, company_today() + timedelta(days=2))
