@@ -65,8 +65,8 @@ def _measure(ctx, database: str, profiles: int, *, everything: bool) -> list[dic
                 _reset(db.session)
                 with _load_average() as load:
                     rate, seconds, chunks, start_up, work = _engine_with_workers(ctx, app, url, workers)
-                engine[workers].append((rate, f"{seconds:.2f} s ({work:.2f} s inside materialise_chunk, "
-                                               f"start-up {start_up:.1f} s not counted), {load}"))
+                engine[workers].append((rate, f"{seconds:.2f} s, {work:.2f} s inside materialise_chunk, "
+                                              f"start-up {start_up:.1f} s not counted, {load}"))
             _reset(db.session)
             with _load_average() as load:
                 raw_rate, raw_seconds = _raw_bound(db.session, profiles)
@@ -111,7 +111,7 @@ def _rounds(samples: list[tuple[float, str]], spec: str = ",.0f") -> str:
     if len(samples) == 1:
         return samples[0][1]
     return (f"median of {len(samples)} rounds: "
-            + "; ".join(f"{rate:{spec}}/s in {detail}" for rate, detail in samples))
+            + "; ".join(f"{rate:{spec}}/s ({detail})" for rate, detail in samples))
 
 
 class _load_average:
