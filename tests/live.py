@@ -136,18 +136,19 @@ def rq_worker(app, **settings: str) -> Iterator[subprocess.Popen]:
         yield process
 
 
-# Package-scoped, not session-scoped: a server and a worker left running would serve and take
-# the jobs of every later test, changing their databases and Redis behind their backs.
-@pytest.fixture(scope="package")
+# Module-scoped, not session-scoped: a worker left running would take the jobs of every later
+# test, changing their databases and Redis behind their backs. (Not package-scoped either: a
+# package-scoped fixture from a plugin module such as this one lives as long as the session.)
+@pytest.fixture(scope="module")
 def live_server(app) -> Iterator[str]:
-    """The base URL of the portal served by gunicorn for the tests of one package."""
+    """The base URL of the portal served by gunicorn for the tests of one module."""
     with portal_server(app, **SERVER_SETTINGS) as url:
         yield url
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def live_worker(app) -> Iterator[subprocess.Popen]:
-    """A real RQ worker process for the tests of one package (it outlives the per-test Redis
+    """A real RQ worker process for the tests of one module (it outlives the per-test Redis
     wipe: it only blocks on the queue keys)."""
     with rq_worker(app) as process:
         yield process
