@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select
 
 from portal.accounts.models import User
-from portal.extensions import db
 from portal.oneclick.identifiers import COOKIE_NAME
 from tests.conftest import BrowserLikeClient
+from tests.security.snapshot import table_digests
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ORIGIN = "http://localhost"
@@ -52,16 +50,7 @@ class Persona:
                                 buffered=True)
 
 
-def database_snapshot() -> dict[str, tuple[int, str]]:
-    """Per table: the number of rows and a hash of all of them (ordered by primary key)."""
-    session = db.session
-    snapshot = {}
-    for table in db.metadata.sorted_tables:
-        rows = session.execute(select(table).order_by(*table.primary_key.columns)).all()
-        digest = hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()
-        snapshot[table.name] = (len(rows), digest)
-    session.rollback()
-    return snapshot
+database_snapshot = table_digests
 
 
 def changed_tables(before: dict, after: dict) -> list[str]:

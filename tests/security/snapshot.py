@@ -64,12 +64,18 @@ def owned_rows(person_id: int) -> dict[str, str]:
     return digests
 
 
-def take_snapshot(redis_url: str) -> Snapshot:
+def table_digests() -> dict[str, tuple[int, str]]:
+    """Per table: the number of rows and a hash of all of them (ordered by primary key)."""
     tables = {}
     for table in db.metadata.sorted_tables:
         rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
         tables[table.name] = (len(rows), _digest(rows))
-    db.session.commit()
+    db.session.commit()  # the test's session holds no transaction (SQLite: no write lock) after
+    return tables
+
+
+def take_snapshot(redis_url: str) -> Snapshot:
+    tables = table_digests()
     connection = redis_lib.Redis.from_url(redis_url)
     try:
         keys = [key for key in connection.scan_iter(count=1000)
