@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -119,22 +118,22 @@ def test_the_debounce_waits_for_a_quiet_moment(redis):
 
 
 def test_the_debounce_gives_up_waiting_after_its_maximum(redis):
-    stop = threading.Event()
+    def request_arrives():
+        seconds, micros = redis.time()
+        redis.set(coordination.LAST_REQUEST_KEY, seconds * 1000 + micros // 1000)
 
-    def keep_requesting():
-        while not stop.is_set():
-            seconds, micros = redis.time()
-            redis.set(coordination.LAST_REQUEST_KEY, seconds * 1000 + micros // 1000)
-            time.sleep(0.02)
+    slept: list[float] = []
 
-    thread = threading.Thread(target=keep_requesting)
-    thread.start()
-    try:
-        waited = coordination.wait_for_quiet(redis, quiet=0.5, max_delay=0.6)
-    finally:
-        stop.set()
-        thread.join()
-    assert 0.5 < waited < 1.5
+    def sleep_while_requests_keep_coming(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+        request_arrives()  # it is never quiet: a request came just before every look
+
+    request_arrives()
+    waited = coordination.wait_for_quiet(redis, quiet=0.5, max_delay=0.6,
+                                         sleep=sleep_while_requests_keep_coming)
+    assert waited >= 0.6  # it waited its maximum ...
+    assert len(slept) >= 2 and sum(slept) <= 0.6 + 1e-9  # ... and asked to sleep no longer
 
 
 def test_the_lock_lets_one_holder_in_at_a_time(redis):
