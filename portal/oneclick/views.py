@@ -162,7 +162,7 @@ def buy():
     if is_htmx():
         return render_fragment("oneclick/_placed.html", confirmation=confirmation,
                                key=form.idempotency_key.data, next_key=Panel.new_key(),
-                               compact=form.compact.data)
+                               compact=form.compact.data, csrf_in_header=True)
     return redirect(url_for("oneclick.placed", key=form.idempotency_key.data), 303)
 
 

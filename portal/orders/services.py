@@ -105,17 +105,14 @@ _UPDATE_OPEN_TOTALS = (update(_ORDERS)
 class AddedLine:
     order_id: int
     line_id: int
-    eaches: int
-    line_total: Decimal
-    order_total: Decimal
 
 
 def insert_open_order(connection: Connection, *, user_id: int, source: str, line: PricedLine,
-                      address: Address, card: PaymentMethod, shipping: ShippingRule,
+                      address: Address, card: PaymentMethod, summary: Totals,
                       placed_at: datetime, combine_until: datetime,
                       expected_ship_date: date) -> AddedLine:
-    """Insert a new order open for combining until ``combine_until``, with its first line."""
-    summary = totals([line], shipping)
+    """Insert a new order open for combining until ``combine_until``, with its first line
+    (``summary``: the totals of that line alone, see ``totals``)."""
     order_id = connection.execute(_INSERT_ORDER, {
         **order_columns(user_id=user_id, source=source, address=address, card=card,
                         summary=summary),
@@ -127,27 +124,42 @@ def insert_open_order(connection: Connection, *, user_id: int, source: str, line
                                         "note": f"placed by {source}, open for additions"})
     line_id = connection.execute(_INSERT_LINE, {"order_id": order_id, **line_columns(line)}
                                  ).inserted_primary_key[0]
-    return AddedLine(order_id=order_id, line_id=line_id, eaches=line.eaches,
-                     line_total=line.line_total, order_total=summary.total)
+    return AddedLine(order_id=order_id, line_id=line_id)
 
 
-def add_line_to_open_order(connection: Connection, *, order_id: int, subtotal: Decimal,
-                           pv_total: Decimal, bv_total: Decimal, line: PricedLine,
-                           shipping: ShippingRule, now: datetime) -> AddedLine:
-    """Add a line to an open order whose current totals the caller read with the row locked,
-    and re-total it without loading its lines."""
+@dataclass(frozen=True)
+class OrderTotals:
+    """The total columns of an order."""
+
+    subtotal: Decimal
+    shipping: Decimal
+    total: Decimal
+    pv: Decimal
+    bv: Decimal
+
+
+def totals_with_line(*, subtotal: Decimal, pv_total: Decimal, bv_total: Decimal,
+                     line: PricedLine, shipping: ShippingRule) -> OrderTotals:
+    """An order's totals once ``line`` is added to the ones it has, without loading its lines."""
     subtotal = subtotal + line.line_total
     fee = shipping.fee(subtotal)
+    return OrderTotals(subtotal=subtotal, shipping=fee, total=subtotal + fee,
+                       pv=pv_total + line.pv, bv=bv_total + line.bv)
+
+
+def add_line_to_open_order(connection: Connection, *, order_id: int, totals_after: OrderTotals,
+                           line: PricedLine, now: datetime) -> AddedLine | None:
+    """Add a line to an open order, whose row the caller locked when it read the totals that
+    ``totals_after`` was computed from; None (and nothing written) if it is no longer open."""
     updated = connection.execute(_UPDATE_OPEN_TOTALS, {
-        "open_order_id": order_id, "subtotal": subtotal, "shipping_fee": fee,
-        "total": subtotal + fee, "pv_total": pv_total + line.pv, "bv_total": bv_total + line.bv,
-        "updated_at": now})
-    if updated.rowcount != 1:  # the caller's row lock rules this out
-        raise RuntimeError(f"order {order_id} is no longer open")
+        "open_order_id": order_id, "subtotal": totals_after.subtotal,
+        "shipping_fee": totals_after.shipping, "total": totals_after.total,
+        "pv_total": totals_after.pv, "bv_total": totals_after.bv, "updated_at": now})
+    if updated.rowcount != 1:
+        return None
     line_id = connection.execute(_INSERT_LINE, {"order_id": order_id, **line_columns(line)}
                                  ).inserted_primary_key[0]
-    return AddedLine(order_id=order_id, line_id=line_id, eaches=line.eaches,
-                     line_total=line.line_total, order_total=subtotal + fee)
+    return AddedLine(order_id=order_id, line_id=line_id)
 
 
 def retotal_order(order: Order, shipping: ShippingRule) -> None:
