@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import default_choice
 from portal.accounts.models import User
 from portal.addresses.models import Address
-from portal.db import utcnow
 from portal.errors import DomainError, NotFound
 
 ADDRESS_FIELDS = ("moniker", "full_name", "line1", "line2", "city", "region", "postal_code",
@@ -18,10 +18,13 @@ class AddressError(DomainError):
     pass
 
 
+BOOK_ORDER = (Address.is_default.desc(), Address.moniker)
+
+
 def address_book(session: Session, user: User) -> list[Address]:
     return list(session.scalars(select(Address).where(Address.user_id == user.id,
                                                       Address.archived_at.is_(None))
-                                .order_by(Address.is_default.desc(), Address.moniker)))
+                                .order_by(*BOOK_ORDER)))
 
 
 def owned_address(session: Session, user: User, address_id: int) -> Address:
@@ -68,20 +71,11 @@ def update_address(session: Session, *, user: User, address_id: int, **fields) -
 
 def set_default_address(session: Session, *, user: User, address_id: int) -> Address:
     address = owned_address(session, user, address_id)
-    session.execute(update(Address).where(Address.user_id == user.id,
-                                          Address.is_default.is_(True)).values(is_default=False))
-    session.flush()
-    address.is_default = True
-    session.flush()
+    default_choice.make_default(session, address)
     return address
 
 
 def remove_address(session: Session, *, user: User, address_id: int) -> None:
+    """Archive the address; if it was the default, the first left in the book takes over."""
     address = owned_address(session, user, address_id)
-    address.archived_at = utcnow()
-    was_default, address.is_default = address.is_default, False
-    session.flush()
-    if was_default:
-        remaining = address_book(session, user)
-        if remaining:
-            set_default_address(session, user=user, address_id=remaining[0].id)
+    default_choice.archive_keeping_a_default(session, address, successor_order=BOOK_ORDER)
