@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, TreePath, UTCDateTime, utcnow
@@ -28,6 +28,10 @@ class User(UserMixin, Base):
         CheckConstraint("role IN ('member', 'ibo', 'admin')", name="role_known"),
         CheckConstraint("depth >= 0", name="depth_not_negative"),
         Index("ix_users_sponsor_id", "sponsor_id"),
+        # Every path stores the address lower-cased (normalise_email), so the plain unique
+        # constraint on email holds for them; this one holds for rows written any other way
+        # (an import, SQL by hand) too. Note SQLite's lower() folds ASCII letters only.
+        Index("uq_users_lower_email", func.lower(literal_column("email")), unique=True),
         # Downline counts per level read only this index (measured: 7-10x faster at 1M people);
         # with the id, so do the joins of a downline to its standing orders.
         Index("ix_users_downline", "tree_path", "depth", "role", postgresql_include=["id"]),

@@ -32,6 +32,12 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _email_taken(session: Session, email: str) -> bool:
+    """Whether an account has this (normalised) address in any case, as uq_users_lower_email
+    compares them."""
+    return session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None
+
+
 def check_password_rules(password: str, field: str = "password") -> None:
     if len(password) < MIN_LENGTH:
         raise PasswordError(f"Use at least {MIN_LENGTH} characters.", field)
@@ -67,7 +73,7 @@ def register_user(session: Session, *, email: str, password: str, first_name: st
     check_password_rules(password)
     sponsor = find_sponsor(session, sponsor_number)
     # Last, so that only a complete, valid form learns that an address is taken.
-    if session.scalar(select(User.id).where(func.lower(User.email) == email)) is not None:
+    if _email_taken(session, email):
         raise RegistrationError(EMAIL_TAKEN, "email")
     user = User(email=email, password_hash=hash_password(password),
                 first_name=first_name.strip(), last_name=last_name.strip(), role=role,
@@ -77,8 +83,9 @@ def register_user(session: Session, *, email: str, password: str, first_name: st
             session.add(user)
             place_in_tree(session, user, sponsor)
     except IntegrityError:
-        # A concurrent registration of the same address committed between the check and here.
-        if session.scalar(select(User.id).where(User.email == email)) is None:
+        # A concurrent registration of the address, in any case, committed between the check
+        # and here (uq_users_lower_email); any other violation is not the person's doing.
+        if not _email_taken(session, email):
             raise
         raise RegistrationError(EMAIL_TAKEN, "email") from None
     return user

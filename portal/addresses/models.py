@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, event, text
+from sqlalchemy import ForeignKey, Index, String, event, func, literal_column, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime, utcnow
@@ -15,7 +15,11 @@ class Address(Base):
     __tablename__ = "addresses"
     __table_args__ = (
         Index("ix_addresses_user_id", "user_id"),
-        Index("uq_addresses_user_moniker_live", "user_id", "moniker", unique=True,
+        # "Home" and "HOME" are one moniker. The services compare with casefold() for the
+        # friendly message; this index makes it true under concurrency for what lower() folds
+        # (on SQLite: ASCII letters only).
+        Index("uq_addresses_user_lower_moniker_live", "user_id", func.lower(literal_column("moniker")),
+              unique=True,
               sqlite_where=text("archived_at IS NULL"),
               postgresql_where=text("archived_at IS NULL")),
         Index("uq_addresses_user_default_live", "user_id", unique=True,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal import default_choice
 from portal.accounts.models import User
 from portal.addresses.models import Address
-from portal.db import utcnow
 from portal.errors import DomainError, NotFound
 
 ADDRESS_FIELDS = ("moniker", "full_name", "line1", "line2", "city", "region", "postal_code",
@@ -18,10 +22,13 @@ class AddressError(DomainError):
     pass
 
 
+BOOK_ORDER = (Address.is_default.desc(), Address.moniker)
+
+
 def address_book(session: Session, user: User) -> list[Address]:
     return list(session.scalars(select(Address).where(Address.user_id == user.id,
                                                       Address.archived_at.is_(None))
-                                .order_by(Address.is_default.desc(), Address.moniker)))
+                                .order_by(*BOOK_ORDER)))
 
 
 def owned_address(session: Session, user: User, address_id: int) -> Address:
@@ -33,7 +40,8 @@ def owned_address(session: Session, user: User, address_id: int) -> Address:
 
 def _check_moniker_free(session: Session, user: User, moniker: str, except_id: int | None) -> None:
     # Compared in Python: SQLite's lower() folds ASCII only ("Café" vs "CAFÉ"), and a person
-    # has a handful of addresses.
+    # has a handful of addresses. The index on (user_id, lower(moniker)) backs this check up
+    # under concurrency, see _moniker_guarded.
     taken = session.scalars(select(Address.moniker).where(
         Address.user_id == user.id, Address.archived_at.is_(None),
         Address.id != (except_id or 0)))
@@ -42,14 +50,29 @@ def _check_moniker_free(session: Session, user: User, moniker: str, except_id: i
                            "Choose another name for this one.", "moniker")
 
 
+@contextmanager
+def _moniker_guarded(session: Session, user: User, moniker: str,
+                     except_id: int | None) -> Iterator[None]:
+    """Writes the address in a savepoint. A concurrent request may have saved the same moniker
+    after _check_moniker_free looked: the unique index refuses this write, and the person
+    gets the check's message rather than a crash."""
+    try:
+        with session.begin_nested():
+            yield
+    except IntegrityError:
+        _check_moniker_free(session, user, moniker, except_id)
+        raise  # not the moniker: not something the person typed
+
+
 def add_address(session: Session, *, user: User, make_default: bool = False, **fields) -> Address:
     values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
     values["country"] = (values["country"] or "US").upper()
     _check_moniker_free(session, user, values["moniker"], None)
     first = not address_book(session, user)
     address = Address(user_id=user.id, **values)
-    session.add(address)
-    session.flush()
+    with _moniker_guarded(session, user, values["moniker"], None):
+        session.add(address)
+        session.flush()
     if make_default or first:
         set_default_address(session, user=user, address_id=address.id)
     return address
@@ -60,28 +83,20 @@ def update_address(session: Session, *, user: User, address_id: int, **fields) -
     values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
     values["country"] = (values["country"] or "US").upper()
     _check_moniker_free(session, user, values["moniker"], address.id)
-    for name, value in values.items():
-        setattr(address, name, value)
-    session.flush()
+    with _moniker_guarded(session, user, values["moniker"], address.id):
+        for name, value in values.items():
+            setattr(address, name, value)
+        session.flush()
     return address
 
 
 def set_default_address(session: Session, *, user: User, address_id: int) -> Address:
     address = owned_address(session, user, address_id)
-    session.execute(update(Address).where(Address.user_id == user.id,
-                                          Address.is_default.is_(True)).values(is_default=False))
-    session.flush()
-    address.is_default = True
-    session.flush()
+    default_choice.make_default(session, address)
     return address
 
 
 def remove_address(session: Session, *, user: User, address_id: int) -> None:
+    """Archive the address; if it was the default, the first left in the book takes over."""
     address = owned_address(session, user, address_id)
-    address.archived_at = utcnow()
-    was_default, address.is_default = address.is_default, False
-    session.flush()
-    if was_default:
-        remaining = address_book(session, user)
-        if remaining:
-            set_default_address(session, user=user, address_id=remaining[0].id)
+    default_choice.archive_keeping_a_default(session, address, successor_order=BOOK_ORDER)

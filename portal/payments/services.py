@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Flask, current_app
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import default_choice
 from portal.accounts.models import User
-from portal.db import utcnow
 from portal.errors import DomainError, NotFound
 from portal.payments.gateway import PaymentGateway, SandboxGateway
 from portal.payments.models import PaymentMethod
@@ -28,11 +28,14 @@ def gateway_for(app: Flask | None = None) -> PaymentGateway:
     raise RuntimeError(f"unknown payment gateway {name!r}")
 
 
+WALLET_ORDER = (PaymentMethod.is_default.desc(), PaymentMethod.id)
+
+
 def wallet(session: Session, user: User) -> list[PaymentMethod]:
     return list(session.scalars(
         select(PaymentMethod).where(PaymentMethod.user_id == user.id,
                                     PaymentMethod.archived_at.is_(None))
-        .order_by(PaymentMethod.is_default.desc(), PaymentMethod.id)))
+        .order_by(*WALLET_ORDER)))
 
 
 def add_card(session: Session, *, user: User, gateway: PaymentGateway, number: str,
@@ -68,21 +71,11 @@ def usable_card(session: Session, user: User, card_id: int, today: date) -> Paym
 
 def set_default_card(session: Session, *, user: User, card_id: int) -> PaymentMethod:
     card = owned_card(session, user, card_id)
-    session.execute(update(PaymentMethod).where(PaymentMethod.user_id == user.id,
-                                                PaymentMethod.is_default.is_(True))
-                    .values(is_default=False))
-    session.flush()
-    card.is_default = True
-    session.flush()
+    default_choice.make_default(session, card)
     return card
 
 
 def remove_card(session: Session, *, user: User, card_id: int) -> None:
+    """Archive the card; if it was the default, the oldest card left takes over."""
     card = owned_card(session, user, card_id)
-    card.archived_at = utcnow()
-    was_default, card.is_default = card.is_default, False
-    session.flush()
-    if was_default:
-        remaining = wallet(session, user)
-        if remaining:
-            set_default_card(session, user=user, card_id=remaining[0].id)
+    default_choice.archive_keeping_a_default(session, card, successor_order=WALLET_ORDER)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from portal.addresses import services
 from portal.addresses.models import Address
 from portal.addresses.services import (AddressError, add_address, address_book, owned_address,
                                        remove_address, set_default_address, update_address)
 from portal.errors import NotFound
 from tests.factories import make_address, make_user
+from tests.races import write_twin
 
 FIELDS = dict(full_name="Pat Example", line1="1 Main Street", line2="", city="Springfield",
               region="IL", postal_code="62704", country="US", phone="")
@@ -60,6 +62,43 @@ def test_monikers_are_unique_per_person_whatever_their_case(session, first, seco
 
     assert refused.value.field == "moniker"
     assert [a.moniker for a in address_book(session, person)] == [first]
+
+
+def twin_arrives_after_the_check(monkeypatch, person, twin: str) -> None:
+    """Another request saves ``twin`` for ``person`` just after the service checked the
+    moniker (see tests.races.write_twin)."""
+    check, arrived, person_id = services._check_moniker_free, [], person.id
+
+    def check_then_twin(session, user, moniker, except_id):
+        check(session, user, moniker, except_id)
+        if not arrived:
+            arrived.append(twin)
+            write_twin(session, Address.__table__, user_id=person_id, moniker=twin,
+                       **{name: value for name, value in FIELDS.items() if value})
+
+    monkeypatch.setattr(services, "_check_moniker_free", check_then_twin)
+
+
+@pytest.mark.parametrize("twin", ["home", "HOME"])
+@pytest.mark.parametrize("action", ["add", "rename"])
+def test_a_moniker_saved_concurrently_is_refused_with_the_usual_message_not_a_crash(
+        session, monkeypatch, action, twin):
+    """The unique index on (person, lower(moniker)) refuses the second write; the service
+    answers as its own check would have."""
+    person = make_user(session)
+    office = add(session, person, "Office")
+    session.commit()
+    twin_arrives_after_the_check(monkeypatch, person, twin)
+
+    with pytest.raises(AddressError, match='already have an address called "home"') as refused:
+        if action == "add":
+            add(session, person, "home")
+        else:
+            update_address(session, user=person, address_id=office.id, **{**FIELDS, "moniker": "home"})
+
+    assert refused.value.field == "moniker"
+    assert sorted((a.moniker, a.is_default) for a in address_book(session, person)) == \
+        sorted([("Office", True), (twin, False)])
 
 
 def test_two_people_may_use_the_same_moniker(session):

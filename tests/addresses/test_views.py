@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from portal.addresses.models import Address
 from tests.accounts.web import error_beside, form_values
+from tests.addresses.test_services import twin_arrives_after_the_check
 from tests.conftest import log_in, post_form
 from tests.factories import make_address, make_user
 
@@ -132,6 +133,17 @@ def test_renaming_onto_another_moniker_is_refused_beside_the_field(client, sessi
     assert response.status_code == 422
     assert "already have an address called" in error_beside(response, "moniker")
     assert snapshot(session) == before
+
+
+def test_a_moniker_another_request_saves_meanwhile_is_a_422_with_the_usual_message(
+        client, session, member, monkeypatch):
+    twin_arrives_after_the_check(monkeypatch, member, "HOME")
+
+    response = add(client, moniker="home")
+
+    assert response.status_code == 422
+    assert "You already have an address called" in error_beside(response, "moniker")
+    assert "home" not in live_monikers(session, member)
 
 
 @pytest.mark.parametrize("method, url", [

@@ -1,0 +1,54 @@
+"""The default among a person's live items: the default address of the address book, the
+default card of the wallet.
+
+Such a model has ``user_id``, ``is_default`` and ``archived_at`` (items are archived, never
+deleted), and a partial unique index that allows one default per person among the live rows
+(``is_default AND archived_at IS NULL``). Whoever owns the item is the caller's concern: these
+functions take an item already checked to be the actor's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
+
+from portal.db import utcnow
+
+
+class DefaultableItem(Protocol):
+    user_id: int
+    is_default: bool
+    archived_at: datetime | None
+
+
+def make_default(session: Session, item: DefaultableItem) -> None:
+    """Make ``item`` its owner's one default. The others lose the flag in a flush of their
+    own first: the unique index would refuse two defaults even within one statement."""
+    model = type(item)
+    session.execute(update(model).where(model.user_id == item.user_id,
+                                        model.is_default.is_(True)).values(is_default=False))
+    session.flush()
+    item.is_default = True
+    session.flush()
+
+
+def archive_keeping_a_default(session: Session, item: DefaultableItem, *,
+                              successor_order: Sequence[ColumnElement]) -> None:
+    """Archive ``item``. If it was the default, the first of its owner's other live items in
+    ``successor_order`` becomes the default; with none left, the owner has no default."""
+    item.archived_at = utcnow()
+    was_default, item.is_default = item.is_default, False
+    session.flush()
+    if not was_default:
+        return
+    model = type(item)
+    successor = session.scalars(select(model).where(model.user_id == item.user_id,
+                                                    model.archived_at.is_(None))
+                                .order_by(*successor_order).limit(1)).first()
+    if successor is not None:
+        make_default(session, successor)
