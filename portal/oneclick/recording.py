@@ -1,9 +1,12 @@
-"""Writing one 1-Click press: its order line (in a new open order, or added to an open one with
-the order re-totalled) and the request row that makes the press happen exactly once.
+"""Writing one 1-Click press: its order line (in a new open order, or added to the person's
+open order to the same place, with the same card, shipping the same day) and the request row
+that makes the press happen exactly once.
 
-On PostgreSQL these writes are one statement (data-modifying common table expressions), a
-single round trip; SQLite has no data-modifying CTEs, and its statements cost no round trip,
-so there they run one after another. Both paths write the same rows (a test compares them).
+On PostgreSQL the choice of the order and every write are one statement (data-modifying common
+table expressions): a press costs two round trips, the look-up that takes the person's lock and
+this. It runs after the lock is held, so it sees every order a twin press committed. SQLite has
+no data-modifying CTEs and no round trips: there the service reads the open orders and these
+functions write row by row. Both paths give the same answers and rows (tests compare them).
 """
 
 from __future__ import annotations
@@ -11,25 +14,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, String, Text, bindparam, cast, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Connection, bindparam, insert, text
 
 from portal.addresses.models import Address
+from portal.db import Money, UTCDateTime, Volume
 from portal.oneclick.models import OneClickRequest
-from portal.orders.models import Order, OrderLine, OrderSource, OrderStatusChange, order_number
-from portal.orders.pricing import PricedLine, Totals
+from portal.orders.models import OrderSource, order_number
+from portal.orders.pricing import PricedLine, ShippingRule, Totals
 from portal.orders.services import (OrderTotals, add_line_to_open_order, insert_open_order,
                                     line_columns, order_columns)
-from portal.orders.states import OrderStatus
 from portal.payments.models import PaymentMethod
 
-_ORDERS, _LINES, _CHANGES = Order.__table__, OrderLine.__table__, OrderStatusChange.__table__
 _REQUESTS = OneClickRequest.__table__
 _REQUEST_COLUMNS = ("idempotency_key", "client_id", "user_id", "product_id", "unit_code",
                     "quantity", "created_at")
-_LINE_COLUMNS = ("product_id", "sku", "name", "unit_code", "eaches_per_unit", "quantity",
-                 "eaches", "unit_price", "line_total", "pv", "bv")
 _OPENED_NOTE = f"placed by {OrderSource.ONECLICK}, open for additions"
+# What the statement adds to the answer: the order chosen and its state after this line.
+CHOSEN_ORDER_FIELDS = ("order_id", "order_number", "order_total", "lines_in_order", "combined",
+                       "combine_until", "other_open_orders")
 
 
 @dataclass(frozen=True)
@@ -51,19 +53,37 @@ class Written:
     line_id: int
 
 
+def one_statement_available(connection: Connection) -> bool:
+    return connection.dialect.name == "postgresql"
+
+
+def place_in_one_statement(connection: Connection, *, press: Press, line: PricedLine,
+                           address: Address, card: PaymentMethod, ship_date: date,
+                           combine_until: datetime, shipping: ShippingRule,
+                           outcome_without_order: str) -> str:
+    """PostgreSQL: add ``line`` to the person's first open single-action order to ``address``
+    with ``card`` that ships on ``ship_date`` and whose window is open (locking it), re-totalled;
+    or open a new one whose window lasts until ``combine_until``; and record the press. Returns
+    the answer recorded: ``outcome_without_order`` (a JSON object) with CHOSEN_ORDER_FIELDS."""
+    new_order = order_columns(user_id=press.user_id, source=OrderSource.ONECLICK, address=address,
+                              card=card, summary=Totals(subtotal=line.line_total,
+                                                        shipping=shipping.fee(line.line_total),
+                                                        total=line.line_total + shipping.fee(line.line_total),
+                                                        pv=line.pv, bv=line.bv, eaches=line.eaches))
+    return connection.execute(_PLACE, {
+        **{f"request_{name}": getattr(press, name) for name in _REQUEST_COLUMNS},
+        **{f"line_{name}": value for name, value in line_columns(line).items()},
+        **{f"new_{name}": value for name, value in new_order.items()},
+        "now": press.created_at, "ship_date": ship_date, "combine_until": combine_until,
+        "flat_fee": shipping.flat_fee, "free_from": shipping.free_from,
+        "outcome": outcome_without_order, "note": _OPENED_NOTE}).scalar_one()
+
+
 def add_to_open_order(connection: Connection, *, press: Press, order_id: int, line: PricedLine,
-                      totals_after: OrderTotals, outcome: str, now: datetime,
-                      single_statement: bool | None = None) -> Written | None:
-    """Add ``line`` to the open order ``order_id`` (locked by the caller) with its totals set to
-    ``totals_after``, and record the press with ``outcome``. None if the order is no longer open
-    (nothing written). ``single_statement``: by default on PostgreSQL."""
-    if _single_statement(connection, single_statement):
-        row = connection.execute(_PG_ADD, {
-            **_request_params(press), **_line_params(line), "outcome": outcome,
-            "open_order_id": order_id, "subtotal": totals_after.subtotal,
-            "shipping_fee": totals_after.shipping, "total": totals_after.total,
-            "pv_total": totals_after.pv, "bv_total": totals_after.bv, "updated_at": now}).first()
-        return Written(row.order_id, row.order_line_id) if row is not None else None
+                      totals_after: OrderTotals, outcome: str, now: datetime) -> Written | None:
+    """Row by row: add ``line`` to the open order ``order_id`` (locked by the caller) with its
+    totals set to ``totals_after``, and record the press with ``outcome``. None if the order is
+    no longer open (nothing written)."""
     added = add_line_to_open_order(connection, order_id=order_id, totals_after=totals_after,
                                    line=line, now=now)
     if added is None:
@@ -74,48 +94,22 @@ def add_to_open_order(connection: Connection, *, press: Press, order_id: int, li
 
 def open_order(connection: Connection, *, press: Press, line: PricedLine, address: Address,
                card: PaymentMethod, summary: Totals, combine_until: datetime,
-               expected_ship_date: date, outcome_without_order: str,
-               single_statement: bool | None = None) -> Written:
-    """Open a new single-action order with ``line`` and record the press. The answer recorded
-    is ``outcome_without_order`` (a JSON object) with the new order's id and number added."""
-    if _single_statement(connection, single_statement):
-        row = connection.execute(_PG_OPEN, {
-            **_request_params(press), **_line_params(line),
-            **order_columns(user_id=press.user_id, source=OrderSource.ONECLICK, address=address,
-                            card=card, summary=summary),
-            "status": OrderStatus.OPEN, "placed_at": press.created_at,
-            "updated_at": press.created_at, "combine_until": combine_until,
-            "expected_ship_date": expected_ship_date, "payment_attempts": 0,
-            "to_status": OrderStatus.OPEN, "changed_at": press.created_at, "note": _OPENED_NOTE,
-            "outcome": outcome_without_order}).one()
-        return Written(row.order_id, row.order_line_id)
+               expected_ship_date: date, outcome: str) -> Written:
+    """Row by row: open a new single-action order with ``line`` and record the press; the
+    answer recorded is ``outcome`` with the new order's id and number added."""
     added = insert_open_order(connection, user_id=press.user_id, source=OrderSource.ONECLICK,
                               line=line, address=address, card=card, summary=summary,
                               placed_at=press.created_at, combine_until=combine_until,
                               expected_ship_date=expected_ship_date)
     _insert_request(connection, press, added.order_id, added.line_id,
-                    with_order(outcome_without_order, added.order_id))
+                    with_order(outcome, added.order_id))
     return Written(added.order_id, added.line_id)
-
-
-def _single_statement(connection: Connection, asked: bool | None) -> bool:
-    if asked and connection.dialect.name != "postgresql":
-        raise ValueError("only PostgreSQL runs data-modifying common table expressions")
-    return connection.dialect.name == "postgresql" if asked is None else asked
 
 
 def with_order(outcome_without_order: str, order_id: int) -> str:
     """The answer JSON with the order's id and number (as the PostgreSQL statement adds them)."""
     return outcome_without_order[:-1] + (f',"order_id":{order_id},'
                                          f'"order_number":"{order_number(order_id)}"}}')
-
-
-def _request_params(press: Press) -> dict:
-    return {f"request_{name}": getattr(press, name) for name in _REQUEST_COLUMNS}
-
-
-def _line_params(line: PricedLine) -> dict:
-    return {f"line_{name}": value for name, value in line_columns(line).items()}
 
 
 def _insert_request(connection: Connection, press: Press, order_id: int, line_id: int,
@@ -127,71 +121,87 @@ def _insert_request(connection: Connection, press: Press, order_id: int, line_id
 
 _INSERT_REQUEST = insert(_REQUESTS)
 
-
-def _typed(table, name: str, prefix: str = ""):
-    return bindparam(f"{prefix}{name}", type_=table.c[name].type)
-
-
-def _line_and_request(order_ids, outcome):
-    """The line insert for the order(s) ``order_ids`` yields, and the request insert after it."""
-    line = (insert(_LINES)
-            .from_select(["order_id", *_LINE_COLUMNS],
-                         select(order_ids.c.id, *(_typed(_LINES, n, "line_") for n in _LINE_COLUMNS)))
-            .returning(_LINES.c.id, _LINES.c.order_id)
-            .cte("line"))
-    request = (insert(_REQUESTS)
-               .from_select([*_REQUEST_COLUMNS, "order_id", "order_line_id", "outcome"],
-                            select(*(_typed(_REQUESTS, n, "request_") for n in _REQUEST_COLUMNS),
-                                   line.c.order_id, line.c.id, outcome(line.c.order_id)))
-               .returning(_REQUESTS.c.order_id, _REQUESTS.c.order_line_id))
-    return line, request
-
-
-def _pg_add_statement():
-    updated = (update(_ORDERS)
-               .where(_ORDERS.c.id == bindparam("open_order_id"),
-                      _ORDERS.c.status == OrderStatus.OPEN)
-               .values({name: _typed(_ORDERS, name) for name in (
-                   "subtotal", "shipping_fee", "total", "pv_total", "bv_total", "updated_at")})
-               .returning(_ORDERS.c.id)
-               .cte("updated"))
-    line, request = _line_and_request(updated, lambda order_id: bindparam("outcome", type_=Text))
-    return request.add_cte(updated, line)
-
-
-def _order_number_sql(order_id):
-    """``portal.orders.models.order_number`` in SQL: "SO00000042"."""
-    digits = cast(order_id, Text)
-    return literal("SO", Text) + func.lpad(digits, func.greatest(8, func.length(digits)), "0")
-
-
-_ORDER_VALUES = ("user_id", "source", "address_id", "ship_moniker", "ship_name", "ship_line1",
-                 "ship_line2", "ship_city", "ship_region", "ship_postal_code", "ship_country",
-                 "destination_key", "payment_method_id", "payment_label", "subtotal",
-                 "shipping_fee", "total", "pv_total", "bv_total", "status", "placed_at",
-                 "updated_at", "combine_until", "expected_ship_date", "payment_attempts")
-
-
-def _pg_open_statement():
-    opened = (insert(_ORDERS)
-              .values({name: _typed(_ORDERS, name) for name in _ORDER_VALUES})
-              .returning(_ORDERS.c.id)
-              .cte("opened"))
-    history = (insert(_CHANGES)
-               .from_select(["order_id", "from_status", "to_status", "changed_at", "note"],
-                            select(opened.c.id, literal(None, String), _typed(_CHANGES, "to_status"),
-                                   _typed(_CHANGES, "changed_at"), _typed(_CHANGES, "note")))
-               .cte("history"))
-
-    def outcome(order_id):  # the answer gets the new order's id and number
-        number = _order_number_sql(order_id)
-        return cast(cast(bindparam("outcome", type_=Text), JSONB)
-                    .op("||")(func.jsonb_build_object("order_id", order_id, "order_number", number)),
-                    Text)
-
-    line, request = _line_and_request(opened, outcome)
-    return request.add_cte(opened, history, line)
-
-
-_PG_ADD = _pg_add_statement()
-_PG_OPEN = _pg_open_statement()
+_NUMBER = "'SO' || lpad({0}::text, greatest(8, length({0}::text)), '0')"  # order_number()
+_PLACE = text(f"""
+WITH here AS MATERIALIZED (  -- the person's open single-action orders to this place, this card
+    SELECT id, expected_ship_date FROM orders
+    WHERE user_id = :request_user_id AND source = 'oneclick' AND status = 'open'
+      AND address_id = :new_address_id AND payment_method_id = :new_payment_method_id
+      AND combine_until > :now
+), target AS MATERIALIZED (  -- the first that ships that day, locked (still open once locked)
+    SELECT o.id, o.subtotal, o.pv_total, o.bv_total, o.combine_until,
+           (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id) AS lines
+    FROM orders o
+    WHERE o.id = (SELECT min(h.id) FROM here h WHERE h.expected_ship_date = :ship_date)
+      AND o.status = 'open' AND o.combine_until > :now
+    FOR UPDATE
+), totalled AS (  -- its totals with the line (ShippingRule.fee in SQL)
+    SELECT t.id, t.combine_until, t.lines, s.subtotal, t.pv_total + :line_pv AS pv_total,
+           t.bv_total + :line_bv AS bv_total,
+           CASE WHEN s.subtotal = 0 OR s.subtotal >= :free_from THEN 0 ELSE :flat_fee END AS fee
+    FROM target t CROSS JOIN LATERAL (SELECT t.subtotal + :line_line_total AS subtotal) s
+), updated AS (
+    UPDATE orders o SET subtotal = n.subtotal, shipping_fee = n.fee, total = n.subtotal + n.fee,
+                        pv_total = n.pv_total, bv_total = n.bv_total, updated_at = :now
+    FROM totalled n WHERE o.id = n.id
+    RETURNING o.id, o.total, n.combine_until, n.lines + 1 AS lines, true AS combined
+), opened AS (  -- or a new order, when none ships that day
+    INSERT INTO orders (status, placed_at, updated_at, combine_until, expected_ship_date,
+                        payment_attempts,
+                        user_id, source, address_id, ship_moniker, ship_name, ship_line1,
+                        ship_line2, ship_city, ship_region, ship_postal_code, ship_country,
+                        destination_key, payment_method_id, payment_label, subtotal,
+                        shipping_fee, total, pv_total, bv_total)
+    SELECT 'open', :now, :now, :combine_until, :ship_date, 0,
+           :new_user_id, :new_source, :new_address_id, :new_ship_moniker, :new_ship_name,
+           :new_ship_line1, :new_ship_line2, :new_ship_city, :new_ship_region,
+           :new_ship_postal_code, :new_ship_country, :new_destination_key,
+           :new_payment_method_id, :new_payment_label, :new_subtotal, :new_shipping_fee,
+           :new_total, :new_pv_total, :new_bv_total
+    WHERE NOT EXISTS (SELECT FROM target)
+    RETURNING id, total, combine_until, 1::bigint AS lines, false AS combined
+), chosen AS (
+    SELECT * FROM updated UNION ALL SELECT * FROM opened
+), history AS (
+    INSERT INTO order_status_changes (order_id, from_status, to_status, changed_at, note)
+    SELECT id, NULL, 'open', :now, :note FROM opened
+), line AS (
+    INSERT INTO order_lines (order_id,
+                             product_id, sku, name, unit_code, eaches_per_unit, quantity,
+                             eaches, unit_price, line_total, pv, bv)
+    SELECT c.id,
+           :line_product_id, :line_sku, :line_name, :line_unit_code, :line_eaches_per_unit,
+           :line_quantity, :line_eaches, :line_unit_price, :line_line_total, :line_pv, :line_bv
+    FROM chosen c
+    RETURNING id, order_id
+)
+INSERT INTO oneclick_requests (order_id, order_line_id, outcome,
+                               idempotency_key, client_id, user_id, product_id, unit_code,
+                               quantity, created_at)
+SELECT l.order_id, l.id,
+       (CAST(:outcome AS jsonb) || jsonb_build_object(
+           'order_id', c.id,
+           'order_number', {_NUMBER.format("c.id")},
+           'order_total', (c.total / 100)::text || '.' || lpad((c.total % 100)::text, 2, '0'),
+           'lines_in_order', c.lines,
+           'combined', c.combined,
+           'combine_until',
+               to_char(c.combine_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
+           'other_open_orders', (
+               SELECT coalesce(jsonb_agg(jsonb_build_array(
+                   {_NUMBER.format("h.id")},
+                   to_char(h.expected_ship_date, 'YYYY-MM-DD'))
+                   ORDER BY h.id), '[]'::jsonb)
+               FROM here h WHERE h.id <> c.id)))::text,
+       :request_idempotency_key, :request_client_id, :request_user_id, :request_product_id,
+       :request_unit_code, :request_quantity, :request_created_at
+FROM line l JOIN chosen c ON c.id = l.order_id
+RETURNING outcome
+""").bindparams(
+    *(bindparam(name, type_=Money()) for name in (
+        "line_unit_price", "line_line_total", "new_subtotal", "new_shipping_fee", "new_total",
+        "flat_fee", "free_from")),
+    *(bindparam(name, type_=Volume()) for name in (
+        "line_pv", "line_bv", "new_pv_total", "new_bv_total")),
+    *(bindparam(name, type_=UTCDateTime()) for name in ("now", "combine_until",
+                                                        "request_created_at")))

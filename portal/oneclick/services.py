@@ -522,6 +522,22 @@ def _add_line(session: Session, connection: Connection, *, client_id: int, user:
     ship_date, basis = expected_ship_date(session, product_id=priced.product_id,
                                           available=item.available, eaches=priced.eaches,
                                           today=today, backorder_days=rules.backorder_days)
+    answer = dict(  # the order chosen and its state after this line are added below
+        person=user.short_name, product_id=priced.product_id, product_name=priced.name,
+        unit_label=item.unit_label, quantity=quantity, eaches=priced.eaches,
+        line_total=str(priced.line_total), ship_moniker=address.moniker,
+        ship_masked=address.masked, card_label=card.label,
+        expected_ship_date=ship_date.isoformat(), ships_from_stock=basis == SHIPS_FROM_STOCK,
+        ship_date_basis=basis)
+    press = recording.Press(idempotency_key=idempotency_key, client_id=client_id,
+                            user_id=user.id, product_id=priced.product_id,
+                            unit_code=priced.unit_code, quantity=quantity, created_at=now)
+    if recording.one_statement_available(connection):
+        return Confirmation.from_json(recording.place_in_one_statement(
+            connection, press=press, line=priced, address=address, card=card,
+            ship_date=ship_date, combine_until=now + rules.combine_window,
+            shipping=rules.shipping, outcome_without_order=json.dumps(answer)))
+
     open_here = connection.execute(_OPEN_HERE, {"user_id": user.id, "address_id": address.id,
                                                 "card_id": card.id, "now": now}).all()
     into = next((order for order in open_here if order.expected_ship_date == ship_date), None)
@@ -533,20 +549,12 @@ def _add_line(session: Session, connection: Connection, *, client_id: int, user:
         after = totals([priced], rules.shipping)
         combine_until, lines_in_order = now + rules.combine_window, 1
     confirmation = Confirmation(
-        order_id=into.id if into is not None else 0,
+        **answer, order_id=into.id if into is not None else 0,
         order_number=order_number(into.id) if into is not None else "",
-        person=user.short_name, product_id=priced.product_id, product_name=priced.name,
-        unit_label=item.unit_label, quantity=quantity, eaches=priced.eaches,
-        line_total=str(priced.line_total), order_total=str(after.total),
-        lines_in_order=lines_in_order, combined=into is not None,
-        ship_moniker=address.moniker, ship_masked=address.masked, card_label=card.label,
-        expected_ship_date=ship_date.isoformat(), ships_from_stock=basis == SHIPS_FROM_STOCK,
-        ship_date_basis=basis, combine_until=combine_until.isoformat(),
+        order_total=str(after.total), lines_in_order=lines_in_order, combined=into is not None,
+        combine_until=combine_until.isoformat(),
         other_open_orders=[[order_number(other.id), other.expected_ship_date.isoformat()]
                            for other in open_here if other is not into])
-    press = recording.Press(idempotency_key=idempotency_key, client_id=client_id,
-                            user_id=user.id, product_id=priced.product_id,
-                            unit_code=priced.unit_code, quantity=quantity, created_at=now)
     if into is not None:
         written = recording.add_to_open_order(connection, press=press, order_id=into.id,
                                               line=priced, totals_after=after,
@@ -557,7 +565,7 @@ def _add_line(session: Session, connection: Connection, *, client_id: int, user:
     written = recording.open_order(connection, press=press, line=priced, address=address,
                                    card=card, summary=after, combine_until=combine_until,
                                    expected_ship_date=ship_date,
-                                   outcome_without_order=confirmation.to_json(without_order=True))
+                                   outcome=confirmation.to_json(without_order=True))
     return replace(confirmation, order_id=written.order_id,
                    order_number=order_number(written.order_id))
 

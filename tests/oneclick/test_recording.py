@@ -1,126 +1,138 @@
-"""The writes of one press: on PostgreSQL a single statement, elsewhere one per row; both
-write the same rows."""
+"""The writes of a press: on PostgreSQL one statement chooses the order and writes every row;
+row by row (SQLite's way) gives the same answers and the same rows."""
 
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text, update
 
 from portal.oneclick import recording
 from portal.oneclick.models import OneClickRequest
-from portal.oneclick.queries import client_by_hash
-from portal.orders.models import Order, OrderLine, OrderStatusChange, order_number
-from portal.orders.pricing import PricedLine, totals
-from portal.orders.services import totals_with_line
+from portal.orders.models import Order, OrderStatusChange, order_number
 from portal.orders.states import OrderStatus
-from tests.oneclick.conftest import NOW, RULES
+from tests.factories import make_product
+from tests.oneclick.conftest import NOW, TODAY, make_shopper, place
+from tests.oneclick.test_services import expect_arrival
 
-SHIPS = date(2026, 3, 2)
-IGNORED = {"id", "order_id", "order_line_id", "idempotency_key"}  # differ between the two runs
-
-
-def each_of(product):
-    return next(unit for unit in product.units if unit.code == "each")
+PRESSES = 40
 
 
-def priced(shopper, quantity: int) -> PricedLine:
-    each = each_of(shopper.product)
-    return PricedLine(product_id=shopper.product.id, sku=shopper.product.sku,
-                      name=shopper.product.name, unit_code="each", eaches_per_unit=1,
-                      quantity=quantity, unit_price=each.price, unit_pv=each.pv, unit_bv=each.bv)
+@pytest.fixture
+def postgresql(session):
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("only PostgreSQL runs data-modifying common table expressions")
 
 
-def press(session, shopper, key: str, line: PricedLine) -> recording.Press:
-    return recording.Press(idempotency_key=key,
-                           client_id=client_by_hash(session, shopper.token_hash).id,
-                           user_id=shopper.user.id, product_id=line.product_id,
-                           unit_code=line.unit_code, quantity=line.quantity, created_at=NOW)
+def products(session):
+    """In stock at prices that cross the free-shipping line, one awaited on an arrival and one
+    with no arrival known: three ship dates."""
+    made = [make_product(session, each_price=Decimal(price), case_size=6,
+                         case_price=Decimal(price) * 5, on_hand=100_000)
+            for price in ("4.99", "19.95", "49.00", "0.00")]
+    awaited = make_product(session, each_price=Decimal("12.00"), on_hand=0)
+    expect_arrival(session, awaited, TODAY + timedelta(days=5))
+    made += [awaited, make_product(session, each_price=Decimal("7.50"), on_hand=0)]
+    session.commit()
+    return made
 
 
-def two_presses(session, shopper, prefix: str, single_statement: bool) -> int:
-    """Open an order with one press and add a second; the order's id."""
-    connection = session.connection()
-    first, second = priced(shopper, 2), priced(shopper, 3)
-    opened = recording.open_order(
-        connection, press=press(session, shopper, f"{prefix}-first-key-0000", first), line=first,
-        address=shopper.address, card=shopper.card, summary=totals([first], RULES.shipping),
-        combine_until=NOW + timedelta(minutes=90), expected_ship_date=SHIPS,
-        outcome_without_order='{"said":"opened"}', single_statement=single_statement)
-    after = totals_with_line(subtotal=first.line_total, pv_total=first.pv, bv_total=first.bv,
-                             line=second, shipping=RULES.shipping)
-    added = recording.add_to_open_order(
-        connection, press=press(session, shopper, f"{prefix}-second-key-000", second),
-        order_id=opened.order_id, line=second, totals_after=after, outcome='{"said":"added"}',
-        now=NOW + timedelta(minutes=1), single_statement=single_statement)
-    assert added.order_id == opened.order_id and added.line_id != opened.line_id
-    return opened.order_id
+def shopping(session, shopper, items, seed: int) -> list[dict]:
+    """A random run of presses (new orders, lines added, repeats, a closed window, a cancelled
+    order) and the answers, with the order numbers replaced by their place in this run."""
+    rng = random.Random(seed)
+    answers, orders, now, pressed = [], {}, NOW, []
+    for n in range(PRESSES):
+        if n == PRESSES // 2:  # the first orders' windows close: new ones open
+            now += timedelta(minutes=91)
+        if n == PRESSES * 3 // 4:  # the person cancels an open order: the next press opens one
+            newest = session.scalar(select(func.max(Order.id)).where(Order.user_id == shopper.user.id))
+            session.execute(update(Order).where(Order.id == newest)
+                            .values(status=OrderStatus.CANCELLED, updated_at=now))
+        earlier = rng.randrange(n) if n and rng.random() < 0.1 else None
+        if earlier is not None:  # a double click or a retry: the same button again
+            key, product, unit, quantity = pressed[earlier]
+        else:
+            key = f"key-{shopper.user.id}-{seed}-{n}-{'0' * 10}"
+            product, unit = rng.choice(items), rng.choice(("each", "each", "case"))
+            quantity = rng.randint(1, 3)
+        pressed.append((key, product, unit, quantity))
+        confirmation, repeat = place(session, shopper, key, product=product, unit=unit,
+                                     quantity=quantity, now=now)
+        session.commit()
+        answers.append({**normalised(confirmation, orders), "repeat": repeat})
+    return answers
 
 
-def rows(session, order_id: int) -> dict:
-    def plain(obj) -> dict:
-        values = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in IGNORED}
-        if "outcome" in values:
-            values["outcome"] = json.loads(values["outcome"])
+def normalised(confirmation, orders: dict) -> dict:
+    """The answer, with order ids as their order of appearance and times as values."""
+    values = dict(vars(confirmation))
+    values["order_id"] = orders.setdefault(values["order_id"], len(orders))
+    values["order_number"] = None
+    values["combine_until"] = datetime.fromisoformat(values["combine_until"])
+    values["order_total"] = Decimal(values["order_total"])
+    values["other_open_orders"] = [(orders.setdefault(int(number[2:]), len(orders)), day)
+                                   for number, day in values["other_open_orders"]]
+    return values
+
+
+def rows(session, user_id: int) -> list:
+    def plain(obj, ignored=("id", "order_id", "user_id", "order_line_id", "address_id",
+                            "payment_method_id", "idempotency_key", "client_id")) -> dict:
+        values = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in ignored}
+        if "outcome" in values:  # the recorded answer, as the person got it
+            outcome = json.loads(values.pop("outcome"))
+            values["answer_total"] = Decimal(outcome["order_total"])
+            values["answer_until"] = datetime.fromisoformat(outcome["combine_until"])
+            values["answer_lines"] = outcome["lines_in_order"]
+            values["answer_others"] = len(outcome["other_open_orders"])
+            values["answer_number_is_the_order"] = outcome["order_number"] == order_number(obj.order_id)
         return values
 
     session.expire_all()
-    order = session.get(Order, order_id)
-    return {"order": plain(order),
-            "lines": [plain(line) for line in order.lines],
-            "history": [plain(change) for change in order.history],
-            "requests": [plain(request) for request in session.scalars(
-                select(OneClickRequest).where(OneClickRequest.order_id == order_id)
-                .order_by(OneClickRequest.id))]}
+    found = []
+    for order in session.scalars(select(Order).where(Order.user_id == user_id).order_by(Order.id)):
+        found.append({"order": plain(order), "lines": [plain(line) for line in order.lines],
+                      "history": [plain(change) for change in order.history],
+                      "requests": [plain(request) for request in session.scalars(
+                          select(OneClickRequest).where(OneClickRequest.order_id == order.id)
+                          .order_by(OneClickRequest.id))]})
+    return found
 
 
-def test_one_statement_writes_what_the_row_by_row_writes_do(session, redis, shopper):
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("only PostgreSQL runs data-modifying common table expressions")
-    by_rows = two_presses(session, shopper, "rows", single_statement=False)
-    in_one = two_presses(session, shopper, "once", single_statement=True)
-    expected, written = rows(session, by_rows), rows(session, in_one)
-    for found, order_id in ((expected, by_rows), (written, in_one)):
-        first, second = found["requests"]
-        assert first["outcome"] == {"said": "opened", "order_id": order_id,
-                                    "order_number": order_number(order_id)}
-        first["outcome"] = None
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_statement_answers_and_writes_as_row_by_row_does(session, redis, postgresql,
+                                                             monkeypatch, seed):
+    items = products(session)
+    one, other = (make_shopper(session, redis, first_name="Dana", last_name="Diaz") for _ in "12")
+    session.commit()
+    in_one_statement = shopping(session, one, items, seed)
+    monkeypatch.setattr(recording, "one_statement_available", lambda connection: False)
+    row_by_row = shopping(session, other, items, seed)
+    assert in_one_statement == row_by_row
+    assert len({answer["order_id"] for answer in row_by_row}) >= 4  # it did open and combine
+    assert any(answer["combined"] for answer in row_by_row)
+    assert any(answer["other_open_orders"] for answer in row_by_row)
+    assert any(answer["repeat"] for answer in row_by_row)
+    expected, written = rows(session, other.user.id), rows(session, one.user.id)
     assert written == expected
-    assert written["order"]["status"] == OrderStatus.OPEN and len(written["lines"]) == 2
-    assert written["order"]["subtotal"] == 5 * each_of(shopper.product).price
+    assert all(request["answer_number_is_the_order"]
+               for order in written for request in order["requests"])
 
 
-@pytest.mark.parametrize("single_statement", [False, True])
-def test_a_line_for_an_order_no_longer_open_is_not_written(session, redis, shopper,
-                                                           single_statement):
-    if single_statement and session.get_bind().dialect.name != "postgresql":
-        pytest.skip("only PostgreSQL runs data-modifying common table expressions")
-    order_id = two_presses(session, shopper, "gone", single_statement)
-    session.get(Order, order_id).status = OrderStatus.PENDING_PAYMENT
-    session.flush()
-    line = priced(shopper, 1)
-    added = recording.add_to_open_order(
-        session.connection(), press=press(session, shopper, "gone-third-key-0000", line),
-        order_id=order_id, line=line, totals_after=totals([line], RULES.shipping),
-        outcome="{}", now=NOW, single_statement=single_statement)
-    assert added is None
-    assert len(session.scalars(select(OrderLine).where(OrderLine.order_id == order_id)).all()) == 2
-    assert session.scalar(select(OneClickRequest).where(
-        OneClickRequest.idempotency_key == "gone-third-key-0000")) is None
-
-
-def test_order_numbers_past_eight_digits_match_python(session):
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("the number is formatted in SQL only on PostgreSQL")
+def test_the_order_number_is_formatted_as_python_does_past_eight_digits(session, postgresql):
     for order_id in (1, 42, 99_999_999, 123_456_789):
-        sql = session.scalar(select(recording._order_number_sql(order_id)))
-        assert sql == order_number(order_id)
+        number = text(f"SELECT {recording._NUMBER.format('n')} FROM (SELECT CAST(:id AS bigint) AS n) o")
+        assert session.scalar(number, {"id": order_id}) == order_number(order_id)
 
 
 def test_the_history_says_how_the_order_was_placed(session, redis, shopper):
-    order_id = two_presses(session, shopper, "said", single_statement=None)
+    confirmation, _ = place(session, shopper)
     [change] = session.scalars(select(OrderStatusChange).where(
-        OrderStatusChange.order_id == order_id)).all()
-    assert change.to_status == OrderStatus.OPEN and change.note == "placed by oneclick, open for additions"
+        OrderStatusChange.order_id == confirmation.order_id)).all()
+    assert change.to_status == OrderStatus.OPEN and change.from_status is None
+    assert change.note == "placed by oneclick, open for additions" and change.changed_at == NOW
