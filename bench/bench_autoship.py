@@ -134,6 +134,7 @@ def _row(name, value, unit, notes):
 
 def _seed(session, count: int) -> int:
     from portal.autoship.models import AutoshipItem, AutoshipProfile
+    from portal.autoship.volume import refresh_cycle_pv
     from portal.catalog.models import Product
     from portal.catalog.services import create_product
     from portal.payments.models import PaymentMethod
@@ -177,6 +178,9 @@ def _seed(session, count: int) -> int:
     if batch:
         session.execute(insert(AutoshipItem), batch)
         items += len(batch)
+    # Bulk inserts bypass the services: the stored cycle PV as they would have left it. Part
+    # of the seeding; _reset's VACUUM clears the old row versions before anything is measured.
+    refresh_cycle_pv(session, every_profile=True)
     session.commit()
     return items
 

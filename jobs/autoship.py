@@ -3,11 +3,12 @@ raise so that RQ records (and retries) them."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, timedelta, timezone
 
 from flask import current_app
 
-from portal.autoship import engine, operations
+from portal.autoship import engine, operations, volume
 from portal.autoship.notices import send_reminders
 from portal.extensions import db
 from portal.orders.billing import orders_due_for_retry, orders_with_stale_attempts
@@ -79,3 +80,22 @@ def tick() -> dict:
     if today is not None:
         started = start(today.isoformat(), "cron")
     return {"started": started, "reminders": reminders(), "retried": retry_payments()}
+
+
+def refresh_product_cycle_pv(product_id: int) -> int:
+    """After an admin withdrew a product or put it back on sale: the stored cycle PV of every
+    profile holding it, as the catalog stands now. Returns how many changed."""
+    changed = volume.refresh_cycle_pv(db.session, product_ids=[product_id])
+    db.session.commit()
+    return changed
+
+
+def repair_cycle_pv() -> dict:
+    """Cron, nightly: recompute every profile's cycle PV and correct the stale ones. Any it
+    fixes were left wrong by code that forgot ``refresh_cycle_pv`` (or by a lost refresh
+    job): a warning names them, so that the cause can be found."""
+    repair = volume.repair_cycle_pv(db.session)
+    db.session.commit()
+    current_app.logger.log(logging.WARNING if repair.fixed else logging.INFO, "%s", repair.summary())
+    return {"checked": repair.checked, "fixed": repair.fixed,
+            "fixed_ids": repair.fixed_ids[:volume.CyclePvRepair.SHOWN]}

@@ -24,7 +24,8 @@ class JSONCronJob(CronJob):
 
 
 def schedule(app) -> list[dict]:
-    """What cron enqueues: every entry is (function, queue, interval seconds or cron string)."""
+    """What cron enqueues: every entry is (function, queue, interval seconds or a cron string,
+    in UTC)."""
     return [
         {"func_name": "jobs.mail.deliver_waiting", "queue_name": "mail", "interval": 300},
         {"func_name": "jobs.autoship.tick", "queue_name": "default", "interval": 300},
@@ -32,6 +33,9 @@ def schedule(app) -> list[dict]:
         *([{"func_name": "jobs.fulfilment.plan_periodically", "queue_name": "default",
             "interval": int(app.config["PLANNING_CRON_SECONDS"])}]
           if app.config.get("PLANNING_CRON_SECONDS") else []),
+        *([{"func_name": "jobs.autoship.repair_cycle_pv", "queue_name": "default",
+            "cron": app.config["CYCLE_PV_REPAIR_CRON"]}]
+          if app.config.get("CYCLE_PV_REPAIR_CRON") else []),
     ]
 
 

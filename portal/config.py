@@ -55,6 +55,7 @@ class Config:
     PAYMENT_RETRY_DAYS = "1,3,5"    # after a decline, retry after 1, then 3, then 5 more days
     PAYMENT_STALE_MINUTES = 15      # the cron tick charges orders left uncharged or with an attempt pending this long
     BASE_URL = "http://127.0.0.1:5000"  # for links in mail
+    CYCLE_PV_REPAIR_CRON = "30 9 * * *"  # nightly, in UTC: correct stale stored cycle PVs ("": never)
 
     ONECLICK_COMBINE_MINUTES = 90  # single-action orders this close together become one order
     ONECLICK_MAX_PER_HOUR = 20     # single-action orders one browser may place per hour

@@ -101,7 +101,8 @@ def toggle_active(product_id: int):
         raise NotFound("No such product.")
     catalog.set_product_active(db.session, product_id, not product.active)
     db.session.commit()
-    flash(f"{product.sku} is now {'on sale' if product.active else 'withdrawn'}.", "success")
+    flash(f"{product.sku} is now {'on sale' if product.active else 'withdrawn'}. The team PV "
+          "totals of the standing orders holding it are being updated.", "success")
     return redirect(url_for("admin.products", page=request.args.get("page", 1)), 303)
 
 

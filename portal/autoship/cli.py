@@ -1,4 +1,4 @@
-"""``flask --app wsgi autoship run`` and ``flask --app wsgi autoship forecast``."""
+"""``flask --app wsgi autoship run``, ``... forecast`` and ``... repair-cycle-pv``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from flask.cli import AppGroup
 
 from portal.extensions import db
 
-autoship_cli = AppGroup("autoship", help="Run the autoship engine, or forecast what it will do.")
+autoship_cli = AppGroup("autoship", help="Run the autoship engine, forecast what it will do, "
+                                         "or repair the stored cycle PVs.")
 
 
 def _day(ctx, param, value):
@@ -93,6 +94,22 @@ def forecast_command(start: date, end: date, as_json: bool) -> None:
         click.echo(f"{day.day.isoformat():<12}{day.orders:>8}{day.value:>14,.2f}{day.pv:>12,.2f}")
     click.echo(f"{'total':<12}{sum(d.orders for d in days):>8}{sum(d.value for d in days):>14,.2f}"
                f"{sum(d.pv for d in days):>12,.2f}")
+
+
+@autoship_cli.command("repair-cycle-pv")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def repair_cycle_pv_command(as_json: bool) -> None:
+    """Recompute every standing order's stored cycle PV and correct the stale ones (what the
+    nightly cron job does); correct ones are not written."""
+    from portal.autoship.volume import repair_cycle_pv
+
+    repair = repair_cycle_pv(db.session)
+    db.session.commit()
+    if as_json:
+        click.echo(json.dumps({"checked": repair.checked, "fixed": repair.fixed,
+                               "fixed_ids": repair.fixed_ids}))
+    else:
+        click.echo(repair.summary())
 
 
 __all__ = ["autoship_cli"]

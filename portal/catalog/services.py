@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from portal.autoship.volume import refresh_cycle_pv
+from portal.autoship.volume import request_cycle_pv_refresh
 from portal.catalog.models import Product, ProductUnit, StockLevel, UnitCode
 from portal.errors import DomainError, NotFound
 
@@ -84,14 +84,16 @@ def create_product(session: Session, *, sku: str, name: str, description: str, c
 
 
 def set_product_active(session: Session, product_id: int, active: bool) -> Product:
-    """Put a product on sale or withdraw it; the standing orders holding it get their stored
-    cycle PV recomputed (a withdrawn product's items no longer count)."""
+    """Put a product on sale or withdraw it. The standing orders holding it get their stored
+    cycle PV recomputed by a job after the commit (a withdrawn product's items no longer
+    count): tens of thousands of them may hold it, too many to rewrite inside a request."""
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.")
-    product.active = active
-    session.flush()
-    refresh_cycle_pv(session, product_ids=[product.id])
+    if product.active != active:
+        product.active = active
+        session.flush()
+        request_cycle_pv_refresh(session, product_id=product.id)
     return product
 
 

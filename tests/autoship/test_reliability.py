@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select, text
 from portal import PROJECT_ROOT, hold_points
 from portal.autoship import operations
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun
+from portal.autoship.volume import refresh_cycle_pv
 from portal.extensions import db
 from portal.orders.models import ChargeAttempt, Order, OrderLine
 from portal.payments.gateway import SandboxGateway
@@ -42,6 +43,7 @@ def seed_due_profiles(session, member, product, count: int, cards: list[int] | N
     session.execute(insert(AutoshipItem), [
         {"profile_id": pid, "product_id": product.id, "unit_code": unit, "quantity": 1}
         for pid in ids for unit in ("each", "case")])
+    refresh_cycle_pv(session, every_profile=True)  # bulk inserts bypass the services
     session.commit()
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from jobs.autoship import refresh_product_cycle_pv
 from portal.accounts.models import Role
 from portal.autoship import services
 from portal.autoship.models import AutoshipProfile, ProfileStatus
@@ -61,6 +62,7 @@ def random_team(session, redis, rng: random.Random, people: int = 30):
             edit_randomly(session, rng, person, profile, products, today)
     set_product_active(session, products[0].id, False)
     session.commit()
+    refresh_product_cycle_pv(products[0].id)  # the job the withdrawal enqueued
     return tree
 
 
