@@ -5,6 +5,10 @@ Such a model has ``user_id``, ``is_default`` and ``archived_at`` (items are arch
 deleted), and a partial unique index that allows one default per person among the live rows
 (``is_default AND archived_at IS NULL``). Whoever owns the item is the caller's concern: these
 functions take an item already checked to be the actor's.
+
+Every service that adds, archives or makes the default one of a person's items calls
+``lock_owner`` first, before it reads anything: two requests of the same person (two tabs) then
+take turns, and the second sees what the first committed, whoever is the default included.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from portal.accounts.models import User
 from portal.db import utcnow
 
 
@@ -24,6 +29,18 @@ class DefaultableItem(Protocol):
     user_id: int
     is_default: bool
     archived_at: datetime | None
+
+
+def lock_owner(session: Session, owner: User) -> None:
+    """Hold the owner's users row until this transaction ends; a concurrent request of the same
+    owner waits here, then reads what this one committed.
+
+    Without it two requests could each find no default (or the old one) and both set theirs:
+    the unique index would refuse the second, a 500. On PostgreSQL the lock is FOR NO KEY
+    UPDATE, the one 1-Click presses take (portal.oneclick): rows that merely refer to the person
+    (orders, addresses) are still inserted meanwhile. On SQLite the transaction's BEGIN
+    IMMEDIATE already holds the database's write lock, and the select is a plain read."""
+    session.execute(select(User.id).where(User.id == owner.id).with_for_update(key_share=True))
 
 
 def make_default(session: Session, item: DefaultableItem) -> None:

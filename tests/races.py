@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Table, text
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
+
+T = TypeVar("T")
 
 
 def write_twin(session: Session, table: Table, **values) -> None:
@@ -20,3 +27,62 @@ def write_twin(session: Session, table: Table, **values) -> None:
             other.execute(table.insert().values(**values))
     else:
         session.execute(table.insert().values(**values))
+
+
+def run_behind(app, session: Session, request: Callable[[Session], T]) -> T | Exception:
+    """Run ``request`` as a concurrent request would, while ``session`` holds its own writes
+    uncommitted: in another thread, with its own session and connection. ``session`` commits
+    once the other request waits for it; the other then goes on and commits (or rolls back).
+    Answers what ``request`` returned, or the exception it raised.
+
+    On PostgreSQL this session commits once the other's connection is seen waiting for a lock
+    (pg_stat_activity); an other request that finishes without waiting fails the test, as it
+    raced nothing. On SQLite the other waits at its BEGIN IMMEDIATE for the database's one
+    write lock, which this session holds; that wait cannot be seen, so the other is given a
+    moment to get there. Whether it did or not, it can only read what this session committed.
+    """
+    answer: list = []
+    started = threading.Event()
+
+    def other_request() -> None:
+        with app.app_context():
+            other = db.session
+            try:
+                if other.get_bind().dialect.name == "postgresql":
+                    answer.append(other.scalar(text("SELECT pg_backend_pid()")))
+                started.set()
+                answer.append(request(other))
+                other.commit()
+            except Exception as error:  # the caller asserts on it
+                other.rollback()
+                answer.append(error)
+            finally:
+                started.set()
+                db.session.remove()
+
+    thread = threading.Thread(target=other_request)
+    thread.start()
+    started.wait(30)
+    if session.get_bind().dialect.name == "postgresql" and answer \
+            and not isinstance(answer[0], Exception):
+        _wait_until_blocked(answer[0], thread)
+    else:
+        thread.join(0.3)
+    session.commit()
+    thread.join(60)
+    assert not thread.is_alive(), "the other request did not finish"
+    return answer[-1]
+
+
+def _wait_until_blocked(pid: int, thread: threading.Thread, timeout: float = 30) -> None:
+    # A connection of its own, each look in a transaction of its own: pg_stat_activity is read
+    # once per transaction.
+    deadline = time.monotonic() + timeout
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+        while thread.is_alive() and time.monotonic() < deadline:
+            if watcher.scalar(text("SELECT wait_event_type = 'Lock' FROM pg_stat_activity "
+                                   "WHERE pid = :pid"), {"pid": pid}):
+                return
+            time.sleep(0.01)
+    raise AssertionError("the other request did not wait for this one: it "
+                         + ("is still running" if thread.is_alive() else "finished first"))

@@ -32,7 +32,8 @@ def address_book(session: Session, user: User) -> list[Address]:
 
 
 def owned_address(session: Session, user: User, address_id: int) -> Address:
-    address = session.get(Address, address_id)
+    # Read afresh: the address may have been loaded before the owner's lock (the edit page).
+    address = session.get(Address, address_id, populate_existing=True)
     if address is None or address.user_id != user.id or address.archived_at is not None:
         raise NotFound("That address is not in your address book.")
     return address
@@ -67,6 +68,7 @@ def _moniker_guarded(session: Session, user: User, moniker: str,
 def add_address(session: Session, *, user: User, make_default: bool = False, **fields) -> Address:
     values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
     values["country"] = (values["country"] or "US").upper()
+    default_choice.lock_owner(session, user)
     _check_moniker_free(session, user, values["moniker"], None)
     first = not address_book(session, user)
     address = Address(user_id=user.id, **values)
@@ -79,6 +81,7 @@ def add_address(session: Session, *, user: User, make_default: bool = False, **f
 
 
 def update_address(session: Session, *, user: User, address_id: int, **fields) -> Address:
+    default_choice.lock_owner(session, user)
     address = owned_address(session, user, address_id)
     values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
     values["country"] = (values["country"] or "US").upper()
@@ -91,6 +94,7 @@ def update_address(session: Session, *, user: User, address_id: int, **fields) -
 
 
 def set_default_address(session: Session, *, user: User, address_id: int) -> Address:
+    default_choice.lock_owner(session, user)
     address = owned_address(session, user, address_id)
     default_choice.make_default(session, address)
     return address
@@ -98,5 +102,6 @@ def set_default_address(session: Session, *, user: User, address_id: int) -> Add
 
 def remove_address(session: Session, *, user: User, address_id: int) -> None:
     """Archive the address; if it was the default, the first left in the book takes over."""
+    default_choice.lock_owner(session, user)
     address = owned_address(session, user, address_id)
     default_choice.archive_keeping_a_default(session, address, successor_order=BOOK_ORDER)

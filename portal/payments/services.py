@@ -43,6 +43,7 @@ def add_card(session: Session, *, user: User, gateway: PaymentGateway, number: s
              make_default: bool = False) -> PaymentMethod:
     """Tokenise a card and keep only the token, brand, last four and expiry."""
     token = gateway.tokenize(number, exp_month, exp_year, cvc, today=today)
+    default_choice.lock_owner(session, user)
     first = not wallet(session, user)
     card = PaymentMethod(user_id=user.id, gateway=gateway.name, token=token.token,
                          brand=token.brand, last4=token.last4, exp_month=token.exp_month,
@@ -55,7 +56,8 @@ def add_card(session: Session, *, user: User, gateway: PaymentGateway, number: s
 
 
 def owned_card(session: Session, user: User, card_id: int) -> PaymentMethod:
-    card = session.get(PaymentMethod, card_id)
+    # Read afresh: the card may have been loaded before the owner's lock.
+    card = session.get(PaymentMethod, card_id, populate_existing=True)
     if card is None or card.user_id != user.id or card.archived_at is not None:
         raise NotFound("That card is not in your wallet.")
     return card
@@ -70,6 +72,7 @@ def usable_card(session: Session, user: User, card_id: int, today: date) -> Paym
 
 
 def set_default_card(session: Session, *, user: User, card_id: int) -> PaymentMethod:
+    default_choice.lock_owner(session, user)
     card = owned_card(session, user, card_id)
     default_choice.make_default(session, card)
     return card
@@ -77,5 +80,6 @@ def set_default_card(session: Session, *, user: User, card_id: int) -> PaymentMe
 
 def remove_card(session: Session, *, user: User, card_id: int) -> None:
     """Archive the card; if it was the default, the oldest card left takes over."""
+    default_choice.lock_owner(session, user)
     card = owned_card(session, user, card_id)
     default_choice.archive_keeping_a_default(session, card, successor_order=WALLET_ORDER)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from portal.accounts.models import User
 from portal.addresses import services
 from portal.addresses.models import Address
 from portal.addresses.services import (AddressError, add_address, address_book, owned_address,
                                        remove_address, set_default_address, update_address)
 from portal.errors import NotFound
 from tests.factories import make_address, make_user
-from tests.races import write_twin
+from tests.races import run_behind, write_twin
 
 FIELDS = dict(full_name="Pat Example", line1="1 Main Street", line2="", city="Springfield",
               region="IL", postal_code="62704", country="US", phone="")
@@ -187,6 +188,30 @@ def test_a_removed_or_unknown_address_is_not_found(session):
     for address_id in (home.id, 987654):
         with pytest.raises(NotFound):
             owned_address(session, person, address_id)
+
+
+def test_saving_an_address_as_the_default_while_another_tab_removes_it_is_not_found(app, session):
+    """The edit page has read the address before the other tab's removal committed; saving it
+    as the default waits for the removal and then finds it gone, rather than making a removed
+    address the default and leaving the book without one."""
+    person = make_user(session)
+    home, office = add(session, person, "Home"), add(session, person, "Office")
+    ids = person.id, home.id, office.id
+    session.commit()
+    remove_address(session, user=person, address_id=office.id)
+
+    def save_the_edit_page(other):
+        person = other.get(User, ids[0])
+        office = owned_address(other, person, ids[2])  # loaded by the page, before the wait
+        update_address(other, user=person, address_id=office.id, **{**FIELDS, "moniker": "Office"})
+        set_default_address(other, user=person, address_id=office.id)
+
+    outcome = run_behind(app, session, save_the_edit_page)
+
+    assert isinstance(outcome, NotFound), outcome
+    session.expire_all()
+    assert [(a.id, a.is_default) for a in address_book(session, person)] == [(ids[1], True)]
+    assert session.get(Address, ids[2]).is_default is False
 
 
 @pytest.mark.parametrize("city, postal_code, masked", [
