@@ -249,15 +249,21 @@ def markdown_table(results: dict) -> str:
     def cell(text: Any) -> str:
         return str(text).replace("|", "\\|").replace("\n", " ")
 
-    lines = [f"Machine: {results['machine']}; Python {results['python']}; "
+    machines: dict[str, str] = {}  # machine description -> its letter in the table
+    for row in results["rows"]:
+        machines.setdefault(row.get("machine", results["machine"]), chr(ord("A") + len(machines)))
+    lines = [f"Last run {results['date']} ({results['mode']}): Python {results['python']}; "
              f"PostgreSQL {results.get('postgresql') or 'not available'}; "
-             f"SQLite {results['sqlite']}. Last run {results['date']} ({results['mode']}).", "",
+             f"SQLite {results['sqlite']}. Machines (the letter in the Measured column):", "",
+             *(f"- {letter}: {machine}" for machine, letter in machines.items()), "",
              "| Benchmark | Backend | Result | Unit | Notes | Measured |",
              "|---|---|---:|---|---|---|"]
     for row in results["rows"]:
+        machine = machines[row.get("machine", results["machine"])]
         lines.append(f"| {cell(row.get('bench', ''))}: {cell(row['name'])} | {cell(row['backend'])} "
                      f"| {format_value(row['value'])} | {cell(row['unit'])} "
-                     f"| {cell(row.get('notes', ''))} | {row.get('mode', '')} {row.get('date', '')} |")
+                     f"| {cell(row.get('notes', ''))} | {row.get('mode', '')} {row.get('date', '')} "
+                     f"on {machine} |")
     return "\n".join(lines)
 
 
@@ -322,7 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     for row in fresh:
         row.setdefault("mode", mode)
         row.setdefault("date", f"{started:%Y-%m-%d}")
-    previous = json.loads(RESULTS_PATH.read_text()).get("rows", []) if RESULTS_PATH.exists() else []
+    for row in fresh:
+        row.setdefault("machine", ctx.machine)
+    earlier = json.loads(RESULTS_PATH.read_text()) if RESULTS_PATH.exists() else {}
+    previous = earlier.get("rows", [])
+    for row in previous:  # rows from before machines were recorded per row
+        row.setdefault("machine", earlier.get("machine", "unknown"))
     results = {"machine": ctx.machine, "date": started.isoformat(timespec="seconds"), "mode": mode,
                "python": platform.python_version(), "postgresql": pg_version,
                "sqlite": sqlite3.sqlite_version,

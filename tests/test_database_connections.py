@@ -65,6 +65,22 @@ def test_an_idle_connection_the_server_dropped_is_replaced_unnoticed(postgres_ur
     engine.dispose()
 
 
+def test_a_busy_connection_the_server_dropped_fails_once_then_the_pool_is_renewed(postgres_url):
+    from sqlalchemy.exc import OperationalError
+
+    engine = create_engine(postgres_url, pool_size=2)
+    ping_idle_connections(engine, idle_seconds=60)
+    with engine.connect() as first, engine.connect() as second:  # two pooled connections
+        pids = [c.execute(text("SELECT pg_backend_pid()")).scalar_one() for c in (first, second)]
+    for pid in pids:  # the server restarts: every connection is gone
+        terminate(postgres_url, pid)
+    with pytest.raises(OperationalError):
+        backend_pid(engine)
+    assert backend_pid(engine) not in pids  # the next request gets a fresh connection
+    assert backend_pid(engine) not in pids
+    engine.dispose()
+
+
 def test_the_portal_pings_idle_connections_only(app, postgres_url):
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping") is not True
     assert float(app.config["DB_PING_IDLE_SECONDS"]) > 0
