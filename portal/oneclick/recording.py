@@ -20,7 +20,7 @@ from portal.addresses.models import Address
 from portal.db import Money, UTCDateTime, Volume
 from portal.oneclick.models import OneClickRequest
 from portal.orders.models import OrderSource, order_number
-from portal.orders.pricing import PricedLine, ShippingRule, Totals
+from portal.orders.pricing import PricedLine, ShippingRule, Totals, totals
 from portal.orders.services import (OrderTotals, add_line_to_open_order, insert_open_order,
                                     line_columns, order_columns)
 from portal.payments.models import PaymentMethod
@@ -29,9 +29,6 @@ _REQUESTS = OneClickRequest.__table__
 _REQUEST_COLUMNS = ("idempotency_key", "client_id", "user_id", "product_id", "unit_code",
                     "quantity", "created_at")
 _OPENED_NOTE = f"placed by {OrderSource.ONECLICK}, open for additions"
-# What the statement adds to the answer: the order chosen and its state after this line.
-CHOSEN_ORDER_FIELDS = ("order_id", "order_number", "order_total", "lines_in_order", "combined",
-                       "combine_until", "other_open_orders")
 
 
 @dataclass(frozen=True)
@@ -64,12 +61,11 @@ def place_in_one_statement(connection: Connection, *, press: Press, line: Priced
     """PostgreSQL: add ``line`` to the person's first open single-action order to ``address``
     with ``card`` that ships on ``ship_date`` and whose window is open (locking it), re-totalled;
     or open a new one whose window lasts until ``combine_until``; and record the press. Returns
-    the answer recorded: ``outcome_without_order`` (a JSON object) with CHOSEN_ORDER_FIELDS."""
+    the answer recorded: ``outcome_without_order`` (a JSON object) with the order chosen and its
+    state after this line added: order_id, order_number, order_total, lines_in_order, combined,
+    combine_until and other_open_orders (the person's other open orders here)."""
     new_order = order_columns(user_id=press.user_id, source=OrderSource.ONECLICK, address=address,
-                              card=card, summary=Totals(subtotal=line.line_total,
-                                                        shipping=shipping.fee(line.line_total),
-                                                        total=line.line_total + shipping.fee(line.line_total),
-                                                        pv=line.pv, bv=line.bv, eaches=line.eaches))
+                              card=card, summary=totals([line], shipping))
     return connection.execute(_PLACE, {
         **{f"request_{name}": getattr(press, name) for name in _REQUEST_COLUMNS},
         **{f"line_{name}": value for name, value in line_columns(line).items()},
@@ -107,7 +103,7 @@ def open_order(connection: Connection, *, press: Press, line: PricedLine, addres
 
 
 def with_order(outcome_without_order: str, order_id: int) -> str:
-    """The answer JSON with the order's id and number (as the PostgreSQL statement adds them)."""
+    """The answer JSON with the new order's id and number added."""
     return outcome_without_order[:-1] + (f',"order_id":{order_id},'
                                          f'"order_number":"{order_number(order_id)}"}}')
 
