@@ -5,8 +5,9 @@ that makes the press happen exactly once.
 On PostgreSQL the choice of the order and every write are one statement (data-modifying common
 table expressions): a press costs two round trips, the look-up that takes the person's lock and
 this. It runs after the lock is held, so it sees every order a twin press committed. SQLite has
-no data-modifying CTEs and no round trips: there the service reads the open orders and these
-functions write row by row. Both paths give the same answers and rows (tests compare them).
+no data-modifying CTEs and no round trips: there the service reads the open orders and writes
+row by row with the order services and ``insert_request``. Both paths give the same answers and
+rows (tests compare them).
 """
 
 from __future__ import annotations
@@ -19,16 +20,15 @@ from sqlalchemy import Connection, bindparam, insert, text
 from portal.addresses.models import Address
 from portal.db import Money, UTCDateTime, Volume
 from portal.oneclick.models import OneClickRequest
-from portal.orders.models import OrderSource, order_number
-from portal.orders.pricing import PricedLine, ShippingRule, Totals, totals
-from portal.orders.services import (OrderTotals, add_line_to_open_order, insert_open_order,
-                                    line_columns, order_columns)
+from portal.orders.models import OrderSource
+from portal.orders.pricing import PricedLine, ShippingRule, totals
+from portal.orders.services import line_columns, opened_note, order_columns
 from portal.payments.models import PaymentMethod
 
 _REQUESTS = OneClickRequest.__table__
 _REQUEST_COLUMNS = ("idempotency_key", "client_id", "user_id", "product_id", "unit_code",
                     "quantity", "created_at")
-_OPENED_NOTE = f"placed by {OrderSource.ONECLICK}, open for additions"
+_OPENED_NOTE = opened_note(OrderSource.ONECLICK)
 
 
 @dataclass(frozen=True)
@@ -42,12 +42,6 @@ class Press:
     unit_code: str
     quantity: int
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class Written:
-    order_id: int
-    line_id: int
 
 
 def one_statement_available(connection: Connection) -> bool:
@@ -75,41 +69,9 @@ def place_in_one_statement(connection: Connection, *, press: Press, line: Priced
         "outcome": outcome_without_order, "note": _OPENED_NOTE}).scalar_one()
 
 
-def add_to_open_order(connection: Connection, *, press: Press, order_id: int, line: PricedLine,
-                      totals_after: OrderTotals, outcome: str, now: datetime) -> Written | None:
-    """Row by row: add ``line`` to the open order ``order_id`` (locked by the caller) with its
-    totals set to ``totals_after``, and record the press with ``outcome``. None if the order is
-    no longer open (nothing written)."""
-    added = add_line_to_open_order(connection, order_id=order_id, totals_after=totals_after,
-                                   line=line, now=now)
-    if added is None:
-        return None
-    _insert_request(connection, press, added.order_id, added.line_id, outcome)
-    return Written(added.order_id, added.line_id)
-
-
-def open_order(connection: Connection, *, press: Press, line: PricedLine, address: Address,
-               card: PaymentMethod, summary: Totals, combine_until: datetime,
-               expected_ship_date: date, outcome: str) -> Written:
-    """Row by row: open a new single-action order with ``line`` and record the press; the
-    answer recorded is ``outcome`` with the new order's id and number added."""
-    added = insert_open_order(connection, user_id=press.user_id, source=OrderSource.ONECLICK,
-                              line=line, address=address, card=card, summary=summary,
-                              placed_at=press.created_at, combine_until=combine_until,
-                              expected_ship_date=expected_ship_date)
-    _insert_request(connection, press, added.order_id, added.line_id,
-                    with_order(outcome, added.order_id))
-    return Written(added.order_id, added.line_id)
-
-
-def with_order(outcome_without_order: str, order_id: int) -> str:
-    """The answer JSON with the new order's id and number added."""
-    return outcome_without_order[:-1] + (f',"order_id":{order_id},'
-                                         f'"order_number":"{order_number(order_id)}"}}')
-
-
-def _insert_request(connection: Connection, press: Press, order_id: int, line_id: int,
-                    outcome: str) -> None:
+def insert_request(connection: Connection, press: Press, *, order_id: int, line_id: int,
+                   outcome: str) -> None:
+    """Row by row: record the press, with the order line it added and the answer it got."""
     connection.execute(_INSERT_REQUEST, {
         **{name: getattr(press, name) for name in _REQUEST_COLUMNS},
         "order_id": order_id, "order_line_id": line_id, "outcome": outcome})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
@@ -36,7 +36,8 @@ from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSe
 from portal.oneclick.queries import client_by_hash, press_by_key, stored_details_problem
 from portal.orders.models import Order, OrderLine, OrderSource, order_number
 from portal.orders.pricing import PricedLine, ShippingRule, shipping_rule, totals
-from portal.orders.services import (change_status, charge_order, order_for, remove_order_line,
+from portal.orders.services import (add_line_to_open_order, change_status, charge_order,
+                                    insert_open_order, order_for, remove_order_line,
                                     totals_with_line)
 from portal.orders.states import STATUS_LABELS, OrderStatus
 from portal.payments.gateway import PaymentDeclined, PaymentGateway
@@ -138,13 +139,8 @@ class Confirmation:
     # (answers recorded before this was kept say "" and read as the lead time when not in stock).
     ship_date_basis: str = ""
 
-    def to_json(self, *, without_order: bool = False) -> str:
-        """As recorded with the request; ``without_order``: leaving out the order's id and
-        number (a new order's, which the statement that inserts it adds)."""
-        fields = vars(self)
-        if without_order:
-            fields = {k: v for k, v in fields.items() if k not in ("order_id", "order_number")}
-        return json.dumps(fields, separators=(",", ":"))  # flat: asdict's deep copy is slow
+    def to_json(self) -> str:
+        return json.dumps(vars(self), separators=(",", ":"))  # flat: asdict's deep copy is slow
 
     @classmethod
     def from_json(cls, text: str) -> "Confirmation":
@@ -544,30 +540,25 @@ def _add_line(session: Session, connection: Connection, *, client_id: int, user:
     if into is not None:
         after = totals_with_line(subtotal=into.subtotal, pv_total=into.pv_total,
                                  bv_total=into.bv_total, line=priced, shipping=rules.shipping)
+        added = add_line_to_open_order(connection, order_id=into.id, totals_after=after,
+                                       line=priced, now=now)
         combine_until, lines_in_order = into.combine_until, into.lines + 1
     else:
         after = totals([priced], rules.shipping)
         combine_until, lines_in_order = now + rules.combine_window, 1
+        added = insert_open_order(connection, user_id=user.id, source=OrderSource.ONECLICK,
+                                  line=priced, address=address, card=card, summary=after,
+                                  placed_at=now, combine_until=combine_until,
+                                  expected_ship_date=ship_date)
     confirmation = Confirmation(
-        **answer, order_id=into.id if into is not None else 0,
-        order_number=order_number(into.id) if into is not None else "",
+        **answer, order_id=added.order_id, order_number=order_number(added.order_id),
         order_total=str(after.total), lines_in_order=lines_in_order, combined=into is not None,
         combine_until=combine_until.isoformat(),
         other_open_orders=[[order_number(other.id), other.expected_ship_date.isoformat()]
                            for other in open_here if other is not into])
-    if into is not None:
-        written = recording.add_to_open_order(connection, press=press, order_id=into.id,
-                                              line=priced, totals_after=after,
-                                              outcome=confirmation.to_json(), now=now)
-        if written is None:  # the order's row lock, taken when it was read, rules this out
-            raise RuntimeError(f"order {into.id} is no longer open")
-        return confirmation
-    written = recording.open_order(connection, press=press, line=priced, address=address,
-                                   card=card, summary=after, combine_until=combine_until,
-                                   expected_ship_date=ship_date,
-                                   outcome=confirmation.to_json(without_order=True))
-    return replace(confirmation, order_id=written.order_id,
-                   order_number=order_number(written.order_id))
+    recording.insert_request(connection, press, order_id=added.order_id, line_id=added.line_id,
+                             outcome=confirmation.to_json())
+    return confirmation
 
 
 def _expire(session: Session, *rows: tuple[type, int]) -> None:

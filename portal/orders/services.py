@@ -107,6 +107,11 @@ class AddedLine:
     line_id: int
 
 
+def opened_note(source: str) -> str:
+    """The history note of an order opened for combining."""
+    return f"placed by {source}, open for additions"
+
+
 def insert_open_order(connection: Connection, *, user_id: int, source: str, line: PricedLine,
                       address: Address, card: PaymentMethod, summary: Totals,
                       placed_at: datetime, combine_until: datetime,
@@ -121,7 +126,7 @@ def insert_open_order(connection: Connection, *, user_id: int, source: str, line
     }).inserted_primary_key[0]
     connection.execute(_INSERT_CHANGE, {"order_id": order_id, "from_status": None,
                                         "to_status": OrderStatus.OPEN, "changed_at": placed_at,
-                                        "note": f"placed by {source}, open for additions"})
+                                        "note": opened_note(source)})
     line_id = connection.execute(_INSERT_LINE, {"order_id": order_id, **line_columns(line)}
                                  ).inserted_primary_key[0]
     return AddedLine(order_id=order_id, line_id=line_id)
@@ -148,15 +153,15 @@ def totals_with_line(*, subtotal: Decimal, pv_total: Decimal, bv_total: Decimal,
 
 
 def add_line_to_open_order(connection: Connection, *, order_id: int, totals_after: OrderTotals,
-                           line: PricedLine, now: datetime) -> AddedLine | None:
+                           line: PricedLine, now: datetime) -> AddedLine:
     """Add a line to an open order, whose row the caller locked when it read the totals that
-    ``totals_after`` was computed from; None (and nothing written) if it is no longer open."""
+    ``totals_after`` was computed from."""
     updated = connection.execute(_UPDATE_OPEN_TOTALS, {
         "open_order_id": order_id, "subtotal": totals_after.subtotal,
         "shipping_fee": totals_after.shipping, "total": totals_after.total,
         "pv_total": totals_after.pv, "bv_total": totals_after.bv, "updated_at": now})
-    if updated.rowcount != 1:
-        return None
+    if updated.rowcount != 1:  # the caller's row lock rules this out
+        raise RuntimeError(f"order {order_id} is no longer open")
     line_id = connection.execute(_INSERT_LINE, {"order_id": order_id, **line_columns(line)}
                                  ).inserted_primary_key[0]
     return AddedLine(order_id=order_id, line_id=line_id)
