@@ -6,6 +6,7 @@ decimal type, and integers keep set-based arithmetic exact in SQL on both backen
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
@@ -83,6 +84,20 @@ class UTCDateTime(TypeDecorator):
 # Materialised genealogy paths are compared as byte strings ('/' sorts just below '0'),
 # which needs the "C" collation on PostgreSQL; SQLite compares bytes already.
 TreePath = String(512).with_variant(String(512, collation="C"), "postgresql")
+
+
+_LITERAL_OR_SPACE = re.compile(r"('(?:[^']|'')*')|(?:\s|--[^\n]*)+")
+_LITERAL_OR_SPACED_PUNCTUATION = re.compile(r"('(?:[^']|'')*')| ?([(),]) ?")
+
+
+def compact_sql(sql: str) -> str:
+    """``sql`` without its comments, each run of white space made one space and none around
+    parentheses and commas; string literals untouched. psycopg caches its parse
+    of a statement only up to 4,096 characters: past that it parses it again on every
+    execution, a tenth of the CPU of a 1-Click press."""
+    spaced = _LITERAL_OR_SPACE.sub(lambda match: match.group(1) or " ", sql)
+    return _LITERAL_OR_SPACED_PUNCTUATION.sub(lambda match: match.group(1) or match.group(2),
+                                              spaced).strip()
 
 
 def utcnow() -> datetime:

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, bindparam, insert, text
 
 from portal.addresses.models import Address
-from portal.db import Money, UTCDateTime, Volume
+from portal.db import Money, UTCDateTime, Volume, compact_sql
 from portal.oneclick.models import OneClickRequest
 from portal.orders.models import OrderSource
 from portal.orders.pricing import PricedLine, ShippingRule, totals
@@ -57,7 +57,8 @@ def place_in_one_statement(connection: Connection, *, press: Press, line: Priced
     or open a new one whose window lasts until ``combine_until``; and record the press. Returns
     the answer recorded: ``outcome_without_order`` (a JSON object) with the order chosen and its
     state after this line added: order_id, order_number, order_total, lines_in_order, combined,
-    combine_until and other_open_orders (the person's other open orders here)."""
+    combine_until and other_open_orders (the person's open orders here that ship on other
+    days: the reason this line is not in them)."""
     new_order = order_columns(user_id=press.user_id, source=OrderSource.ONECLICK, address=address,
                               card=card, summary=totals([line], shipping))
     return connection.execute(_PLACE, {
@@ -80,24 +81,24 @@ def insert_request(connection: Connection, press: Press, *, order_id: int, line_
 _INSERT_REQUEST = insert(_REQUESTS)
 
 _NUMBER = "'SO' || lpad({0}::text, greatest(8, length({0}::text)), '0')"  # order_number()
-_PLACE = text(f"""
+_PLACE = text(compact_sql(f"""
 WITH here AS MATERIALIZED (  -- the person's open single-action orders to this place, this card
     SELECT id, expected_ship_date FROM orders
     WHERE user_id = :request_user_id AND source = 'oneclick' AND status = 'open'
       AND address_id = :new_address_id AND payment_method_id = :new_payment_method_id
       AND combine_until > :now
-), target AS MATERIALIZED (  -- the first that ships that day, locked (still open once locked)
-    SELECT o.id, o.subtotal, o.pv_total, o.bv_total, o.combine_until,
+), target AS MATERIALIZED (  -- the first that ships that day, locked: its latest version
+    SELECT o.id, o.status, o.subtotal, o.pv_total, o.bv_total, o.combine_until,
            (SELECT count(*) FROM order_lines l WHERE l.order_id = o.id) AS lines
-    FROM orders o
+    FROM orders o  -- by primary key alone: no plan may scan everybody's open orders
     WHERE o.id = (SELECT min(h.id) FROM here h WHERE h.expected_ship_date = :ship_date)
-      AND o.status = 'open' AND o.combine_until > :now
     FOR UPDATE
-), totalled AS (  -- its totals with the line (ShippingRule.fee in SQL)
+), totalled AS (  -- if still open once locked, its totals with the line (ShippingRule.fee)
     SELECT t.id, t.combine_until, t.lines, s.subtotal, t.pv_total + :line_pv AS pv_total,
            t.bv_total + :line_bv AS bv_total,
            CASE WHEN s.subtotal = 0 OR s.subtotal >= :free_from THEN 0 ELSE :flat_fee END AS fee
     FROM target t CROSS JOIN LATERAL (SELECT t.subtotal + :line_line_total AS subtotal) s
+    WHERE t.status = 'open' AND t.combine_until > :now
 ), updated AS (
     UPDATE orders o SET subtotal = n.subtotal, shipping_fee = n.fee, total = n.subtotal + n.fee,
                         pv_total = n.pv_total, bv_total = n.bv_total, updated_at = :now
@@ -116,7 +117,7 @@ WITH here AS MATERIALIZED (  -- the person's open single-action orders to this p
            :new_ship_postal_code, :new_ship_country, :new_destination_key,
            :new_payment_method_id, :new_payment_label, :new_subtotal, :new_shipping_fee,
            :new_total, :new_pv_total, :new_bv_total
-    WHERE NOT EXISTS (SELECT FROM target)
+    WHERE NOT EXISTS (SELECT FROM totalled)
     RETURNING id, total, combine_until, 1::bigint AS lines, false AS combined
 ), chosen AS (
     SELECT * FROM updated UNION ALL SELECT * FROM opened
@@ -150,12 +151,12 @@ SELECT l.order_id, l.id,
                    {_NUMBER.format("h.id")},
                    to_char(h.expected_ship_date, 'YYYY-MM-DD'))
                    ORDER BY h.id), '[]'::jsonb)
-               FROM here h WHERE h.id <> c.id)))::text,
+               FROM here h WHERE h.expected_ship_date <> :ship_date)))::text,
        :request_idempotency_key, :request_client_id, :request_user_id, :request_product_id,
        :request_unit_code, :request_quantity, :request_created_at
 FROM line l JOIN chosen c ON c.id = l.order_id
 RETURNING outcome
-""").bindparams(
+""")).bindparams(
     *(bindparam(name, type_=Money()) for name in (
         "line_unit_price", "line_line_total", "new_subtotal", "new_shipping_fee", "new_total",
         "flat_fee", "free_from")),

@@ -14,9 +14,10 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from types import SimpleNamespace
 from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
@@ -430,22 +431,26 @@ def place_oneclick_order(session: Session, *, token_hash: str | None, person_id:
 
 def _press_on_client(connection: Connection, *, token_hash: str | None, person_id: int,
                      product_id: int, unit_code: str, key: str, now: datetime,
-                     cap: int) -> Row | None:
+                     cap: int) -> SimpleNamespace | None:
     """In one query: the person's setting on this browser with everything an order needs, how
     many requests the browser made in the last hour (counted up to ``cap``), the request that
     already used ``key`` if any, and the product in ``unit_code`` with its available stock.
 
     It also takes the person's row lock (PostgreSQL; SQLite serialises every writing
     transaction from its first statement): one single-action order at a time per person, so
-    two different presses find the same open order to combine into."""
+    two different presses find the same open order to combine into.
+
+    The row comes back as a plain namespace: reading a Row's column by attribute name costs
+    a failed attribute look-up first, and a press reads some fifty of them."""
     if not token_hash:
         return None
-    return connection.execute(_PRESS_ON_CLIENT, {
+    row = connection.execute(_PRESS_ON_CLIENT, {
         "token_hash": token_hash, "person_id": person_id, "since": now - timedelta(hours=1),
         "cap": cap, "key": key, "product_id": product_id, "unit_code": unit_code}).first()
+    return None if row is None else SimpleNamespace(**row._mapping)
 
 
-def _stored_details(setting: Row) -> tuple[User, Address, PaymentMethod]:
+def _stored_details(setting: SimpleNamespace) -> tuple[User, Address, PaymentMethod]:
     """The person, address and card of a setting row, with their models' properties (short
     name, masked address, card label, expiry) but none of their machinery: building three
     mapped objects cost a tenth of a press."""
@@ -457,7 +462,7 @@ def _stored_details(setting: Row) -> tuple[User, Address, PaymentMethod]:
 def _row_view(model: type, fields: tuple[str, ...], borrowed: tuple[str, ...]) -> type:
     """A plain class holding ``fields`` of a row, with ``model``'s own definitions of the
     properties and methods ``borrowed``."""
-    def __init__(self, row: Row, prefix: str, names: tuple[str, ...]) -> None:
+    def __init__(self, row: SimpleNamespace, prefix: str, names: tuple[str, ...]) -> None:
         for name in names:
             setattr(self, name, getattr(row, prefix + name))
 
@@ -477,7 +482,7 @@ class _Item:
     available: int
 
 
-def _orderable(session: Session, press: Row, product_id: int, unit_code: str, quantity: int,
+def _orderable(session: Session, press: SimpleNamespace, product_id: int, unit_code: str, quantity: int,
                max_quantity: int) -> _Item:
     """The line to order, priced, and the eaches available now; the catalog's own checks
     explain a refusal."""
@@ -493,7 +498,7 @@ def _orderable(session: Session, press: Row, product_id: int, unit_code: str, qu
                  available=press.available)
 
 
-def _earlier_press(press: Row) -> tuple | None:
+def _earlier_press(press: SimpleNamespace) -> tuple | None:
     """The request that used this press's key before, as read by the first query."""
     if press.earlier_outcome is None:
         return None
@@ -555,7 +560,7 @@ def _add_line(session: Session, connection: Connection, *, client_id: int, user:
         order_total=str(after.total), lines_in_order=lines_in_order, combined=into is not None,
         combine_until=combine_until.isoformat(),
         other_open_orders=[[order_number(other.id), other.expected_ship_date.isoformat()]
-                           for other in open_here if other is not into])
+                           for other in open_here if other.expected_ship_date != ship_date])
     recording.insert_request(connection, press, order_id=added.order_id, line_id=added.line_id,
                              outcome=confirmation.to_json())
     return confirmation

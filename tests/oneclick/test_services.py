@@ -2,12 +2,14 @@
 by ship date, cancelling within the window, finalising without charging twice."""
 
 import threading
+import time
 from datetime import timedelta
 from types import SimpleNamespace
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session
 
 from portal.catalog.services import OrderingError
 from portal.errors import NotFound
@@ -594,3 +596,53 @@ def test_concurrent_different_presses_combine_into_one_open_order(app, session, 
     assert errors == [] and len(set(results)) == 1
     assert count(session, Order) == 1 and count(session, OrderLine) == 8
     assert session.scalar(select(Order.total)) == Decimal("80.00") + Decimal("5.95")
+
+
+def test_an_order_cancelled_while_a_press_waits_for_it_gets_no_line_a_new_order_does(
+        app, session, shopper):
+    """The person cancels their open order in one tab while a press in another waits for that
+    order's lock: once the cancel commits, the press sees the order as it is now and opens a
+    new order rather than adding to a cancelled one."""
+    first, _ = place(session, shopper, "key-before-cancel-001")
+    session.commit()
+    plain = ids_of(shopper)
+    session.close()
+    cancelling = Session(db.engine)
+    cancel_oneclick_order(cancelling, owner_id=plain.user.id, order_id=first.order_id,
+                          now=NOW + timedelta(minutes=1))  # holds the order's lock until commit
+
+    def press(n):
+        return place(db.session, plain, "key-during-cancel-01", now=NOW + timedelta(minutes=2))[0]
+
+    outcome = {}
+    thread = threading.Thread(target=lambda: outcome.update(
+        zip(("results", "errors"), run_together(app, 1, press))))
+    thread.start()
+    if db.engine.dialect.name == "postgresql":  # the press is waiting for the order's lock
+        wait_until_a_backend_waits_for_a_lock(db.engine)
+    else:  # SQLite: the press is waiting for the write lock (busy timeout)
+        time.sleep(0.3)
+    cancelling.commit()
+    cancelling.close()
+    thread.join(timeout=30)
+    assert outcome["errors"] == []
+    [confirmation] = outcome["results"]
+    assert confirmation.order_id != first.order_id and not confirmation.combined
+    assert confirmation.lines_in_order == 1 and confirmation.other_open_orders == []
+    cancelled, opened = session.get(Order, first.order_id), session.get(Order, confirmation.order_id)
+    assert cancelled.status == "cancelled" and len(cancelled.lines) == 1
+    assert opened.status == "open" and len(opened.lines) == 1
+
+
+def wait_until_a_backend_waits_for_a_lock(engine, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    with engine.connect() as watcher:
+        while time.monotonic() < deadline:
+            waiting = watcher.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"))
+            watcher.rollback()
+            if waiting:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the press never waited for the order's lock")
