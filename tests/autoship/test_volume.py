@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import delete, insert, select, text
 
 from jobs.autoship import refresh_product_cycle_pv
 from jobs.cron import build_scheduler, schedule

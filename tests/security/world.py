@@ -17,14 +17,13 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 
 from flask import current_app
 from rq.job import Job, JobStatus
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
-from portal.accounts.models import Role, User
+from portal.accounts.models import User
 from portal.accounts.password_reset import make_reset_token
 from portal.autoship import engine, operations, services as autoship_services
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
