@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, bindparam, insert, text
+from sqlalchemy import Connection, Text, bindparam, column, insert, text
 
 from portal.addresses.models import Address
 from portal.db import Money, UTCDateTime, Volume, compact_sql
@@ -163,4 +163,5 @@ RETURNING outcome
     *(bindparam(name, type_=Volume()) for name in (
         "line_pv", "line_bv", "new_pv_total", "new_bv_total")),
     *(bindparam(name, type_=UTCDateTime()) for name in ("now", "combine_until",
-                                                        "request_created_at")))
+                                                        "request_created_at"))
+).columns(column("outcome", Text()))
