@@ -11,10 +11,12 @@ import time
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import BigInteger, DateTime, MetaData, String, event
+from sqlalchemy import JSON, BigInteger, DateTime, MetaData, String, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -98,6 +100,24 @@ def compact_sql(sql: str) -> str:
     spaced = _LITERAL_OR_SPACE.sub(lambda match: match.group(1) or " ", sql)
     return _LITERAL_OR_SPACED_PUNCTUATION.sub(lambda match: match.group(1) or match.group(2),
                                               spaced).strip()
+
+
+class json_array(FunctionElement):
+    """Columns read as one JSON array: a row of a dozen columns costs the driver and
+    SQLAlchemy a few microseconds per column, a JSON array of them one parse."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_array)
+def _json_array(element, compiler, **kw):  # SQLite
+    return f"json_array({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_array, "postgresql")
+def _json_build_array(element, compiler, **kw):
+    return f"json_build_array({compiler.process(element.clauses, **kw)})"
 
 
 def utcnow() -> datetime:

@@ -27,6 +27,7 @@ from portal.addresses.models import Address
 from portal.addresses.services import owned_address
 from portal.catalog.models import Product, ProductUnit, StockLevel, unit_label
 from portal.catalog.services import active_product, sellable_unit
+from portal.db import json_array
 from portal.errors import DomainError, Forbidden, NotFound
 from portal.fulfilment.models import PurchaseOrderLine
 from portal.fulfilment.planning import expected_arrivals_query
@@ -305,9 +306,9 @@ _EARLIER = _REQUESTS.alias("earlier")
 _PRESS_ON_CLIENT = (
     select(_SETTINGS.c.id.label("setting_id"), _SETTINGS.c.disabled_at, _SETTINGS.c.last_used_at,
            _CLIENTS.c.id.label("client_id"), _CLIENTS.c.revoked_at,
-           *(_USERS.c[name].label(f"user_{name}") for name in _USER_FIELDS),
-           *(_ADDRESSES.c[name].label(f"address_{name}") for name in _ADDRESS_FIELDS),
-           *(_CARDS.c[name].label(f"card_{name}") for name in _CARD_FIELDS),
+           json_array(*(_USERS.c[name] for name in _USER_FIELDS),
+                      *(_ADDRESSES.c[name] for name in _ADDRESS_FIELDS),
+                      *(_CARDS.c[name] for name in _CARD_FIELDS)).label("stored_details"),
            select(func.count()).select_from(_RECENT_REQUESTS).scalar_subquery().label("recent"),
            *(_EARLIER.c[name].label(f"earlier_{name}") for name in _PRESS_FIELDS),
            _PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.active.label("product_active"),
@@ -453,18 +454,21 @@ def _press_on_client(connection: Connection, *, token_hash: str | None, person_i
 def _stored_details(setting: SimpleNamespace) -> tuple[User, Address, PaymentMethod]:
     """The person, address and card of a setting row, with their models' properties (short
     name, masked address, card label, expiry) but none of their machinery: building three
-    mapped objects cost a tenth of a press."""
-    return (_PersonView(setting, "user_", _USER_FIELDS),
-            _AddressView(setting, "address_", _ADDRESS_FIELDS),
-            _CardView(setting, "card_", _CARD_FIELDS))
+    mapped objects cost a tenth of a press. Their columns come as one JSON array (times as
+    text, which is only ever compared with None here)."""
+    values = setting.stored_details
+    card_from = len(_USER_FIELDS) + len(_ADDRESS_FIELDS)
+    return (_PersonView(values[:len(_USER_FIELDS)], _USER_FIELDS),
+            _AddressView(values[len(_USER_FIELDS):card_from], _ADDRESS_FIELDS),
+            _CardView(values[card_from:], _CARD_FIELDS))
 
 
 def _row_view(model: type, fields: tuple[str, ...], borrowed: tuple[str, ...]) -> type:
     """A plain class holding ``fields`` of a row, with ``model``'s own definitions of the
     properties and methods ``borrowed``."""
-    def __init__(self, row: SimpleNamespace, prefix: str, names: tuple[str, ...]) -> None:
-        for name in names:
-            setattr(self, name, getattr(row, prefix + name))
+    def __init__(self, values: list, names: tuple[str, ...]) -> None:
+        for name, value in zip(names, values, strict=True):
+            setattr(self, name, value)
 
     return type(f"{model.__name__}View", (), {"__slots__": fields, "__init__": __init__,
                                              **{name: model.__dict__[name] for name in borrowed}})
