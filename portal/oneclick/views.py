@@ -23,7 +23,7 @@ from portal.errors import DomainError, NotFound
 from portal.extensions import db
 from portal.forms import show_beside_field
 from portal.oneclick import queries, services
-from portal.oneclick.forms import BuyForm, ConfirmForm, SettingsForm
+from portal.oneclick.forms import ConfirmForm, InvalidPress, SettingsForm, read_press
 from portal.oneclick.identifiers import (describe_user_agent, hash_token, new_token,
                                          set_token_cookie, token_from)
 from portal.orders.models import Order
@@ -137,22 +137,18 @@ def refused(status: int, message: str):
                   message=message)
 
 
-def form_errors(form) -> str:
-    return " ".join(dict.fromkeys(m for errors in form.errors.values() for m in errors))
-
-
 @bp.post("/1-click/buy")
 def buy():
     """The single action: the item and the browser's identifier in, an order out (claim 8)."""
-    form = BuyForm()
-    if not form.validate_on_submit():
-        return refused(422, form_errors(form) or "This 1-Click button is not valid. "
-                                                "Reload the page and try again.")
+    try:
+        press = read_press(request.form)
+    except InvalidPress as error:
+        return refused(422, str(error))
     try:
         confirmation, _repeat = services.place_oneclick_order(
-            db.session, token_hash=browser_token_hash(), person_id=form.person.data,
-            product_id=form.product_id.data, unit_code=form.unit.data,
-            quantity=form.quantity.data, idempotency_key=form.idempotency_key.data,
+            db.session, token_hash=browser_token_hash(), person_id=press.person,
+            product_id=press.product_id, unit_code=press.unit, quantity=press.quantity,
+            idempotency_key=press.idempotency_key,
             rules=services.rules_from(current_app.config), now=utcnow(), today=company_today())
     except DomainError as error:
         db.session.rollback()
@@ -161,9 +157,9 @@ def buy():
     # A repeat gets the same answer as the first request: the same page, or the same redirect.
     if is_htmx():
         return render_fragment("oneclick/_placed.html", confirmation=confirmation,
-                               key=form.idempotency_key.data, next_key=Panel.new_key(),
-                               compact=form.compact.data, csrf_in_header=True)
-    return redirect(url_for("oneclick.placed", key=form.idempotency_key.data), 303)
+                               key=press.idempotency_key, next_key=Panel.new_key(),
+                               compact=press.compact, csrf_in_header=True)
+    return redirect(url_for("oneclick.placed", key=press.idempotency_key), 303)
 
 
 @bp.get("/1-click/placed/<key>")
