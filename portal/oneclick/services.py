@@ -20,7 +20,6 @@ from typing import NamedTuple
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from portal.accounts.models import Role, User
 from portal.addresses.models import Address
@@ -349,7 +348,7 @@ class ShipDate(NamedTuple):
     basis: str  # SHIPS_FROM_STOCK, SHIPS_ON_ARRIVAL or SHIPS_AFTER_LEAD_TIME
 
 
-def expected_ship_date(session: Session, *, product_id: int, available: int, eaches: int,
+def expected_ship_date(session: Session | Connection, *, product_id: int, available: int, eaches: int,
                        today: date, backorder_days: int = DEFAULT_BACKORDER_DAYS) -> ShipDate:
     """When ``eaches`` of a product can ship: today if that many are available now; otherwise
     on the next expected stock arrival for it (the planner's own ``expected_arrivals_query``),
@@ -363,30 +362,66 @@ def expected_ship_date(session: Session, *, product_id: int, available: int, eac
     return ShipDate(max(arrival.expected_on, today + timedelta(days=1)), SHIPS_ON_ARRIVAL)
 
 
-def place_oneclick_order(session: Session, *, token_hash: str | None, person_id: int,
-                         product_id: int, unit_code: str, quantity: int, idempotency_key: str,
-                         rules: OneClickRules, now: datetime,
-                         today: date) -> tuple[Confirmation, bool]:
+def place_oneclick_order(session: Session, **press) -> tuple[Confirmation, bool]:
+    """``place_press`` for a caller holding an ORM session: the press runs on the session's
+    connection, in its transaction, and what the session held is read again afterwards."""
+    session.flush()  # the statements go past the unit of work: it must have nothing left
+    try:
+        placed = _place(session.connection(), **press)
+    except _KeyTakenMeanwhile as race:
+        session.rollback()
+        return race.replay(session.connection()), True
+    _expire(session, placed[0].order_id)
+    return placed
+
+
+def place_press(connection: Connection, **press) -> tuple[Confirmation, bool]:
     """Order ``quantity`` of a product in ``unit_code`` for ``person_id`` with the address and
     card they stored for this browser (claims 1, 3, 21, 36), exactly once per
-    ``idempotency_key``. Returns the confirmation and whether it repeats an earlier answer.
+    ``idempotency_key``, on a Core connection whose transaction the caller commits. Returns
+    the confirmation and whether it repeats an earlier answer. (The view uses a connection:
+    an ORM session's bookkeeping around a press cost a twentieth of it.)
 
     The line joins the person's open single-action order to the same address, with the same
     card and the same expected ship date while its window lasts (claim 25); otherwise it opens
     a new order (one per ship date: claim 26). Nothing is charged until the window closes.
     If the key was committed after this request first looked (a twin of it, or someone else's
-    request), the session is rolled back and the first answer given, or IdempotencyKeyReused
-    raised if that asked for something else.
+    request), the transaction is rolled back and the first answer given, or
+    IdempotencyKeyReused raised if that asked for something else.
     """
+    try:
+        return _place(connection, **press)
+    except _KeyTakenMeanwhile as race:
+        connection.rollback()
+        return race.replay(connection), True
+
+
+class _KeyTakenMeanwhile(Exception):
+    """The unique key refused this press's request row: the caller rolls back, then
+    ``replay`` gives the answer of the request that holds the key."""
+
+    def __init__(self, key: str, request: tuple) -> None:
+        super().__init__(key)
+        self.key, self.request = key, request
+
+    def replay(self, connection: Connection) -> Confirmation:
+        earlier = press_by_key(connection, self.key)
+        if earlier is None:
+            raise self.__cause__
+        return _replay(tuple(earlier), self.request)
+
+
+def _place(connection: Connection, *, token_hash: str | None, person_id: int, product_id: int,
+           unit_code: str, quantity: int, idempotency_key: str, rules: OneClickRules,
+           now: datetime, today: date) -> tuple[Confirmation, bool]:
     if not isinstance(idempotency_key, str) or not KEY_PATTERN.match(idempotency_key):
         raise OneClickError("This 1-Click button is not valid. Reload the page and try again.")
-    session.flush()  # the statements below go past the unit of work: it must have nothing left
-    connection = session.connection()
     press = _press_on_client(connection, token_hash=token_hash, person_id=person_id,
                              product_id=product_id, unit_code=unit_code, key=idempotency_key,
                              now=now, cap=rules.max_per_hour)
     if press is None or press.revoked_at is not None:
-        client = client_by_hash(session, token_hash)  # only to say what is wrong
+        with Session(connection) as session:  # only to say what is wrong
+            client = client_by_hash(session, token_hash)
         if client is None or client.revoked_at is not None:
             raise ClientNotRecognised()
         raise OneClickOff()
@@ -398,7 +433,7 @@ def place_oneclick_order(session: Session, *, token_hash: str | None, person_id:
     if earlier is not None:
         return _replay(earlier, request), True
 
-    item = _orderable(session, press, product_id, unit_code, quantity, rules.max_quantity)
+    item = _orderable(connection, press, product_id, unit_code, quantity, rules.max_quantity)
     problem = stored_details_problem(address, card, user, today)
     if problem:
         raise StoredDetailsUnusable(problem)
@@ -410,7 +445,7 @@ def place_oneclick_order(session: Session, *, token_hash: str | None, person_id:
         connection.execute(_TOUCH_SETTING, {"setting_id": press.setting_id, "last_used_at": now})
         connection.execute(_TOUCH_CLIENT, {"client_id": press.client_id, "last_used_at": now})
     try:
-        confirmation = _add_line(session, connection, client_id=press.client_id, user=user,
+        confirmation = _add_line(connection, client_id=press.client_id, user=user,
                                  address=address, card=card, item=item, quantity=quantity,
                                  idempotency_key=idempotency_key, rules=rules, now=now,
                                  today=today)
@@ -420,13 +455,7 @@ def place_oneclick_order(session: Session, *, token_hash: str | None, person_id:
         # The key was committed after the first query read: by a twin of this request that
         # held the person's lock (PostgreSQL reads the joined rows as of the query's start,
         # before the wait for the lock), or by someone else's request. Its answer decides.
-        session.rollback()
-        earlier = press_by_key(session.connection(), idempotency_key)
-        if earlier is None:
-            raise
-        return _replay(tuple(earlier), request), True
-    _expire(session, (Order, confirmation.order_id), (OneClickSetting, press.setting_id),
-            (ClientIdentifier, press.client_id))
+        raise _KeyTakenMeanwhile(idempotency_key, request) from error
     return confirmation, False
 
 
@@ -486,13 +515,14 @@ class _Item:
     available: int
 
 
-def _orderable(session: Session, press: SimpleNamespace, product_id: int, unit_code: str, quantity: int,
-               max_quantity: int) -> _Item:
+def _orderable(connection: Connection, press: SimpleNamespace, product_id: int, unit_code: str,
+               quantity: int, max_quantity: int) -> _Item:
     """The line to order, priced, and the eaches available now; the catalog's own checks
     explain a refusal."""
     if press.sku is None or not (press.product_active and press.unit_active
                                  and isinstance(quantity, int) and 1 <= quantity <= max_quantity):
-        sellable_unit(active_product(session, product_id), unit_code, quantity, max_quantity)
+        with Session(connection) as session:
+            sellable_unit(active_product(session, product_id), unit_code, quantity, max_quantity)
         raise AssertionError("the catalog accepts what the query refused")  # pragma: no cover
     return _Item(line=PricedLine(product_id=product_id, sku=press.sku, name=press.name,
                                  unit_code=unit_code, eaches_per_unit=press.eaches_per_unit,
@@ -519,12 +549,12 @@ def _replay(earlier: tuple, request: tuple) -> Confirmation:
     return Confirmation.from_json(outcome)
 
 
-def _add_line(session: Session, connection: Connection, *, client_id: int, user: User,
+def _add_line(connection: Connection, *, client_id: int, user: User,
               address: Address, card: PaymentMethod, item: _Item, quantity: int,
               idempotency_key: str, rules: OneClickRules, now: datetime,
               today: date) -> Confirmation:
     priced = item.line
-    ship_date, basis = expected_ship_date(session, product_id=priced.product_id,
+    ship_date, basis = expected_ship_date(connection, product_id=priced.product_id,
                                           available=item.available, eaches=priced.eaches,
                                           today=today, backorder_days=rules.backorder_days)
     answer = dict(  # the order chosen and its state after this line are added below
@@ -570,11 +600,12 @@ def _add_line(session: Session, connection: Connection, *, client_id: int, user:
     return confirmation
 
 
-def _expire(session: Session, *rows: tuple[type, int]) -> None:
-    """Objects the session already holds for rows written above read them again when used."""
-    for model, row_id in rows:
-        held = session.identity_map.get(identity_key(model, row_id))
-        if held is not None:
+def _expire(session: Session, order_id: int) -> None:
+    """Objects the session already holds for rows a press may have written (the order, the
+    1-Click settings and identifiers, whose last use it notes) read them again when used."""
+    for held in list(session.identity_map.values()):
+        if isinstance(held, (OneClickSetting, ClientIdentifier)) or (
+                isinstance(held, Order) and held.id == order_id):
             session.expire(held)
 
 

@@ -144,16 +144,18 @@ def buy():
         press = read_press(request.form)
     except InvalidPress as error:
         return refused(422, str(error))
-    try:
-        confirmation, _repeat = services.place_oneclick_order(
-            db.session, token_hash=browser_token_hash(), person_id=press.person,
-            product_id=press.product_id, unit_code=press.unit, quantity=press.quantity,
-            idempotency_key=press.idempotency_key,
-            rules=services.rules_from(current_app.config), now=utcnow(), today=company_today())
-    except DomainError as error:
-        db.session.rollback()
-        return refused(error.status, error.message)
-    db.session.commit()
+    with db.engine.connect() as connection:
+        try:
+            confirmation, _repeat = services.place_press(
+                connection, token_hash=browser_token_hash(), person_id=press.person,
+                product_id=press.product_id, unit_code=press.unit, quantity=press.quantity,
+                idempotency_key=press.idempotency_key,
+                rules=services.rules_from(current_app.config), now=utcnow(),
+                today=company_today())
+        except DomainError as error:
+            connection.rollback()
+            return refused(error.status, error.message)
+        connection.commit()
     # A repeat gets the same answer as the first request: the same page, or the same redirect.
     if is_htmx():
         return render_fragment("oneclick/_placed.html", confirmation=confirmation,

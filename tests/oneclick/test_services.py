@@ -25,7 +25,7 @@ from portal.oneclick.services import (ClientNotRecognised, ClientRevoked, Idempo
                                       cancel_oneclick_order, cancel_oneclick_press,
                                       charge_closed_order, close_window,
                                       disable_everywhere, disable_here, enable_from_order,
-                                      expected_ship_date, place_oneclick_order)
+                                      expected_ship_date, place_oneclick_order, place_press)
 from portal.addresses.services import remove_address
 from portal.orders.models import Order, OrderLine
 from portal.payments.gateway import Charge, SandboxGateway
@@ -260,6 +260,34 @@ def test_a_twin_that_committed_the_key_meanwhile_gets_its_answer(session, redis,
     assert repeat and again == first
     assert count(session, Order) == 1 and count(session, OrderLine) == 1
     assert count(session, OneClickRequest) == 1
+
+
+def test_on_a_connection_a_twin_gets_its_answer_and_a_reuse_keeps_nothing(
+        app, session, redis, shopper, monkeypatch):
+    """The same races for the view's way of pressing: a Core connection, its own transaction
+    rolled back before the answer is read."""
+    partner = make_shopper(session, redis, token=shopper.token)
+    first, _ = place(session, shopper, "key-twin-on-connection-1")
+    place(session, shopper, "key-taken-on-connection-1", person=partner.user)
+    session.commit()
+    plain = ids_of(shopper)
+    session.close()
+    import portal.oneclick.services as services
+    monkeypatch.setattr(services, "_earlier_press", lambda press: None)  # read too early
+
+    def press(key):
+        return place_press(connection, token_hash=hash_token(plain.token),
+                           person_id=plain.user.id, product_id=plain.product.id,
+                           unit_code="each", quantity=1, idempotency_key=key, rules=RULES,
+                           now=NOW, today=TODAY)
+
+    with db.engine.connect() as connection:
+        assert press("key-twin-on-connection-1") == (first, True)
+        connection.commit()
+        with pytest.raises(IdempotencyKeyReused):
+            press("key-taken-on-connection-1")
+        connection.rollback()
+    assert count(session, OrderLine) == 2 and count(session, OneClickRequest) == 2
 
 
 @pytest.mark.parametrize("key", ["", "short", "x" * 81, "has space here 12345", "ünïcödé-ünïcödé-ü", None])
