@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 from typing import NamedTuple
 
-from sqlalchemy import Connection, and_, bindparam, func, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -309,7 +309,8 @@ _PRESS_ON_CLIENT = (
                       *(_ADDRESSES.c[name] for name in _ADDRESS_FIELDS),
                       *(_CARDS.c[name] for name in _CARD_FIELDS)).label("stored_details"),
            select(func.count()).select_from(_RECENT_REQUESTS).scalar_subquery().label("recent"),
-           *(_EARLIER.c[name].label(f"earlier_{name}") for name in _PRESS_FIELDS),
+           case((_EARLIER.c.id.is_not(None),
+                 json_array(*(_EARLIER.c[name] for name in _PRESS_FIELDS)))).label("earlier"),
            _PRODUCTS.c.sku, _PRODUCTS.c.name, _PRODUCTS.c.active.label("product_active"),
            _UNITS.c.eaches_per_unit, _UNITS.c.price, _UNITS.c.pv, _UNITS.c.bv,
            _UNITS.c.active.label("unit_active"),
@@ -534,9 +535,7 @@ def _orderable(connection: Connection, press: SimpleNamespace, product_id: int, 
 
 def _earlier_press(press: SimpleNamespace) -> tuple | None:
     """The request that used this press's key before, as read by the first query."""
-    if press.earlier_outcome is None:
-        return None
-    return tuple(getattr(press, f"earlier_{name}") for name in _PRESS_FIELDS)
+    return None if press.earlier is None else tuple(press.earlier)
 
 
 def _replay(earlier: tuple, request: tuple) -> Confirmation:
