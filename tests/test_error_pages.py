@@ -82,7 +82,8 @@ def test_every_error_is_a_fragment_for_htmx_sent_to_the_error_region(htmx, sessi
 
     assert response.status_code == status
     fragment = response.get_data(as_text=True)
-    assert fragment.lstrip().startswith('<article class="error-box" role="alert">')
+    assert fragment.lstrip().startswith('<article class="error-box">')
+    assert '<p role="alert">' in fragment  # announced: the message, not its article
     assert "<html" not in fragment and "site-header" not in fragment
     assert message in fragment
     assert "data-dismiss-error" in fragment
