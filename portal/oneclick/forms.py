@@ -9,12 +9,14 @@ from werkzeug.datastructures import MultiDict
 from wtforms import BooleanField, HiddenField, SelectField
 from wtforms.validators import InputRequired
 
+from portal.catalog.models import UnitCode
 from portal.forms import WHOLE_NUMBER
 from portal.ids import MAX_ID, coerce_id
 
-UNIT_CODES = ("each", "case", "lot")
-
 KEY_REGEXP = r"^[A-Za-z0-9_-]{16,80}$"
+KEY_PATTERN = re.compile(KEY_REGEXP)
+BUTTON_NOT_VALID = "This 1-Click button is not valid. Reload the page and try again."
+_UNIT_CODES = frozenset(UnitCode)
 
 
 @dataclass(frozen=True)
@@ -35,10 +37,6 @@ class InvalidPress(ValueError):
     """What is wrong with a press's input, in the words a form would put beside its fields."""
 
 
-BUTTON_NOT_VALID = "This 1-Click button is not valid. Reload the page and try again."
-_KEY = re.compile(KEY_REGEXP)
-
-
 def read_press(formdata: MultiDict) -> PressInput:
     """The press in a submitted 1-Click form, checked field by field as a WTForms form with
     these fields would check them (the same rules and messages, every field's in field order).
@@ -50,18 +48,19 @@ def read_press(formdata: MultiDict) -> PressInput:
     unit = formdata.get("unit")
     if not unit:
         problems.append("Choose a unit.")
-    elif unit not in UNIT_CODES:
+    elif unit not in _UNIT_CODES:
         problems.append("Choose each, case or lot.")
     quantity = _whole_number(formdata, "quantity", 999, "Enter a quantity from 1 to 999.",
                              problems)
     person = _whole_number(formdata, "person", MAX_ID, "Choose who is ordering.", problems)
     key = formdata.get("idempotency_key")
-    if not key or not _KEY.match(key):
+    if not key or not KEY_PATTERN.match(key):
         problems.append(BUTTON_NOT_VALID)
     if problems:
         raise InvalidPress(" ".join(dict.fromkeys(problems)))
     return PressInput(product_id=product_id, unit=unit, quantity=quantity, person=person,
-                 idempotency_key=key, compact=formdata.get("compact", "") not in ("", "false"))
+                      idempotency_key=key,
+                      compact=formdata.get("compact", "") not in ("", "false"))
 
 
 def _whole_number(formdata: MultiDict, name: str, highest: int, message: str,

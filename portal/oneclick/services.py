@@ -11,7 +11,6 @@ the lock, or someone else's request with the same key).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from types import SimpleNamespace
@@ -33,6 +32,7 @@ from portal.fulfilment.planning import expected_arrivals_query
 from portal.fulfilment.services import request_planning
 from portal.mail.services import queue_mail
 from portal.oneclick import recording
+from portal.oneclick.forms import BUTTON_NOT_VALID, KEY_PATTERN
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.oneclick.queries import client_by_hash, press_by_key, stored_details_problem
 from portal.orders.models import Order, OrderLine, OrderSource, order_number
@@ -45,7 +45,6 @@ from portal.payments.gateway import PaymentDeclined, PaymentGateway
 from portal.payments.models import PaymentMethod
 from portal.payments.services import usable_card
 
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
 SHOPPER_ROLES = (Role.MEMBER, Role.IBO)
 DEFAULT_BACKORDER_DAYS = 14
 LAST_USED_PRECISION = timedelta(minutes=1)
@@ -349,8 +348,9 @@ class ShipDate(NamedTuple):
     basis: str  # SHIPS_FROM_STOCK, SHIPS_ON_ARRIVAL or SHIPS_AFTER_LEAD_TIME
 
 
-def expected_ship_date(session: Session | Connection, *, product_id: int, available: int, eaches: int,
-                       today: date, backorder_days: int = DEFAULT_BACKORDER_DAYS) -> ShipDate:
+def expected_ship_date(session: Session | Connection, *, product_id: int, available: int,
+                       eaches: int, today: date,
+                       backorder_days: int = DEFAULT_BACKORDER_DAYS) -> ShipDate:
     """When ``eaches`` of a product can ship: today if that many are available now; otherwise
     on the next expected stock arrival for it (the planner's own ``expected_arrivals_query``),
     but not before tomorrow (an arrival due today has not come in yet); with no arrival
@@ -416,7 +416,7 @@ def _place(connection: Connection, *, token_hash: str | None, person_id: int, pr
            unit_code: str, quantity: int, idempotency_key: str, rules: OneClickRules,
            now: datetime, today: date) -> tuple[Confirmation, bool]:
     if not isinstance(idempotency_key, str) or not KEY_PATTERN.match(idempotency_key):
-        raise OneClickError("This 1-Click button is not valid. Reload the page and try again.")
+        raise OneClickError(BUTTON_NOT_VALID)
     press = _press_on_client(connection, token_hash=token_hash, person_id=person_id,
                              product_id=product_id, unit_code=unit_code, key=idempotency_key,
                              now=now, cap=rules.max_per_hour)
