@@ -18,7 +18,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, Text, bindparam, column, insert, text
 
 from portal.addresses.models import Address
-from portal.db import Money, UTCDateTime, Volume, compact_sql
+from portal.db import DriverStatement, Money, UTCDateTime, Volume, compact_sql
 from portal.oneclick.models import OneClickRequest
 from portal.orders.models import OrderSource
 from portal.orders.pricing import PricedLine, ShippingRule, totals
@@ -61,13 +61,13 @@ def place_in_one_statement(connection: Connection, *, press: Press, line: Priced
     days: the reason this line is not in them)."""
     new_order = order_columns(user_id=press.user_id, source=OrderSource.ONECLICK, address=address,
                               card=card, summary=totals([line], shipping))
-    return connection.execute(_PLACE, {
+    return _PLACE.first(connection, {
         **{f"request_{name}": getattr(press, name) for name in _REQUEST_COLUMNS},
         **{f"line_{name}": value for name, value in line_columns(line).items()},
         **{f"new_{name}": value for name, value in new_order.items()},
         "now": press.created_at, "ship_date": ship_date, "combine_until": combine_until,
         "flat_fee": shipping.flat_fee, "free_from": shipping.free_from,
-        "outcome": outcome_without_order, "note": _OPENED_NOTE}).scalar_one()
+        "outcome": outcome_without_order, "note": _OPENED_NOTE})[0]
 
 
 def insert_request(connection: Connection, press: Press, *, order_id: int, line_id: int,
@@ -81,7 +81,7 @@ def insert_request(connection: Connection, press: Press, *, order_id: int, line_
 _INSERT_REQUEST = insert(_REQUESTS)
 
 _NUMBER = "'SO' || lpad({0}::text, greatest(8, length({0}::text)), '0')"  # order_number()
-_PLACE = text(compact_sql(f"""
+_PLACE = DriverStatement(text(compact_sql(f"""
 WITH here AS MATERIALIZED (  -- the person's open single-action orders to this place, this card
     SELECT id, expected_ship_date FROM orders
     WHERE user_id = :request_user_id AND source = 'oneclick' AND status = 'open'
@@ -164,4 +164,4 @@ RETURNING outcome
         "line_pv", "line_bv", "new_pv_total", "new_bv_total")),
     *(bindparam(name, type_=UTCDateTime()) for name in ("now", "combine_until",
                                                         "request_created_at"))
-).columns(column("outcome", Text()))
+).columns(column("outcome", Text())))

@@ -25,7 +25,7 @@ from portal.addresses.models import Address
 from portal.addresses.services import owned_address
 from portal.catalog.models import Product, ProductUnit, StockLevel, unit_label
 from portal.catalog.services import active_product, sellable_unit
-from portal.db import json_array
+from portal.db import DriverStatement, json_array
 from portal.errors import DomainError, Forbidden, NotFound
 from portal.fulfilment.models import PurchaseOrderLine
 from portal.fulfilment.planning import expected_arrivals_query
@@ -301,7 +301,7 @@ _RECENT_REQUESTS = (select(_REQUESTS.c.id)
                     .limit(bindparam("cap")).correlate(_CLIENTS).subquery())
 _PRESS_FIELDS = ("client_id", "user_id", "product_id", "unit_code", "quantity", "outcome")
 _EARLIER = _REQUESTS.alias("earlier")
-_PRESS_ON_CLIENT = (
+_PRESS_ON_CLIENT = DriverStatement(
     select(_SETTINGS.c.id.label("setting_id"), _SETTINGS.c.disabled_at, _SETTINGS.c.last_used_at,
            _CLIENTS.c.id.label("client_id"), _CLIENTS.c.revoked_at,
            json_array(*(_USERS.c[name] for name in _USER_FIELDS),
@@ -475,10 +475,10 @@ def _press_on_client(connection: Connection, *, token_hash: str | None, person_i
     a failed attribute look-up first, and a press reads some fifty of them."""
     if not token_hash:
         return None
-    row = connection.execute(_PRESS_ON_CLIENT, {
+    row = _PRESS_ON_CLIENT.first(connection, {
         "token_hash": token_hash, "person_id": person_id, "since": now - timedelta(hours=1),
-        "cap": cap, "key": key, "product_id": product_id, "unit_code": unit_code}).first()
-    return None if row is None else SimpleNamespace(**row._mapping)
+        "cap": cap, "key": key, "product_id": product_id, "unit_code": unit_code})
+    return None if row is None else SimpleNamespace(**dict(zip(_PRESS_ON_CLIENT.names, row)))
 
 
 def _stored_details(setting: SimpleNamespace) -> tuple[User, Address, PaymentMethod]:

@@ -145,6 +145,6 @@ def test_the_statement_is_short_enough_for_psycopg_to_keep_its_parse():
     from psycopg._queries import MAX_CACHED_STATEMENT_LENGTH, MAX_CACHED_STATEMENT_PARAMS
     from sqlalchemy.dialects.postgresql import psycopg as dialect
 
-    compiled = recording._PLACE.compile(dialect=dialect.dialect())
+    compiled = recording._PLACE.statement.compile(dialect=dialect.dialect())
     assert len(str(compiled).encode()) <= MAX_CACHED_STATEMENT_LENGTH
     assert len(compiled.params) <= MAX_CACHED_STATEMENT_PARAMS
