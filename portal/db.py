@@ -10,6 +10,7 @@ import re
 import time
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NoReturn
 
 from sqlalchemy import JSON, BigInteger, DateTime, MetaData, String, event
 from sqlalchemy.engine import Engine
@@ -169,7 +170,8 @@ class DriverStatement:
 class _CompiledForDriver:
     def __init__(self, statement, dialect) -> None:
         compiled = statement.compile(dialect=dialect)
-        if compiled.escaped_bind_names or compiled.post_compile_params or compiled.literal_execute_params:
+        if (compiled.escaped_bind_names or compiled.post_compile_params
+                or compiled.literal_execute_params):
             raise ValueError("DriverStatement takes plain bound parameters only")
         self.sql = str(compiled)
         self.positions = compiled.positiontup  # None for a driver that takes names
@@ -198,7 +200,7 @@ class _CompiledForDriver:
         return tuple(values)
 
 
-def _raise_as_sqlalchemy(connection, cursor, error: Exception, sql: str, parameters) -> None:
+def _raise_as_sqlalchemy(connection, cursor, error: Exception, sql: str, parameters) -> NoReturn:
     dialect = connection.dialect
     lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
     if lost:  # as execute does: this connection is dropped, and the pool renewed

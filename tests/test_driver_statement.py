@@ -24,8 +24,8 @@ def engine(session):
 @pytest.fixture
 def connection(engine):
     with engine.connect() as connection:
-        connection.exec_driver_sql(
-            "CREATE TEMPORARY TABLE driver_notes (id INTEGER PRIMARY KEY, body VARCHAR(20) NOT NULL)")
+        connection.exec_driver_sql("CREATE TEMPORARY TABLE driver_notes "
+                                   "(id INTEGER PRIMARY KEY, body VARCHAR(20) NOT NULL)")
         connection.commit()
         yield connection
         connection.rollback()
