@@ -59,10 +59,19 @@ def enqueue_after_commit(session: Session, func: str, *args, queue: str = "defau
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_pending(session: Session) -> None:
+    """A job Redis does not take (unreachable, or refusing writes) is logged, not raised: the
+    change is committed already, and an error now would tell the person it failed. Each job
+    enqueued this way has a safety net that finds its work later: mail the outbox's cron
+    (``jobs.mail.deliver_waiting``), a product's cycle PV the nightly repair, an autoship
+    chunk the run's "retry unfinished chunks" and the payment retries."""
     pending = session.info.pop(_PENDING_KEY, [])
     for app, queue, func, args, job_id, retry, job_timeout in pending:
-        get_queue(queue, app).enqueue(func, *args, job_id=job_id, retry=retry,
-                                      job_timeout=job_timeout)
+        try:
+            get_queue(queue, app).enqueue(func, *args, job_id=job_id, retry=retry,
+                                          job_timeout=job_timeout)
+        except redis.RedisError as error:
+            app.logger.error("job %s%r not enqueued on %r after the commit: %s", func,
+                             tuple(args), queue, error)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -167,6 +167,23 @@ def redis(app):
     return get_redis(app)
 
 
+@pytest.fixture
+def redis_down(app, monkeypatch):
+    """The app's queues talk to a port nothing listens on: every enqueue meets a real refused
+    connection (the limiter keeps its own connection)."""
+    from portal.queues import get_redis
+    from tests.live import free_port
+
+    get_redis(app)  # the entry to replace
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    unreachable = redis_lib.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2,
+                                  retry=Retry(NoBackoff(), 0))  # refused at once, not after retries
+    monkeypatch.setitem(app.extensions, "portal.redis", unreachable)
+    return unreachable
+
+
 class BrowserLikeClient(FlaskClient):
     """Each request runs as in production: in its own app context with its own database
     session (not the test's), after the test's session has committed what it built, as

@@ -89,6 +89,17 @@ def test_stock_is_set_and_products_withdrawn(client, session):
     assert product.stock.on_hand == 120 and product.active is False
 
 
+def test_a_product_withdrawn_while_redis_is_down_is_withdrawn_without_an_error(
+        client, session, redis_down, caplog):
+    """Its profiles' cycle PV job cannot be enqueued: logged, and left to the nightly repair."""
+    product = make_product(session)
+    log_in(client, make_admin(session))
+    assert post_form(client, f"/admin/products/{product.id}/active").status_code == 303
+    session.expire_all()
+    assert product.active is False
+    assert "jobs.autoship.refresh_product_cycle_pv" in caplog.text and "not enqueued" in caplog.text
+
+
 def test_rq_dashboard_actions_need_our_origin(client, session):
     log_in(client, make_admin(session))
     client.get("/admin/rq/")
