@@ -63,7 +63,7 @@ def _enqueue_pending(session: Session) -> None:
     change is committed already, and an error now would tell the person it failed. Each job
     enqueued this way has a safety net that finds its work later: mail the outbox's cron
     (``jobs.mail.deliver_waiting``), a product's cycle PV the nightly repair, an autoship
-    chunk the run's "retry unfinished chunks" and the payment retries."""
+    chunk the run's "Retry the unfinished chunks" and the payment retries."""
     pending = session.info.pop(_PENDING_KEY, [])
     for app, queue, func, args, job_id, retry, job_timeout in pending:
         try:
