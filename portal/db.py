@@ -130,7 +130,8 @@ class DriverStatement:
     press on PostgreSQL that was a sixth of the press's CPU in the server (0.24 of 1.47 ms
     measured in process). Here the parameters still go through their types' bind processors
     and the columns through their result processors, so values are those ``execute`` gives;
-    the engine's cursor-execute listeners still see the statement (they cannot rewrite it);
+    the engine's cursor-execute listeners still see the statement (with no execution context,
+    and they cannot rewrite it: Flask-SQLAlchemy's query recording, which needs one, is off);
     and a driver error comes out as SQLAlchemy's exception, a lost connection invalidating the
     pool as ``execute`` would. For the hottest statements only: everything else uses
     ``execute``."""
