@@ -152,15 +152,14 @@ class DriverStatement:
         if not connection.in_transaction():
             connection.begin()
         cursor = connection.connection.cursor()
+        dispatch = connection.dispatch
         try:
-            if connection.dispatch.before_cursor_execute:
-                connection.dispatch.before_cursor_execute(connection, cursor, compiled.sql, values,
-                                                          None, False)
+            if before := dispatch.before_cursor_execute:
+                before(connection, cursor, compiled.sql, values, None, False)
             cursor.execute(compiled.sql, values)
             row = cursor.fetchone()
-            if connection.dispatch.after_cursor_execute:
-                connection.dispatch.after_cursor_execute(connection, cursor, compiled.sql, values,
-                                                         None, False)
+            if after := dispatch.after_cursor_execute:
+                after(connection, cursor, compiled.sql, values, None, False)
         except dialect.loaded_dbapi.Error as error:
             _raise_as_sqlalchemy(connection, cursor, error, compiled.sql, values)
         finally:

@@ -171,7 +171,7 @@ def redis(app):
 def redis_down(app, monkeypatch):
     """The app's queues talk to a port nothing listens on: every enqueue meets a real refused
     connection (the limiter keeps its own connection)."""
-    from portal.queues import get_redis
+    from portal.queues import _EXTENSION_KEY, get_redis
     from tests.live import free_port
 
     get_redis(app)  # the entry to replace
@@ -180,7 +180,7 @@ def redis_down(app, monkeypatch):
 
     unreachable = redis_lib.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2,
                                   retry=Retry(NoBackoff(), 0))  # refused at once, not after retries
-    monkeypatch.setitem(app.extensions, "portal.redis", unreachable)
+    monkeypatch.setitem(app.extensions, _EXTENSION_KEY, unreachable)
     return unreachable
 
 
