@@ -127,7 +127,7 @@ class DriverStatement:
 
     ``Connection.execute`` builds a cache key, an execution context and the result's metadata
     from the driver's column descriptions on every call: for the two statements of a 1-Click
-    press on PostgreSQL that was a sixth of the press's CPU in the server (0.24 of 1.47 ms
+    press on PostgreSQL that was a sixth of the press's CPU in the server (0.22 of 1.47 ms
     measured in process). Here the parameters still go through their types' bind processors
     and the columns through their result processors, so values are those ``execute`` gives;
     the engine's cursor-execute listeners still see the statement (with no execution context,

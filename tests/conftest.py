@@ -171,13 +171,13 @@ def redis(app):
 def redis_down(app, monkeypatch):
     """The app's queues talk to a port nothing listens on: every enqueue meets a real refused
     connection (the limiter keeps its own connection)."""
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     from portal.queues import _EXTENSION_KEY, get_redis
     from tests.live import free_port
 
     get_redis(app)  # the entry to replace
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
     unreachable = redis_lib.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=2,
                                   retry=Retry(NoBackoff(), 0))  # refused at once, not after retries
     monkeypatch.setitem(app.extensions, _EXTENSION_KEY, unreachable)

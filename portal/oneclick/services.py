@@ -471,8 +471,8 @@ def _press_on_client(connection: Connection, *, token_hash: str | None, person_i
     transaction from its first statement): one single-action order at a time per person, so
     two different presses find the same open order to combine into.
 
-    The row comes back as a plain namespace: reading a Row's column by attribute name costs
-    a failed attribute look-up first, and a press reads some fifty of them."""
+    The row comes back as a plain namespace of its columns (the statement runs on the
+    driver's cursor, which gives a tuple): a press reads some fifty of them by name."""
     if not token_hash:
         return None
     row = _PRESS_ON_CLIENT.first(connection, {
