@@ -27,6 +27,7 @@ from portal.errors import DomainError, NotFound
 from portal.db import utcnow
 from portal.orders.models import Order, OrderSource
 from portal.orders.pricing import PricedLine, ShippingRule
+from portal.orders.rules import unit_amount
 from portal.orders.services import build_order, charge_order
 from portal.payments.gateway import PaymentGateway
 from portal.payments.services import usable_card
@@ -84,13 +85,13 @@ def priced_items(profile: AutoshipProfile) -> tuple[list[PricedLine], list[str]]
             problems.append(f"{product.name} ({item.unit_code}) is no longer sold; "
                             "it will be left out until you replace it.")
             continue
-        locked = profile.price_policy == PricePolicy.LOCKED and item.locked_price is not None
+        policy = profile.price_policy
         lines.append(PricedLine(
             product_id=product.id, sku=product.sku, name=product.name, unit_code=unit.code,
             eaches_per_unit=unit.eaches_per_unit, quantity=item.quantity,
-            unit_price=item.locked_price if locked else unit.price,
-            unit_pv=item.locked_pv if locked else unit.pv,
-            unit_bv=item.locked_bv if locked else unit.bv))
+            unit_price=unit_amount(policy, item.locked_price, unit.price),
+            unit_pv=unit_amount(policy, item.locked_pv, unit.pv),
+            unit_bv=unit_amount(policy, item.locked_bv, unit.bv)))
     return lines, problems
 
 

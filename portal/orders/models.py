@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, Money, UTCDateTime, Volume, utcnow
+from portal.orders.rules import order_number
 from portal.orders.states import STATUS_LABELS, OrderStatus
 
 
@@ -15,11 +16,6 @@ class OrderSource(StrEnum):
     CHECKOUT = "checkout"
     AUTOSHIP = "autoship"
     ONECLICK = "oneclick"
-
-
-def order_number(order_id: int) -> str:
-    """The number people see: "SO00000042"."""
-    return f"SO{order_id:08d}"
 
 
 class Order(Base):

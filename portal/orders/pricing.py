@@ -1,13 +1,16 @@
-"""Pure price and volume arithmetic over plain values: carts, orders and standing orders."""
+"""Pure price and volume arithmetic over plain values: carts, orders and standing orders.
+
+The rules themselves (amounts, fee, totals) live in ``portal.orders.rules``; this module adds
+up lines with them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
 
-from portal.db import to_money
+from portal.orders.rules import ZERO, ShippingRule, line_amount, order_total, shipping_rule
 
-ZERO = Decimal("0.00")
+__all__ = ["ZERO", "PricedLine", "ShippingRule", "Totals", "shipping_rule", "totals"]
 
 
 @dataclass(frozen=True)
@@ -28,26 +31,15 @@ class PricedLine:
 
     @property
     def line_total(self) -> Decimal:
-        return to_money(self.unit_price * self.quantity)
+        return line_amount(self.unit_price, self.quantity)
 
     @property
     def pv(self) -> Decimal:
-        return to_money(self.unit_pv * self.quantity)
+        return line_amount(self.unit_pv, self.quantity)
 
     @property
     def bv(self) -> Decimal:
-        return to_money(self.unit_bv * self.quantity)
-
-
-@dataclass(frozen=True)
-class ShippingRule:
-    flat_fee: Decimal
-    free_from: Decimal
-
-    def fee(self, subtotal: Decimal) -> Decimal:
-        if subtotal == ZERO or subtotal >= self.free_from:
-            return ZERO
-        return to_money(self.flat_fee)
+        return line_amount(self.unit_bv, self.quantity)
 
 
 @dataclass(frozen=True)
@@ -63,12 +55,8 @@ class Totals:
 def totals(lines: list[PricedLine], shipping: ShippingRule) -> Totals:
     subtotal = sum((line.line_total for line in lines), ZERO)
     fee = shipping.fee(subtotal)
-    return Totals(subtotal=subtotal, shipping=fee, total=subtotal + fee,
+    return Totals(subtotal=subtotal, shipping=fee, total=order_total(subtotal, fee),
                   pv=sum((line.pv for line in lines), ZERO),
                   bv=sum((line.bv for line in lines), ZERO),
                   eaches=sum(line.eaches for line in lines))
 
-
-def shipping_rule(config) -> ShippingRule:
-    return ShippingRule(flat_fee=Decimal(str(config["SHIPPING_FLAT_FEE"])),
-                        free_from=Decimal(str(config["FREE_SHIPPING_FROM"])))
