@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from pathlib import Path
 
@@ -16,6 +18,11 @@ from portal.ids import IdConverter
 from portal.queues import redis_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Registered first, so it runs last: once the servers we started are stopped, the interpreter's
+# final garbage collections would walk every object of the app to free memory the process is
+# about to hand back anyway, which kept a CLI command alive long after its work was done.
+atexit.register(gc.freeze)
 
 
 def create_app(config: type[Config] | dict | None = None) -> Flask:
