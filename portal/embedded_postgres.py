@@ -160,12 +160,16 @@ def _initdb(pgdata: Path, password_file: Path, account: pwd.struct_passwd | None
     try:
         result = subprocess.run(
             [str(bin_dir() / "initdb"), "-D", str(pgdata), "-U", SUPERUSER, f"--pwfile={pwfile}",
-             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-instructions",
+             "--auth=scram-sha-256", "--encoding=UTF8", "--no-instructions",
+             # Unicode case rules (lower() of "É" is "é", as on a server in a UTF-8 locale)
+             # without depending on the locales the machine has installed.
+             "--locale-provider=builtin", "--builtin-locale=C.UTF-8", "--locale=C",
              *([] if persist else ["--no-sync"])],
             stdin=subprocess.DEVNULL, capture_output=True, text=True, **_as_user(account))
     finally:
         pwfile.unlink(missing_ok=True)
     if result.returncode != 0:
+        shutil.rmtree(pgdata, ignore_errors=True)  # the next attempt starts from an empty folder
         who = f" (run as {USER_WHEN_ROOT}, who must be able to reach {pgdata})" if account else ""
         raise RuntimeError(f"initdb failed{who}:\n{result.stderr[-2000:]}")
 
