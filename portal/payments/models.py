@@ -39,6 +39,11 @@ class PaymentMethod(Base):
     def label(self) -> str:
         return f"{self.brand} ending {self.last4}"
 
+    @staticmethod
+    def label_sql(payment_methods):
+        """``label`` for set-based statements over the ``payment_methods`` table."""
+        return payment_methods.c.brand + " ending " + payment_methods.c.last4
+
     @property
     def expiry(self) -> str:
         return f"{self.exp_month:02d}/{self.exp_year % 100:02d}"
