@@ -1,7 +1,7 @@
 """Declarative base, constraint naming and the column types every concept shares.
 
-Money and volume are stored as integer hundredths on every backend: SQLite has no exact
-decimal type, and integers keep set-based arithmetic exact in SQL on both backends.
+Money and volume are stored as integer hundredths: integers keep set-based sums exact and
+cheap, and every amount reads back as a Decimal with two places.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class Volume(Hundredths):
 
 
 class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC datetimes on both backends (SQLite forgets the zone)."""
+    """Timezone-aware UTC datetimes: a naive datetime is refused, every value reads back in UTC."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
@@ -73,8 +73,7 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.astimezone(timezone.utc)
 
     def process_result_value(self, value, dialect):
         if value is None:
@@ -85,8 +84,8 @@ class UTCDateTime(TypeDecorator):
 
 
 # Materialised genealogy paths are compared as byte strings ('/' sorts just below '0'),
-# which needs the "C" collation on PostgreSQL; SQLite compares bytes already.
-TreePath = String(512).with_variant(String(512, collation="C"), "postgresql")
+# which needs the "C" collation.
+TreePath = String(512, collation="C")
 
 
 _LITERAL_OR_SPACE = re.compile(r"('(?:[^']|'')*')|(?:\s|--[^\n]*)+")
@@ -216,35 +215,6 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-@event.listens_for(Engine, "connect")
-def _configure_sqlite(dbapi_connection, connection_record):
-    """WAL and a busy timeout let web, worker and cron share one SQLite file.
-
-    The sqlite3 module's own transaction handling is switched off (it would let SAVEPOINT
-    commit on release); SQLAlchemy emits the BEGIN instead, below. The page cache may grow to
-    64 MiB per connection (SQLite's default is 2 MiB): a downline of 100,000 people probes
-    indexes larger than that, and each miss is a system call (measured: 3-4x slower joins).
-    """
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=15000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA cache_size=-65536")
-        cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _begin_sqlite_immediately(connection):
-    """On SQLite every transaction takes the write lock at BEGIN (waiting up to the busy
-    timeout). A deferred transaction that read first could not be promoted to a writer once
-    another process had written, and would fail at once instead of waiting its turn."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:

@@ -36,10 +36,9 @@ def lock_owner(session: Session, owner: User) -> None:
     owner waits here, then reads what this one committed.
 
     Without it two requests could each find no default (or the old one) and both set theirs:
-    the unique index would refuse the second, a 500. On PostgreSQL the lock is FOR NO KEY
+    the unique index would refuse the second, a 500. The lock is FOR NO KEY
     UPDATE, the one 1-Click presses take (portal.oneclick): rows that merely refer to the person
-    (orders, addresses) are still inserted meanwhile. On SQLite the transaction's BEGIN
-    IMMEDIATE already holds the database's write lock, and the select is a plain read."""
+    (orders, addresses) are still inserted meanwhile."""
     session.execute(select(User.id).where(User.id == owner.id).with_for_update(key_share=True))
 
 

@@ -1,7 +1,6 @@
 """What an id from outside (a URL, a form field) may be: ASCII digits naming a row's INTEGER
 primary key. Anything else names nothing, so it is "not found" or "choose one", never a
-database error (SQLite cannot even bind an int beyond 64 bits; PostgreSQL refuses one beyond
-the column's 32)."""
+database error (PostgreSQL refuses one beyond the column's 32 bits)."""
 
 from __future__ import annotations
 

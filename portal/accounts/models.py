@@ -30,7 +30,7 @@ class User(UserMixin, Base):
         Index("ix_users_sponsor_id", "sponsor_id"),
         # Every path stores the address lower-cased (normalise_email), so the plain unique
         # constraint on email holds for them; this one holds for rows written any other way
-        # (an import, SQL by hand) too. Note SQLite's lower() folds ASCII letters only.
+        # (an import, SQL by hand) too.
         Index("uq_users_lower_email", func.lower(literal_column("email")), unique=True),
         # Downline counts per level read only this index (measured: 7-10x faster at 1M people);
         # with the id, so do the joins of a downline to its standing orders.

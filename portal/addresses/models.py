@@ -16,14 +16,11 @@ class Address(Base):
     __table_args__ = (
         Index("ix_addresses_user_id", "user_id"),
         # "Home" and "HOME" are one moniker. The services compare with casefold() for the
-        # friendly message; this index makes it true under concurrency for what lower() folds
-        # (on SQLite: ASCII letters only).
+        # friendly message; this index makes it true under concurrency for what lower() folds.
         Index("uq_addresses_user_lower_moniker_live", "user_id", func.lower(literal_column("moniker")),
               unique=True,
-              sqlite_where=text("archived_at IS NULL"),
               postgresql_where=text("archived_at IS NULL")),
         Index("uq_addresses_user_default_live", "user_id", unique=True,
-              sqlite_where=text("is_default AND archived_at IS NULL"),
               postgresql_where=text("is_default AND archived_at IS NULL")),
     )
 

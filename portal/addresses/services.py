@@ -40,8 +40,8 @@ def owned_address(session: Session, user: User, address_id: int) -> Address:
 
 
 def _check_moniker_free(session: Session, user: User, moniker: str, except_id: int | None) -> None:
-    # Compared in Python: SQLite's lower() folds ASCII only ("Café" vs "CAFÉ"), and a person
-    # has a handful of addresses. The index on (user_id, lower(moniker)) backs this check up
+    # Compared in Python with casefold(), which folds more than the database's lower() (the
+    # German sharp s, for one), and a person has a handful of addresses. The index on (user_id, lower(moniker)) backs this check up
     # under concurrency, see _moniker_guarded.
     taken = session.scalars(select(Address.moniker).where(
         Address.user_id == user.id, Address.archived_at.is_(None),

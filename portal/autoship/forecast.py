@@ -7,26 +7,32 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from portal.autoship.engine import _rule
+from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipSkip, ProfileStatus
+from portal.catalog.models import Product, ProductUnit
 from portal.autoship.schedule import Schedule
 from portal.db import to_money
+from portal.orders.rules import line_amount_sql, line_volume_sql, unit_amount_sql
 
-_CYCLES = text("""
-SELECT p.id, p.rrule, p.anchor_date, p.regularity, p.next_run_date,
-       SUM(CASE WHEN p.price_policy = 'locked' AND i.locked_price IS NOT NULL
-                THEN i.locked_price ELSE u.price END * i.quantity) AS subtotal,
-       SUM(CASE WHEN p.price_policy = 'locked' AND i.locked_pv IS NOT NULL
-                THEN i.locked_pv ELSE u.pv END * i.quantity) AS pv
-FROM autoship_profiles p
-JOIN autoship_items i ON i.profile_id = p.id
-JOIN products pr ON pr.id = i.product_id AND pr.active
-JOIN product_units u ON u.product_id = i.product_id AND u.code = i.unit_code AND u.active
-WHERE p.status = 'active' AND p.next_run_date <= :until
-GROUP BY p.id, p.rrule, p.anchor_date, p.regularity, p.next_run_date
-""")
+def _cycles(until: date):
+    """Each active profile due by ``until`` with one cycle's subtotal and PV at today's prices,
+    priced by the rule book as the engine prices it."""
+    p, i = AutoshipProfile.__table__, AutoshipItem.__table__
+    pr, u = Product.__table__, ProductUnit.__table__
+    return (select(p.c.id, p.c.rrule, p.c.anchor_date, p.c.regularity, p.c.next_run_date,
+                   func.sum(line_amount_sql(unit_amount_sql(p.c.price_policy, i.c.locked_price, u.c.price),
+                                            i.c.quantity)),
+                   func.sum(line_volume_sql(unit_amount_sql(p.c.price_policy, i.c.locked_pv, u.c.pv),
+                                            i.c.quantity)))
+            .select_from(p.join(i, i.c.profile_id == p.c.id)
+                         .join(pr, and_(pr.c.id == i.c.product_id, pr.c.active))
+                         .join(u, and_(u.c.product_id == i.c.product_id, u.c.code == i.c.unit_code,
+                                       u.c.active)))
+            .where(p.c.status == ProfileStatus.ACTIVE, p.c.next_run_date <= until)
+            .group_by(p.c.id, p.c.rrule, p.c.anchor_date, p.c.regularity, p.c.next_run_date))
 
 
 @dataclass(frozen=True)
@@ -43,20 +49,18 @@ def forecast(session: Session, start: date, end: date) -> list[ForecastDay]:
     if end < start:
         raise ValueError("the end date is before the start date")
     skips: dict[int, set[date]] = defaultdict(set)
-    for profile_id, day in session.execute(text(
-            "SELECT profile_id, skip_date FROM autoship_skips WHERE skip_date >= :start"), {"start": start}):
-        skips[profile_id].add(day if isinstance(day, date) else date.fromisoformat(day))
+    for profile_id, day in session.execute(select(AutoshipSkip.profile_id, AutoshipSkip.skip_date)
+                                           .where(AutoshipSkip.skip_date >= start)):
+        skips[profile_id].add(day)
     totals: dict[date, list] = {}
-    for pid, rrule, anchor, regularity, next_run, subtotal, pv in session.execute(_CYCLES, {"until": end}):
-        anchor = anchor if isinstance(anchor, date) else date.fromisoformat(anchor)
-        next_run = next_run if isinstance(next_run, date) else date.fromisoformat(next_run)
+    for pid, rrule, anchor, regularity, next_run, subtotal, pv in session.execute(_cycles(end)):
         schedule = Schedule(_rule(rrule), anchor, regularity, frozenset(skips.get(pid, ())))
         day = next_run
         while day is not None and day <= end:
-            bucket = totals.setdefault(max(day, start), [0, 0, 0])
+            bucket = totals.setdefault(max(day, start), [0, Decimal(0), Decimal(0)])
             bucket[0] += 1
-            bucket[1] += int(subtotal)
-            bucket[2] += int(pv)
+            bucket[1] += subtotal
+            bucket[2] += pv
             day = schedule.following(day)
-    return [ForecastDay(day, count, to_money(Decimal(value) / 100), to_money(Decimal(pv) / 100))
+    return [ForecastDay(day, count, to_money(value), to_money(pv))
             for day, (count, value, pv) in sorted(totals.items())]

@@ -51,7 +51,7 @@ class AutoshipProfile(Base):
               "cycle_pv", "rrule", "anchor_date", "regularity"),
         # The engine's scan: active profiles due on or before a date, in id order.
         Index("ix_autoship_profiles_due", "next_run_date", "id",
-              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+              postgresql_where=text("status = 'active'")),
         CheckConstraint("status IN ('active', 'paused', 'payment_failed', 'cancelled')",
                         name="status_known"),
         CheckConstraint("regularity IN ('calendar', 'rolling')", name="regularity_known"),

@@ -4,7 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, Money, UTCDateTime, Volume, utcnow
@@ -103,3 +103,9 @@ class StockLevel(Base):
     @property
     def available(self) -> int:
         return self.on_hand - self.allocated
+
+    @staticmethod
+    def available_sql(stock_levels):
+        """``available`` for set-based statements over ``stock_levels`` (outer-joined: a
+        product with no stock row has none available)."""
+        return func.coalesce(stock_levels.c.on_hand - stock_levels.c.allocated, 0)

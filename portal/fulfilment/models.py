@@ -171,9 +171,6 @@ class Shipment(Base):
         Index("ix_shipments_status_position", "status", "position"),
         Index("ix_shipments_run_id", "run_id"),
         Index("ix_shipments_destination_key", "destination_key"),
-        # Ids are never reused (SQLite would reuse a deleted rowid): a release button on a page
-        # showing a replaced plan must find nothing, not another shipment.
-        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -12,14 +12,13 @@ only its position in the plan is updated if that moved; the others are deleted a
 inserted. The result is the same plan as deleting and inserting everything, but a rerun after
 one new order rewrites a few rows, not the whole plan.
 
-Set-based throughout: a few SELECTs load everything, the pure planner decides, bulk INSERTs
-(COPY on PostgreSQL) and UPDATE ... FROM statements save. Allocation is guarded in SQL
+Set-based throughout: a few SELECTs load everything, the pure planner decides, COPY and
+UPDATE ... FROM statements save. Allocation is guarded in SQL
 (``on_hand - allocated >= n``) and by the check constraint ``allocated <= on_hand``; a guard
 that refuses aborts the run.
 
-Only one run may change the plan at a time. On PostgreSQL the transaction first takes a
-transaction-level advisory lock (releasing and shipping take it too); on SQLite every
-transaction begins IMMEDIATE, holding the database's write lock until it ends.
+Only one run may change the plan at a time: the transaction first takes a transaction-level
+advisory lock (releasing and shipping take it too).
 """
 
 from __future__ import annotations
@@ -29,7 +28,8 @@ from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as clock_time, timezone
 
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Integer, any_, bindparam, column, delete, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from portal.catalog.models import Product, StockLevel
@@ -43,7 +43,6 @@ from portal.orders.states import OrderStatus
 
 # Any 64-bit number nobody else uses for pg_advisory_xact_lock: "plan" in ASCII, then 1.
 ADVISORY_LOCK_ID = 0x706C616E_00000001
-SQLITE_CHUNK = 5_000  # ids per IN (...) on SQLite, well below its limit on bound variables
 
 LineRef = tuple[int, int, str, int]        # line id, product id, sku, eaches to plan
 LinePick = tuple[Hashable, int, int, int]  # order id, line id, product id, eaches
@@ -60,13 +59,7 @@ def hold_planning_lock(session: Session) -> None:
 
     Must be the first thing the transaction does. Held until it commits or rolls back.
     """
-    connection = session.connection()  # on SQLite this is BEGIN IMMEDIATE: the write lock
-    if connection.dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_ID)))
-
-
-def _is_postgresql(session: Session) -> bool:
-    return session.connection().dialect.name == "postgresql"
+    session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK_ID)))
 
 
 @dataclass
@@ -125,12 +118,11 @@ def record_failed_run(session: Session, *, trigger: str, error: BaseException,
 
 
 def _lock_stock_rows(session: Session) -> None:
-    """PostgreSQL: lock every stock row for the run, in id order, so that a stock correction
-    waits for the run instead of making its allocation fail halfway. (Receipts wait too;
-    orders do not touch stock rows.)"""
-    if _is_postgresql(session):
-        session.execute(select(StockLevel.product_id).order_by(StockLevel.product_id)
-                        .with_for_update()).all()
+    """Lock every stock row for the run, in id order, so that a stock correction waits for the
+    run instead of making its allocation fail halfway. (Receipts wait too; orders do not touch
+    stock rows.)"""
+    session.execute(select(StockLevel.product_id).order_by(StockLevel.product_id)
+                    .with_for_update()).all()
 
 
 def _picks_by_product(*criteria):
@@ -308,59 +300,47 @@ def _delete_shipments(session: Session, ids: list[int]) -> None:
     """Delete planned shipments that the new plan does not contain, with their picks."""
     if not ids:
         return
-    if _is_postgresql(session):
-        session.execute(text("DELETE FROM shipment_picks WHERE shipment_id = ANY(CAST(:ids AS integer[]))"),
-                        {"ids": ids})
-        session.execute(text("DELETE FROM shipments WHERE id = ANY(CAST(:ids AS integer[]))"), {"ids": ids})
-        return
-    for start in range(0, len(ids), SQLITE_CHUNK):
-        chunk = ids[start:start + SQLITE_CHUNK]
-        session.execute(delete(ShipmentPick).where(ShipmentPick.shipment_id.in_(chunk))
-                        .execution_options(synchronize_session=False))
-        session.execute(delete(Shipment).where(Shipment.id.in_(chunk))
-                        .execution_options(synchronize_session=False))
+    # One array parameter: an IN list of 100,000 ids would be as many bound parameters.
+    session.execute(delete(ShipmentPick).where(ShipmentPick.shipment_id == any_(_ids(ids)))
+                    .execution_options(synchronize_session=False))
+    session.execute(delete(Shipment).where(Shipment.id == any_(_ids(ids)))
+                    .execution_options(synchronize_session=False))
 
 
 def _move(session: Session, moved: list[tuple[int, int]]) -> None:
     """New positions in the plan for unchanged shipments whose place moved."""
     if not moved:
         return
-    if _is_postgresql(session):
-        session.execute(text(
-            "UPDATE shipments SET position = moved.position "
-            "FROM unnest(CAST(:ids AS integer[]), CAST(:positions AS integer[])) AS moved(id, position) "
-            "WHERE shipments.id = moved.id"),
-            {"ids": [i for i, _ in moved], "positions": [p for _, p in moved]})
-        return
-    session.execute(text("UPDATE shipments SET position = :position WHERE id = :id"),
-                    [{"position": position, "id": shipment_id} for shipment_id, position in moved])
+    rows = func.unnest(_ids([i for i, _ in moved]), _ids([p for _, p in moved])).table_valued(
+        column("id", Integer), column("position", Integer)).render_derived()
+    session.execute(update(Shipment).values(position=rows.c.position).where(Shipment.id == rows.c.id)
+                    .execution_options(synchronize_session=False))
 
 
 def _insert_shipments(session: Session, rows: list[tuple]) -> list[int]:
     """Insert shipments; their ids in the order of ``rows``.
 
-    PostgreSQL: ids drawn from the sequence, rows sent with COPY (a bulk INSERT with RETURNING
-    is several times slower at 100,000 rows). SQLite: INSERT ... RETURNING in batches.
+    Ids are drawn from the sequence and the rows sent with COPY (a bulk INSERT with RETURNING
+    is several times slower at 100,000 rows).
     """
     if not rows:
         return []
-    if _is_postgresql(session):
-        ids = session.scalars(text("SELECT nextval(pg_get_serial_sequence('shipments', 'id')) "
-                                   "FROM generate_series(1, :n)"), {"n": len(rows)}).all()
-        _copy(session, "shipments", ("id", *SHIPMENT_COLUMNS),
-              ((shipment_id, *row) for shipment_id, row in zip(ids, rows)))
-        return ids
-    return session.scalars(insert(Shipment).returning(Shipment.id, sort_by_parameter_order=True),
-                           [dict(zip(SHIPMENT_COLUMNS, row)) for row in rows]).all()
+    sequence = func.pg_get_serial_sequence(Shipment.__tablename__, "id")
+    ids = session.scalars(select(func.nextval(sequence)).select_from(
+        func.generate_series(1, len(rows)))).all()
+    _copy(session, Shipment.__tablename__, ("id", *SHIPMENT_COLUMNS),
+          ((shipment_id, *row) for shipment_id, row in zip(ids, rows)))
+    return ids
 
 
 def _insert_picks(session: Session, rows: list[tuple]) -> None:
     if not rows:
         return
-    if _is_postgresql(session):
-        _copy(session, "shipment_picks", PICK_COLUMNS, rows)
-    else:
-        session.execute(insert(ShipmentPick), [dict(zip(PICK_COLUMNS, row)) for row in rows])
+    _copy(session, ShipmentPick.__tablename__, PICK_COLUMNS, rows)
+
+
+def _ids(values: list[int]):
+    return bindparam(None, values, type_=ARRAY(Integer))
 
 
 def _copy(session: Session, table: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:

@@ -16,7 +16,6 @@ class PaymentMethod(Base):
     __table_args__ = (
         Index("ix_payment_methods_user_id", "user_id"),
         Index("uq_payment_methods_user_default_live", "user_id", unique=True,
-              sqlite_where=text("is_default AND archived_at IS NULL"),
               postgresql_where=text("is_default AND archived_at IS NULL")),
         CheckConstraint("exp_month BETWEEN 1 AND 12", name="exp_month_valid"),
         CheckConstraint("length(last4) = 4", name="last4_is_four"),
@@ -38,6 +37,11 @@ class PaymentMethod(Base):
     @property
     def label(self) -> str:
         return f"{self.brand} ending {self.last4}"
+
+    @staticmethod
+    def label_sql(payment_methods):
+        """``label`` for set-based statements over the ``payment_methods`` table."""
+        return payment_methods.c.brand + " ending " + payment_methods.c.last4
 
     @property
     def expiry(self) -> str:

@@ -14,7 +14,7 @@ names, addresses and cards (ids shift if the database was not empty).
 Every synthetic person logs in with SYNTHETIC_PASSWORD: hashing a million passwords with
 Argon2 would take days, so the hash is computed once and shared.
 
-Rows go in with PostgreSQL's COPY, or executemany on SQLite, in batches generated lazily;
+Rows go in with PostgreSQL's COPY, in batches generated lazily;
 only the IBOs' paths and depths are kept between batches.
 """
 
@@ -103,7 +103,7 @@ def seed_synthetic(session: Session, *, count: int, seed: int, ibo_share: float 
     """Append ``count`` synthetic people (with an address and a card each) and commit.
 
     A bulk load is its own unit of work: it commits, then refreshes the planner statistics
-    (ANALYZE; on PostgreSQL VACUUM ANALYZE, which also sets the visibility map).
+    (VACUUM ANALYZE, which also sets the visibility map).
     Returns a one-paragraph summary. Run it on a quiet database: ids are taken from the
     current maxima, not from the sequences.
     """
@@ -115,7 +115,6 @@ def seed_synthetic(session: Session, *, count: int, seed: int, ibo_share: float 
         raise ValueError("max_depth must be at least 1")
     progress = progress or (lambda n: None)
     started = time.perf_counter()
-    dialect = session.get_bind().dialect.name
     first_user = (session.scalar(select(func.max(User.id))) or 0) + 1
     first_address = (session.scalar(select(func.max(Address.id))) or 0) + 1
     first_card = (session.scalar(select(func.max(PaymentMethod.id))) or 0) + 1
@@ -125,16 +124,11 @@ def seed_synthetic(session: Session, *, count: int, seed: int, ibo_share: float 
     batches = _row_batches(people, count=count, seed=seed, first_user=first_user,
                            first_address=first_address, first_card=first_card,
                            password_hash=hash_password(SYNTHETIC_PASSWORD),
-                           sqlite=dialect == "sqlite", expiry_base=date.today().year)
+                           expiry_base=date.today().year)
     stats = {"ibos": 0, "max_depth": 0}
-    if dialect == "postgresql":
-        _copy_batches(session, batches, stats, progress)
-    elif dialect == "sqlite":
-        _insert_batches(session, batches, stats, progress)
-    else:
-        raise RuntimeError(f"synthetic data needs PostgreSQL or SQLite, not {dialect}")
+    _copy_batches(session, batches, stats, progress)
     session.commit()
-    _analyze(session, dialect)
+    _analyze(session)
 
     elapsed = time.perf_counter() - started
     return (f"Created {count:,} synthetic people ({stats['ibos']:,} IBOs, deepest level "
@@ -148,20 +142,17 @@ Batch = tuple[list[tuple], list[tuple], list[tuple], int, int]  # users, address
 
 
 def _row_batches(people, *, count: int, seed: int, first_user: int, first_address: int,
-                 first_card: int, password_hash: str, sqlite: bool,
-                 expiry_base: int) -> Iterator[Batch]:
+                 first_card: int, password_hash: str, expiry_base: int) -> Iterator[Batch]:
     step = JOINED_OVER / max(count, 1)
     token_salt = f"{seed & 0xFFFFFFFF:08x}"
     ibo, member = str(Role.IBO), str(Role.MEMBER)
-    true = 1 if sqlite else True
     users: list[tuple] = []
     addresses: list[tuple] = []
     cards: list[tuple] = []
     ibos = deepest = 0
     for index, (user_id, sponsor_id, is_ibo, path, depth) in enumerate(people):
         joined = JOINED_FROM + step * index
-        # SQLite keeps naive UTC text in SQLAlchemy's format; PostgreSQL gets aware datetimes.
-        created = joined.replace(tzinfo=None).isoformat(" ", "microseconds") if sqlite else joined
+        created = joined
         first_name = FIRST_NAMES[index % len(FIRST_NAMES)]
         last_name = LAST_NAMES[index // len(FIRST_NAMES) % len(LAST_NAMES)]
         full_name = f"{first_name} {last_name}"
@@ -170,14 +161,14 @@ def _row_batches(people, *, count: int, seed: int, first_user: int, first_addres
         deepest = max(deepest, depth)
         users.append((user_id, synthetic_member_number(user_id), f"synthetic{user_id}@example.test",
                       password_hash, first_name, last_name, ibo if is_ibo else member, sponsor_id,
-                      path, depth, true, created, created, 0))
+                      path, depth, True, created, created, 0))
         street = f"{1 + index % 9999} {STREETS[index % len(STREETS)]}"
         addresses.append((first_address + index, user_id, "Home", full_name, street, "", city, region,
-                          postal, "US", "", true, created,
+                          postal, "US", "", True, created,
                           normalise_destination(street, "", city, region, postal, "US")))
         card_id = first_card + index
         cards.append((card_id, user_id, "sandbox", f"tok_ok_{token_salt}{card_id:016x}", "Visa",
-                      "4242", 1 + index % 12, expiry_base + 1 + index % 4, full_name, true,
+                      "4242", 1 + index % 12, expiry_base + 1 + index % 4, full_name, True,
                       created))
         if len(users) == BATCH_SIZE:
             yield users, addresses, cards, ibos, deepest
@@ -211,33 +202,7 @@ def _copy_batches(session: Session, batches: Iterator[Batch], stats: dict,
                            f"(SELECT max(id) FROM {table}))")
 
 
-def _insert_batches(session: Session, batches: Iterator[Batch], stats: dict,
-                    progress: Progress) -> None:
-    raw = session.connection().connection.driver_connection
-    statements = [f"INSERT INTO {table} ({', '.join(columns)}) "
-                  f"VALUES ({', '.join('?' * len(columns))})"
-                  for table, columns in (("users", USER_COLUMNS), ("addresses", ADDRESS_COLUMNS),
-                                         ("payment_methods", CARD_COLUMNS))]
-    cursor = raw.cursor()
-    # A bigger page cache for the load: the tree_path, email and token indexes are filled in
-    # random order and would otherwise thrash the default 2 MB cache.
-    previous_cache = cursor.execute("PRAGMA cache_size").fetchone()[0]
-    cursor.execute("PRAGMA cache_size = -524288")
-    try:
-        for batch in batches:
-            for statement, rows in zip(statements, batch[:3]):
-                cursor.executemany(statement, rows)
-            _tally(stats, batch, progress)
-    finally:
-        cursor.execute(f"PRAGMA cache_size = {int(previous_cache)}")
-        cursor.close()
-
-
-def _analyze(session: Session, dialect: str) -> None:
-    if dialect == "sqlite":
-        session.execute(text("ANALYZE"))
-        session.commit()
-        return
+def _analyze(session: Session) -> None:
     # VACUUM as well as ANALYZE: freshly copied pages are not marked all-visible, so until
     # (auto)vacuum visits them every index-only scan (a downline count) reads the heap too.
     # VACUUM cannot run in a transaction, hence a connection of its own in autocommit.

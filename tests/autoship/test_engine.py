@@ -225,12 +225,11 @@ def _outcome(session) -> dict:
     }
 
 
-def test_on_postgresql_the_one_statement_chunk_writes_exactly_what_the_working_table_chunk_writes(
-        session, redis, member, product, monkeypatch):
-    """Two implementations of a chunk (PostgreSQL's writable CTE, SQLite's statement per kind of
-    row) over every case the engine distinguishes, on the same rows: the same outcome."""
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("the one-statement chunk is PostgreSQL's")
+def test_a_chunk_over_every_case_the_engine_distinguishes_orders_by_the_rule_book(
+        session, redis, member, product):
+    """Price policies, backorders, left-out and withdrawn items, missed weeks, rolling dates,
+    an ending series, nothing to ship, below the minimum PV and an order already shipped now:
+    one chunk, each case's outcome, every total as the rule book computes it."""
     from portal.payments.gateway import SandboxGateway
     from tests.factories import make_user, make_address, make_card
     scarce = make_product(session, name="Scarce", on_hand=0)
@@ -269,19 +268,38 @@ def test_on_postgresql_the_one_statement_chunk_writes_exactly_what_the_working_t
     as_of = D(2026, 12, 22)
     run_id = engine.start_run(session, as_of=as_of, trigger="test", chunk_size=rules.chunk_size).id
     session.commit()
-    outcomes = []
-    for through_working_table in (False, True):
-        if through_working_table:
-            monkeypatch.setattr(engine, "_write_chunk_in_one_statement",
-                                lambda session, chunk, plans, as_of, amounts:
-                                engine._write_chunk_through_working_table(
-                                    session, chunk.run_id, chunk.number, plans, as_of, amounts))
-        attempt = session.begin_nested()
-        result = engine.materialise_chunk(session, run_id=run_id, number=0, rules=rules)
-        session.flush()
-        outcomes.append((result.due, result.created, result.skipped, result.missed, _outcome(session)))
-        attempt.rollback()
-        session.expire_all()
-    arrays, working_table = outcomes
-    assert arrays[:4] == (13, 9, 3, 6)  # no order: ship-now's (exists), nothing ships, nothing sold, below PV
-    assert arrays == working_table
+    result = engine.materialise_chunk(session, run_id=run_id, number=0, rules=rules)
+    session.commit()
+    session.expire_all()
+    # No order: ship-now's (it exists already), nothing ships, nothing sold, below the PV.
+    assert (result.due, result.created, result.skipped, result.missed) == (13, 9, 3, 6)
+    outcome = _outcome(session)
+    made = [o for o in outcome["orders"] if o[2] == member.id]
+    assert len(made) == 9
+    for *_, subtotal, fee, total, pv, bv in made:
+        assert fee == rules.shipping.fee(subtotal) and total == subtotal + fee, (subtotal, fee, total)
+        assert pv >= rules.min_pv
+    for order in session.scalars(select(Order).where(Order.user_id == member.id)):
+        assert order.subtotal == sum((line.line_total for line in order.lines), Decimal("0"))
+        assert order.pv_total == sum((line.pv for line in order.lines), Decimal("0"))
+    assert {(action, details.split(" (")[0]) for _, _, action, details in outcome["events"]} >= {
+        ("item backordered", "Scarce"), ("item skipped: out of stock", "Scarce"),
+        ("item left out: no longer sold", "Gone"), ("item left out: no longer sold", "No cases")}
+    assert [o[2] for o in outcome["occurrences"] if o[2] == "skipped"] == ["skipped"] * 3
+
+
+def test_a_standing_order_of_free_items_is_charged_nothing_not_the_shipping_fee(session, member):
+    """A free sample: $0.00 of items ships free on the profile's page, in its reminder and in
+    the order the engine makes alike."""
+    sample = make_product(session, name="Free sample", each_price=Decimal("0.00"),
+                          each_pv=Decimal("0.00"), each_bv=Decimal("0.00"))
+    profile = new_profile(session, member, sample, first=D(2026, 12, 1), items=[(sample.id, "each", 1)])
+    session.commit()
+    lines, _ = services.priced_items(profile)
+    from portal.orders.pricing import totals
+    shown = totals(lines, ENGINE.shipping)
+    assert (shown.subtotal, shown.shipping, shown.total) == (Decimal("0.00"),) * 3
+
+    run(session, D(2026, 12, 1))
+    [order] = orders(session)
+    assert (order.subtotal, order.shipping_fee, order.total) == (shown.subtotal, shown.shipping, shown.total)
