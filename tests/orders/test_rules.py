@@ -81,7 +81,5 @@ def test_order_total_is_subtotal_plus_the_fee(session, subtotal):
     (1, "SO00000001"), (42, "SO00000042"), (99_999_999, "SO99999999"), (123_456_789, "SO123456789"),
 ])
 def test_order_numbers_are_written_the_same_way(session, order_id, number):
-    if session.get_bind().dialect.name == "sqlite":  # TEMPORARY: until the embedded PostgreSQL lands
-        pytest.skip("SQLite has no lpad")
     assert order_number(order_id) == number
     assert evaluated(session, order_number_sql(literal(order_id, Integer))) == number
