@@ -12,9 +12,9 @@ from flask_wtf import FlaskForm
 from wtforms.validators import ValidationError
 
 from portal.errors import DomainError
+from portal.numbers import WHOLE_NUMBER
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,300}")  # more digits overflow a float
 DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]{0,300})?|\.[0-9]{1,300})")
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
 
