@@ -19,10 +19,13 @@ autoship_cli = AppGroup("autoship", help="Run the autoship engine, forecast what
 def _day(ctx, param, value):
     if value is None:
         return None
+    from portal.forms import EARLIEST_YEAR, LATEST_YEAR, parse_date
+
     try:
-        return date.fromisoformat(value)
+        return parse_date(value)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date like 2026-12-01") from None
+        raise click.BadParameter(f"'{value}' is not a date like 2026-12-01 (years {EARLIEST_YEAR} "
+                                 f"to {LATEST_YEAR})") from None
 
 
 def _summary(run, seconds: float) -> dict:
