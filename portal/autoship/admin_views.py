@@ -66,8 +66,9 @@ def start():
     run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="admin",
                                        config=current_app.config)
     db.session.commit()
-    flash(f"Run for {as_of:%B %-d, %Y} started: {run.due} due profiles in {run.chunks_total} chunks.",
-          "success")
+    attempt = operations.attempt_summaries(run)[-1]
+    flash(f"Run for {as_of:%B %-d, %Y} started (attempt {attempt.number}): {attempt.due} due "
+          f"profiles in {attempt.chunks_total} chunks.", "success")
     return redirect(url_for("autoship_admin.run", run_id=run.id), 303)
 
 
@@ -75,7 +76,9 @@ def start():
 def run(run_id: int):
     fragment = "autoship/admin/_progress.html" if request.args.get("panel") == "progress" \
         else "autoship/admin/_run.html"
-    return render("autoship/admin/run.html", fragment, run=_run(run_id))
+    found = _run(run_id)
+    return render("autoship/admin/run.html", fragment, run=found,
+                  attempts=operations.attempt_summaries(found))
 
 
 @bp.post("/runs/<int:run_id>/retry")

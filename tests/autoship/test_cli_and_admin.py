@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import date
 
 import pytest
@@ -29,6 +30,43 @@ def test_autoship_run_sync_json_twice_creates_nothing_the_second_time(app, sessi
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Order)) == 3
     assert {o.status for o in session.scalars(select(Order))} == {"paid"}
+
+
+def table_rows(page: str, css_class: str) -> list[list[str]]:
+    """The cells' text of each body row of the table with ``css_class``."""
+    table = re.search(rf'<table class="{css_class}">(.*?)</table>', page, re.S).group(1)
+    body = table.split("<tbody>", 1)[1]
+    return [[" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_running_a_finished_date_again_keeps_its_record(app, client, session, redis, member, product):
+    for _ in range(3):
+        new_profile(session, member, product, first=D(2026, 12, 1))
+    session.commit()
+    runner = app.test_cli_runner()
+    first = json.loads(runner.invoke(args=["autoship", "run", "--as-of", "2026-12-01", "--json", "--sync"]).output)
+    second = runner.invoke(args=["autoship", "run", "--as-of", "2026-12-01", "--json", "--sync"])
+    assert {k: json.loads(second.output)[k] for k in ("attempt", "due", "created", "chunks")} == {
+        "attempt": 2, "due": 0, "created": 0, "chunks": 0}
+    log_in(client, make_admin(session))
+    response = post_form(client, "/admin/autoship/", {"as_of": "2026-12-01"}, page="/admin/autoship/")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Run for December 1, 2026 started (attempt 3): 0 due profiles in 0 chunks." in page
+
+    session.expire_all()
+    run = session.get(AutoshipRun, first["run_id"])
+    assert (run.attempts, run.status, run.due, run.created, run.chunks_done, run.chunks_total) == (
+        3, "done", 3, 3, 1, 1)
+    assert "All 3 attempts: 1 of 1 chunks · 3 due · 3 orders created" in page
+    attempts = [[row[0], row[1], *row[4:]] for row in table_rows(page, "run-attempts")]
+    assert attempts == [["1", "cli", "3", "3", "0", "0", "0", "1/1", "0"],
+                        ["2", "cli", "0", "0", "0", "0", "0", "0/0", "0"],
+                        ["3", "admin", "0", "0", "0", "0", "0", "0/0", "0"]]
+    assert [row[:7] for row in table_rows(page, "run-chunks")] == [
+        ["0", "1", f"{run.chunks[0].low_id}–{run.chunks[0].high_id}", "done", "3", "3", "0"]]
+    assert session.scalar(select(func.count()).select_from(Order)) == 3
 
 
 @pytest.mark.parametrize("as_of", ["2026-13-45", "0001-01-01", "9999-12-31", "20261201"])
