@@ -12,11 +12,12 @@ from flask_wtf import FlaskForm
 from wtforms.validators import ValidationError
 
 from portal.errors import DomainError
+from portal.numbers import WHOLE_NUMBER
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,300}")  # more digits overflow a float
 DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]{1,300}(?:\.[0-9]{0,300})?|\.[0-9]{1,300})")
 EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat() also reads 20261201
 
 
 class IntegerField(wtforms.IntegerField):
@@ -42,6 +43,9 @@ class DecimalField(wtforms.DecimalField):
         super().process_formdata(valuelist)
 
 
+DATE_OUT_OF_RANGE = f"Enter a date between {EARLIEST_YEAR} and {LATEST_YEAR}."
+
+
 class DateField(wtforms.DateField):
     """A date between 1900 and 2199: nothing this portal schedules lies outside, and date
     arithmetic near year 1 or 9999 overflows."""
@@ -50,7 +54,21 @@ class DateField(wtforms.DateField):
         super().process_formdata(valuelist)
         if isinstance(self.data, date) and not EARLIEST_YEAR <= self.data.year <= LATEST_YEAR:
             self.data = None
-            raise ValueError(f"Enter a date between {EARLIEST_YEAR} and {LATEST_YEAR}.")
+            raise ValueError(DATE_OUT_OF_RANGE)
+
+
+def parse_date(raw: str) -> date:
+    """A date written YYYY-MM-DD within DateField's years, for a date outside a form (a query
+    parameter, a command option); ValueError with the message to show otherwise."""
+    try:
+        day = date.fromisoformat(raw.strip()) if DATE_PATTERN.fullmatch(raw.strip()) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise ValueError("Enter a date as YYYY-MM-DD.")
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise ValueError(DATE_OUT_OF_RANGE)
+    return day
 
 
 def no_control_characters(form, field) -> None:

@@ -1,3 +1,4 @@
+from portal.catalog.models import MAX_ON_HAND
 from portal.forms import DecimalField, IntegerField, PlainTextForm
 from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
@@ -20,10 +21,10 @@ class ProductForm(PlainTextForm):
     lot_size = IntegerField("Eaches per lot", validators=[Optional(), NumberRange(min=2, max=100000)])
     lot_price = DecimalField("Lot price", places=2, validators=[Optional(), NumberRange(min=0, max=10000000)])
     on_hand = IntegerField("Stock on hand (eaches)", default=0, validators=[
-        InputRequired("Enter the stock."), NumberRange(min=0, max=10_000_000)])
+        InputRequired("Enter the stock."), NumberRange(min=0, max=MAX_ON_HAND)])
 
 
 class StockForm(PlainTextForm):
     on_hand = IntegerField("On hand", validators=[InputRequired("Enter the stock on hand."),
-                                                  NumberRange(min=0, max=10_000_000,
-                                                              message="0 to 10,000,000 eaches.")])
+                                                  NumberRange(min=0, max=MAX_ON_HAND,
+                                                              message=f"0 to {MAX_ON_HAND:,} eaches.")])

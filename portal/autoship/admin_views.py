@@ -13,6 +13,7 @@ from portal.autoship.forecast import forecast
 from portal.autoship.models import AutoshipRun
 from portal.errors import NotFound
 from portal.extensions import db
+from portal.forms import parse_date
 from portal.orders.models import ChargeAttempt, Order
 from portal.pagination import page_number, paginate
 from portal.roles import admin_required
@@ -40,29 +41,34 @@ def _run(run_id: int) -> AutoshipRun:
 
 @bp.get("/")
 def runs():
+    return _runs_page()
+
+
+def _runs_page(status: int = 200, as_of_error: str = "", as_of: str = ""):
     page = paginate(db.session, select(AutoshipRun).order_by(AutoshipRun.as_of.desc()),
                     page_number(request.args.get("page")), current_app.config["ADMIN_PAGE_SIZE"])
     current = db.session.scalar(select(AutoshipRun).where(AutoshipRun.status == "running")
                                 .order_by(AutoshipRun.started_at.desc()).limit(1))
-    return render("autoship/admin/runs.html", page=page, current=current, today=_today())
+    return render("autoship/admin/runs.html", status=status, page=page, current=current,
+                  today=_today(), as_of_error=as_of_error, as_of=as_of)
 
 
 @bp.post("/")
 def start():
-    raw = request.form.get("as_of", "")
+    raw = request.form.get("as_of", "")[:40]
     try:
-        as_of = date.fromisoformat(raw)
-    except ValueError:
-        return render("errors/error.html", status=422, title="No run started",
-                      message="Enter the run date as YYYY-MM-DD.")
+        as_of = parse_date(raw)
+    except ValueError as error:
+        return _runs_page(422, f"No run started: {error}", raw)
     if as_of > _today() + timedelta(days=1):
-        return render("errors/error.html", status=422, title="No run started",
-                      message="A run materialises what is due; it cannot run for a future date.")
+        return _runs_page(422, "No run started: a run materialises what is due; it cannot run "
+                               "for a future date.", raw)
     run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="admin",
                                        config=current_app.config)
     db.session.commit()
-    flash(f"Run for {as_of:%B %-d, %Y} started: {run.due} due profiles in {run.chunks_total} chunks.",
-          "success")
+    attempt = operations.attempt_summaries(run)[-1]
+    flash(f"Run for {as_of:%B %-d, %Y} started (attempt {attempt.number}): {attempt.due} due "
+          f"profiles in {attempt.chunks_total} chunks.", "success")
     return redirect(url_for("autoship_admin.run", run_id=run.id), 303)
 
 
@@ -70,7 +76,9 @@ def start():
 def run(run_id: int):
     fragment = "autoship/admin/_progress.html" if request.args.get("panel") == "progress" \
         else "autoship/admin/_run.html"
-    return render("autoship/admin/run.html", fragment, run=_run(run_id))
+    found = _run(run_id)
+    return render("autoship/admin/run.html", fragment, run=found,
+                  attempts=operations.attempt_summaries(found))
 
 
 @bp.post("/runs/<int:run_id>/retry")
@@ -83,19 +91,26 @@ def retry(run_id: int):
 
 @bp.get("/forecast")
 def forecast_page():
-    start = _date_arg("from", _today())
-    end = _date_arg("to", start + timedelta(days=13))
+    errors: dict[str, str] = {}
+    start = _date_arg("from", _today(), errors)
+    end = _date_arg("to", start + timedelta(days=13), errors)
     if end < start or (end - start).days > 92:
         end = start + timedelta(days=13)
     days = forecast(db.session, start, end)
-    return render("autoship/admin/forecast.html", days=days, start=start, end=end,
-                  peak=max((d.orders for d in days), default=0))
+    return render("autoship/admin/forecast.html", status=422 if errors else 200, days=days,
+                  start=start, end=end, errors=errors, peak=max((d.orders for d in days), default=0))
 
 
-def _date_arg(name: str, default: date) -> date:
+def _date_arg(name: str, default: date, errors: dict[str, str]) -> date:
+    """The date parameter ``name``, or ``default`` when it is absent or empty; a bad one is
+    put in ``errors`` (shown beside its field) and ``default`` is used."""
+    raw = request.args.get(name, "")
+    if not raw.strip():
+        return default
     try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
+        return parse_date(raw)
+    except ValueError as error:
+        errors[name] = str(error)
         return default
 
 

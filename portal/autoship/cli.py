@@ -19,17 +19,25 @@ autoship_cli = AppGroup("autoship", help="Run the autoship engine, forecast what
 def _day(ctx, param, value):
     if value is None:
         return None
+    from portal.forms import EARLIEST_YEAR, LATEST_YEAR, parse_date
+
     try:
-        return date.fromisoformat(value)
+        return parse_date(value)
     except ValueError:
-        raise click.BadParameter(f"'{value}' is not a date like 2026-12-01") from None
+        raise click.BadParameter(f"'{value}' is not a date like 2026-12-01 (years {EARLIEST_YEAR} "
+                                 f"to {LATEST_YEAR})") from None
 
 
 def _summary(run, seconds: float) -> dict:
-    return {"as_of": run.as_of.isoformat(), "due": run.due, "created": run.created,
-            "skipped": run.skipped, "missed": run.missed, "failed": run.failed,
-            "seconds": round(seconds, 3), "run_id": run.id, "chunks": run.chunks_total,
-            "status": run.status}
+    """What this attempt of the run did (a re-run reports its own counts; the earlier
+    attempts' stay on the run and its admin page)."""
+    from portal.autoship.operations import attempt_summaries
+
+    attempt = attempt_summaries(run)[-1]
+    return {"as_of": run.as_of.isoformat(), "attempt": attempt.number, "due": attempt.due,
+            "created": attempt.created, "skipped": attempt.skipped, "missed": attempt.missed,
+            "failed": attempt.failed, "seconds": round(seconds, 3), "run_id": run.id,
+            "chunks": attempt.chunks_total, "status": run.status}
 
 
 @autoship_cli.command("run")
@@ -64,7 +72,8 @@ def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> No
     if as_json:
         click.echo(json.dumps(summary))
     else:
-        click.echo(f"Autoship run for {summary['as_of']}: {summary['due']} due, {summary['created']} "
+        click.echo(f"Autoship run for {summary['as_of']}, attempt {summary['attempt']}: "
+                   f"{summary['due']} due, {summary['created']} "
                    f"orders created, {summary['skipped']} skipped, {summary['missed']} missed dates, "
                    f"{summary['failed']} failed chunks ({summary['status']}, {summary['seconds']} s).")
 

@@ -32,9 +32,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from portal.autoship.chunk_statement import SKIP_NOTE, array_literal, chunk_statement
-from portal.autoship.models import (AutoshipOccurrence, AutoshipProfile,
-                                    AutoshipRun, AutoshipRunChunk, AutoshipSkip, ProfileStatus,
-                                    Regularity, RunStatus)
+from portal.autoship.models import (AutoshipOccurrence, AutoshipProfile, AutoshipRun,
+                                    AutoshipRunAttempt, AutoshipRunChunk, AutoshipSkip,
+                                    ProfileStatus, Regularity, RunStatus)
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule
 from portal.db import utcnow
@@ -102,7 +102,9 @@ def start_run(session: Session, *, as_of: date, trigger: str, chunk_size: int,
     Without ``restart`` (cron, which may fire twice) an existing run is left alone: None. With
     it, a run still in progress is joined, not restarted: its unfinished chunks are what a
     second coordinator (another operator, a retry after lost jobs) should process; a finished
-    run is run again from scratch and finds nothing left to do unless profiles became due.
+    run gets another attempt, which finds nothing left to do unless profiles became due. The
+    earlier attempts' chunks and counts stay: the new chunks are numbered after them and the
+    run's counters add up.
     """
     _coordinator_lock(session, as_of)
     run = session.scalar(select(AutoshipRun).where(AutoshipRun.as_of == as_of))
@@ -112,27 +114,31 @@ def start_run(session: Session, *, as_of: date, trigger: str, chunk_size: int,
         return run
     if run is None:
         run = AutoshipRun(as_of=as_of, trigger=trigger, attempts=1)
+        run.chunks_done = run.created = run.skipped = run.missed = run.failed = 0
+        run.due = run.resumed = 0
         session.add(run)
     else:
         run.attempts += 1
         run.trigger = trigger
-        run.chunks.clear()
-        session.flush()
     run.status, run.started_at, run.finished_at = RunStatus.RUNNING, utcnow(), None
-    run.chunks_done = run.created = run.skipped = run.missed = run.failed = 0
-    run.resumed = resume_paused(session, as_of)
+    attempt = AutoshipRunAttempt(number=run.attempts, trigger=trigger, started_at=run.started_at,
+                                 due=0, resumed=resume_paused(session, as_of))
+    run.history.append(attempt)
+    run.resumed += attempt.resumed
 
     due = select(AutoshipProfile.id, ((func.row_number().over(order_by=AutoshipProfile.id) - 1)
                                       // chunk_size).label("number")).where(
         AutoshipProfile.status == ProfileStatus.ACTIVE, AutoshipProfile.next_run_date <= as_of).subquery()
-    run.due = 0
+    first_number = max((chunk.number for chunk in run.chunks), default=-1) + 1
     for number, low_id, high_id, count in session.execute(
             select(due.c.number, func.min(due.c.id), func.max(due.c.id), func.count())
             .group_by(due.c.number).order_by(due.c.number)):
-        run.chunks.append(AutoshipRunChunk(number=number, low_id=low_id, high_id=high_id))
-        run.due += count
+        run.chunks.append(AutoshipRunChunk(number=first_number + number, attempt=attempt.number,
+                                           low_id=low_id, high_id=high_id))
+        attempt.due += count
+    run.due += attempt.due
     run.chunks_total = len(run.chunks)
-    if not run.chunks:
+    if not attempt.due:  # no chunk in this attempt; the earlier ones are all done
         run.status, run.finished_at = RunStatus.DONE, utcnow()
     session.flush()
     return run

@@ -187,7 +187,10 @@ class RunStatus(StrEnum):
 
 class AutoshipRun(Base):
     """One materialisation of every profile due on or before ``as_of``. Re-running a date
-    reuses its row: the orders are unique per (profile, due date), so a re-run creates none."""
+    reuses its row: the orders are unique per (profile, due date), so a re-run creates none.
+
+    The row is history: each start is an attempt (``history``) whose chunks carry its number,
+    and the counters here are the totals of all attempts, which only ever grow."""
 
     __tablename__ = "autoship_runs"
     __table_args__ = (
@@ -213,6 +216,8 @@ class AutoshipRun(Base):
 
     chunks: Mapped[list["AutoshipRunChunk"]] = relationship(order_by="AutoshipRunChunk.number",
                                                              cascade="all, delete-orphan")
+    history: Mapped[list["AutoshipRunAttempt"]] = relationship(
+        order_by="AutoshipRunAttempt.number", cascade="all, delete-orphan")
 
     @property
     def seconds(self) -> float | None:
@@ -221,8 +226,24 @@ class AutoshipRun(Base):
         return round((self.finished_at - self.started_at).total_seconds(), 3)
 
 
+class AutoshipRunAttempt(Base):
+    """One start of a run: the first, or a re-run of its date (CLI, admin). What it found due
+    is kept here; what its chunks did is on the chunks that carry its number."""
+
+    __tablename__ = "autoship_run_attempts"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("autoship_runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True)
+    trigger: Mapped[str] = mapped_column(String(20))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due: Mapped[int] = mapped_column(default=0)
+    resumed: Mapped[int] = mapped_column(default=0)
+
+
 class AutoshipRunChunk(Base):
-    """A keyset range of due profiles, processed by one job in one transaction."""
+    """A keyset range of due profiles, processed by one job in one transaction. Numbers run on
+    across attempts, so a re-run's chunks sit beside the earlier ones."""
 
     __tablename__ = "autoship_run_chunks"
     __table_args__ = (
@@ -232,6 +253,7 @@ class AutoshipRunChunk(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("autoship_runs.id", ondelete="CASCADE"),
                                         primary_key=True)
     number: Mapped[int] = mapped_column(primary_key=True)
+    attempt: Mapped[int] = mapped_column(default=1, server_default=text("1"))
     low_id: Mapped[int]
     high_id: Mapped[int]
     status: Mapped[str] = mapped_column(String(10), default="pending")

@@ -3,6 +3,7 @@ The jobs, the CLI and the admin pages all go through these functions."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -74,6 +75,43 @@ def retry_failed_chunks(session: Session, run_id: int) -> int:
         run.status = "running"
     session.flush()
     return len(waiting)
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    """What one attempt of a run found and did (its chunks' counts added up)."""
+
+    number: int
+    trigger: str
+    started_at: datetime
+    finished_at: datetime | None  # None while a chunk of it is unfinished
+    due: int
+    resumed: int
+    chunks_total: int
+    chunks_done: int
+    created: int
+    skipped: int
+    missed: int
+    failed: int
+
+
+def attempt_summaries(run: AutoshipRun) -> list[AttemptSummary]:
+    """Every attempt of ``run``, first to last, with its own counts."""
+    summaries = []
+    for attempt in run.history:
+        chunks = [chunk for chunk in run.chunks if chunk.attempt == attempt.number]
+        done = [chunk for chunk in chunks if chunk.status == "done"]
+        finished = None
+        if len(done) == len(chunks):
+            finished = max((chunk.finished_at for chunk in chunks), default=attempt.started_at)
+        summaries.append(AttemptSummary(
+            number=attempt.number, trigger=attempt.trigger, started_at=attempt.started_at,
+            finished_at=finished, due=attempt.due, resumed=attempt.resumed,
+            chunks_total=len(chunks), chunks_done=len(done),
+            created=sum(chunk.created for chunk in done), skipped=sum(chunk.skipped for chunk in done),
+            missed=sum(chunk.missed for chunk in done),
+            failed=sum(1 for chunk in chunks if chunk.status == "failed")))
+    return summaries
 
 
 def _uncharged():

@@ -83,6 +83,11 @@ class ProductUnit(Base):
         return unit_label(self.code, self.eaches_per_unit)
 
 
+# The most eaches of one product the portal holds on hand: the stock form, receipts and the
+# inventory CSV all stop here, so that sums of stock stay far inside a 32-bit column.
+MAX_ON_HAND = 10_000_000
+
+
 class StockLevel(Base):
     """Stock of a product in eaches. Available = on hand - allocated, never negative."""
 

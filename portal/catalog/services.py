@@ -8,7 +8,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.autoship.volume import request_cycle_pv_refresh
-from portal.catalog.models import Product, ProductUnit, StockLevel, UnitCode
+from portal.catalog.models import MAX_ON_HAND, Product, ProductUnit, StockLevel, UnitCode
 from portal.errors import DomainError, NotFound
 
 
@@ -107,8 +107,8 @@ def adjust_stock(session: Session, product_id: int, on_hand: int) -> StockLevel:
     if on_hand < stock.allocated:
         raise OrderingError(f"{stock.allocated} eaches are allocated to orders; on hand cannot "
                             "go below that.")
-    if on_hand > 10_000_000:
-        raise OrderingError("That is more stock than one product can hold.")
+    if on_hand > MAX_ON_HAND:
+        raise OrderingError(f"At most {MAX_ON_HAND:,} eaches of one product on hand.")
     stock.on_hand = on_hand
     product.stock = stock
     session.flush()

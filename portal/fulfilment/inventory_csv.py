@@ -2,6 +2,8 @@
 
 Columns are ``sku,eaches[,expected_date][,reference]``, in that order, or in any order under a
 header row that names them (a first row with a cell "sku" or "eaches"). Blank lines are skipped.
+Eaches follow the forms' rules (ASCII digits, 1 to ``MAX_EACHES`` a row); what the rows add up to
+is checked against the stock ceiling by the importer, which knows what is on hand.
 Nothing is returned unless every row is good: the problems of all rows are raised together,
 each with its line number, so that a file is fixed once and uploaded once.
 """
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from portal.errors import DomainError
+from portal.numbers import parse_whole_number
 
 COLUMNS = ("sku", "eaches", "expected_date", "reference")
 MAX_EACHES = 1_000_000
@@ -136,13 +139,11 @@ def _read_row(number: int, cells: list[str], columns: list[str], *, arrivals: bo
     elif not SKU_PATTERN.match(sku):
         problems.append(f"Line {number}: {values['sku'][:40]!r} is not a SKU.")
 
-    eaches = 0
     raw = values["eaches"]
-    if not re.fullmatch(r"\d{1,9}", raw) or not 1 <= int(raw) <= MAX_EACHES:
+    eaches = parse_whole_number(raw)  # the forms' rule: ASCII digits, so '١٢' is no number
+    if eaches is None or not 1 <= eaches <= MAX_EACHES:
         problems.append(f"Line {number}: eaches must be a whole number from 1 to {MAX_EACHES:,}"
                         f" (found {raw[:20]!r}).")
-    else:
-        eaches = int(raw)
 
     expected_on = None
     raw = values.get("expected_date", "")

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
 from portal.accounts.models import User
-from portal.catalog.models import Product, StockLevel
+from portal.catalog.models import MAX_ON_HAND, Product, StockLevel
 from portal.db import utcnow
 from portal.errors import DomainError, NotFound
 from portal.fulfilment import coordination
@@ -120,10 +120,34 @@ def receive_purchase_order_line(session: Session, *, actor: User | None, line_id
     return _receive(session, actor, [(line.product_id, eaches, line.id, note)])[0]
 
 
+def _on_hand_for_update(session: Session, product_ids) -> dict[int, int]:
+    """On hand per product (absent: no stock row yet), the rows locked until the commit in
+    product order, so that two receipts neither deadlock nor both fit under the ceiling."""
+    return dict(session.execute(
+        select(StockLevel.product_id, StockLevel.on_hand)
+        .where(StockLevel.product_id.in_(list(product_ids)))
+        .order_by(StockLevel.product_id).with_for_update()).all())
+
+
 def _receive(session: Session, actor: User | None,
              entries: list[tuple[int, int, int | None, str]]) -> list[InventoryReceipt]:
     """Receipts for (product id, eaches, purchase-order line id, note) entries; one UPDATE per
-    product adds to on hand, in product order (so concurrent receipts cannot deadlock)."""
+    product adds to on hand, in product order (so concurrent receipts cannot deadlock).
+    Raises InventoryError, writing nothing, if a product would hold more than MAX_ON_HAND."""
+    per_product = Counter()
+    per_line = Counter()
+    for product_id, eaches, line_id, _ in entries:
+        per_product[product_id] += eaches
+        if line_id is not None:
+            per_line[line_id] += eaches
+    have_stock = _on_hand_for_update(session, per_product)
+    for product_id, eaches in sorted(per_product.items()):
+        now_on_hand = have_stock.get(product_id, 0)
+        if now_on_hand + eaches > MAX_ON_HAND:
+            sku = session.get(Product, product_id).sku
+            raise InventoryError(f"{sku} has {now_on_hand:,} eaches on hand; {eaches:,} more would "
+                                 f"pass the {MAX_ON_HAND:,} one product may hold.", field="eaches")
+
     now = utcnow()
     receipts = [InventoryReceipt(product_id=product_id, eaches=eaches, received_at=now,
                                  note=note.strip()[:200], purchase_order_line_id=line_id,
@@ -132,15 +156,7 @@ def _receive(session: Session, actor: User | None,
     session.add_all(receipts)
     session.flush()
 
-    per_product = Counter()
-    per_line = Counter()
-    for product_id, eaches, line_id, _ in entries:
-        per_product[product_id] += eaches
-        if line_id is not None:
-            per_line[line_id] += eaches
-    have_stock = set(session.scalars(select(StockLevel.product_id)
-                                     .where(StockLevel.product_id.in_(per_product))))
-    missing = sorted(set(per_product) - have_stock)
+    missing = sorted(set(per_product) - set(have_stock))
     if missing:
         session.execute(insert(StockLevel), [{"product_id": p, "on_hand": 0, "allocated": 0}
                                              for p in missing])
@@ -183,6 +199,10 @@ def add_expected_arrival(session: Session, *, actor: User | None, reference: str
     line = next((l for l in purchase_order.lines if l.product_id == product.id), None)
     if line is None:
         purchase_order.lines.append(PurchaseOrderLine(product_id=product.id, eaches_expected=eaches))
+    elif line.eaches_expected + eaches > MAX_ON_HAND:
+        raise InventoryError(f"{reference} already expects {line.eaches_expected:,} eaches of "
+                             f"{product.sku}; {eaches:,} more would pass the {MAX_ON_HAND:,} one "
+                             "product may hold.", field="eaches")
     else:
         line.eaches_expected += eaches
     session.flush()
@@ -221,6 +241,9 @@ def import_receipts(session: Session, *, actor: User | None, data: bytes, today:
                 continue
         if product_id is not None:
             entries.append((product_id, row.eaches, line_id, f"CSV upload, line {row.line}"))
+    counted = [(row, product_ids[row.sku]) for row in rows if row.sku in product_ids]
+    problems += _beyond_ceiling(counted, _on_hand_for_update(session, product_ids.values()),
+                                "on hand")
     if problems:
         raise CsvRejected(by_line(problems))
     _receive(session, actor, entries)
@@ -247,6 +270,7 @@ def import_arrivals(session: Session, *, actor: User | None, data: bytes, today:
     dates: dict[str, tuple[date, int]] = {reference: (po.expected_on, 0)
                                           for reference, po in existing.items()}
     expected = Counter()
+    counted: dict[str, list[tuple[CsvRow, int]]] = {}
     for row in rows:
         reference = reference_of(row)
         known = dates.setdefault(reference, (row.expected_on, row.line))
@@ -256,6 +280,11 @@ def import_arrivals(session: Session, *, actor: User | None, data: bytes, today:
                             f"({where}), not {row.expected_on.isoformat()}.")
         elif row.sku in product_ids:
             expected[reference, product_ids[row.sku]] += row.eaches
+            counted.setdefault(reference, []).append((row, product_ids[row.sku]))
+    for reference, counted_rows in counted.items():
+        saved = {line.product_id: line.eaches_expected
+                 for line in (existing[reference].lines if reference in existing else [])}
+        problems += _beyond_ceiling(counted_rows, saved, f"expected on {reference}")
     if problems:
         raise CsvRejected(by_line(problems))
 
@@ -287,6 +316,28 @@ def import_arrivals(session: Session, *, actor: User | None, data: bytes, today:
     _expire(session, (PurchaseOrder, PurchaseOrderLine))
     request_planning(session, "expected arrival")
     return len(rows)
+
+
+def _beyond_ceiling(rows: list[tuple[CsvRow, int]], before: dict[int, int], what: str) -> list[str]:
+    """A problem for each product that the file's ``rows`` (with their product ids) take past
+    MAX_ON_HAND eaches, given ``before`` per product: reported at the row that crosses it, with
+    the file's total for that product so that one fix of the file is enough."""
+    totals = Counter()
+    for row, product_id in rows:
+        totals[product_id] += row.eaches
+    running = Counter()
+    problems, said = [], set()
+    for row, product_id in rows:
+        running[product_id] += row.eaches
+        start = before.get(product_id, 0)
+        if start + running[product_id] > MAX_ON_HAND and product_id not in said:
+            said.add(product_id)  # once per product: the later rows only add to the same excess
+            problems.append(
+                f"Line {row.line}: this row takes {row.sku} to {start + running[product_id]:,} "
+                f"eaches {what} ({start:,} before this file), past the {MAX_ON_HAND:,} one "
+                f"product may hold; the file's rows for {row.sku} add {totals[product_id]:,} in "
+                f"all, and at most {max(MAX_ON_HAND - start, 0):,} fit.")
+    return problems
 
 
 def _products_by_sku(session: Session, rows: list[CsvRow], problems: list[str]) -> dict[str, int]:

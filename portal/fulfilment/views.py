@@ -6,13 +6,14 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
+from portal.catalog.models import MAX_ON_HAND
 from portal.clock import company_today
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import show_beside_field
 from portal.fulfilment import queries, services
 from portal.fulfilment.forms import ArrivalForm, CsvUploadForm, ReceiptForm, ReceiveLineForm
-from portal.fulfilment.inventory_csv import CsvRejected
+from portal.fulfilment.inventory_csv import MAX_EACHES, CsvRejected
 from portal.fulfilment.models import SHIPMENT_STATUS_LABELS, ShipmentStatus
 from portal.pagination import page_number, paginate
 from portal.roles import admin_required
@@ -129,7 +130,8 @@ def _inventory_page(status: int = 200, csv_problems: list[str] | None = None,
     return render("fulfilment/inventory.html", "fulfilment/_arrivals.html", status=status,
                   page=_page(queries.open_arrivals_query(), scalars=False), receipts=recent,
                   skus=queries.product_skus(db.session), today=company_today(),
-                  csv_problems=csv_problems, csv_upload=csv_upload, **forms)
+                  csv_problems=csv_problems, csv_upload=csv_upload, max_eaches=MAX_EACHES,
+                  max_on_hand=MAX_ON_HAND, **forms)
 
 
 @bp.get("/inventory")

@@ -109,3 +109,79 @@ def test_rq_dashboard_actions_need_our_origin(client, session):
     assert client.get("/admin/rq/requeue/default").status_code == 403
     allowed = client.post("/admin/rq/queue/default/failed/empty", headers={"Origin": "http://localhost"})
     assert allowed.status_code == 200
+
+
+# --- rq-dashboard: URLs naming nothing answer 404 with a message, never a 500 ----------------
+
+ORIGIN = {"Origin": "http://localhost"}
+
+
+@pytest.fixture
+def dashboard(client, session, redis):
+    log_in(client, make_admin(session))
+    client.get("/admin/rq/")
+    return client
+
+
+def test_compacting_an_unknown_queue_is_a_404_with_a_message(dashboard):
+    # Redis answered "no such key" to rq's RENAME: a 500.
+    response = dashboard.post("/admin/rq/queue/no-such-queue/compact", headers=ORIGIN)
+    assert response.status_code == 404
+    assert response.json == {"status": "ERROR", "message": "No such queue: 'no-such-queue'. The "
+                             "queues are listed on the dashboard's first page."}
+
+
+def test_compacting_an_empty_queue_is_nothing_to_do_and_a_full_one_keeps_its_jobs(dashboard):
+    from portal.queues import get_queue
+    assert dashboard.post("/admin/rq/queue/mail/compact", headers=ORIGIN).json == {"status": "OK"}
+    queue = get_queue("default")
+    kept, gone = queue.enqueue("jobs.fulfilment.plan"), queue.enqueue("jobs.fulfilment.plan")
+    gone.delete(remove_from_queue=False)
+    assert dashboard.post("/admin/rq/queue/default/compact", headers=ORIGIN).json == {"status": "OK"}
+    assert queue.job_ids == [kept.id]
+
+
+@pytest.mark.parametrize("method, url, status, message", [
+    ("GET", "/admin/rq/1/view/workers", 404, "No such Redis instance"),
+    ("GET", "/admin/rq/2147483647/data/queues.json", 404, "No such Redis instance"),
+    ("GET", "/admin/rq/0/view/job/no-such-job", 404, "That job no longer exists"),
+    ("GET", "/admin/rq/0/data/job/no-such-job.json", 404, "That job no longer exists"),
+    ("POST", "/admin/rq/job/no-such-job/requeue", 404, "That job no longer exists"),
+    ("GET", "/admin/rq/0/data/jobs/default/failed/0/asc/1.json", 404, "Show 1 to 200 jobs per page."),
+    ("GET", "/admin/rq/0/data/jobs/default/failed/8/asc/x.json", 404, "pages are numbered from 1"),
+    ("GET", "/admin/rq/0/data/jobs/default/failed/8/asc/99999999999999999999.json", 404,
+     "pages are numbered from 1"),
+    ("GET", "/admin/rq/0/data/jobs/default/bogus/8/asc/1.json", 404, "No such job list"),
+    ("GET", "/admin/rq/0/data/jobs/default/failed/8/sideways/1.json", 404, "Order jobs by asc or dsc."),
+    ("GET", "/admin/rq/0/view/jobs/no-such-queue/failed/8/asc/1", 404, "No such queue"),
+    ("POST", "/admin/rq/requeue/no-such-queue", 404, "No such queue"),
+    ("POST", "/admin/rq/queue/no-such-queue/failed/empty", 404, "No such queue"),
+])
+def test_dashboard_urls_naming_nothing_are_refused_with_a_message(dashboard, method, url, status, message):
+    response = dashboard.open(url, method=method, headers=ORIGIN)
+    assert response.status_code == status and message in response.get_data(as_text=True)
+
+
+def test_only_a_failed_job_can_be_requeued(dashboard):
+    from portal.queues import get_queue
+    job = get_queue("default").enqueue("jobs.fulfilment.plan")
+    response = dashboard.post(f"/admin/rq/job/{job.id}/requeue", headers=ORIGIN)
+    assert response.status_code == 409
+    assert response.json["message"] == "Only a failed job can be requeued; this one is not failed."
+    assert get_queue("default").job_ids == [job.id]
+
+
+def test_the_dashboard_still_lists_and_requeues_what_exists(dashboard):
+    from rq.job import JobStatus
+
+    from portal.queues import get_queue
+    queue = get_queue("default")
+    job = queue.enqueue("jobs.fulfilment.plan")
+    queue.remove(job)
+    job.set_status(JobStatus.FAILED)
+    queue.failed_job_registry.add(job, ttl=-1)
+    listed = dashboard.get("/admin/rq/0/data/jobs/default/failed/8/asc/1.json")
+    assert listed.status_code == 200 and [j["id"] for j in listed.json["jobs"]] == [job.id]
+    assert dashboard.get(f"/admin/rq/0/view/job/{job.id}").status_code == 200
+    assert dashboard.post(f"/admin/rq/job/{job.id}/requeue", headers=ORIGIN).json == {"status": "OK"}
+    assert queue.job_ids == [job.id]

@@ -1,6 +1,8 @@
 import json
+import re
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from portal.autoship.models import AutoshipRun
@@ -30,9 +32,49 @@ def test_autoship_run_sync_json_twice_creates_nothing_the_second_time(app, sessi
     assert {o.status for o in session.scalars(select(Order))} == {"paid"}
 
 
-def test_autoship_run_refuses_a_bad_date(app):
-    result = app.test_cli_runner().invoke(args=["autoship", "run", "--as-of", "2026-13-45"])
-    assert result.exit_code == 2 and "not a date" in result.output
+def table_rows(page: str, css_class: str) -> list[list[str]]:
+    """The cells' text of each body row of the table with ``css_class``."""
+    table = re.search(rf'<table class="{css_class}">(.*?)</table>', page, re.S).group(1)
+    body = table.split("<tbody>", 1)[1]
+    return [[" ".join(re.sub(r"<[^>]+>", " ", cell).split()) for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_running_a_finished_date_again_keeps_its_record(app, client, session, redis, member, product):
+    for _ in range(3):
+        new_profile(session, member, product, first=D(2026, 12, 1))
+    session.commit()
+    runner = app.test_cli_runner()
+    first = json.loads(runner.invoke(args=["autoship", "run", "--as-of", "2026-12-01", "--json", "--sync"]).output)
+    second = runner.invoke(args=["autoship", "run", "--as-of", "2026-12-01", "--json", "--sync"])
+    assert {k: json.loads(second.output)[k] for k in ("attempt", "due", "created", "chunks")} == {
+        "attempt": 2, "due": 0, "created": 0, "chunks": 0}
+    log_in(client, make_admin(session))
+    response = post_form(client, "/admin/autoship/", {"as_of": "2026-12-01"}, page="/admin/autoship/")
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Run for December 1, 2026 started (attempt 3): 0 due profiles in 0 chunks." in page
+
+    session.expire_all()
+    run = session.get(AutoshipRun, first["run_id"])
+    assert (run.attempts, run.status, run.due, run.created, run.chunks_done, run.chunks_total) == (
+        3, "done", 3, 3, 1, 1)
+    assert "All 3 attempts: 1 of 1 chunks · 3 due · 3 orders created" in page
+    attempts = [[row[0], row[1], *row[4:]] for row in table_rows(page, "run-attempts")]
+    assert attempts == [["1", "cli", "3", "3", "0", "0", "0", "1/1", "0"],
+                        ["2", "cli", "0", "0", "0", "0", "0", "0/0", "0"],
+                        ["3", "admin", "0", "0", "0", "0", "0", "0/0", "0"]]
+    assert [row[:7] for row in table_rows(page, "run-chunks")] == [
+        ["0", "1", f"{run.chunks[0].low_id}–{run.chunks[0].high_id}", "done", "3", "3", "0"]]
+    assert session.scalar(select(func.count()).select_from(Order)) == 3
+
+
+@pytest.mark.parametrize("as_of", ["2026-13-45", "0001-01-01", "9999-12-31", "20261201"])
+def test_autoship_run_refuses_a_bad_date(app, session, as_of):
+    result = app.test_cli_runner().invoke(args=["autoship", "run", "--as-of", as_of])
+    assert result.exit_code == 2
+    assert f"'{as_of}' is not a date like 2026-12-01 (years 1900 to 2199)" in result.output
+    assert session.scalar(select(func.count()).select_from(AutoshipRun)) == 0
 
 
 def test_forecast_counts_per_day_without_writing(app, session, member, product):
@@ -67,9 +109,41 @@ def test_the_admin_dashboard_starts_a_run_and_shows_its_progress(app, client, se
     assert 'hx-trigger="every 2s"' in page and "0 of 1 chunks" in page and "pending" in page
     assert post_form(client, "/admin/autoship/", {"as_of": "soon"}, page="/admin/autoship/").status_code == 422
     assert post_form(client, "/admin/autoship/", {"as_of": "2099-01-01"}, page="/admin/autoship/").status_code == 422
-    for url in ("/admin/autoship/forecast", "/admin/autoship/forecast?from=x&to=y", "/admin/autoship/payments"):
+    for url in ("/admin/autoship/forecast", "/admin/autoship/forecast?from=&to=", "/admin/autoship/payments"):
         assert client.get(url).status_code == 200
     assert client.get("/admin/autoship/runs/99999").status_code == 404
+
+
+@pytest.mark.parametrize("field", ["from", "to"])
+@pytest.mark.parametrize("value, message", [
+    ("9999-12-31", "Enter a date between 1900 and 2199."),
+    ("0001-01-01", "Enter a date between 1900 and 2199."),
+    ("0000-01-01", "Enter a date as YYYY-MM-DD."),
+    ("2026-02-30", "Enter a date as YYYY-MM-DD."),
+    ("next tuesday", "Enter a date as YYYY-MM-DD."),
+])
+def test_the_forecast_refuses_a_bad_date_beside_its_field(app, client, session, field, value, message):
+    from portal.autoship.operations import company_now
+    today = company_now(app.config).date()
+    log_in(client, make_admin(session))
+    response = client.get("/admin/autoship/forecast", query_string={field: value})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'<small class="field-error" id="{field}-error">{message}' in page
+    assert f'id="from" name="from" value="{today.isoformat()}"' in page  # the default period instead
+
+
+@pytest.mark.parametrize("as_of, message", [
+    ("0001-01-01", "No run started: Enter a date between 1900 and 2199."),
+    ("soon", "No run started: Enter a date as YYYY-MM-DD."),
+    ("2099-01-01", "No run started: a run materialises what is due; it cannot run for a future date."),
+])
+def test_a_run_for_a_date_out_of_range_is_refused_beside_the_field(client, session, as_of, message):
+    log_in(client, make_admin(session))
+    response = post_form(client, "/admin/autoship/", {"as_of": as_of}, page="/admin/autoship/")
+    assert response.status_code == 422
+    assert f'<small class="field-error" id="as_of-error">{message}</small>' in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(AutoshipRun)) == 0
 
 
 def test_members_cannot_reach_the_autoship_dashboard(client, session):

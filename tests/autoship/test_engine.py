@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from portal.autoship import engine, services
+from portal.autoship import engine, operations, services
 from portal.autoship.engine import EngineRules, plan_due
 from portal.autoship.models import AutoshipEvent, AutoshipOccurrence, AutoshipProfile, AutoshipRun
 from portal.autoship.recurrence import Recurrence
@@ -63,7 +63,8 @@ def test_a_run_creates_one_priced_order_per_due_profile_and_advances_them(sessio
     assert session.get(AutoshipProfile, later.id).next_run_date == D(2026, 12, 20)
 
 
-def test_running_the_same_date_again_creates_nothing(session, member, product):
+def test_running_the_same_date_again_creates_nothing_and_keeps_what_the_first_attempt_did(
+        session, member, product):
     for _ in range(3):
         new_profile(session, member, product, first=D(2026, 12, 1))
     session.commit()
@@ -71,10 +72,31 @@ def test_running_the_same_date_again_creates_nothing(session, member, product):
     snapshot = [(o.id, o.autoship_profile_id, o.total) for o in orders(session)]
     for _ in range(2):
         again = run(session, D(2026, 12, 1))
-        assert (again.created, again.due) == (0, 0)
     assert [(o.id, o.autoship_profile_id, o.total) for o in orders(session)] == snapshot
-    assert first.id == again.id and again.attempts == 3
     assert session.scalar(select(func.count()).select_from(OrderLine)) == 3
+    # The record is history: the totals never go down, each attempt keeps its own counts and
+    # the first attempt's chunks are still there.
+    assert first.id == again.id and again.attempts == 3 and again.status == "done"
+    assert (again.due, again.created, again.chunks_done, again.chunks_total) == (3, 3, 2, 2)
+    assert [(a.number, a.trigger, a.due, a.created, a.chunks_done, a.chunks_total)
+            for a in operations.attempt_summaries(again)] == [
+        (1, "test", 3, 3, 2, 2), (2, "test", 0, 0, 0, 0), (3, "test", 0, 0, 0, 0)]
+    assert [(c.number, c.attempt, c.status, c.due, c.created) for c in again.chunks] == [
+        (0, 1, "done", 2, 2), (1, 1, "done", 1, 1)]
+
+
+def test_a_re_run_that_finds_new_due_profiles_numbers_its_chunks_after_the_first(session, member, product):
+    early = new_profile(session, member, product, first=D(2026, 12, 1))
+    session.commit()
+    run(session, D(2026, 12, 1))
+    late = new_profile(session, member, product, first=D(2026, 12, 1))  # added after the run
+    session.commit()
+    again = run(session, D(2026, 12, 1))
+    assert (again.due, again.created, again.status) == (2, 2, "done")
+    assert [(a.number, a.due, a.created) for a in operations.attempt_summaries(again)] == [
+        (1, 1, 1), (2, 1, 1)]
+    assert [(c.number, c.attempt, c.low_id, c.created) for c in again.chunks] == [
+        (0, 1, early.id, 1), (1, 2, late.id, 1)]
 
 
 def test_a_chunk_processed_twice_does_nothing_the_second_time(session, member, product):

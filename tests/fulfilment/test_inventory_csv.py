@@ -50,6 +50,13 @@ def test_every_bad_row_is_reported_with_its_line_number():
     ]
 
 
+@pytest.mark.parametrize("cell", ["\u0661\u0662", "\uff11\uff12", "1_2", "1e3", "\u00b2", "12.0"])
+def test_eaches_are_ascii_digits_as_in_every_form(cell):
+    # Python's int() reads Arabic-Indic '١٢' and full-width '１２' as 12: no form accepts them.
+    assert problems(f"VIT-001,{cell}\n") == [
+        f"Line 1: eaches must be a whole number from 1 to 1,000,000 (found {cell!r})."]
+
+
 @pytest.mark.parametrize("cell, message", [
     ("", "the expected date is missing"),
     ("03/20/2026", "is not a date"),

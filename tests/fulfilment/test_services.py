@@ -19,6 +19,7 @@ from portal.orders.models import Order
 from portal.orders.services import change_status
 from portal.queues import get_queue
 from tests.factories import make_admin
+from tests.races import run_behind
 from tests.fulfilment.builders import destination, expected, paid_order, product, stock_of
 
 TODAY = date(2026, 3, 2)
@@ -37,6 +38,20 @@ def planning_requested(redis) -> dict[str, int]:
 
 
 # --- receipts ---------------------------------------------------------------------------------
+
+def test_two_receipts_at_once_cannot_both_fit_under_the_stock_ceiling(app, session, redis):
+    # Each fits alone; the second, waiting for the first, finds the stock the first left.
+    kit = product(session, 9_000_000, sku="KIT-400")
+    session.commit()
+    record_receipt(session, actor=None, sku="KIT-400", eaches=600_000)
+    other = run_behind(app, session, lambda other_session: record_receipt(
+        other_session, actor=None, sku="KIT-400", eaches=600_000))
+    assert isinstance(other, InventoryError)
+    assert other.message == ("KIT-400 has 9,600,000 eaches on hand; 600,000 more would pass the "
+                             "10,000,000 one product may hold.")
+    assert stock_of(session, kit) == (9_600_000, 0)
+    assert count(session, InventoryReceipt) == 1
+
 
 def test_a_receipt_adds_to_on_hand_and_asks_for_planning_after_the_commit(session, redis):
     admin = make_admin(session)

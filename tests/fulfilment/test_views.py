@@ -221,6 +221,71 @@ def test_a_bad_receipts_file_changes_nothing_and_says_why(admin, session, conten
     assert session.scalar(select(func.count()).select_from(InventoryReceipt)) == 0
 
 
+def test_receipts_may_not_take_stock_past_what_the_stock_form_allows(admin, session):
+    kit = product(session, 1_199, sku="KIT-400")
+    response = upload(admin, "/admin/fulfilment/inventory/receipts.csv", "receipts_csv",
+                      b"sku,eaches\n" + b"KIT-400,1000000\n" * 15)
+    page = text_of(response)
+    assert response.status_code == 422
+    assert "Nothing was imported: the file has 1 problem." in page
+    assert ("Line 11: this row takes KIT-400 to 10,001,199 eaches on hand (1,199 before this "
+            "file), past the 10,000,000 one product may hold; the file&#39;s rows for KIT-400 add "
+            "15,000,000 in all, and at most 9,998,801 fit.") in page
+    assert stock_of(session, kit) == (1_199, 0)
+    assert session.scalar(select(func.count()).select_from(InventoryReceipt)) == 0
+
+
+def test_a_file_whose_sum_overflows_a_database_integer_is_refused_not_a_500(admin, session):
+    # 2,200 rows of a million: more than a 32-bit column holds (PostgreSQL answered 500).
+    kit = product(session, 0, sku="KIT-400")
+    response = upload(admin, "/admin/fulfilment/inventory/receipts.csv", "receipts_csv",
+                      b"KIT-400,1000000\n" * 2_200)
+    assert response.status_code == 422
+    assert "Line 11: this row takes KIT-400 to 11,000,000 eaches on hand" in text_of(response)
+    assert stock_of(session, kit) == (0, 0)
+
+
+def test_a_receipt_through_the_form_stops_at_the_stock_ceiling(admin, session):
+    kit = product(session, 9_999_999, sku="KIT-400")
+    response = post(admin, "/admin/fulfilment/inventory/receipts", {"sku": "KIT-400", "eaches": "2"},
+                    prefix="receipt")
+    assert response.status_code == 422
+    assert ("KIT-400 has 9,999,999 eaches on hand; 2 more would pass the 10,000,000 one product "
+            "may hold.") in text_of(response)
+    assert stock_of(session, kit) == (9_999_999, 0)
+    assert post(admin, "/admin/fulfilment/inventory/receipts", {"sku": "KIT-400", "eaches": "1"},
+                prefix="receipt").status_code == 303
+    assert stock_of(session, kit) == (10_000_000, 0)
+
+
+def test_arabic_indic_digits_are_not_eaches_in_a_file_either(admin, session):
+    vitamin = product(session, 0, sku="VIT-001")
+    response = upload(admin, "/admin/fulfilment/inventory/receipts.csv", "receipts_csv",
+                      "VIT-001,\u0661\u0662\n".encode())
+    assert response.status_code == 422
+    assert "Line 1: eaches must be a whole number from 1 to 1,000,000" in text_of(response)
+    assert stock_of(session, vitamin) == (0, 0)
+
+
+def test_expected_arrivals_stop_at_the_stock_ceiling_per_purchase_order_line(admin, session):
+    kit = product(session, 0, sku="KIT-400")
+    later = (company_today() + timedelta(days=12)).isoformat()
+    expected(session, kit, 2_000_000, company_today() + timedelta(days=12), reference="PO-BIG")
+    response = upload(admin, "/admin/fulfilment/inventory/arrivals.csv", "arrivals_csv",
+                      f"KIT-400,1000000,{later},PO-BIG\n".encode() * 2_200)
+    assert response.status_code == 422
+    assert ("Line 9: this row takes KIT-400 to 11,000,000 eaches expected on PO-BIG (2,000,000 "
+            "before this file)") in text_of(response)
+    data = {"reference": "PO-BIG", "supplier": "", "sku": "KIT-400", "eaches": "1000000",
+            "expected_on": later}
+    for _ in range(8):
+        assert post(admin, "/admin/fulfilment/inventory/arrivals", data, prefix="arrival").status_code == 303
+    response = post(admin, "/admin/fulfilment/inventory/arrivals", data, prefix="arrival")
+    assert response.status_code == 422
+    assert ("PO-BIG already expects 10,000,000 eaches of KIT-400; 1,000,000 more would pass the "
+            "10,000,000 one product may hold.") in text_of(response)
+
+
 def test_a_file_too_big_to_accept_is_a_413(admin, app):
     response = upload(admin, "/admin/fulfilment/inventory/receipts.csv", "receipts_csv",
                       b"A,1\n" * (app.config["MAX_CONTENT_LENGTH"] // 4 + 10))

@@ -154,5 +154,6 @@ COMMON_PARAMETERS = ("page", "q", "cursor", "after", "next", "as", "size", "stat
 EXTRA_PARAMETERS = {
     "autoship.preview": ("kind", "interval", "day", "nth", "weekday", "rrule", "regularity",
                          "first_date"),
+    "autoship_admin.forecast_page": ("from", "to"),
 }
 
