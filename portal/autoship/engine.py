@@ -6,6 +6,8 @@ transaction of a handful of set-based statements:
 1. the due profiles of the range are locked and, in Python over plain values, each gets the
    date it orders for (the latest due date: older missed dates are recorded, never ordered
    in a burst) and its next date (calendar or rolling), computed once per distinct schedule;
+   a profile whose schedule gives no next date is set aside (status 'unplannable', with the
+   reason) and the rest of the chunk goes on without it;
 2. ``INSERT INTO orders ... SELECT ... ON CONFLICT (profile, due date) DO NOTHING`` creates
    the orders, priced by each profile's policy, from items that can ship;
 3. lines and status history are inserted for the new orders;
@@ -32,11 +34,11 @@ from functools import lru_cache
 from sqlalchemy import Date, Integer, String, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from portal.autoship.models import (AutoshipDue, AutoshipOccurrence, AutoshipProfile,
+from portal.autoship.models import (AutoshipDue, AutoshipEvent, AutoshipOccurrence, AutoshipProfile,
                                     AutoshipRun, AutoshipRunChunk, AutoshipSkip, ProfileStatus,
                                     Regularity, RunStatus)
 from portal.autoship.recurrence import Recurrence
-from portal.autoship.schedule import Schedule
+from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.db import UTCDateTime, utcnow
 from portal.orders.pricing import ShippingRule
 
@@ -58,9 +60,18 @@ class DuePlan:
     missed: tuple[date, ...]  # older due dates that passed during downtime
 
 
+@dataclass(frozen=True)
+class SetAside:
+    profile_id: int
+    reason: str
+
+
 @lru_cache(maxsize=4096)
 def _rule(text_rule: str) -> Recurrence:
-    return Recurrence.parse(text_rule)
+    try:
+        return Recurrence.parse(text_rule)
+    except ValueError as error:  # stored before the parser refused it
+        raise UnplannableSchedule(f"the rule {text_rule!r} is not understood any more: {error}") from error
 
 
 def plan_due(profile_id: int, rrule: str, anchor: date, regularity: str, next_run: date,
@@ -122,7 +133,7 @@ def start_run(session: Session, *, as_of: date, trigger: str, chunk_size: int,
         run.chunks.clear()
         session.flush()
     run.status, run.started_at, run.finished_at = RunStatus.RUNNING, utcnow(), None
-    run.chunks_done = run.created = run.skipped = run.missed = run.failed = 0
+    run.chunks_done = run.created = run.skipped = run.missed = run.failed = run.set_aside = 0
     run.resumed = resume_paused(session, as_of)
 
     due = select(AutoshipProfile.id, ((func.row_number().over(order_by=AutoshipProfile.id) - 1)
@@ -156,8 +167,15 @@ def resume_paused(session: Session, as_of: date) -> int:
         AutoshipProfile.status == ProfileStatus.PAUSED, AutoshipProfile.paused_until <= as_of)
         .with_for_update()))
     for profile in profiles:
-        profile.status = ProfileStatus.ACTIVE
-        profile.next_run_date = schedule_of(profile).first_on_or_after(profile.paused_until)
+        try:
+            next_run = schedule_of(profile).first_on_or_after(profile.paused_until)
+        except UnplannableSchedule as error:
+            reason = f"Its schedule cannot be planned: {error}."
+            profile.status, profile.set_aside_reason = ProfileStatus.UNPLANNABLE, reason[:300]
+            record(session, profile, None, "set aside", reason)
+            profile.paused_until = None
+            continue
+        profile.status, profile.next_run_date = ProfileStatus.ACTIVE, next_run
         if profile.next_run_date is None:
             profile.status, profile.cancelled_at = ProfileStatus.CANCELLED, utcnow()
         record(session, profile, None, "resumed automatically", f"paused until {profile.paused_until}")
@@ -397,6 +415,7 @@ class ChunkResult:
     missed: int
     seconds: float
     already_done: bool = False
+    set_aside: int = 0
 
 
 def _lock_chunk(session: Session, run_id: int, number: int) -> AutoshipRunChunk | None:
@@ -426,8 +445,15 @@ def materialise_chunk(session: Session, *, run_id: int, number: int, rules: Engi
             select(AutoshipSkip.profile_id, AutoshipSkip.skip_date)
             .where(AutoshipSkip.profile_id.between(chunk.low_id, chunk.high_id))):
         skips.setdefault(profile_id, set()).add(day)
-    plans = [plan_due(pid, rrule, anchor, regularity, next_run, as_of, frozenset(skips.get(pid, ())))
-             for pid, rrule, anchor, regularity, next_run in due_rows]
+    plans, set_aside = [], []
+    for pid, rrule, anchor, regularity, next_run in due_rows:
+        try:
+            plans.append(plan_due(pid, rrule, anchor, regularity, next_run, as_of,
+                                  frozenset(skips.get(pid, ()))))
+        except UnplannableSchedule as error:
+            # One member's schedule must not stop everyone else's order.
+            set_aside.append(SetAside(pid, f"Its schedule cannot be planned: {error}."[:300]))
+    _set_aside(session, set_aside, now)
 
     amounts = {"now": now, "free_from": int(rules.shipping.free_from * 100),
                "flat_fee": int(rules.shipping.flat_fee * 100), "min_pv": int(rules.min_pv * 100)}
@@ -445,14 +471,29 @@ def materialise_chunk(session: Session, *, run_id: int, number: int, rules: Engi
     seconds = round(time.perf_counter() - started, 4)
     chunk.status, chunk.due, chunk.created, chunk.skipped = "done", len(plans), created, skipped
     chunk.missed, chunk.seconds, chunk.finished_at = len(missed_rows), seconds, utcnow()
+    chunk.set_aside = len(set_aside)
     chunk.attempts += 1
     chunk.error = ""
     session.execute(update(AutoshipRun).where(AutoshipRun.id == run_id).values(
         chunks_done=AutoshipRun.chunks_done + 1, created=AutoshipRun.created + created,
-        skipped=AutoshipRun.skipped + skipped, missed=AutoshipRun.missed + len(missed_rows)))
+        skipped=AutoshipRun.skipped + skipped, missed=AutoshipRun.missed + len(missed_rows),
+        set_aside=AutoshipRun.set_aside + len(set_aside)))
     session.flush()
     _finish_if_complete(session, run_id)
-    return ChunkResult(len(plans), created, skipped, len(missed_rows), seconds)
+    return ChunkResult(len(plans), created, skipped, len(missed_rows), seconds, set_aside=len(set_aside))
+
+
+def _set_aside(session: Session, set_aside: list[SetAside], now: datetime) -> None:
+    """The profiles whose schedule cannot be planned wait, with their reason, for a new one;
+    they are already locked by the chunk's scan."""
+    if not set_aside:
+        return
+    session.execute(update(AutoshipProfile), [
+        {"id": s.profile_id, "status": ProfileStatus.UNPLANNABLE, "set_aside_reason": s.reason,
+         "updated_at": now} for s in set_aside])
+    session.execute(insert(AutoshipEvent), [
+        {"profile_id": s.profile_id, "actor_id": None, "at": now, "action": "set aside",
+         "details": s.reason} for s in set_aside])
 
 
 _AMOUNT_TYPES = {"now": UTCDateTime(), "free_from": Integer(), "flat_fee": Integer(), "min_pv": Integer()}

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from portal.autoship.engine import _rule
-from portal.autoship.schedule import Schedule
+from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.db import to_money
 
 _CYCLES = text("""
@@ -50,13 +50,20 @@ def forecast(session: Session, start: date, end: date) -> list[ForecastDay]:
     for pid, rrule, anchor, regularity, next_run, subtotal, pv in session.execute(_CYCLES, {"until": end}):
         anchor = anchor if isinstance(anchor, date) else date.fromisoformat(anchor)
         next_run = next_run if isinstance(next_run, date) else date.fromisoformat(next_run)
-        schedule = Schedule(_rule(rrule), anchor, regularity, frozenset(skips.get(pid, ())))
+        try:
+            schedule = Schedule(_rule(rrule), anchor, regularity, frozenset(skips.get(pid, ())))
+        except UnplannableSchedule:
+            schedule = None
         day = next_run
-        while day is not None and day <= end:
+        while schedule is not None and day is not None and day <= end:
+            try:
+                following = schedule.following(day)
+            except UnplannableSchedule:
+                break  # the engine sets it aside on that day instead of ordering
             bucket = totals.setdefault(max(day, start), [0, 0, 0])
             bucket[0] += 1
             bucket[1] += int(subtotal)
             bucket[2] += int(pv)
-            day = schedule.following(day)
+            day = following
     return [ForecastDay(day, count, to_money(Decimal(value) / 100), to_money(Decimal(pv) / 100))
             for day, (count, value, pv) in sorted(totals.items())]
