@@ -469,7 +469,7 @@ def materialise_chunk(session: Session, *, run_id: int, number: int, rules: Engi
         session.execute(_on_conflict_nothing(session, AutoshipOccurrence), missed_rows)
 
     seconds = round(time.perf_counter() - started, 4)
-    chunk.status, chunk.due, chunk.created, chunk.skipped = "done", len(plans), created, skipped
+    chunk.status, chunk.due, chunk.created, chunk.skipped = "done", len(due_rows), created, skipped
     chunk.missed, chunk.seconds, chunk.finished_at = len(missed_rows), seconds, utcnow()
     chunk.set_aside = len(set_aside)
     chunk.attempts += 1
@@ -480,7 +480,7 @@ def materialise_chunk(session: Session, *, run_id: int, number: int, rules: Engi
         set_aside=AutoshipRun.set_aside + len(set_aside)))
     session.flush()
     _finish_if_complete(session, run_id)
-    return ChunkResult(len(plans), created, skipped, len(missed_rows), seconds, set_aside=len(set_aside))
+    return ChunkResult(len(due_rows), created, skipped, len(missed_rows), seconds, set_aside=len(set_aside))
 
 
 def _set_aside(session: Session, set_aside: list[SetAside], now: datetime) -> None:

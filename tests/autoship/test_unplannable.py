@@ -306,3 +306,52 @@ def test_pv_repair_checks_a_profile_whose_schedule_cannot_be_expanded(session, m
     repair = repair_cycle_pv(session)
     assert (repair.checked, repair.fixed_ids) == (3, [ids[1]])
     assert session.get(AutoshipProfile, ids[1]).cycle_pv == Decimal("96.00")
+
+
+def test_a_reminder_that_cannot_be_written_is_logged_and_the_others_go(session, member, product, monkeypatch,
+                                                                       caplog):
+    from portal.autoship import notices
+    today = company_today()
+    ids = insert_profiles(session, member, product, count=3, due=today + timedelta(days=3))
+    real = notices.priced_items
+
+    def priced_items(profile):
+        if profile.id == ids[1]:
+            raise ValueError("a row nobody foresaw")
+        return real(profile)
+    monkeypatch.setattr(notices, "priced_items", priced_items)
+    assert send_reminders(session, today=today, days_ahead=3, base_url="https://portal.test",
+                          shipping=SHIPPING) == 2
+    session.commit()
+    assert set(session.scalars(select(AutoshipReminder.profile_id))) == {ids[0], ids[2]}
+    assert f"autoship reminder for profile {ids[1]}" in caplog.text and "a row nobody foresaw" in caplog.text
+    monkeypatch.setattr(notices, "priced_items", real)  # fixed: the next tick sends it
+    assert send_reminders(session, today=today, days_ahead=3, base_url="https://portal.test",
+                          shipping=SHIPPING) == 1
+
+
+def test_a_charge_that_fails_unexpectedly_stays_pending_and_the_others_are_charged(app, session, redis, member,
+                                                                                   product, monkeypatch, caplog):
+    from portal.autoship import operations
+    from portal.orders.billing import orders_with_stale_attempts
+    from portal.orders.models import ChargeAttempt
+    from portal.payments.gateway import SandboxGateway
+    from portal.db import utcnow
+    as_of = date(2026, 12, 1)
+    insert_profiles(session, member, product, count=3, due=as_of)
+    engine.run_in_process(session, as_of=as_of, trigger="test", rules=EngineRules(shipping=SHIPPING))
+    order_ids = list(session.scalars(select(Order.id).order_by(Order.id)))
+    real, calls = SandboxGateway.charge, []
+
+    def charge(gateway, token, amount, currency, *, idempotency_key):
+        calls.append(idempotency_key)
+        if len(calls) == 2:
+            raise RuntimeError("the gateway's answer could not be read")
+        return real(gateway, token, amount, currency, idempotency_key=idempotency_key)
+    monkeypatch.setattr(SandboxGateway, "charge", charge)
+    result = operations.charge(app, session, order_ids, as_of)
+    assert sorted(result.paid) == [order_ids[0], order_ids[2]]
+    assert "unexpected gateway failure" in caplog.text
+    assert session.get(Order, order_ids[1]).status == "pending_payment"
+    assert session.scalar(select(ChargeAttempt.outcome).where(ChargeAttempt.order_id == order_ids[1])) == "pending"
+    assert orders_with_stale_attempts(session, utcnow() + timedelta(seconds=1)) == [order_ids[1]]
