@@ -39,7 +39,7 @@ def materialise(run_id: int, number: int) -> dict:
         db.session.commit()
         raise
     return {"due": result.due, "created": result.created, "skipped": result.skipped,
-            "missed": result.missed, "already_done": result.already_done}
+            "missed": result.missed, "set_aside": result.set_aside, "already_done": result.already_done}
 
 
 def charge_chunk(run_id: int, number: int) -> dict:

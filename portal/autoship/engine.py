@@ -6,6 +6,8 @@ transaction of a handful of set-based statements:
 1. the due profiles of the range are locked and, in Python over plain values, each gets the
    date it orders for (the latest due date: older missed dates are recorded, never ordered
    in a burst) and its next date (calendar or rolling), computed once per distinct schedule;
+   a profile whose schedule gives no next date is set aside (status 'unplannable', with the
+   reason) and the rest of the chunk goes on without it;
 2. ``INSERT INTO orders ... SELECT ... ON CONFLICT (profile, due date) DO NOTHING`` creates
    the orders, priced by each profile's policy, from items that can ship;
 3. lines and status history are inserted for the new orders;
@@ -32,11 +34,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from portal.autoship.chunk_statement import SKIP_NOTE, array_literal, chunk_statement
-from portal.autoship.models import (AutoshipOccurrence, AutoshipProfile, AutoshipRun,
+from portal.autoship.models import (AutoshipEvent, AutoshipOccurrence, AutoshipProfile, AutoshipRun,
                                     AutoshipRunAttempt, AutoshipRunChunk, AutoshipSkip,
                                     ProfileStatus, Regularity, RunStatus)
 from portal.autoship.recurrence import Recurrence
-from portal.autoship.schedule import Schedule
+from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.db import utcnow
 from portal.orders.pricing import ShippingRule
 
@@ -58,9 +60,18 @@ class DuePlan:
     missed: tuple[date, ...]  # older due dates that passed during downtime
 
 
+@dataclass(frozen=True)
+class SetAside:
+    profile_id: int
+    reason: str
+
+
 @lru_cache(maxsize=4096)
 def _rule(text_rule: str) -> Recurrence:
-    return Recurrence.parse(text_rule)
+    try:
+        return Recurrence.parse(text_rule)
+    except ValueError as error:  # stored before the parser refused it
+        raise UnplannableSchedule(f"the rule {text_rule!r} is not understood any more: {error}") from error
 
 
 def plan_due(profile_id: int, rrule: str, anchor: date, regularity: str, next_run: date,
@@ -159,8 +170,15 @@ def resume_paused(session: Session, as_of: date) -> int:
         AutoshipProfile.status == ProfileStatus.PAUSED, AutoshipProfile.paused_until <= as_of)
         .with_for_update()))
     for profile in profiles:
-        profile.status = ProfileStatus.ACTIVE
-        profile.next_run_date = schedule_of(profile).first_on_or_after(profile.paused_until)
+        try:
+            next_run = schedule_of(profile).first_on_or_after(profile.paused_until)
+        except UnplannableSchedule as error:
+            reason = f"Its schedule cannot be planned: {error}."
+            profile.status, profile.set_aside_reason = ProfileStatus.UNPLANNABLE, reason[:300]
+            record(session, profile, None, "set aside", reason)
+            profile.paused_until = None
+            continue
+        profile.status, profile.next_run_date = ProfileStatus.ACTIVE, next_run
         if profile.next_run_date is None:
             profile.status, profile.cancelled_at = ProfileStatus.CANCELLED, utcnow()
         record(session, profile, None, "resumed automatically", f"paused until {profile.paused_until}")
@@ -179,6 +197,7 @@ class ChunkResult:
     missed: int
     seconds: float
     already_done: bool = False
+    set_aside: int = 0
 
 
 def _lock_chunk(session: Session, run_id: int, number: int) -> AutoshipRunChunk | None:
@@ -208,8 +227,15 @@ def materialise_chunk(session: Session, *, run_id: int, number: int, rules: Engi
             select(AutoshipSkip.profile_id, AutoshipSkip.skip_date)
             .where(AutoshipSkip.profile_id.between(chunk.low_id, chunk.high_id))):
         skips.setdefault(profile_id, set()).add(day)
-    plans = [plan_due(pid, rrule, anchor, regularity, next_run, as_of, frozenset(skips.get(pid, ())))
-             for pid, rrule, anchor, regularity, next_run in due_rows]
+    plans, set_aside = [], []
+    for pid, rrule, anchor, regularity, next_run in due_rows:
+        try:
+            plans.append(plan_due(pid, rrule, anchor, regularity, next_run, as_of,
+                                  frozenset(skips.get(pid, ()))))
+        except UnplannableSchedule as error:
+            # One member's schedule must not stop everyone else's order.
+            set_aside.append(SetAside(pid, f"Its schedule cannot be planned: {error}."[:300]))
+    _set_aside(session, set_aside, now)
 
     created, skipped = session.execute(chunk_statement(rules.shipping), {
         "profile_ids": array_literal(p.profile_id for p in plans),
@@ -224,16 +250,31 @@ def materialise_chunk(session: Session, *, run_id: int, number: int, rules: Engi
         session.execute(insert(AutoshipOccurrence).on_conflict_do_nothing(), missed_rows)
 
     seconds = round(time.perf_counter() - started, 4)
-    chunk.status, chunk.due, chunk.created, chunk.skipped = "done", len(plans), created, skipped
+    chunk.status, chunk.due, chunk.created, chunk.skipped = "done", len(due_rows), created, skipped
     chunk.missed, chunk.seconds, chunk.finished_at = len(missed_rows), seconds, utcnow()
+    chunk.set_aside = len(set_aside)
     chunk.attempts += 1
     chunk.error = ""
     session.execute(update(AutoshipRun).where(AutoshipRun.id == run_id).values(
         chunks_done=AutoshipRun.chunks_done + 1, created=AutoshipRun.created + created,
-        skipped=AutoshipRun.skipped + skipped, missed=AutoshipRun.missed + len(missed_rows)))
+        skipped=AutoshipRun.skipped + skipped, missed=AutoshipRun.missed + len(missed_rows),
+        set_aside=AutoshipRun.set_aside + len(set_aside)))
     session.flush()
     _finish_if_complete(session, run_id)
-    return ChunkResult(len(plans), created, skipped, len(missed_rows), seconds)
+    return ChunkResult(len(due_rows), created, skipped, len(missed_rows), seconds, set_aside=len(set_aside))
+
+
+def _set_aside(session: Session, set_aside: list[SetAside], now: datetime) -> None:
+    """The profiles whose schedule cannot be planned wait, with their reason, for a new one;
+    they are already locked by the chunk's scan."""
+    if not set_aside:
+        return
+    session.execute(update(AutoshipProfile), [
+        {"id": s.profile_id, "status": ProfileStatus.UNPLANNABLE, "set_aside_reason": s.reason,
+         "updated_at": now} for s in set_aside])
+    session.execute(insert(AutoshipEvent), [
+        {"profile_id": s.profile_id, "actor_id": None, "at": now, "action": "set aside",
+         "details": s.reason} for s in set_aside])
 
 
 def _finish_if_complete(session: Session, run_id: int) -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from portal.autoship.engine import _rule
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipSkip, ProfileStatus
+from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.catalog.models import Product, ProductUnit
-from portal.autoship.schedule import Schedule
 from portal.db import to_money
 from portal.orders.rules import line_amount_sql, line_volume_sql, unit_amount_sql
 
@@ -54,13 +54,20 @@ def forecast(session: Session, start: date, end: date) -> list[ForecastDay]:
         skips[profile_id].add(day)
     totals: dict[date, list] = {}
     for pid, rrule, anchor, regularity, next_run, subtotal, pv in session.execute(_cycles(end)):
-        schedule = Schedule(_rule(rrule), anchor, regularity, frozenset(skips.get(pid, ())))
+        try:
+            schedule = Schedule(_rule(rrule), anchor, regularity, frozenset(skips.get(pid, ())))
+        except UnplannableSchedule:
+            schedule = None
         day = next_run
-        while day is not None and day <= end:
+        while schedule is not None and day is not None and day <= end:
+            try:
+                following = schedule.following(day)
+            except UnplannableSchedule:
+                break  # the engine sets it aside on that day instead of ordering
             bucket = totals.setdefault(max(day, start), [0, Decimal(0), Decimal(0)])
             bucket[0] += 1
             bucket[1] += subtotal
             bucket[2] += pv
-            day = schedule.following(day)
+            day = following
     return [ForecastDay(day, count, to_money(value), to_money(pv))
             for day, (count, value, pv) in sorted(totals.items())]

@@ -17,6 +17,9 @@ class ProfileStatus(StrEnum):
     ACTIVE = "active"
     PAUSED = "paused"
     PAYMENT_FAILED = "payment_failed"  # the last run could not be charged: not silently continued
+    # The engine could not work out a date of its schedule (set_aside_reason says why); it waits
+    # for a new schedule instead of stopping everyone else's run.
+    UNPLANNABLE = "unplannable"
     CANCELLED = "cancelled"
 
 
@@ -37,6 +40,7 @@ class OutOfStockPolicy(StrEnum):
 
 STATUS_LABELS = {ProfileStatus.ACTIVE: "Active", ProfileStatus.PAUSED: "Paused",
                  ProfileStatus.PAYMENT_FAILED: "Payment failed",
+                 ProfileStatus.UNPLANNABLE: "Needs a new schedule",
                  ProfileStatus.CANCELLED: "Cancelled"}
 
 SHIPPING_METHODS = {"standard": "Standard (3-5 days)", "express": "Express (1-2 days)"}
@@ -52,7 +56,7 @@ class AutoshipProfile(Base):
         # The engine's scan: active profiles due on or before a date, in id order.
         Index("ix_autoship_profiles_due", "next_run_date", "id",
               postgresql_where=text("status = 'active'")),
-        CheckConstraint("status IN ('active', 'paused', 'payment_failed', 'cancelled')",
+        CheckConstraint("status IN ('active', 'paused', 'payment_failed', 'unplannable', 'cancelled')",
                         name="status_known"),
         CheckConstraint("regularity IN ('calendar', 'rolling')", name="regularity_known"),
         CheckConstraint("price_policy IN ('run_time', 'locked')", name="price_policy_known"),
@@ -82,6 +86,8 @@ class AutoshipProfile(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the engine set the profile aside (status 'unplannable'); None otherwise.
+    set_aside_reason: Mapped[str | None] = mapped_column(String(300))
 
     items: Mapped[list["AutoshipItem"]] = relationship(
         back_populates="profile", order_by="AutoshipItem.id", cascade="all, delete-orphan")
@@ -210,6 +216,7 @@ class AutoshipRun(Base):
     skipped: Mapped[int] = mapped_column(default=0)
     missed: Mapped[int] = mapped_column(default=0)
     failed: Mapped[int] = mapped_column(default=0)
+    set_aside: Mapped[int] = mapped_column(default=0)  # due profiles whose schedule could not be planned
     resumed: Mapped[int] = mapped_column(default=0)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -261,6 +268,7 @@ class AutoshipRunChunk(Base):
     created: Mapped[int] = mapped_column(default=0)
     skipped: Mapped[int] = mapped_column(default=0)
     missed: Mapped[int] = mapped_column(default=0)
+    set_aside: Mapped[int] = mapped_column(default=0)
     attempts: Mapped[int] = mapped_column(default=0)
     seconds: Mapped[float | None]
     error: Mapped[str] = mapped_column(String(500), default="")

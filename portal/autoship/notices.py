@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -17,10 +18,13 @@ from portal.orders.pricing import ShippingRule, totals
 
 REMINDER_BATCH = 2000
 
+log = logging.getLogger(__name__)
+
 
 def send_reminders(session: Session, *, today: date, days_ahead: int, base_url: str,
                    shipping: ShippingRule) -> int:
-    """One reminder per active profile whose next run is ``days_ahead`` days away."""
+    """One reminder per active profile whose next run is ``days_ahead`` days away. A profile
+    whose reminder cannot be written is logged and left for the next tick; the others go."""
     run_date = today + timedelta(days=days_ahead)
     already = select(AutoshipReminder.profile_id).where(AutoshipReminder.run_date == run_date)
     profiles = session.scalars(
@@ -29,21 +33,35 @@ def send_reminders(session: Session, *, today: date, days_ahead: int, base_url: 
                                       AutoshipProfile.id.not_in(already))
         .options(selectinload(AutoshipProfile.items)).order_by(AutoshipProfile.id)
         .limit(REMINDER_BATCH)).all()
+    sent = 0
     for profile in profiles:
-        user = session.get(User, profile.user_id)
-        lines, problems = priced_items(profile)
-        cycle = totals(lines, shipping)
-        items = "\n".join(f"  {l.quantity} x {l.name} ({l.unit_code}, {l.eaches} eaches)  ${l.line_total}"
-                          for l in lines)
-        link = f"{base_url.rstrip('/')}/autoship/{profile.id}"
-        body = (f"Hello {user.first_name},\n\nyour standing order “{profile.name}” ships on "
-                f"{run_date:%A, %B %-d}:\n\n{items}\n\nTotal ${cycle.total} · {cycle.pv} PV\n"
-                + ("".join(f"\nNote: {p}" for p in problems))
-                + f"\n\nTo skip this shipment or change it, visit {link}\n")
-        queue_mail(session, user=user, subject=f"Your autoship ships on {run_date:%B %-d}", body=body)
-        session.add(AutoshipReminder(profile_id=profile.id, run_date=run_date))
+        try:
+            with session.begin_nested():
+                _remind(session, profile, run_date, base_url, shipping)
+        except Exception:  # one member's data must not hold back everyone else's reminder
+            log.exception("autoship reminder for profile %s (run %s) not sent; the next tick tries again",
+                          profile.id, run_date)
+            continue
+        sent += 1
     session.flush()
-    return len(profiles)
+    return sent
+
+
+def _remind(session: Session, profile: AutoshipProfile, run_date: date, base_url: str,
+            shipping: ShippingRule) -> None:
+    user = session.get(User, profile.user_id)
+    lines, problems = priced_items(profile)
+    cycle = totals(lines, shipping)
+    items = "\n".join(f"  {l.quantity} x {l.name} ({l.unit_code}, {l.eaches} eaches)  ${l.line_total}"
+                      for l in lines)
+    link = f"{base_url.rstrip('/')}/autoship/{profile.id}"
+    body = (f"Hello {user.first_name},\n\nyour standing order “{profile.name}” ships on "
+            f"{run_date:%A, %B %-d}:\n\n{items}\n\nTotal ${cycle.total} · {cycle.pv} PV\n"
+            + ("".join(f"\nNote: {p}" for p in problems))
+            + f"\n\nTo skip this shipment or change it, visit {link}\n")
+    queue_mail(session, user=user, subject=f"Your autoship ships on {run_date:%B %-d}", body=body)
+    session.add(AutoshipReminder(profile_id=profile.id, run_date=run_date))
+    session.flush()
 
 
 def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: str) -> None:

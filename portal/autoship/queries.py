@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
-from portal.autoship.recurrence import Recurrence
-from portal.autoship.services import AutoshipRules, days_until_cutoff, priced_items, schedule_of
+from portal.autoship.schedule import UnplannableSchedule
+from portal.autoship.services import (AutoshipRules, days_until_cutoff, describe_rule, priced_items,
+                                      schedule_of)
 from portal.orders.models import Order
 from portal.orders.pricing import ShippingRule, Totals, totals
 
@@ -26,6 +27,9 @@ class ProfileSummary:
     problems: list[str]
     below_min_pv: bool
     days_to_cutoff: int | None
+    # Why no date of it can be planned (the engine set it aside, or would): shown on every page
+    # that shows the profile, with what to do about it. None when it plans fine.
+    unplannable: str | None = None
 
 
 def profiles_of(session: Session, user: User) -> list[AutoshipProfile]:
@@ -40,13 +44,19 @@ def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
               shipping: ShippingRule, count: int = 6) -> ProfileSummary:
     lines, problems = priced_items(profile)
     cycle = totals(lines, shipping)
-    active = profile.status == ProfileStatus.ACTIVE
-    upcoming = schedule_of(profile).upcoming(profile.next_run_date, count) if active else []
+    upcoming, unplannable = [], None
+    if profile.status == ProfileStatus.UNPLANNABLE:
+        unplannable = profile.set_aside_reason or "Its schedule cannot be planned."
+    elif profile.status == ProfileStatus.ACTIVE:
+        try:
+            upcoming = schedule_of(profile).upcoming(profile.next_run_date, count)
+        except UnplannableSchedule as error:
+            unplannable = f"Its schedule cannot be planned: {error}."
     return ProfileSummary(
         profile=profile,
-        description=Recurrence.parse(profile.rrule).describe(profile.anchor_date)
+        description=describe_rule(profile)
         + (" (rolling: counted from the last order)" if profile.regularity == "rolling" else ""),
-        upcoming=upcoming,
+        upcoming=upcoming, unplannable=unplannable,
         skipped=sorted(s.skip_date for s in profile.skips if s.skip_date > today),
         cycle=cycle, problems=problems,
         below_min_pv=bool(lines) and cycle.pv < rules.min_pv,
@@ -64,6 +74,13 @@ def recent_orders(session: Session, profile: AutoshipProfile, limit: int = 10) -
                                 .order_by(Order.autoship_due_date.desc()).limit(limit)))
 
 
+def needing_a_schedule(session: Session, user: User) -> list[AutoshipProfile]:
+    """The person's standing orders the engine set aside until they choose a new schedule."""
+    return list(session.scalars(select(AutoshipProfile).where(
+        AutoshipProfile.user_id == user.id, AutoshipProfile.status == ProfileStatus.UNPLANNABLE)
+        .order_by(AutoshipProfile.id)))
+
+
 def upcoming_for_person(session: Session, user: User, today: date, horizon_days: int = 62):
     """(date, profile) for every active profile's runs in the coming weeks, soonest first."""
     until = today + timedelta(days=horizon_days)
@@ -71,7 +88,11 @@ def upcoming_for_person(session: Session, user: User, today: date, horizon_days:
     for profile in profiles_of(session, user):
         if profile.status != ProfileStatus.ACTIVE:
             continue
-        for day in schedule_of(profile).upcoming(profile.next_run_date, 12):
+        try:
+            days = schedule_of(profile).upcoming(profile.next_run_date, 12)
+        except UnplannableSchedule:
+            continue  # its own page says why; the engine sets it aside on its next run
+        for day in days:
             if day > until:
                 break
             runs.append((day, profile))

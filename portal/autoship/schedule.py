@@ -19,6 +19,52 @@ from portal.autoship.recurrence import Recurrence
 
 CALENDAR, ROLLING = "calendar", "rolling"
 MAX_SKIP_RUN = 200  # more consecutive skipped dates than this is not a schedule any more
+# A rolling series restarts from whatever day an order is placed (a late run, a "ship now"),
+# so its rule must have a date after every day of the year, whatever its weekday.
+ROLLING_CHECK_DAYS = 366
+
+
+class UnplannableSchedule(ValueError):
+    """The schedule cannot give the next date: the rule has none after the date it counts from."""
+
+
+def check_schedule(rule: Recurrence, anchor: date, regularity: str,
+                   skips: Iterable[date] = ()) -> date:
+    """The first date of a schedule about to be accepted; ``UnplannableSchedule`` with a
+    sentence for the person if the schedule would leave the engine without a next date.
+
+    The one check behind every form that accepts a schedule (new, change, preview, admin,
+    seed): a rule with no date on or after its first date is refused, and so is a rolling rule
+    that has no date after some day an order may be placed on (every 7 days but only on
+    Mondays, counted from a Tuesday)."""
+    if regularity not in (CALENDAR, ROLLING):
+        raise UnplannableSchedule("Choose a calendar or a rolling schedule.")
+    schedule = Schedule(rule, anchor, regularity, frozenset(skips))
+    first = schedule.first_on_or_after(anchor)
+    if first is None:
+        raise UnplannableSchedule("That schedule has no date from the first date on.")
+    if regularity == ROLLING:
+        stuck = _rolling_dead_end(rule, anchor)
+        if stuck is not None:
+            raise UnplannableSchedule(
+                f"A rolling schedule counts from the day each order is placed, and "
+                f"“{rule.describe()}” has no date after {stuck:%A, %B %-d, %Y}. "
+                "Choose a calendar schedule or another rule.")
+    return first
+
+
+@lru_cache(maxsize=1024)
+def _rolling_dead_end(rule: Recurrence, anchor: date) -> date | None:
+    """A day within a year from ``anchor`` after which the re-anchored rule has no date."""
+    for offset in range(ROLLING_CHECK_DAYS):
+        day = anchor + timedelta(days=offset)
+        try:
+            _after_ship(rule, day)
+        except ValueError:
+            return day
+        except OverflowError:
+            return None
+    return None
 
 
 @dataclass(frozen=True)
@@ -30,7 +76,11 @@ class Schedule:
 
     @classmethod
     def of(cls, rrule: str, anchor: date, regularity: str, skips: Iterable[date] = ()) -> "Schedule":
-        return cls(Recurrence.parse(rrule), anchor, regularity, frozenset(skips))
+        try:
+            rule = Recurrence.parse(rrule)
+        except ValueError as error:  # stored before the parser refused it
+            raise UnplannableSchedule(f"the rule {rrule!r} is not understood any more: {error}") from error
+        return cls(rule, anchor, regularity, frozenset(skips))
 
     def first_on_or_after(self, day: date) -> date | None:
         """The first date to run on ``day`` or later (a new profile's or a resumed one's)."""
@@ -43,7 +93,7 @@ class Schedule:
     def following(self, ran_on: date) -> date | None:
         """The next date after a run on (or the skip of) ``ran_on``; None when the series ends."""
         if self.regularity == ROLLING:
-            return self._unskipped(_after_ship(self.rule, ran_on))
+            return self._unskipped(_next_after_ship(self.rule, ran_on))
         found = self.rule.next_dates(self.anchor, ran_on, 1, self.skips)
         return found[0] if found else None
 
@@ -60,8 +110,15 @@ class Schedule:
         for _ in range(MAX_SKIP_RUN):
             if day not in self.skips:
                 return day
-            day = _after_ship(self.rule, day)
-        raise ValueError("every upcoming date of this standing order is skipped")
+            day = _next_after_ship(self.rule, day)
+        raise UnplannableSchedule("every upcoming date of this standing order is skipped")
+
+
+def _next_after_ship(rule: Recurrence, shipped_on: date) -> date:
+    try:
+        return _after_ship(rule, shipped_on)
+    except ValueError as error:
+        raise UnplannableSchedule(str(error)) from error
 
 
 @lru_cache(maxsize=65536)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -19,7 +21,7 @@ from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipPrefere
                                     AutoshipProfile, AutoshipSkip, CalendarFeed, OutOfStockPolicy,
                                     PricePolicy, ProfileStatus, Regularity, SHIPPING_METHODS)
 from portal.autoship.recurrence import Recurrence
-from portal.autoship.schedule import Schedule
+from portal.autoship.schedule import Schedule, UnplannableSchedule, check_schedule
 from portal.autoship.volume import refresh_cycle_pv
 from portal.cart.services import cart_lines
 from portal.catalog.services import active_product, sellable_unit
@@ -36,6 +38,8 @@ MAX_PROFILES_PER_PERSON = 20
 MAX_ITEMS_PER_PROFILE = 50
 MAX_NAME_LENGTH = 80
 HORIZON_DAYS = 366  # how far ahead a first or moved date may be
+NEEDS_NEW_SCHEDULE = ("No date of this standing order's schedule can be planned, so it was set "
+                      "aside. Choose a new schedule to make it active again, or cancel it.")
 
 
 class AutoshipError(DomainError):
@@ -67,6 +71,27 @@ def owned_profile(session: Session, user: User, profile_id: int) -> AutoshipProf
 def schedule_of(profile: AutoshipProfile) -> Schedule:
     return Schedule.of(profile.rrule, profile.anchor_date, profile.regularity,
                        (skip.skip_date for skip in profile.skips))
+
+
+def describe_rule(profile: AutoshipProfile) -> str:
+    """The profile's rule in words; the stored text itself if it no longer parses."""
+    try:
+        return Recurrence.parse(profile.rrule).describe(profile.anchor_date)
+    except ValueError:
+        return profile.rrule
+
+
+@contextmanager
+def planning(profile: AutoshipProfile) -> Iterator[None]:
+    """Schedule arithmetic on a stored profile: a schedule it cannot plan is the member's to
+    fix (a new schedule, or cancel), told as such, never a 500."""
+    if profile.status == ProfileStatus.UNPLANNABLE:
+        raise AutoshipError(NEEDS_NEW_SCHEDULE)
+    try:
+        yield
+    except UnplannableSchedule as error:
+        raise AutoshipError(f"This schedule cannot be planned any more ({error}). "
+                            "Choose a new schedule, or cancel the standing order.") from error
 
 
 def days_until_cutoff(profile: AutoshipProfile, today: date, rules: AutoshipRules) -> int | None:
@@ -106,6 +131,8 @@ def record(session: Session, profile: AutoshipProfile, actor: User | None, actio
 def _check_open_for_changes(profile: AutoshipProfile, today: date, rules: AutoshipRules) -> None:
     if profile.status == ProfileStatus.CANCELLED:
         raise AutoshipError("This standing order is cancelled. Reactivate it to change it.")
+    if profile.status == ProfileStatus.UNPLANNABLE:
+        return  # the engine set it aside: no shipment of it is being prepared
     left = days_until_cutoff(profile, today, rules)
     if left is not None and left < 0:
         raise AutoshipError(
@@ -183,10 +210,7 @@ def create_profile(session: Session, *, user: User, name: str, rule: Recurrence,
     _check_first_date(first_date, today)
     address = owned_address(session, user, address_id)
     card = usable_card(session, user, card_id, today)
-    schedule = Schedule(rule, first_date, regularity)
-    next_run = schedule.first_on_or_after(first_date)
-    if next_run is None:
-        raise AutoshipError("That schedule has no date from the first date on.", "rule")
+    next_run = accepted_schedule(rule, first_date, regularity)
 
     profile = AutoshipProfile(user_id=user.id, name=_check_name(name), status=ProfileStatus.ACTIVE,
                               rrule=str(rule), anchor_date=first_date, regularity=regularity,
@@ -233,6 +257,17 @@ def _defaults_for_new(session: Session, user: User, today: date):
     return addresses[0], cards[0]
 
 
+def _first_after_today(rule: Recurrence, regularity: str, today: date) -> date:
+    try:
+        first = Schedule(rule, today, regularity).following(today)
+    except UnplannableSchedule:
+        first = None
+    if first is None:
+        raise AutoshipError("Your saved default schedule has no date after today: "
+                            "create the standing order with a schedule of its own.")
+    return first
+
+
 def profile_from_cart(session: Session, *, user: User, today: date,
                       rules: AutoshipRules) -> AutoshipProfile:
     """"Make this my autoship": the cart becomes a new profile, in one action. The cart is kept,
@@ -242,7 +277,7 @@ def profile_from_cart(session: Session, *, user: User, today: date,
         raise AutoshipError("Your cart is empty: add what you want delivered regularly first.")
     address, card = _defaults_for_new(session, user, today)
     rule, regularity = default_rule(session, user)
-    first = Schedule(rule, today, regularity).following(today)
+    first = _first_after_today(rule, regularity, today)
     return create_profile(session, user=user, name="Autoship from my cart", rule=rule,
                           regularity=regularity, first_date=first, address_id=address.id,
                           card_id=card.id, today=today, rules=rules,
@@ -256,7 +291,7 @@ def subscribe(session: Session, *, user: User, product_id: int, unit_code: str, 
         product = active_product(session, product_id)
         address, card = _defaults_for_new(session, user, today)
         rule, regularity = default_rule(session, user)
-        first = Schedule(rule, today, regularity).following(today)
+        first = _first_after_today(rule, regularity, today)
         return create_profile(session, user=user, name=f"{product.name[:60]} autoship", rule=rule,
                               regularity=regularity, first_date=first, address_id=address.id,
                               card_id=card.id, today=today, rules=rules,
@@ -323,9 +358,20 @@ def remove_item(session: Session, *, user: User, profile: AutoshipProfile, item_
 
 # ------------------------------------------------------------------ schedule
 
+def accepted_schedule(rule: Recurrence, first_date: date, regularity: str,
+                      skips: frozenset[date] = frozenset()) -> date:
+    """The first date of a schedule a person chose; refused beside the rule if the engine could
+    not plan it (see ``check_schedule``, the one check for every place that accepts one)."""
+    try:
+        return check_schedule(rule, first_date, regularity, skips)
+    except UnplannableSchedule as error:
+        raise AutoshipError(str(error), "rrule") from error
+
+
 def preview(rule: Recurrence, regularity: str, first_date: date, count: int = 6) -> list[date]:
+    """The first ``count`` dates; AutoshipError for a schedule that would not be accepted."""
     schedule = Schedule(rule, first_date, regularity)
-    return schedule.upcoming(schedule.first_on_or_after(first_date), count)
+    return schedule.upcoming(accepted_schedule(rule, first_date, regularity), count)
 
 
 def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, rule: Recurrence,
@@ -336,17 +382,19 @@ def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, r
     if regularity not in (Regularity.CALENDAR, Regularity.ROLLING):
         raise AutoshipError("Choose a calendar or a rolling schedule.", "regularity")
     _check_first_date(first_date, today)
-    schedule = Schedule(rule, first_date, regularity, frozenset(s.skip_date for s in profile.skips))
-    next_run = schedule.first_on_or_after(first_date)
-    if next_run is None:
-        raise AutoshipError("That schedule has no date from the first date on.", "rule")
-    before = f"{Recurrence.parse(profile.rrule).describe(profile.anchor_date)} ({profile.regularity})"
+    next_run = accepted_schedule(rule, first_date, regularity,
+                                 frozenset(s.skip_date for s in profile.skips))
+    before = f"{describe_rule(profile)} ({profile.regularity})"
     profile.rrule, profile.regularity, profile.anchor_date = str(rule), regularity, first_date
-    if profile.status == ProfileStatus.ACTIVE:
+    set_aside = profile.status == ProfileStatus.UNPLANNABLE
+    if profile.status in (ProfileStatus.ACTIVE, ProfileStatus.UNPLANNABLE):
+        # A profile the engine set aside runs again once it has a schedule it can plan.
+        profile.status, profile.set_aside_reason = ProfileStatus.ACTIVE, None
         profile.next_run_date = next_run
     session.flush()
     record(session, profile, user, "schedule changed",
-           f"{before} → {rule.describe(first_date)} ({regularity}), next {next_run.isoformat()}")
+           f"{before} → {rule.describe(first_date)} ({regularity}), next {next_run.isoformat()}"
+           + ("; active again" if set_aside else ""))
 
 
 def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, new_date: date,
@@ -364,7 +412,8 @@ def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, 
     before = profile.next_run_date
     if move_anchor:
         profile.anchor_date = new_date
-        next_run = schedule_of(profile).first_on_or_after(new_date)
+        with planning(profile):
+            next_run = schedule_of(profile).first_on_or_after(new_date)
         if next_run is None:
             raise AutoshipError("The schedule has no date from then on.", "new_date")
         profile.next_run_date = next_run
@@ -380,7 +429,8 @@ def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: da
     """Skip one upcoming occurrence, kept as an exception keyed by its date."""
     if profile.status != ProfileStatus.ACTIVE:
         raise AutoshipError("Only an active standing order has dates to skip.")
-    upcoming = schedule_of(profile).upcoming(profile.next_run_date, 24)
+    with planning(profile):
+        upcoming = schedule_of(profile).upcoming(profile.next_run_date, 24)
     if day not in upcoming:
         raise AutoshipError("That date is not one of the next shipments of this standing order.",
                             "day")
@@ -390,7 +440,8 @@ def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: da
     session.flush()
     session.refresh(profile, ["skips"])
     if day == profile.next_run_date:
-        profile.next_run_date = schedule_of(profile).following(day)
+        with planning(profile):
+            profile.next_run_date = schedule_of(profile).following(day)
         if profile.next_run_date is None:
             profile.status = ProfileStatus.CANCELLED
             profile.cancelled_at = utcnow()
@@ -407,10 +458,13 @@ def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: 
         raise AutoshipError("That date has passed.")
     profile.skips.remove(skip)
     session.flush()
-    if profile.status == ProfileStatus.ACTIVE and profile.next_run_date and day < profile.next_run_date \
-            and schedule_of(profile).upcoming(schedule_of(profile).first_on_or_after(day), 1) == [day]:
-        _check_open_for_changes(profile, today, rules)
-        profile.next_run_date = day
+    if profile.status == ProfileStatus.ACTIVE and profile.next_run_date and day < profile.next_run_date:
+        with planning(profile):
+            schedule = schedule_of(profile)
+            runs_then = schedule.upcoming(schedule.first_on_or_after(day), 1) == [day]
+        if runs_then:
+            _check_open_for_changes(profile, today, rules)
+            profile.next_run_date = day
     session.flush()
     record(session, profile, user, "skip undone", day.isoformat())
 
@@ -439,8 +493,8 @@ def resume(session: Session, *, user: User | None, profile: AutoshipProfile, tod
         raise AutoshipError("This standing order is already active.")
     if not profile.items:
         raise AutoshipError("Add an item before reactivating this standing order.")
-    schedule = schedule_of(profile)
-    next_run = schedule.first_on_or_after(today + timedelta(days=1))
+    with planning(profile):
+        next_run = schedule_of(profile).first_on_or_after(today + timedelta(days=1))
     if profile.regularity == Regularity.CALENDAR and profile.next_run_date \
             and profile.next_run_date > today and profile.status == ProfileStatus.PAUSED:
         next_run = profile.next_run_date
@@ -517,8 +571,10 @@ def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway:
     lines, problems = priced_items(profile)
     if not lines:
         raise AutoshipError("Nothing in this standing order can be shipped: " + " ".join(problems))
-    schedule = schedule_of(profile)
     due = profile.next_run_date if profile.regularity == Regularity.CALENDAR else today
+    with planning(profile):  # before anything is charged
+        next_run = schedule_of(profile).following(
+            due if profile.regularity == Regularity.CALENDAR else today)
     exists = session.scalar(select(Order.id).where(Order.autoship_profile_id == profile.id,
                                                    Order.autoship_due_date == due))
     if exists is not None:
@@ -533,7 +589,7 @@ def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway:
     charge_order(session, order, gateway, card.token,
                  idempotency_key=f"autoship:{profile.id}:{due.isoformat()}")
     profile.last_order_date = today
-    profile.next_run_date = schedule.following(due if profile.regularity == Regularity.CALENDAR else today)
+    profile.next_run_date = next_run
     if profile.next_run_date is None:
         profile.status, profile.cancelled_at = ProfileStatus.CANCELLED, utcnow()
     session.flush()

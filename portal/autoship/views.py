@@ -55,7 +55,7 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
     _delivery_choices(delivery)
     delivery.card_id.data = delivery.card_id.data or profile.payment_method_id
     schedule = forms.pop("schedule", None) or ScheduleForm(
-        formdata=None, first_date=profile.next_run_date or today, regularity=profile.regularity,
+        formdata=None, first_date=max(profile.next_run_date or today, today), regularity=profile.regularity,
         kind="rrule", rrule=profile.rrule)
     add_item = forms.pop("add_item", None) or ItemForm(formdata=None)
     add_item.product_id.choices = _product_choices()
@@ -151,6 +151,8 @@ def preview():
         dates = services.preview(form.rule(), form.regularity.data, form.first_date.data)
     except ValueError as error:
         return render("autoship/_preview.html", status=422, error=str(error), dates=[])
+    except DomainError as error:  # the same refusal as saving it would give
+        return render("autoship/_preview.html", status=error.status, error=error.message, dates=[])
     return render("autoship/_preview.html", dates=dates, error=None,
                   description=form.rule().describe(form.first_date.data))
 

@@ -7,7 +7,7 @@ an ``is_in_downline`` check.
 **One row per person.** A person may hold several profiles. Their row shows:
 
 * *status*: the "best" status among their profiles, in the order active > payment failed >
-  paused > cancelled; "none" when they hold no profile at all;
+  needs a new schedule (set aside by the engine) > paused > cancelled; "none" when they hold no profile at all;
 * *next run*: the soonest ``next_run_date`` among their **active** profiles (empty otherwise);
 * *PV*: the sum of the cycle PV of their **active** profiles (items of products and units
   still sold, at the locked PV for price-locked items), i.e. the PV one run of each brings;
@@ -50,10 +50,11 @@ from portal.errors import DomainError, NotFound
 from portal.genealogy.queries import downline_bounds, in_downline_of
 from portal.orders.models import ChargeAttempt, Order
 
-STATUSES = ("active", "paused", "payment_failed", "cancelled", "none")
+STATUSES = ("active", "paused", "payment_failed", "unplannable", "cancelled", "none")
 STATUS_LABELS = {"active": "Active", "paused": "Paused", "payment_failed": "Payment failed",
-                 "cancelled": "Cancelled", "none": "No autoship"}
-_RANKED = ("active", "payment_failed", "paused", "cancelled")  # best first
+                 "unplannable": "Needs a new schedule", "cancelled": "Cancelled",
+                 "none": "No autoship"}
+_RANKED = ("active", "payment_failed", "unplannable", "paused", "cancelled")  # best first
 SORTS = ("tree", "next", "pv", "name")
 SORT_LABELS = {"tree": "Tree order", "next": "Next run date", "pv": "PV (highest first)",
                "name": "Name"}
@@ -452,7 +453,7 @@ def team_totals(session: Session, ancestor: User, today: date, months: int = 3) 
                            row.next_run_date, row.skip_key, row.count, row.pv_or_active))
         elif row.kind == _BEST_STATUS:
             by_rank.append((row.level_or_rank, row.count, row.pv_or_active, row.payment_failed,
-                            row.paused, row.cancelled))
+                            row.unplannable, row.paused, row.cancelled))
         else:
             total_people = row.count
     skip_ids = [g[5] for g in groups if g[5] is not None]
@@ -527,8 +528,8 @@ def _totals_statement(ancestor: User, today: date, end: date):
     schedules = (select(literal(_SCHEDULES).label("kind"), schedule[0].label("level_or_rank"),
                         *schedule[1:5], skip_key.label("skip_key"), func.count().label("count"),
                         func.sum(profiles.c.pv).label("pv_or_active"),
-                        no_number.label("payment_failed"), no_number.label("paused"),
-                        no_number.label("cancelled"))
+                        no_number.label("payment_failed"), no_number.label("unplannable"),
+                        no_number.label("paused"), no_number.label("cancelled"))
                  .where(profiles.c.status == ProfileStatus.ACTIVE, profiles.c.next_run_date <= end,
                         profiles.c.pv.is_not(None))
                  .group_by(*schedule))
@@ -542,7 +543,7 @@ def _totals_statement(ancestor: User, today: date, end: date):
                             *(func.sum(per_person.c[s]) for s in _RANKED))
                      .group_by(per_person.c.best))
     people = (select(literal(_PEOPLE), no_number, *no_schedule, func.count(), no_number,
-                     no_number, no_number, no_number)
+                     no_number, no_number, no_number, no_number)
               .select_from(person).where(person.tree_path > low, person.tree_path < high))
     return union_all(schedules, best_statuses, people)
 
@@ -567,6 +568,7 @@ def _run_dates(rrule: str, anchor: date, regularity: str, next_run: date,
 
 ATTENTION_REASONS = {
     "payment": "Last payment failed",
+    "schedule": "Needs a new schedule: none of its dates can be planned",
     "card": "Card expires before the next run",
     "min_pv": "Below the minimum PV",
     "stock": "An item is out of stock",
@@ -645,7 +647,8 @@ def attention_page(session: Session, ancestor: User, *, today: date, min_pv: Dec
         p.updated_at >= since,
         exists().where(AutoshipEvent.profile_id == p.id, AutoshipEvent.action == "paused",
                        AutoshipEvent.at >= since)))
-    flags = {"payment": payment, "card": card_expires, "min_pv": below_min, "stock": out_of_stock,
+    unplannable = p.status == ProfileStatus.UNPLANNABLE
+    flags = {"payment": payment, "schedule": unplannable, "card": card_expires, "min_pv": below_min, "stock": out_of_stock,
              "inactive": inactive, "cancelled": cancelled, "paused": paused}
     level = (person.depth - ancestor.depth).label("level")
     query = (select(p.id, p.name, p.status, p.next_run_date, person.id, person.member_number,

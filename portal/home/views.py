@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, url_for
 from flask_login import current_user, login_required
 
-from portal.autoship.queries import upcoming_for_person
+from portal.autoship.queries import needing_a_schedule, upcoming_for_person
 from portal.clock import company_today
 from portal.extensions import db
 from portal.genealogy.queries import downline_counts_by_level, downline_size, direct_recruits
@@ -29,7 +29,8 @@ def dashboard():
         return redirect(url_for("admin.index"))
     recent_orders = list(db.session.scalars(order_history_query(current_user).limit(5)))
     context = {"recent_orders": recent_orders,
-               "upcoming": upcoming_for_person(db.session, current_user, company_today())[:6]}
+               "upcoming": upcoming_for_person(db.session, current_user, company_today())[:6],
+               "needing_a_schedule": needing_a_schedule(db.session, current_user)}
     if current_user.is_ibo:
         context.update(downline_total=downline_size(db.session, current_user),
                        downline_levels=downline_counts_by_level(db.session, current_user, 5),

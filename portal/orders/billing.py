@@ -15,6 +15,7 @@ Whoever charges again finds them: the re-run chunk job, or the cron tick
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,8 @@ from portal.orders.services import change_status
 from portal.orders.states import OrderStatus
 from portal.payments.gateway import GatewayUnavailable, IdempotencyConflict, PaymentDeclined, PaymentGateway
 from portal.payments.models import PaymentMethod
+
+log = logging.getLogger(__name__)
 
 CHARGEABLE = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED)
 
@@ -76,6 +79,10 @@ def call_gateway(session: Session, gateway: PaymentGateway, attempt_ids: list[in
             outcomes.append(Outcome(attempt_id, "declined", code=declined.code, message=declined.message))
         except (GatewayUnavailable, IdempotencyConflict) as error:
             outcomes.append(Outcome(attempt_id, "error", code=type(error).__name__, message=error.message))
+        except Exception:
+            # Whether it charged is unknown: the attempt stays pending, so the stale-attempt
+            # sweep sends it again with the same key; the orders after it are charged now.
+            log.exception("charge attempt %s: unexpected gateway failure; left pending", attempt_id)
         else:
             outcomes.append(Outcome(attempt_id, "succeeded", charge_id=charge.id))
     return outcomes

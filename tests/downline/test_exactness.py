@@ -28,7 +28,7 @@ from tests.genealogy.trees import build_tree, descendants
 
 SCHEDULES = ("FREQ=MONTHLY;INTERVAL=1", "FREQ=WEEKLY;INTERVAL=4", "FREQ=MONTHLY;INTERVAL=2",
              "FREQ=WEEKLY;INTERVAL=1", "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=28,29,30,31;BYSETPOS=-1")
-RANKED = ("active", "payment_failed", "paused", "cancelled")
+RANKED = ("active", "payment_failed", "unplannable", "paused", "cancelled")
 
 
 def random_team(session, redis, rng: random.Random, people: int = 30):

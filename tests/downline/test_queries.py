@@ -143,9 +143,10 @@ def test_totals_match_the_schedules_stepped_one_by_one(session, team):
                 month = max(day, today).replace(day=1)
                 expected[month] = expected.get(month, Decimal(0)) + pv
     assert {m.month: m.pv for m in totals.months if m.pv} == expected
-    assert totals.profiles_by_status == {"active": 3, "payment_failed": 1, "paused": 1, "cancelled": 0}
-    assert totals.people_by_status == {"active": 2, "paused": 1, "payment_failed": 1, "cancelled": 0,
-                                       "none": 0}
+    assert totals.profiles_by_status == {"active": 3, "payment_failed": 1, "unplannable": 0, "paused": 1,
+                                         "cancelled": 0}
+    assert totals.people_by_status == {"active": 2, "paused": 1, "payment_failed": 1, "unplannable": 0,
+                                       "cancelled": 0, "none": 0}
     assert totals.people == 4
     assert set(totals.levels) <= {1, 2}
 
