@@ -33,6 +33,7 @@ class Config:
     REMEMBER_COOKIE_SECURE = True
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30  # "keep me logged in on this device"
+    LOGIN_SESSION_TOUCH_SECONDS = 300  # a session's "last seen" is written at most this often
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # above this a request is a 413 (inventory CSVs: 1 MB)
     TRUSTED_PROXIES = 0  # reverse proxies in front of us whose X-Forwarded-For/-Proto we believe
 
