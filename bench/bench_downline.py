@@ -244,8 +244,12 @@ def http_rows(ctx, app, backend: str, label: str, ancestor_id: int, where: str) 
     from portal.accounts.models import User
     from portal.extensions import db
 
+    from portal.accounts.login_sessions import Lifetimes, start_login_session
+    from portal.db import utcnow
+
     user = db.session.get(User, ancestor_id)
-    login_id = user.get_id()
+    _login, login_id = start_login_session(db.session, user=user, label="bench", remember=False,
+                                           now=utcnow(), lifetimes=Lifetimes.from_config(app.config))
     db.session.commit()
     client = app.test_client()
     with client.session_transaction(base_url="https://localhost") as flask_session:

@@ -33,6 +33,10 @@ class Config:
     REMEMBER_COOKIE_SECURE = True
     PERMANENT_SESSION_LIFETIME = 60 * 60 * 12
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30  # "keep me logged in on this device"
+    LOGIN_SESSION_TOUCH_SECONDS = 300  # a session's "last seen" is written at most this often
+    # Strict-Transport-Security max-age: browsers then use https only (0: no header). Two years,
+    # as the HSTS preload list asks; development and tests run on plain http and send none.
+    HSTS_SECONDS = 60 * 60 * 24 * 730
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024  # above this a request is a 413 (inventory CSVs: 1 MB)
     TRUSTED_PROXIES = 0  # reverse proxies in front of us whose X-Forwarded-For/-Proto we believe
 
@@ -84,6 +88,7 @@ class DevelopmentConfig(Config):
     SECRET_KEY = "dev-only-not-secret"
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
+    HSTS_SECONDS = 0
 
 
 class TestConfig(DevelopmentConfig):

@@ -1,6 +1,6 @@
 """Every model, imported in one place so Alembic and the tests see the whole schema."""
 
-from portal.accounts.models import User  # noqa: F401
+from portal.accounts.models import LoginSession, User  # noqa: F401
 from portal.addresses.models import Address  # noqa: F401
 from portal.autoship.models import (AutoshipDue, AutoshipEvent, AutoshipItem,  # noqa: F401
                                     AutoshipOccurrence, AutoshipPreference, AutoshipProfile,

@@ -109,6 +109,15 @@ def register(app: Flask) -> None:
                       "script-src 'self'; frame-ancestors 'none'; form-action 'self'; "
                       "base-uri 'self'")
         response.headers.setdefault("Content-Security-Policy", policy)
+        # Any page may show personal data (the header names who is logged in; a 1-Click order
+        # opens on its browser's cookie alone), so no response is kept by the browser or any
+        # cache on the way, unless it is a file we serve (those carry their own Cache-Control)
+        # or its view chose otherwise (the calendar feed: private, five minutes).
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store"
+        hsts_seconds = int(current_app.config["HSTS_SECONDS"])
+        if hsts_seconds > 0:  # browsers ignore it on plain http, so it is sent on every answer
+            response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts_seconds}")
         return response
 
 

@@ -80,3 +80,29 @@ class User(UserMixin, Base):
 
     def __repr__(self) -> str:
         return f"<User {self.member_number} {self.role}>"
+
+
+class LoginSession(Base):
+    """One signed-in browser: a row per login, so that logging out ends it on the server.
+
+    The browser's session (and its "keep me logged in" cookie) carries ``<id>:<token>``; only
+    the token's SHA-256 is stored, so a copy of the database opens no session. Ending a
+    session deletes its row: a copy of the cookie taken before then names nothing.
+    ``expires_at`` is when the server stops honouring it even if nobody logs out: the session
+    lifetime after it was last seen, or the "keep me logged in" duration after the login.
+    """
+
+    __tablename__ = "login_sessions"
+    __table_args__ = (Index("ix_login_sessions_user_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(80))  # "Firefox on Windows"
+    remember: Mapped[bool] = mapped_column(default=False)  # "keep me logged in"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Loaded with its session in one statement: checking a request costs one primary-key lookup.
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)

@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal.accounts.login_sessions import end_every_login_session
 from portal.accounts.models import User
 from portal.accounts.passwords import hash_password
 from portal.accounts.services import check_password_rules, normalise_email
@@ -103,6 +104,5 @@ def reset_password(session: Session, *, token: str, new: str, secret_key: str,
     check_password_rules(new, "new")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    user.session_generation += 1
-    session.flush()
+    end_every_login_session(session, user=user)
     return user

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from portal.accounts.login_sessions import end_every_login_session
 from portal.accounts.models import Role, User
 from portal.accounts.passwords import (DUMMY_HASH, MAX_LENGTH, MIN_LENGTH, hash_password,
                                        needs_rehash, verify_password)
@@ -117,12 +118,12 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 def log_out_everywhere(session: Session, *, user: User) -> None:
     """End every session of this user, on every device, "keep me logged in" ones included."""
-    user.session_generation += 1
-    session.flush()
+    end_every_login_session(session, user=user)
 
 
 def change_password(session: Session, *, user: User, current: str, new: str) -> None:
-    """Changing the password logs out every other session of this user."""
+    """Changing the password ends every session of this user (the web layer then starts a new
+    one for the browser that changed it)."""
     if not verify_password(user.password_hash, current):
         raise PasswordError("Your current password is not right.", "current")
     if current == new:
@@ -130,5 +131,4 @@ def change_password(session: Session, *, user: User, current: str, new: str) -> 
     check_password_rules(new, "new")
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    user.session_generation += 1
-    session.flush()
+    end_every_login_session(session, user=user)

@@ -2,34 +2,48 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 
 from portal.accounts.forms import (ForgotPasswordForm, LoginForm, PasswordChangeForm,
                                    PasswordResetForm, RegistrationForm)
-from portal.accounts.models import User
+from portal.accounts.login_sessions import (Lifetimes, end_login_session, live_login_session,
+                                            login_sessions_of, note_activity, start_login_session)
+from portal.accounts.models import LoginSession, User
 from portal.accounts.password_reset import (ResetLinkError, request_password_reset,
                                             reset_password as reset_password_with_link,
                                             user_for_reset_token)
 from portal.accounts.rate_limits import limit_attempts, limit_per_ip
 from portal.accounts.services import (PasswordError, RegistrationError, authenticate,
                                       change_password, log_out_everywhere, register_user)
+from portal.db import utcnow
 from portal.extensions import db, login_manager
 from portal.forms import show_beside_field
-from portal.errors import render_error
+from portal.errors import NotFound, render_error
 from portal.templating import is_htmx, render
+from portal.user_agents import describe_user_agent
 
 bp = Blueprint("accounts", __name__)
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    identifier, _, generation = user_id.partition(":")
-    if not identifier.isdigit() or not generation.isdigit():
+def load_user(identifier: str) -> User | None:
+    """The person of the live signed-in session the browser names (one primary-key lookup),
+    or None: a session that was ended (logged out, ended from the sessions list, everywhere)
+    or has expired is a visitor who must log in.
+
+    "Last seen" is written only when this lookup opened the request's transaction, and then
+    committed at once: the view has done nothing yet that must not be committed with it."""
+    opens_transaction = not db.session().in_transaction()
+    now = utcnow()
+    login = live_login_session(db.session, identifier, now=now)
+    if login is None:
         return None
-    user = db.session.get(User, int(identifier))
-    if user is None or user.session_generation != int(generation):
-        return None
+    g.login_session_id = login.id
+    user = login.user
+    if opens_transaction and note_activity(db.session, login, now=now,
+                                           lifetimes=Lifetimes.from_config(current_app.config)):
+        db.session.commit()
     return user
 
 
@@ -65,10 +79,36 @@ def safe_next(target: str | None) -> str | None:
 
 
 def start_session(user: User, remember: bool = False) -> None:
-    """A fresh session for this login (no fixation), expiring after PERMANENT_SESSION_LIFETIME."""
+    """A fresh session for this login (no fixation), expiring after PERMANENT_SESSION_LIFETIME,
+    with its row on the server (portal/accounts/login_sessions.py). The caller commits."""
     session.clear()
     session.permanent = True
+    login, identifier = start_login_session(
+        db.session, user=user, label=describe_user_agent(request.user_agent.string),
+        remember=remember, now=utcnow(), lifetimes=Lifetimes.from_config(current_app.config))
     login_user(user, remember=remember)
+    # Flask-Login keeps in the session, and in the remember cookie, whatever the user loader is
+    # given back: here this login's identifier, which logging out can end, not the person's.
+    session["_user_id"] = identifier
+    g.login_session_id = login.id
+
+
+def forget_login() -> None:
+    """Forget the login in this browser. The session is emptied first, so that Flask-Login's
+    note to delete the remember cookie survives to the response."""
+    session.clear()
+    logout_user()
+
+
+def end_this_session() -> None:
+    """End this browser's session on the server, then in the browser."""
+    if g.get("login_session_id") is not None:
+        try:
+            end_login_session(db.session, user=current_user, login_session_id=g.login_session_id)
+        except NotFound:
+            pass  # ended meanwhile: another tab logged out, or the sessions list ended it
+        db.session.commit()
+    forget_login()
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -88,8 +128,8 @@ def register():
             db.session.rollback()
             show_beside_field(form, error)
         else:
-            db.session.commit()
             start_session(user)
+            db.session.commit()
             flash(f"Welcome, {user.first_name}! Your member number is {user.member_number}.",
                   "success")
             return redirect(url_for("home.index"), 303)
@@ -109,8 +149,8 @@ def login():
             form.password.errors = [*form.password.errors,
                                     "That email and password do not match an account."]
         else:
-            db.session.commit()  # a rehashed password is saved
             start_session(user, remember=form.remember.data)
+            db.session.commit()  # the new session, and a rehashed password
             flash(f"Welcome back, {user.first_name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("home.index"), 303)
     status = 422 if form.is_submitted() else 200
@@ -120,8 +160,9 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
-    session.clear()
+    """Ends this session on the server: a copy of its cookie, or of its "keep me logged in"
+    cookie, opens nothing afterwards."""
+    end_this_session()
     flash("You are logged out.", "info")
     return redirect(url_for("accounts.login"), 303)
 
@@ -132,8 +173,7 @@ def logout_everywhere():
     """Every device, this browser included: a stolen session or cookie stops working too."""
     log_out_everywhere(db.session, user=current_user)
     db.session.commit()
-    logout_user()
-    session.clear()
+    forget_login()
     flash("You are logged out on every device. Log in again here.", "info")
     return redirect(url_for("accounts.login"), 303)
 
@@ -172,8 +212,7 @@ def reset_password(token: str):
         else:
             reset_password_with_link(db.session, token=token, new=form.new.data, **link_settings)
             db.session.commit()
-            logout_user()
-            session.clear()
+            forget_login()
             flash("Your password is changed and every device has been logged out. "
                   "Log in with the new password.", "success")
             return redirect(url_for("accounts.login"), 303)
@@ -191,8 +230,11 @@ def reset_password(token: str):
 @bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def password():
+    """The account page: the password, where one is signed in, logging out everywhere."""
     form = PasswordChangeForm()
     if form.validate_on_submit():
+        this = db.session.get(LoginSession, g.login_session_id)
+        remembered = this is not None and this.remember
         try:
             change_password(db.session, user=current_user, current=form.current.data,
                             new=form.new.data)
@@ -200,9 +242,37 @@ def password():
             db.session.rollback()
             show_beside_field(form, error)
         else:
+            start_session(current_user, remember=remembered)  # every other session has ended
             db.session.commit()
-            login_user(current_user)  # this session carries the new generation
             flash("Your password is changed. Other devices have been logged out.", "success")
             return redirect(url_for("home.index"), 303)
     status = 422 if form.is_submitted() else 200
-    return render("accounts/password.html", form=form, status=status)
+    return render("accounts/password.html", form=form, status=status, **signed_in_sessions())
+
+
+def signed_in_sessions(ended: str = "") -> dict:
+    """The sessions list's context: this person's live sessions, this browser's first."""
+    this = g.get("login_session_id")
+    logins = sorted(login_sessions_of(db.session, current_user, now=utcnow()),
+                    key=lambda login: login.id != this)
+    return {"login_sessions": logins, "this_login_session_id": this, "ended": ended}
+
+
+@bp.post("/account/sessions/<int:login_session_id>/end")
+@login_required
+def end_session(login_session_id: int):
+    """End one of one's own sessions (another person's is a 404); ending this browser's own
+    is logging out."""
+    if login_session_id == g.get("login_session_id"):
+        end_this_session()
+        flash("You are logged out.", "info")
+        if is_htmx():
+            return "", 204, {"HX-Redirect": url_for("accounts.login")}
+        return redirect(url_for("accounts.login"), 303)
+    label = end_login_session(db.session, user=current_user, login_session_id=login_session_id)
+    db.session.commit()
+    message = f"The session on {label} has ended: that browser must log in again."
+    if is_htmx():
+        return render("accounts/_sessions.html", **signed_in_sessions(ended=message))
+    flash(message, "success")
+    return redirect(url_for("accounts.password"), 303)

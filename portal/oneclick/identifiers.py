@@ -11,6 +11,8 @@ import secrets
 
 from flask import Request, Response, current_app
 
+from portal.user_agents import describe_user_agent  # noqa: F401  (the devices page's labels)
+
 COOKIE_NAME = "oneclick_client"
 COOKIE_MAX_AGE = 400 * 24 * 60 * 60  # the longest lifetime browsers accept
 TOKEN_BYTES = 32  # 256 bits
@@ -37,22 +39,3 @@ def set_token_cookie(response: Response, token: str) -> None:
     response.set_cookie(COOKIE_NAME, token, max_age=COOKIE_MAX_AGE, httponly=True,
                         samesite="Lax", secure=bool(current_app.config["SESSION_COOKIE_SECURE"]),
                         path="/")
-
-
-BROWSERS = (  # (marker in the User-Agent, family), the first match wins
-    ("Edg/", "Edge"), ("EdgA/", "Edge"), ("EdgiOS/", "Edge"), ("OPR/", "Opera"),
-    ("SamsungBrowser/", "Samsung Internet"), ("Firefox/", "Firefox"), ("FxiOS/", "Firefox"),
-    ("CriOS/", "Chrome"), ("Chromium/", "Chromium"), ("Chrome/", "Chrome"), ("Safari/", "Safari"),
-)
-SYSTEMS = (
-    ("iPhone", "iOS"), ("iPad", "iPadOS"), ("Android", "Android"), ("CrOS", "ChromeOS"),
-    ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Macintosh", "macOS"), ("Linux", "Linux"),
-)
-
-
-def describe_user_agent(user_agent: str | None) -> str:
-    """A readable label for the devices page, e.g. "Firefox on Windows"."""
-    text = (user_agent or "")[:512]
-    browser = next((family for marker, family in BROWSERS if marker in text), "Browser")
-    system = next((name for marker, name in SYSTEMS if marker in text), "")
-    return f"{browser} on {system}" if system else ("Unknown browser" if browser == "Browser" else browser)

@@ -61,6 +61,7 @@ TARGETS = {target.endpoint: target for target in (
     Target("accounts.logout", "owner", pages=("home.dashboard",)),
     Target("accounts.password", "owner", pages=("accounts.password",)),
     Target("accounts.logout_everywhere", "owner", pages=("accounts.password",)),
+    Target("accounts.end_session", "owner", pages=("accounts.password",)),  # the phone's session
     Target("addresses.new", "owner", pages=("addresses.new",)),
     Target("addresses.edit", "owner", pages=("addresses.edit",)),
     Target("addresses.make_default", "owner", fields=NO_FIELDS),  # the only address is the default

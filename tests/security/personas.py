@@ -6,7 +6,10 @@ import secrets
 
 from itsdangerous import URLSafeTimedSerializer
 
+from portal.accounts.login_sessions import Lifetimes, start_login_session
 from portal.accounts.models import User
+from portal.db import utcnow
+from portal.extensions import db
 from portal.oneclick.identifiers import COOKIE_NAME
 from tests.conftest import BrowserLikeClient
 from tests.security.snapshot import table_digests
@@ -18,8 +21,9 @@ ORIGIN = "http://localhost"
 class Persona:
     """A browser of its own, logged in as ``user`` (or anonymous), holding a CSRF token.
 
-    The login is written straight into the session cookie (as Flask-Login would after /login),
-    so that six personas per route cost no password hashing; tests/accounts cover /login.
+    The login is written straight into the session cookie (as Flask-Login would after /login,
+    with a signed-in session on the server), so that six personas per route cost no password
+    hashing; tests/accounts cover /login.
     A shopper's browser may carry their 1-Click client identifier cookie."""
 
     def __init__(self, app, name: str, user: User | None, oneclick_token: str | None = None):
@@ -32,7 +36,7 @@ class Persona:
         with self.client.session_transaction() as session:
             session["csrf_token"] = raw
             if user is not None:
-                session["_user_id"] = user.get_id()
+                session["_user_id"] = signed_in(app, user)
                 session["_fresh"] = True
         secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
         self.csrf_token = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
@@ -48,6 +52,14 @@ class Persona:
         # buffered: a streamed body (CSV) is read inside the request, which releases its session
         return self.client.open(path, method=method, data=data or {}, headers=headers,
                                 buffered=True)
+
+
+def signed_in(app, user: User, label: str = "Persona browser") -> str:
+    """A new signed-in session of ``user`` on the server; the identifier its browser keeps."""
+    _login, identifier = start_login_session(
+        db.session, user=user, label=label, remember=False, now=utcnow(),
+        lifetimes=Lifetimes.from_config(app.config))
+    return identifier
 
 
 database_snapshot = table_digests

@@ -70,6 +70,7 @@ EXPECTED = {
     "GET /account/password": "L 200 200 200 200 200",
     "POST /account/password": "L 422 422 422 422 422",
     "POST /account/logout-everywhere": "L L L L L L",  # everyone ends up logged out (SIGN_OUTS)
+    "POST /account/sessions/<int:login_session_id>/end": "L 303 404 404 404 404",  # own sessions only
     "GET /password/forgot": PUBLIC,
     "POST /password/forgot": "422 422 422 422 422 422",  # an empty form: no email
     "GET /password/reset/<token>": PUBLIC,  # the owner's live link: a bearer token

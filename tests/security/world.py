@@ -4,7 +4,7 @@ The people: an admin; an upline IBO; the owner, a member in that IBO's downline;
 outside the owner's upline, and another member in that IBO's downline. The owner and the other
 member each hold the same set of things (address, card, cart line, paid checkout order, a
 standing order with items, history, a skip and a declined autoship order, 1-Click on in a
-browser with an open 1-Click order, a calendar link, mail). Shared things: a product, an
+browser with an open 1-Click order, a calendar link, mail, a signed-in session on a phone). Shared
 autoship run with its chunk, a purchase order line, a receipt, a planning run, a planned
 shipment and a failed RQ job.
 
@@ -23,7 +23,8 @@ from rq.job import Job, JobStatus
 from sqlalchemy import select
 from werkzeug.routing import Rule
 
-from portal.accounts.models import User
+from portal.accounts.login_sessions import Lifetimes, start_login_session
+from portal.accounts.models import LoginSession, User
 from portal.accounts.password_reset import make_reset_token
 from portal.autoship import engine, operations, services as autoship_services
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
@@ -74,6 +75,7 @@ class Holdings:
     client: ClientIdentifier      # the browser where 1-Click is on
     client_token: str             # that browser's cookie value
     calendar_token: str
+    login_session: LoginSession   # signed in on another browser than the persona's
     mail: OutboxMessage | None = None
 
 
@@ -181,6 +183,9 @@ def _shop(session, redis, person: User, product, second_product, first_run: date
     autoship_services.skip_date(session, user=person, profile=profile, day=second_run, today=today,
                                 rules=rules)
     calendar_token = autoship_services.issue_calendar_token(session, user=person)
+    login_session, _identifier = start_login_session(
+        session, user=person, label="Safari on iOS", remember=True, now=utcnow(),
+        lifetimes=Lifetimes.from_config(config))
 
     client_token = new_token()
     oneclick_services.enable_oneclick(session, user=person, token_hash=hash_token(client_token),
@@ -199,7 +204,8 @@ def _shop(session, redis, person: User, product, second_product, first_run: date
                 press_key=press_key,
                 client=session.scalar(select(ClientIdentifier)
                                       .where(ClientIdentifier.token_hash == hash_token(client_token))),
-                client_token=client_token, calendar_token=calendar_token)
+                client_token=client_token, calendar_token=calendar_token,
+                login_session=login_session)
 
 
 def _failed_job() -> Job:
@@ -238,6 +244,7 @@ _BY_ARGUMENT = {
     "order_id": lambda w, h: h.order.id,
     "product_id": lambda w, h: w.product.id,
     "client_id": lambda w, h: h.client.id,
+    "login_session_id": lambda w, h: h.login_session.id,
     "key": lambda w, h: h.press_key,
     "token": lambda w, h: h.calendar_token,
     "member_number": lambda w, h: h.user.member_number,
