@@ -17,6 +17,8 @@ and ``POST /1-click/buy`` (htmx, so the answer is the confirmation fragment):
 1. the maximum: every thread sends back to back (closed loop) for a fixed time;
 2. 50% and 90% of that maximum as an open loop at a fixed rate for a fixed time; a request's
    latency runs from the moment it was due, so a stalled server cannot hide its queue.
+3. for the 1-Click POST, 100 presses/s as an open loop for the same time (a peak well above
+   any direct-selling company's; above the maximum on a busy machine, which then shows).
 
 Every 1-Click press has a fresh idempotency key, except one in ten, which repeats an earlier
 press of the same browser (a double click, a retry). After the run the database must hold
@@ -412,6 +414,7 @@ class CpuMeter:
 
 ENDPOINTS = ("healthz", "oneclick")
 SLICE_SECONDS = 2.0  # the maxima alternate between the endpoints in slices this long
+FIXED_RATE = 100  # presses per second: a peak well above any direct-selling company's
 
 
 def measure_backend(ctx: Any, backend: str, max_seconds: float, load_seconds: float) -> list[dict]:
@@ -441,12 +444,18 @@ def measure_backend(ctx: Any, backend: str, max_seconds: float, load_seconds: fl
                             f"p50 {percentile(phase['latencies'], 0.5):.1f} ms, "
                             f"p99 {percentile(phase['latencies'], 0.99):.1f} ms, "
                             f"{len(phase['errors'])} errors")
+            phase = found["oneclick"][FIXED_RATE] = load.phase("rate", "oneclick", load_seconds,
+                                                               FIXED_RATE)
+            ctx.log(f"oneclick [{backend}] oneclick at {FIXED_RATE}/s: "
+                    f"p50 {percentile(phase['latencies'], 0.5):.1f} ms, "
+                    f"p99 {percentile(phase['latencies'], 0.99):.1f} ms, "
+                    f"{len(phase['errors'])} errors")
         finally:
             load.close()
     finally:
         stop_server(server)
     duplicates, checked = count_duplicates(
-        app, [found["oneclick"][k] for k in ("warmup", "peak", 0.5, 0.9)])
+        app, [found["oneclick"][k] for k in ("warmup", "peak", 0.5, 0.9, FIXED_RATE)])
     return rows_for(backend, found, duplicates, checked, max_seconds, load_seconds)
 
 
@@ -526,7 +535,7 @@ def rows_for(backend: str, found: dict, duplicates: int, checked: int, max_secon
              load_seconds: float) -> list[dict]:
     trivial, oneclick = found["healthz"], found["oneclick"]
     share = oneclick["max"] / trivial["max"] if trivial["max"] else 0.0
-    errors = sum(len(oneclick[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9))
+    errors = sum(len(oneclick[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9, FIXED_RATE))
     trivial_errors = sum(len(trivial[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9))
     where = (f"gunicorn {' '.join(GUNICORN_ARGS[1::2])} (workers, threads, class); "
              f"{CLIENT_PROCESSES}x{CLIENT_THREADS} keep-alive clients, {PEOPLE} browsers")
@@ -557,6 +566,14 @@ def rows_for(backend: str, found: dict, duplicates: int, checked: int, max_secon
                 "notes": f"p50 {percentile(phase['latencies'], 0.5):.1f} ms; "
                          f"{achieved:.0f}/s for {load_seconds:.0f} s (open loop, latency from "
                          f"the due time); {len(phase['errors'])} errors{goal}"})
+    phase = oneclick[FIXED_RATE]
+    rows.append({
+        "name": f"1-Click POST at {FIXED_RATE}/s", "backend": backend,
+        "value": round(percentile(phase["latencies"], 0.99), 1), "unit": "ms p99",
+        "notes": f"p50 {percentile(phase['latencies'], 0.5):.1f} ms; "
+                 f"{len(phase['latencies']) / phase['elapsed']:.0f}/s answered for "
+                 f"{load_seconds:.0f} s (open loop, latency from the due time); "
+                 f"{len(phase['errors'])} errors; goal p99 < 100 ms"})
     rows.append({"name": "1-Click: duplicates and errors", "backend": backend,
                  "value": duplicates + errors, "unit": "count",
                  "notes": f"{duplicates} duplicates (db request rows and order lines vs "
