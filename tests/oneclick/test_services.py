@@ -319,6 +319,24 @@ def test_orders_close_together_are_combined(session, redis, shopper):
     assert order.combine_until == NOW + timedelta(minutes=90)  # the window does not move
 
 
+def test_every_order_and_answer_is_totalled_by_the_rule_book(session, redis, shopper):
+    """A free sample ships free; the fee applies below the free-shipping line and not from it
+    on; the answer tells the order's total as recorded."""
+    sample = make_product(session, name="Sample", each_price=Decimal("0.00"))
+    almost = make_product(session, name="Almost", each_price=Decimal("89.99"))
+    steps = [(sample, "0.00", "0.00"), (almost, "89.99", "5.95"), (shopper.product, "99.99", "5.95"),
+             (sample, "99.99", "5.95"), (shopper.product, "109.99", "0.00")]
+    for n, (product, subtotal, fee) in enumerate(steps):
+        answer, _ = place(session, shopper, f"key-rule-book-{n:08d}", product=product,
+                          now=NOW + timedelta(minutes=n))
+        order = session.get(Order, answer.order_id)
+        assert (order.subtotal, order.shipping_fee) == (Decimal(subtotal), Decimal(fee))
+        assert order.total == RULES.shipping.fee(order.subtotal) + order.subtotal
+        assert Decimal(answer.order_total) == order.total
+        assert answer.lines_in_order == n + 1 == len(order.lines)
+    assert count(session, Order) == 1
+
+
 def test_after_the_window_or_to_another_address_a_new_order_opens(session, redis, shopper):
     first, _ = place(session, shopper, "key-first-000000000001")
     late, _ = place(session, shopper, "key-late-0000000000001", now=NOW + timedelta(minutes=90))
