@@ -8,9 +8,10 @@ no ORM loading), in a few round trips:
    person's row lock (``FOR NO KEY UPDATE``: presses of one person wait for each other, so two
    different presses find the same open order), with the browser's hourly count, the request
    that already used this key, and the product in its unit with the stock available;
-2. the person's open single-action orders to this place with this card, locked; PostgreSQL
-   checks a row it waited for again once the lock is granted, so an order cancelled or closed
-   meanwhile is not among them;
+2. the person's open single-action orders to this place with this card, locked. It runs once
+   the person's lock is held, so it sees an order a twin press has just committed; and
+   PostgreSQL checks a row it waited for again once its lock is granted, so an order cancelled
+   or closed meanwhile is not among them;
 3. the writes: the order's new totals (or a new order with its history row), the line, and the
    request row with the answer given.
 

@@ -627,7 +627,7 @@ def ids_of(shopper):
 
 def test_concurrent_identical_requests_make_one_line(app, session, shopper):
     plain = ids_of(shopper)
-    session.close()  # hold no transaction (on SQLite: no write lock) while the threads run
+    session.close()  # hold no transaction (no row locks) while the threads run
 
     def work(n):
         confirmation, _ = place(db.session, plain, "key-same-button-00001")
