@@ -1,6 +1,6 @@
 """The single-action (1-Click) endpoint under real HTTP load, beside a trivial endpoint.
 
-Per backend: 200 synthetic people (``seed_synthetic``: a Home address and a sandbox Visa each),
+On PostgreSQL (the only database): 200 synthetic people (``seed_synthetic``: a Home address and a sandbox Visa each),
 each with 1-Click on in a browser of their own, and the 30 demo products in stock. The portal
 runs in gunicorn (``--workers 4 --threads 4``, gthread) on 127.0.0.1 against the scratch
 database and the bench Redis; the load generator is a bounded, self-stopping Python client:
@@ -17,6 +17,8 @@ and ``POST /1-click/buy`` (htmx, so the answer is the confirmation fragment):
 1. the maximum: every thread sends back to back (closed loop) for a fixed time;
 2. 50% and 90% of that maximum as an open loop at a fixed rate for a fixed time; a request's
    latency runs from the moment it was due, so a stalled server cannot hide its queue.
+3. for the 1-Click POST, 100 presses/s as an open loop for the same time (a peak well above
+   any direct-selling company's; above the maximum on a busy machine, which then shows).
 
 Every 1-Click press has a fresh idempotency key, except one in ten, which repeats an earlier
 press of the same browser (a double click, a retry). After the run the database must hold
@@ -56,17 +58,9 @@ ORDER_NUMBER = re.compile(rb"SO\d{8}")
 
 def run(ctx: Any) -> list[dict]:
     durations = (4.0, 5.0) if ctx.quick else (10.0, 20.0)  # (maximum, each fixed load)
-    rows: list[dict] = []
-    for backend in ctx.backends:
-        try:
-            rows += measure_backend(ctx, backend, *durations)
-        except Exception as error:  # noqa: BLE001 - the other backend still gets measured
-            import traceback
-
-            traceback.print_exc()
-            rows.append({"name": "1-Click under HTTP load", "backend": backend, "value": None,
-                         "unit": "", "notes": f"failed: {type(error).__name__}: {error}"[:500]})
-    return rows
+    if "postgresql" not in ctx.backends:
+        return []
+    return measure_backend(ctx, "postgresql", *durations)
 
 
 # --- Setting up: data, server, browsers ----------------------------------------------------------
@@ -384,8 +378,7 @@ def process_tree(root: int) -> list[int]:
 
 class CpuMeter:
     """CPU seconds spent over a phase by the server (gunicorn and its workers), the load
-    generator's processes and the PostgreSQL backends serving the benchmark's database (on
-    SQLite the database work is inside the server). Other work on the machine is not counted,
+    generator's processes and the PostgreSQL backends serving the benchmark's database. Other work on the machine is not counted,
     so CPU per request is comparable across runs even when the machine is busy."""
 
     def __init__(self, server_pid: int, generator_pids: list[int], database_url: str | None):
@@ -421,6 +414,7 @@ class CpuMeter:
 
 ENDPOINTS = ("healthz", "oneclick")
 SLICE_SECONDS = 2.0  # the maxima alternate between the endpoints in slices this long
+FIXED_RATE = 100  # presses per second: a peak well above any direct-selling company's
 
 
 def measure_backend(ctx: Any, backend: str, max_seconds: float, load_seconds: float) -> list[dict]:
@@ -450,12 +444,18 @@ def measure_backend(ctx: Any, backend: str, max_seconds: float, load_seconds: fl
                             f"p50 {percentile(phase['latencies'], 0.5):.1f} ms, "
                             f"p99 {percentile(phase['latencies'], 0.99):.1f} ms, "
                             f"{len(phase['errors'])} errors")
+            phase = found["oneclick"][FIXED_RATE] = load.phase("rate", "oneclick", load_seconds,
+                                                               FIXED_RATE)
+            ctx.log(f"oneclick [{backend}] oneclick at {FIXED_RATE}/s: "
+                    f"p50 {percentile(phase['latencies'], 0.5):.1f} ms, "
+                    f"p99 {percentile(phase['latencies'], 0.99):.1f} ms, "
+                    f"{len(phase['errors'])} errors")
         finally:
             load.close()
     finally:
         stop_server(server)
     duplicates, checked = count_duplicates(
-        app, [found["oneclick"][k] for k in ("warmup", "peak", 0.5, 0.9)])
+        app, [found["oneclick"][k] for k in ("warmup", "peak", 0.5, 0.9, FIXED_RATE)])
     return rows_for(backend, found, duplicates, checked, max_seconds, load_seconds)
 
 
@@ -535,7 +535,7 @@ def rows_for(backend: str, found: dict, duplicates: int, checked: int, max_secon
              load_seconds: float) -> list[dict]:
     trivial, oneclick = found["healthz"], found["oneclick"]
     share = oneclick["max"] / trivial["max"] if trivial["max"] else 0.0
-    errors = sum(len(oneclick[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9))
+    errors = sum(len(oneclick[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9, FIXED_RATE))
     trivial_errors = sum(len(trivial[k]["errors"]) for k in ("warmup", "peak", 0.5, 0.9))
     where = (f"gunicorn {' '.join(GUNICORN_ARGS[1::2])} (workers, threads, class); "
              f"{CLIENT_PROCESSES}x{CLIENT_THREADS} keep-alive clients, {PEOPLE} browsers")
@@ -547,7 +547,7 @@ def rows_for(backend: str, found: dict, duplicates: int, checked: int, max_secon
                   f"{cpu_note(trivial['peak'])}; load average {load_note(trivial['peak'])}"},
         {"name": "1-Click POST: max throughput", "backend": backend,
          "value": round(oneclick["max"], 1), "unit": "orders/s",
-         "notes": f"{share:.0%} of the trivial endpoint (goal >= 25%); htmx confirmation fragment; "
+         "notes": f"{share:.0%} of the trivial endpoint (goal >= 15%); htmx confirmation fragment; "
                   f"1 in {REPEAT_EVERY} presses repeats a key; {cpu_note(oneclick['peak'])}; "
                   f"load average {load_note(oneclick['peak'])}"},
         {"name": "1-Click POST: CPU share of healthz", "backend": backend,
@@ -566,6 +566,14 @@ def rows_for(backend: str, found: dict, duplicates: int, checked: int, max_secon
                 "notes": f"p50 {percentile(phase['latencies'], 0.5):.1f} ms; "
                          f"{achieved:.0f}/s for {load_seconds:.0f} s (open loop, latency from "
                          f"the due time); {len(phase['errors'])} errors{goal}"})
+    phase = oneclick[FIXED_RATE]
+    rows.append({
+        "name": f"1-Click POST at {FIXED_RATE}/s", "backend": backend,
+        "value": round(percentile(phase["latencies"], 0.99), 1), "unit": "ms p99",
+        "notes": f"p50 {percentile(phase['latencies'], 0.5):.1f} ms; "
+                 f"{len(phase['latencies']) / phase['elapsed']:.0f}/s answered for "
+                 f"{load_seconds:.0f} s (open loop, latency from the due time); "
+                 f"{len(phase['errors'])} errors; goal p99 < 100 ms"})
     rows.append({"name": "1-Click: duplicates and errors", "backend": backend,
                  "value": duplicates + errors, "unit": "count",
                  "notes": f"{duplicates} duplicates (db request rows and order lines vs "
@@ -574,7 +582,7 @@ def rows_for(backend: str, found: dict, duplicates: int, checked: int, max_secon
     return rows
 
 
-if __name__ == "__main__":  # standalone: python -m bench.bench_oneclick [--quick] [sqlite|postgresql]
+if __name__ == "__main__":  # standalone: python -m bench.bench_oneclick [--quick]
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from bench.__main__ import BenchContext, machine_description, start_redis
 
@@ -583,8 +591,7 @@ if __name__ == "__main__":  # standalone: python -m bench.bench_oneclick [--quic
     tmp = Path(tempfile.mkdtemp(prefix="bench-oneclick-"))
     os.environ["PORTAL_INSTANCE_PATH"] = str(tmp / "instance")
     servers: list = []
-    backends = [a for a in sys.argv[1:] if a in ("sqlite", "postgresql")] or ["sqlite", "postgresql"]
-    ctx = BenchContext(quick="--quick" in sys.argv, backends=backends, tmp=tmp,
+    ctx = BenchContext(quick="--quick" in sys.argv, backends=["postgresql"], tmp=tmp,
                        redis_url=start_redis(tmp, servers), machine=machine_description(),
                        postgres_server_url="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     try:

@@ -6,18 +6,14 @@ cheap, and every amount reads back as a Decimal with two places.
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import NoReturn
 
-from sqlalchemy import JSON, BigInteger, DateTime, MetaData, String, event
+from sqlalchemy import BigInteger, DateTime, MetaData, String, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -86,127 +82,6 @@ class UTCDateTime(TypeDecorator):
 # Materialised genealogy paths are compared as byte strings ('/' sorts just below '0'),
 # which needs the "C" collation.
 TreePath = String(512, collation="C")
-
-
-_LITERAL_OR_SPACE = re.compile(r"('(?:[^']|'')*')|(?:\s|--[^\n]*)+")
-_LITERAL_OR_SPACED_PUNCTUATION = re.compile(r"('(?:[^']|'')*')| ?([(),]) ?")
-
-
-def compact_sql(sql: str) -> str:
-    """``sql`` without its comments, each run of white space made one space and none around
-    parentheses and commas; string literals untouched. psycopg caches its parse of a
-    statement only up to 4,096 characters: past that it parses it again on every execution
-    (for the 1-Click statement, a sixth of a press's instructions in the server)."""
-    spaced = _LITERAL_OR_SPACE.sub(lambda match: match.group(1) or " ", sql)
-    return _LITERAL_OR_SPACED_PUNCTUATION.sub(lambda match: match.group(1) or match.group(2),
-                                              spaced).strip()
-
-
-class json_array(FunctionElement):
-    """Columns read as one JSON array: a row of a dozen columns costs the driver and
-    SQLAlchemy a few microseconds per column, a JSON array of them one parse."""
-
-    type = JSON()
-    inherit_cache = True
-
-
-@compiles(json_array)
-def _json_array(element, compiler, **kw):  # SQLite
-    return f"json_array({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_array, "postgresql")
-def _json_build_array(element, compiler, **kw):
-    return f"json_build_array({compiler.process(element.clauses, **kw)})"
-
-
-class DriverStatement:
-    """A Core statement that returns rows, compiled once per dialect and run on the driver's
-    own cursor, in the transaction of the Connection given (begun if none is).
-
-    ``Connection.execute`` builds a cache key, an execution context and the result's metadata
-    from the driver's column descriptions on every call: for the two statements of a 1-Click
-    press on PostgreSQL that was a sixth of the press's CPU in the server (0.22 of 1.47 ms
-    measured in process). Here the parameters still go through their types' bind processors
-    and the columns through their result processors, so values are those ``execute`` gives;
-    the engine's cursor-execute listeners still see the statement (with no execution context,
-    and they cannot rewrite it: Flask-SQLAlchemy's query recording, which needs one, is off);
-    and a driver error comes out as SQLAlchemy's exception, a lost connection invalidating the
-    pool as ``execute`` would. For the hottest statements only: everything else uses
-    ``execute``."""
-
-    def __init__(self, statement) -> None:
-        self.statement = statement
-        self.names = tuple(column.key for column in statement.selected_columns)
-        self._compiled: dict[tuple[str, str], _CompiledForDriver] = {}
-
-    def first(self, connection, parameters: dict) -> tuple | None:
-        """The first row, or None."""
-        dialect = connection.dialect
-        compiled = self._compiled.get((dialect.name, dialect.driver))
-        if compiled is None:
-            compiled = self._compiled[dialect.name, dialect.driver] = _CompiledForDriver(
-                self.statement, dialect)
-        values = compiled.driver_parameters(parameters)
-        if not connection.in_transaction():
-            connection.begin()
-        cursor = connection.connection.cursor()
-        dispatch = connection.dispatch
-        try:
-            if before := dispatch.before_cursor_execute:
-                before(connection, cursor, compiled.sql, values, None, False)
-            cursor.execute(compiled.sql, values)
-            row = cursor.fetchone()
-            if after := dispatch.after_cursor_execute:
-                after(connection, cursor, compiled.sql, values, None, False)
-        except dialect.loaded_dbapi.Error as error:
-            _raise_as_sqlalchemy(connection, cursor, error, compiled.sql, values)
-        finally:
-            cursor.close()
-        return None if row is None else compiled.processed(row)
-
-
-class _CompiledForDriver:
-    def __init__(self, statement, dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        if (compiled.escaped_bind_names or compiled.post_compile_params
-                or compiled.literal_execute_params):
-            raise ValueError("DriverStatement takes plain bound parameters only")
-        self.sql = str(compiled)
-        self.positions = compiled.positiontup  # None for a driver that takes names
-        self.fixed = {name: bind.effective_value for name, bind in compiled.binds.items()
-                      if not bind.required}  # literals the statement bound itself
-        self.bind_processors = [
-            (name, process) for name, bind in compiled.binds.items()
-            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None]
-        self.result_processors = [
-            (index, process) for index, column in enumerate(statement.selected_columns)
-            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
-            is not None]
-
-    def driver_parameters(self, parameters: dict) -> dict | tuple:
-        values = {**self.fixed, **parameters}
-        for name, process in self.bind_processors:
-            values[name] = process(values[name])
-        return values if self.positions is None else tuple(values[name] for name in self.positions)
-
-    def processed(self, row) -> tuple:
-        if not self.result_processors:
-            return tuple(row)
-        values = list(row)
-        for index, process in self.result_processors:
-            values[index] = process(values[index])
-        return tuple(values)
-
-
-def _raise_as_sqlalchemy(connection, cursor, error: Exception, sql: str, parameters) -> NoReturn:
-    dialect = connection.dialect
-    lost = dialect.is_disconnect(error, connection.connection.dbapi_connection, cursor)
-    if lost:  # as execute does: this connection is dropped, and the pool renewed
-        connection.invalidate(error)
-        connection.engine.dispose(close=False)
-    raise DBAPIError.instance(sql, parameters, error, dialect.loaded_dbapi.Error, dialect=dialect,
-                              connection_invalidated=lost) from error
 
 
 def utcnow() -> datetime:

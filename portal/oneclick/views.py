@@ -23,7 +23,8 @@ from portal.errors import DomainError, NotFound
 from portal.extensions import db
 from portal.forms import show_beside_field
 from portal.oneclick import queries, services
-from portal.oneclick.forms import ConfirmForm, InvalidPress, SettingsForm, read_press
+from portal.oneclick.press import place_press
+from portal.oneclick.forms import BUTTON_NOT_VALID, ConfirmForm, PressForm, SettingsForm
 from portal.oneclick.identifiers import (describe_user_agent, hash_token, new_token,
                                          set_token_cookie, token_from)
 from portal.orders.models import Order
@@ -140,16 +141,16 @@ def refused(status: int, message: str):
 @bp.post("/1-click/buy")
 def buy():
     """The single action: the item and the browser's identifier in, an order out (claim 8)."""
-    try:
-        press = read_press(request.form)
-    except InvalidPress as error:
-        return refused(422, str(error))
+    form = PressForm()
+    if not form.validate_on_submit():
+        return refused(422, form.problems() or BUTTON_NOT_VALID)
+    key = form.idempotency_key.data
     with db.engine.connect() as connection:
         try:
-            confirmation, _repeat = services.place_press(
-                connection, token_hash=browser_token_hash(), person_id=press.person,
-                product_id=press.product_id, unit_code=press.unit, quantity=press.quantity,
-                idempotency_key=press.idempotency_key,
+            confirmation, _repeat = place_press(
+                connection, token_hash=browser_token_hash(), person_id=form.person.data,
+                product_id=form.product_id.data, unit_code=form.unit.data,
+                quantity=form.quantity.data, idempotency_key=key,
                 rules=services.rules_from(current_app.config), now=utcnow(),
                 today=company_today())
         except DomainError as error:
@@ -158,10 +159,10 @@ def buy():
         connection.commit()
     # A repeat gets the same answer as the first request: the same page, or the same redirect.
     if is_htmx():
-        return render_fragment("oneclick/_placed.html", confirmation=confirmation,
-                               key=press.idempotency_key, next_key=Panel.new_key(),
-                               compact=press.compact, csrf_in_header=True)
-    return redirect(url_for("oneclick.placed", key=press.idempotency_key), 303)
+        return render_fragment("oneclick/_placed.html", confirmation=confirmation, key=key,
+                               next_key=Panel.new_key(), compact=form.compact.data,
+                               csrf_in_header=True)
+    return redirect(url_for("oneclick.placed", key=key), 303)
 
 
 @bp.get("/1-click/placed/<key>")

@@ -15,6 +15,7 @@ from portal.db import utcnow
 from portal.errors import NotFound
 from portal.orders.models import Order, OrderLine, OrderStatusChange
 from portal.orders.pricing import ZERO, PricedLine, ShippingRule, Totals, totals
+from portal.orders.rules import order_total
 from portal.orders.states import InvalidTransition, OrderStatus, check_transition
 from portal.payments.gateway import PaymentGateway
 from portal.payments.models import PaymentMethod
@@ -148,7 +149,7 @@ def totals_with_line(*, subtotal: Decimal, pv_total: Decimal, bv_total: Decimal,
     """An order's totals once ``line`` is added to the ones it has, without loading its lines."""
     subtotal = subtotal + line.line_total
     fee = shipping.fee(subtotal)
-    return OrderTotals(subtotal=subtotal, shipping=fee, total=subtotal + fee,
+    return OrderTotals(subtotal=subtotal, shipping=fee, total=order_total(subtotal, fee),
                        pv=pv_total + line.pv, bv=bv_total + line.bv)
 
 

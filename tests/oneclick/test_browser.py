@@ -17,8 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def lines() -> int:
-    """Order lines in the database, read without keeping a transaction open (on SQLite an open
-    transaction would hold the write lock the server needs)."""
+    """Order lines in the database, read without keeping a transaction open."""
     try:
         return db.session.scalar(select(func.count()).select_from(OrderLine))
     finally:

@@ -181,7 +181,7 @@ def test_fifty_concurrent_identical_presses_on_a_real_server_make_one_order(live
     shopper = make_shopper(session, redis)
     product_id = make_product(session).id
     session.commit()
-    session.close()  # hold no transaction (on SQLite: no write lock) while the server works
+    session.close()  # hold no transaction while the server works
     browser = Browser(live_server, {COOKIE_NAME: shopper.token})
     form = browser.buy_form(product_id)
 

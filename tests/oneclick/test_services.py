@@ -24,10 +24,11 @@ from portal.oneclick.services import (ClientNotRecognised, ClientRevoked, Idempo
                                       TooManyOrders, WindowClosed, cancel_oneclick_line,
                                       cancel_oneclick_order, cancel_oneclick_press,
                                       charge_closed_order, close_window,
-                                      disable_everywhere, disable_here, enable_from_order,
-                                      expected_ship_date, place_oneclick_order, place_press)
+                                      disable_everywhere, disable_here, enable_from_order)
+from portal.oneclick.press import expected_ship_date, place_oneclick_order, place_press
 from portal.addresses.services import remove_address
-from portal.orders.models import Order, OrderLine
+from portal.orders.models import Order, OrderLine, OrderStatusChange
+from portal.orders.states import OrderStatus
 from portal.payments.gateway import Charge, SandboxGateway
 from portal.payments.services import CardUnusable, remove_card
 from tests.factories import make_address, make_card, make_product, make_user
@@ -187,9 +188,9 @@ def test_a_repeat_gets_the_first_answer_and_no_second_order(session, redis, shop
 
 
 def test_a_press_takes_a_few_statements_whatever_the_size_of_the_order(session, redis, shopper):
-    """The hot path: one query for setting, lock, hourly count, earlier key and product; one for
-    the open orders and one per row written on SQLite (no round trips there); on PostgreSQL the
-    choice of the order and every write are one statement. Nothing is loaded per line."""
+    """The hot path: one query for the setting, the person's lock, the hourly count, an earlier
+    press with the key and the product; one for the open orders (locked); then one statement
+    per row written. Nothing is loaded per line of the order."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):
@@ -212,12 +213,19 @@ def test_a_press_takes_a_few_statements_whatever_the_size_of_the_order(session, 
         repeated = len(statements)
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    # The browser's last use is written at most once a minute: 2 updates, on the first press.
-    if engine.dialect.name == "postgresql":
-        assert (opened, combined, repeated) == (2 + 2, 2, 1)
-    else:  # a new order: 4 inserts; an added line: an update and 2 inserts
-        assert (opened, combined, repeated) == (6 + 2, 5, 1)
+    # A new order: 2 queries and 4 inserts (order, history, line, request), and the browser's
+    # last use, written at most once a minute (2 updates); an added line: 2 queries, the
+    # order's totals and 2 inserts (line, request); a repeat: the first query answers it.
+    assert (opened, combined, repeated) == (6 + 2, 5, 1)
     assert session.scalar(select(func.count()).select_from(OrderLine)) == 31
+
+
+def test_the_history_says_how_the_order_was_placed(session, redis, shopper):
+    confirmation, _ = place(session, shopper)
+    [change] = session.scalars(select(OrderStatusChange).where(
+        OrderStatusChange.order_id == confirmation.order_id)).all()
+    assert change.to_status == OrderStatus.OPEN and change.from_status is None
+    assert change.note == "placed by oneclick, open for additions" and change.changed_at == NOW
 
 
 def test_a_reused_key_with_another_item_is_refused(session, redis, shopper):
@@ -240,8 +248,8 @@ def test_a_key_taken_meanwhile_by_someone_else_is_a_reuse_and_nothing_is_kept(se
     partner = make_shopper(session, redis, token=shopper.token)
     place(session, shopper, "key-contested-00000001", person=partner.user)
     session.commit()
-    import portal.oneclick.services as services
-    monkeypatch.setattr(services, "_earlier_press", lambda press: None)  # read too early
+    import portal.oneclick.press as pressing
+    monkeypatch.setattr(pressing, "_earlier_press", lambda row: None)  # read too early
     with pytest.raises(IdempotencyKeyReused):
         place(session, shopper, "key-contested-00000001")
     session.rollback()
@@ -253,8 +261,8 @@ def test_a_twin_that_committed_the_key_meanwhile_gets_its_answer(session, redis,
     before the wait: its twin's key is found by the unique constraint, and its answer given."""
     first, _ = place(session, shopper, "key-twin-000000000001")
     session.commit()
-    import portal.oneclick.services as services
-    monkeypatch.setattr(services, "_earlier_press", lambda press: None)  # read before the twin
+    import portal.oneclick.press as pressing
+    monkeypatch.setattr(pressing, "_earlier_press", lambda row: None)  # read before the twin
     again, repeat = place(session, shopper, "key-twin-000000000001")
     session.commit()
     assert repeat and again == first
@@ -272,8 +280,8 @@ def test_on_a_connection_a_twin_gets_its_answer_and_a_reuse_keeps_nothing(
     session.commit()
     plain = ids_of(shopper)
     session.close()
-    import portal.oneclick.services as services
-    monkeypatch.setattr(services, "_earlier_press", lambda press: None)  # read too early
+    import portal.oneclick.press as pressing
+    monkeypatch.setattr(pressing, "_earlier_press", lambda row: None)  # read too early
 
     def press(key):
         return place_press(connection, token_hash=hash_token(plain.token),
@@ -309,6 +317,24 @@ def test_orders_close_together_are_combined(session, redis, shopper):
     assert order.subtotal == Decimal("105.00") and order.shipping_fee == Decimal("0.00")
     assert order.total == Decimal("105.00") and order.pv_total == Decimal("16.00")
     assert order.combine_until == NOW + timedelta(minutes=90)  # the window does not move
+
+
+def test_every_order_and_answer_is_totalled_by_the_rule_book(session, redis, shopper):
+    """A free sample ships free; the fee applies below the free-shipping line and not from it
+    on; the answer tells the order's total as recorded."""
+    sample = make_product(session, name="Sample", each_price=Decimal("0.00"))
+    almost = make_product(session, name="Almost", each_price=Decimal("89.99"))
+    steps = [(sample, "0.00", "0.00"), (almost, "89.99", "5.95"), (shopper.product, "99.99", "5.95"),
+             (sample, "99.99", "5.95"), (shopper.product, "109.99", "0.00")]
+    for n, (product, subtotal, fee) in enumerate(steps):
+        answer, _ = place(session, shopper, f"key-rule-book-{n:08d}", product=product,
+                          now=NOW + timedelta(minutes=n))
+        order = session.get(Order, answer.order_id)
+        assert (order.subtotal, order.shipping_fee) == (Decimal(subtotal), Decimal(fee))
+        assert order.total == RULES.shipping.fee(order.subtotal) + order.subtotal
+        assert Decimal(answer.order_total) == order.total
+        assert answer.lines_in_order == n + 1 == len(order.lines)
+    assert count(session, Order) == 1
 
 
 def test_after_the_window_or_to_another_address_a_new_order_opens(session, redis, shopper):
@@ -601,7 +627,7 @@ def ids_of(shopper):
 
 def test_concurrent_identical_requests_make_one_line(app, session, shopper):
     plain = ids_of(shopper)
-    session.close()  # hold no transaction (on SQLite: no write lock) while the threads run
+    session.close()  # hold no transaction (no row locks) while the threads run
 
     def work(n):
         confirmation, _ = place(db.session, plain, "key-same-button-00001")
@@ -646,10 +672,7 @@ def test_an_order_cancelled_while_a_press_waits_for_it_gets_no_line_a_new_order_
     thread = threading.Thread(target=lambda: outcome.update(
         zip(("results", "errors"), run_together(app, 1, press))))
     thread.start()
-    if db.engine.dialect.name == "postgresql":  # the press is waiting for the order's lock
-        wait_until_a_backend_waits_for_a_lock(db.engine)
-    else:  # SQLite: the press is waiting for the write lock (busy timeout)
-        time.sleep(0.3)
+    wait_until_a_backend_waits_for_a_lock(db.engine)  # the press waits for the order's lock
     cancelling.commit()
     cancelling.close()
     thread.join(timeout=30)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from portal.clock import company_today
 from portal.db import utcnow
@@ -110,6 +110,46 @@ def test_a_repeat_gets_the_same_answer_and_one_order(client, htmx, session, redi
     again = tab.post("/1-click/buy", data={**form, "csrf_token": csrf_token(tab, f"/shop/products/{product.id}")})
     assert again.status_code == 200
     assert count(Order) == 1 and count(OrderLine) == 1 and count(OneClickRequest) == 1
+
+
+@pytest.mark.parametrize("htmx_request, status", [(False, 303), (True, 200)])
+def test_a_press_works_under_tracing_instrumentation(app, session, redis, htmx_request, status):
+    """Tracing (OpenTelemetry's SQLAlchemy instrumentation, say) listens to every cursor
+    execution and keeps its span on the execution context: a press goes through SQLAlchemy's
+    own execution, so each of its statements has one to read and write."""
+    shopper = make_shopper(session, redis)
+    product = make_product(session, name="Omega-3", each_price=Decimal("29.00"))
+    session.commit()
+    browser = browser_with(app, shopper.token, htmx=htmx_request)
+    form = buy_form(browser, product.id)
+    traced = []
+
+    def start_span(conn, cursor, statement, parameters, context, executemany):
+        context.traced_span = {"statement": statement, "options": dict(context.execution_options),
+                               "compiled": context.compiled is not None,
+                               "invoked": context.invoked_statement is not None}
+
+    def end_span(conn, cursor, statement, parameters, context, executemany):
+        traced.append(context.traced_span)
+
+    event.listen(db.engine, "before_cursor_execute", start_span)
+    event.listen(db.engine, "after_cursor_execute", end_span)
+    try:
+        response = buy(browser, form)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", start_span)
+        event.remove(db.engine, "after_cursor_execute", end_span)
+    order = session.scalar(select(Order))
+    assert response.status_code == status and order is not None
+    if htmx_request:
+        assert order.number in response.get_data(as_text=True)
+    else:
+        assert response.headers["Location"] == f"/1-click/placed/{form['idempotency_key']}"
+    assert [(line.name, line.quantity) for line in order.lines] == [("Omega-3", 1)]
+    assert order.total == Decimal("29.00") + Decimal("5.95")
+    written = [span for span in traced if "oneclick_requests" in span["statement"]
+               and span["statement"].startswith("INSERT")]
+    assert len(written) == 1 and written[0]["compiled"] and written[0]["invoked"]
 
 
 def test_htmx_gets_the_confirmation_fragment_and_a_new_key_for_the_next_press(app, session, redis):

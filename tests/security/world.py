@@ -40,6 +40,7 @@ from portal.fulfilment.planning import run_planning
 from portal.fulfilment.services import add_expected_arrival, record_receipt
 from portal.mail.models import OutboxMessage
 from portal.oneclick import services as oneclick_services
+from portal.oneclick.press import place_oneclick_order
 from portal.oneclick.identifiers import hash_token, new_token
 from portal.oneclick.models import ClientIdentifier
 from portal.orders.models import Order, OrderLine
@@ -192,7 +193,7 @@ def _shop(session, redis, person: User, product, second_product, first_run: date
                                       label="Firefox on Linux", address_id=address.id,
                                       card_id=card.id, today=today, now=utcnow())
     press_key = secrets.token_urlsafe(18)
-    oneclick_services.place_oneclick_order(
+    place_oneclick_order(
         session, token_hash=hash_token(client_token), person_id=person.id, product_id=product.id,
         unit_code="each", quantity=1, idempotency_key=press_key,
         rules=oneclick_services.rules_from(config), now=utcnow(), today=today)
