@@ -73,16 +73,18 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
                   rules=_rules())
 
 
-def act(profile_id: int, change: Callable[[AutoshipProfile], object], done: str, form=None,
-        form_name: str | None = None):
+def act(profile_id: int, change: Callable[[AutoshipProfile], object],
+        done: str | Callable[[object], str], form=None, form_name: str | None = None):
     """Validate ``form``, apply ``change`` to the person's profile, commit, and answer with the
-    refreshed profile (htmx) or a redirect to it; a refusal is a 4xx with its message."""
+    refreshed profile (htmx) or a redirect to it; a refusal is a 4xx with its message.
+    ``done`` is the message of success, or makes it from what ``change`` returned; it is
+    flashed only once the change is committed."""
     profile = services.owned_profile(db.session, current_user, profile_id)
     forms = {form_name: form} if form_name else {}
     if form is not None and not form.validate_on_submit():
         return render_profile(profile_id, 422, _form_errors(form), **forms)
     try:
-        change(profile)
+        outcome = change(profile)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
@@ -96,10 +98,9 @@ def act(profile_id: int, change: Callable[[AutoshipProfile], object], done: str,
         return render_profile(profile_id, 409, "This standing order was just changed elsewhere. "
                                                "Here it is as it is now; try again if needed.",
                               **forms)
+    flash(done(outcome) if callable(done) else done, "success")
     if is_htmx():
-        flash(done, "success")
         return render_profile(profile_id)
-    flash(done, "success")
     return redirect(url_for("autoship.profile", profile_id=profile_id), 303)
 
 
@@ -288,12 +289,10 @@ def ship_now(profile_id: int):
     except ValueError:
         offered = None
 
-    def change(p):
-        order = services.ship_now(db.session, user=current_user, profile=p, gateway=gateway_for(),
-                                  shipping=shipping_rule(current_app.config), today=company_today(),
-                                  offered=offered)
-        flash(f"Order {order.number} placed and paid: {order.total:,.2f} USD.", "success")
-    return act(profile_id, change, "Shipping now.")
+    return act(profile_id, lambda p: services.ship_now(
+        db.session, user=current_user, profile=p, gateway=gateway_for(),
+        shipping=shipping_rule(current_app.config), today=company_today(), offered=offered),
+        lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
 
 
 @bp.post("/<int:profile_id>/rename")

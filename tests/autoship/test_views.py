@@ -233,6 +233,7 @@ def test_ship_now_pressed_again_from_the_same_page_ships_once_and_says_so(app, c
 
     assert first.status_code == 303 and second.status_code == 409
     order = session.scalar(select(Order))
+    assert f"Order {order.number} placed and paid" in client.get(first.headers["Location"]).get_data(as_text=True)
     assert order.autoship_due_date.isoformat() == offered
     assert f"already shipped for {order.autoship_due_date:%B %-d, %Y}: order {order.number}." \
         in second.get_data(as_text=True)
