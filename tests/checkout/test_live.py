@@ -124,9 +124,9 @@ def test_two_devices_checking_out_one_cart_together_place_one_order_charged_once
     first.join(60)
     second.join(60)
 
-    (phone_status, phone_headers, _), (laptop_status, laptop_headers, _) = \
+    (phone_status, phone_headers, phone_page), (laptop_status, laptop_headers, laptop_page) = \
         answers["phone"], answers["laptop"]
-    assert phone_status == laptop_status == 303
+    assert phone_status == laptop_status == 303, (phone_page[-2000:], laptop_page[-2000:])
     assert laptop_headers["Location"] == phone_headers["Location"]  # both show the one order
     _, _, confirmation = laptop.request("GET", urlsplit(laptop_headers["Location"]).path)
     _, _, cart = laptop.request("GET", "/cart/")
