@@ -1,4 +1,5 @@
-"""Hold points: named places where a test can stop a real worker process to SIGKILL it there.
+"""Hold points: named places where a test can stop a real worker (or web server) process, to
+SIGKILL it there or to send a concurrent request meanwhile.
 
 A test starts a worker with ``PORTAL_TEST_HOLD_AT=<point>``. The first process to reach that
 point pushes its pid to the Redis list ``test-hold:<point>:reached`` and waits (at most
@@ -20,6 +21,7 @@ from flask import Flask
 from portal.queues import get_redis
 
 AFTER_GATEWAY_CALL = "after-gateway-call"  # cards charged, outcomes not yet recorded
+CHECKOUT_BEFORE_COMMIT = "checkout-before-commit"  # a checkout charged, its order uncommitted
 HOLD_SECONDS = 120
 
 

@@ -46,6 +46,12 @@ class AutoshipError(DomainError):
     pass
 
 
+class AlreadyDone(AutoshipError):
+    """The change was just made, by another tab or device of the person."""
+
+    status = 409
+
+
 @dataclass(frozen=True)
 class AutoshipRules:
     cutoff_days: int = 2          # no changes that affect a run this close to it
@@ -60,6 +66,21 @@ class AutoshipRules:
 
 
 # ------------------------------------------------------------------ reading helpers
+
+def lock_profile(session: Session, profile: AutoshipProfile) -> None:
+    """Hold the profile's row until this transaction ends, and read it again with its items
+    and skips: a concurrent change of the same profile (another tab, another device) waits
+    here for this one, then checks against what this one committed, as if it came after.
+
+    Every change below starts with it. On PostgreSQL it is SELECT ... FOR UPDATE; on SQLite
+    the transaction's BEGIN IMMEDIATE already holds the database's write lock."""
+    session.flush()  # what the caller changed already is kept, not read over
+    session.refresh(profile, with_for_update=True)
+    # Items already in the session get their committed quantities; the collections reload.
+    session.execute(select(AutoshipItem).where(AutoshipItem.profile_id == profile.id)
+                    .execution_options(populate_existing=True))
+    session.expire(profile, ["items", "skips"])
+
 
 def owned_profile(session: Session, user: User, profile_id: int) -> AutoshipProfile:
     profile = session.get(AutoshipProfile, profile_id)
@@ -306,6 +327,7 @@ def subscribe(session: Session, *, user: User, product_id: int, unit_code: str, 
 
 def add_item(session: Session, *, user: User, profile: AutoshipProfile, product_id: int,
              unit_code: str, quantity: int, today: date, rules: AutoshipRules) -> AutoshipItem:
+    lock_profile(session, profile)
     _check_open_for_changes(profile, today, rules)
     item = _new_item(session, profile, product_id, unit_code, quantity, rules)
     session.flush()
@@ -323,6 +345,7 @@ def _owned_item(profile: AutoshipProfile, item_id: int) -> AutoshipItem:
 
 def change_item(session: Session, *, user: User, profile: AutoshipProfile, item_id: int,
                 unit_code: str, quantity: int, today: date, rules: AutoshipRules) -> None:
+    lock_profile(session, profile)
     _check_open_for_changes(profile, today, rules)
     item = _owned_item(profile, item_id)
     sellable_unit(item.product, unit_code, quantity, rules.max_quantity)
@@ -345,6 +368,7 @@ def change_item(session: Session, *, user: User, profile: AutoshipProfile, item_
 
 def remove_item(session: Session, *, user: User, profile: AutoshipProfile, item_id: int,
                 today: date, rules: AutoshipRules) -> None:
+    lock_profile(session, profile)
     _check_open_for_changes(profile, today, rules)
     item = _owned_item(profile, item_id)
     if len(profile.items) == 1:
@@ -378,6 +402,7 @@ def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, r
                     regularity: str, first_date: date, today: date, rules: AutoshipRules) -> None:
     """A new rule, anchored at ``first_date``: the next run is its first date from then on.
     Skips stay: they are keyed by date and still apply where the new rule meets them."""
+    lock_profile(session, profile)
     _check_open_for_changes(profile, today, rules)
     if regularity not in (Regularity.CALENDAR, Regularity.ROLLING):
         raise AutoshipError("Choose a calendar or a rolling schedule.", "regularity")
@@ -401,6 +426,7 @@ def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, 
                      move_anchor: bool, today: date, rules: AutoshipRules) -> None:
     """Move the next run to ``new_date``: once (the pattern continues afterwards), or for good
     (the series is re-anchored there)."""
+    lock_profile(session, profile)
     _check_open_for_changes(profile, today, rules)
     if profile.status != ProfileStatus.ACTIVE:
         raise AutoshipError("Resume the standing order before choosing its next date.")
@@ -427,8 +453,11 @@ def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, 
 def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: date, today: date,
               rules: AutoshipRules) -> None:
     """Skip one upcoming occurrence, kept as an exception keyed by its date."""
+    lock_profile(session, profile)
     if profile.status != ProfileStatus.ACTIVE:
         raise AutoshipError("Only an active standing order has dates to skip.")
+    if any(skip.skip_date == day for skip in profile.skips):
+        raise AlreadyDone(f"{day:%A, %B %-d} is already skipped.", "day")
     with planning(profile):
         upcoming = schedule_of(profile).upcoming(profile.next_run_date, 24)
     if day not in upcoming:
@@ -451,6 +480,7 @@ def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: da
 
 def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: date, today: date,
                 rules: AutoshipRules) -> None:
+    lock_profile(session, profile)
     skip = next((s for s in profile.skips if s.skip_date == day), None)
     if skip is None:
         raise NotFound("That date is not skipped.")
@@ -473,6 +503,7 @@ def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: 
 
 def pause(session: Session, *, user: User, profile: AutoshipProfile, resume_on: date | None,
           today: date, rules: AutoshipRules) -> None:
+    lock_profile(session, profile)
     if profile.status != ProfileStatus.ACTIVE:
         raise AutoshipError("Only an active standing order can be paused.")
     _check_open_for_changes(profile, today, rules)
@@ -489,6 +520,7 @@ def pause(session: Session, *, user: User, profile: AutoshipProfile, resume_on: 
 def resume(session: Session, *, user: User | None, profile: AutoshipProfile, today: date) -> None:
     """Back to active (from paused, payment failed or cancelled): the next run is the first
     scheduled date after today."""
+    lock_profile(session, profile)
     if profile.status == ProfileStatus.ACTIVE:
         raise AutoshipError("This standing order is already active.")
     if not profile.items:
@@ -510,6 +542,7 @@ def resume(session: Session, *, user: User | None, profile: AutoshipProfile, tod
 
 def cancel(session: Session, *, user: User, profile: AutoshipProfile, today: date,
            rules: AutoshipRules) -> None:
+    lock_profile(session, profile)
     if profile.status == ProfileStatus.CANCELLED:
         raise AutoshipError("This standing order is already cancelled.")
     _check_open_for_changes(profile, today, rules)
@@ -519,6 +552,7 @@ def cancel(session: Session, *, user: User, profile: AutoshipProfile, today: dat
 
 
 def rename(session: Session, *, user: User, profile: AutoshipProfile, name: str) -> None:
+    lock_profile(session, profile)
     before, profile.name = profile.name, _check_name(name)
     session.flush()
     record(session, profile, user, "renamed", f"{before} → {profile.name}")
@@ -528,6 +562,7 @@ def change_delivery(session: Session, *, user: User, profile: AutoshipProfile, a
                     card_id: int, shipping_method: str, price_policy: str,
                     out_of_stock_policy: str, today: date, rules: AutoshipRules) -> None:
     """Ship-to, card, shipping method, price policy and out-of-stock policy, checked together."""
+    lock_profile(session, profile)
     address = owned_address(session, user, address_id)
     card = usable_card(session, user, card_id, today)
     if shipping_method not in SHIPPING_METHODS:
@@ -562,23 +597,38 @@ def change_delivery(session: Session, *, user: User, profile: AutoshipProfile, a
 
 # ------------------------------------------------------------------ ship now
 
+def ship_now_date(profile: AutoshipProfile, today: date) -> date | None:
+    """The date whose order "Ship now" places: the next occurrence on a calendar, today when
+    rolling."""
+    return profile.next_run_date if profile.regularity == Regularity.CALENDAR else today
+
+
 def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway: PaymentGateway,
-             shipping: ShippingRule, today: date) -> Order:
+             shipping: ShippingRule, today: date, offered: date | None = None) -> Order:
     """Place and charge this cycle's order now. Calendar: it is the next occurrence's order
-    (that date will not run again). Rolling: the interval restarts from today."""
+    (that date will not run again). Rolling: the interval restarts from today.
+
+    ``offered`` is the date the person's page offered to ship (``ship_now_date`` when it was
+    shown): once that date has shipped, pressing again from the same page (another tab, a
+    second device) is refused rather than shipping the occurrence after it."""
+    lock_profile(session, profile)
     if profile.status != ProfileStatus.ACTIVE:
         raise AutoshipError("Resume the standing order before shipping it.")
+    due = ship_now_date(profile, today)
+    for day in dict.fromkeys(d for d in (offered, due) if d is not None):
+        shipped = session.scalar(select(Order).where(Order.autoship_profile_id == profile.id,
+                                                     Order.autoship_due_date == day))
+        if shipped is not None:
+            raise AlreadyDone(f"This standing order already shipped for {day:%B %-d, %Y}: "
+                              f"order {shipped.number}.")
+    if offered is not None and offered != due:
+        raise AutoshipError(f"The next shipment is now on {due:%B %-d, %Y}. Check it, then "
+                            "press “Ship now” again to ship it today.")
     lines, problems = priced_items(profile)
     if not lines:
         raise AutoshipError("Nothing in this standing order can be shipped: " + " ".join(problems))
-    due = profile.next_run_date if profile.regularity == Regularity.CALENDAR else today
     with planning(profile):  # before anything is charged
-        next_run = schedule_of(profile).following(
-            due if profile.regularity == Regularity.CALENDAR else today)
-    exists = session.scalar(select(Order.id).where(Order.autoship_profile_id == profile.id,
-                                                   Order.autoship_due_date == due))
-    if exists is not None:
-        raise AutoshipError("This standing order already shipped for that date.")
+        next_run = schedule_of(profile).following(due)
     address = owned_address(session, user, profile.address_id)
     card = usable_card(session, user, profile.payment_method_id, today)
     order = build_order(user=user, source=OrderSource.AUTOSHIP, lines=lines, address=address,

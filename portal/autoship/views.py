@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from portal.addresses.services import address_book
@@ -67,29 +69,38 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
                   next_date=forms.pop("next_date", None) or NextDateForm(formdata=None),
                   pause=forms.pop("pause", None) or PauseForm(formdata=None),
                   rename=forms.pop("rename", None) or RenameForm(formdata=None, name=profile.name),
+                  ship_now_date=services.ship_now_date(profile, today),
                   rules=_rules())
 
 
-def act(profile_id: int, change: Callable[[AutoshipProfile], object], done: str, form=None,
-        form_name: str | None = None):
+def act(profile_id: int, change: Callable[[AutoshipProfile], object],
+        done: str | Callable[[object], str], form=None, form_name: str | None = None):
     """Validate ``form``, apply ``change`` to the person's profile, commit, and answer with the
-    refreshed profile (htmx) or a redirect to it; a refusal is a 4xx with its message."""
+    refreshed profile (htmx) or a redirect to it; a refusal is a 4xx with its message.
+    ``done`` is the message of success, or makes it from what ``change`` returned; it is
+    flashed only once the change is committed."""
     profile = services.owned_profile(db.session, current_user, profile_id)
     forms = {form_name: form} if form_name else {}
     if form is not None and not form.validate_on_submit():
         return render_profile(profile_id, 422, _form_errors(form), **forms)
     try:
-        change(profile)
+        outcome = change(profile)
+        db.session.commit()
     except DomainError as error:
         db.session.rollback()
         if form is not None:
             show_beside_field(form, error)
         return render_profile(profile_id, error.status, error.message, **forms)
-    db.session.commit()
+    except IntegrityError:
+        # The services lock the profile, so a concurrent change waits and is checked again;
+        # should a constraint still refuse one, the person sees the profile as it now is.
+        db.session.rollback()
+        return render_profile(profile_id, 409, "This standing order was just changed elsewhere. "
+                                               "Here it is as it is now; try again if needed.",
+                              **forms)
+    flash(done(outcome) if callable(done) else done, "success")
     if is_htmx():
-        flash(done, "success")
         return render_profile(profile_id)
-    flash(done, "success")
     return redirect(url_for("autoship.profile", profile_id=profile_id), 303)
 
 
@@ -275,11 +286,15 @@ def cancel(profile_id: int):
 @login_required
 @shopper_required
 def ship_now(profile_id: int):
-    def change(p):
-        order = services.ship_now(db.session, user=current_user, profile=p, gateway=gateway_for(),
-                                  shipping=shipping_rule(current_app.config), today=company_today())
-        flash(f"Order {order.number} placed and paid: {order.total:,.2f} USD.", "success")
-    return act(profile_id, change, "Shipping now.")
+    try:  # the date the page offered; a page from before this field ships the current one
+        offered = date.fromisoformat(request.form.get("due", ""))
+    except ValueError:
+        offered = None
+
+    return act(profile_id, lambda p: services.ship_now(
+        db.session, user=current_user, profile=p, gateway=gateway_for(),
+        shipping=shipping_rule(current_app.config), today=company_today(), offered=offered),
+        lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
 
 
 @bp.post("/<int:profile_id>/rename")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +12,8 @@ from portal.accounts.models import User
 from portal.addresses.services import owned_address
 from portal.cart.services import empty_cart, priced_cart
 from portal.catalog.services import OrderingError
+from portal.db import utcnow
+from portal.default_choice import lock_owner
 from portal.errors import DomainError
 from portal.fulfilment.services import request_planning
 from portal.mail.services import queue_mail
@@ -22,8 +24,24 @@ from portal.payments.gateway import PaymentGateway
 from portal.payments.services import usable_card
 
 
+# How long after a checkout an empty cart is still "just checked out" rather than empty.
+JUST_CHECKED_OUT = timedelta(minutes=15)
+
+
 class CheckoutError(DomainError):
     pass
+
+
+class CartCheckedOut(CheckoutError):
+    """The cart was checked out by another submission (another tab, another device) while
+    this one waited its turn; ``order`` is what that submission placed."""
+
+    status = 409
+
+    def __init__(self, order: Order):
+        super().__init__(f"This cart was just checked out: order {order.number}. "
+                         "It was charged once.")
+        self.order = order
 
 
 def existing_checkout(session: Session, user: User, idempotency_key: str) -> Order | None:
@@ -41,9 +59,16 @@ def check_out(session: Session, *, user: User, address_id: int, card_id: int,
     A repeat of the same submission (double click, retried request, second tab) returns the
     order the first one placed. A declined card raises PaymentDeclined and the caller rolls
     back: no order is kept and the cart is unchanged.
+
+    Submissions of the person's cart take turns, whatever their keys (two devices, two
+    checkout pages): each holds the person until its transaction ends, gateway call
+    included, so the next one finds the cart emptied and raises CartCheckedOut instead of
+    charging again.
     """
     if not idempotency_key or len(idempotency_key) > 80:
         raise CheckoutError("This checkout form is not valid. Reload the page and try again.")
+    # Before anything is read: what follows must see what an earlier submission committed.
+    lock_owner(session, user)
     order = existing_checkout(session, user, idempotency_key)
     if order is not None:
         return order
@@ -53,6 +78,9 @@ def check_out(session: Session, *, user: User, address_id: int, card_id: int,
     if problems:
         raise OrderingError(" ".join(problems))
     if not lines:
+        just_placed = latest_checkout(session, user, since=utcnow() - JUST_CHECKED_OUT)
+        if just_placed is not None:
+            raise CartCheckedOut(just_placed)
         raise CheckoutError("Your cart is empty.")
 
     order = build_order(user=user, source=OrderSource.CHECKOUT, lines=lines, address=address,
@@ -73,6 +101,13 @@ def check_out(session: Session, *, user: User, address_id: int, card_id: int,
     queue_mail(session, user=user, subject=f"Order {order.number} confirmed",
                body=confirmation_text(order))
     return order
+
+
+def latest_checkout(session: Session, user: User, *, since) -> Order | None:
+    """The person's last order placed by checkout since ``since``, if any."""
+    return session.scalar(select(Order).where(
+        Order.user_id == user.id, Order.source == OrderSource.CHECKOUT, Order.placed_at >= since)
+        .order_by(Order.placed_at.desc(), Order.id.desc()).limit(1))
 
 
 def confirmation_text(order: Order) -> str:

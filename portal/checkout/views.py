@@ -3,17 +3,18 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from flask import Blueprint, current_app, redirect, url_for
+from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
 from portal.addresses.services import address_book
 from portal.cart.services import priced_cart
 from portal.checkout.forms import CheckoutForm
-from portal.checkout.services import check_out
+from portal.checkout.services import CartCheckedOut, check_out
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import show_beside_field
+from portal.hold_points import CHECKOUT_BEFORE_COMMIT, hold_point
 from portal.orders.pricing import shipping_rule, totals
 from portal.payments.services import gateway_for, wallet
 from portal.roles import shopper_required
@@ -57,9 +58,15 @@ def place():
                           card_id=form.card_id.data, idempotency_key=form.idempotency_key.data,
                           gateway=gateway_for(), shipping=shipping_rule(current_app.config),
                           today=date.today())
+    except CartCheckedOut as done:
+        # Another device's submission placed the order: this one answers with it.
+        db.session.rollback()
+        flash(done.message, "info")
+        return redirect(url_for("orders.confirmation", order_id=done.order.id), 303)
     except DomainError as error:
         db.session.rollback()
         show_beside_field(form, error)
         return _render(form, error.status)
+    hold_point(current_app, CHECKOUT_BEFORE_COMMIT)
     db.session.commit()
     return redirect(url_for("orders.confirmation", order_id=order.id), 303)

@@ -214,3 +214,62 @@ def test_edits_inside_the_cutoff_are_refused_with_a_countdown_message(client, se
     response = post_form(client, f"{location}/items", {"product_id": product.id, "unit": "case", "quantity": 1},
                          page=location)
     assert response.status_code == 422 and "closed 2 days before" in response.get_data(as_text=True)
+
+
+def test_ship_now_pressed_again_from_the_same_page_ships_once_and_says_so(app, client, session, shopper):
+    """The page offers its next date; a second press from it (another tab, a second device)
+    finds that date shipped, rather than shipping the occurrence after it."""
+    product = make_product(session)
+    location = create(client, product).headers["Location"]
+    page = client.get(location).get_data(as_text=True)
+    offered = re.search(r'name="due" value="([0-9-]+)"', page).group(1)
+    other_tab = app.test_client()
+    log_in(other_tab, shopper)
+    form = {"due": offered, "csrf_token": csrf_token(client, location)}
+
+    first = client.post(f"{location}/ship-now", data=form)
+    second = other_tab.post(f"{location}/ship-now",
+                            data={**form, "csrf_token": csrf_token(other_tab, location)})
+
+    assert first.status_code == 303 and second.status_code == 409
+    order = session.scalar(select(Order))
+    assert f"Order {order.number} placed and paid" in client.get(first.headers["Location"]).get_data(as_text=True)
+    assert order.autoship_due_date.isoformat() == offered
+    assert f"already shipped for {order.autoship_due_date:%B %-d, %Y}: order {order.number}." \
+        in second.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_date_skipped_again_answers_already_skipped(client, session, shopper):
+    product = make_product(session)
+    location = create(client, product).headers["Location"]
+    next_run = session.scalar(select(AutoshipProfile.next_run_date))
+    day = next_run.isoformat()
+    session.commit()
+    assert post_form(client, f"{location}/skip", {"day": day}, page=location).status_code == 303
+
+    again = post_form(client, f"{location}/skip", {"day": day}, page=location)
+
+    assert again.status_code == 409
+    assert f"{next_run:%A, %B %-d} is already skipped." in again.get_data(as_text=True)
+
+
+def test_a_change_a_constraint_still_refuses_answers_409_with_the_profile_not_a_500(
+        client, session, shopper, monkeypatch):
+    """The last safety net behind the profile lock: a unique violation at commit is shown as
+    a conflict, with the profile as it now is."""
+    from sqlalchemy.exc import IntegrityError
+
+    from portal.autoship import services
+    product = make_product(session, name="Omega-3")
+    location = create(client, product).headers["Location"]
+
+    def refused(session, **kwargs):
+        raise IntegrityError("INSERT ...", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(services, "rename", refused)
+    response = post_form(client, f"{location}/rename", {"name": "Weekly"}, page=location)
+
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "This standing order was just changed elsewhere." in page and "Omega-3" in page

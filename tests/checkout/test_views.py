@@ -94,3 +94,33 @@ def test_checkout_form_errors_are_4xx_with_messages(client, session, redis):
         response = client.post("/checkout/", data={**data, "csrf_token": token})
         assert 400 <= response.status_code < 500, (data, response.status_code)
     assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_a_second_device_submitting_the_cart_after_it_was_checked_out_is_shown_that_order(app, client, session, redis):
+    """Each device's checkout page has its own key: the later submission finds the cart
+    emptied by the first and answers with the order the first placed, without charging."""
+    member = make_user(session)
+    address = make_address(session, member)
+    card = make_card(session, member, redis)
+    product = make_product(session, name="Green Tea")
+    session.commit()
+    phone, laptop = client, app.test_client()  # two sessions of one person
+    log_in(phone, member)
+    log_in(laptop, member)
+    post_form(phone, "/cart/add", {"product_id": product.id, "unit": "each", "quantity": 1})
+    forms = []
+    for device in (phone, laptop):
+        key, token = checkout_form(device)
+        forms.append({"address_id": address.id, "card_id": card.id, "idempotency_key": key,
+                      "csrf_token": token})
+
+    placed = phone.post("/checkout/", data=forms[0])
+    again = laptop.post("/checkout/", data=forms[1])
+
+    assert placed.status_code == again.status_code == 303
+    assert again.headers["Location"] == placed.headers["Location"]
+    order = session.scalar(select(Order))
+    page = laptop.get(again.headers["Location"]).get_data(as_text=True)
+    assert f"This cart was just checked out: order {order.number}. It was charged once." in page
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+    assert len(list(redis.scan_iter("sandbox-gateway:charge:*"))) == 1
