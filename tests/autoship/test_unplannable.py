@@ -122,14 +122,8 @@ def test_the_new_form_the_schedule_form_and_the_preview_refuse_it_beside_the_rul
 
 # ------------------------------------------------------------------ set aside where found
 
-@pytest.mark.parametrize("path", ["one statement", "working table"])
-def test_the_run_orders_everyone_else_and_sets_the_unplannable_profile_aside(session, member, product,
-                                                                             monkeypatch, path):
+def test_the_run_orders_everyone_else_and_sets_the_unplannable_profile_aside(session, member, product):
     as_of = date(2026, 12, 1)  # a Tuesday
-    if path == "working table":
-        monkeypatch.setattr(engine, "_write_chunk_in_one_statement",
-                            lambda session, chunk, plans, as_of, amounts: engine._write_chunk_through_working_table(
-                                session, chunk.run_id, chunk.number, plans, as_of, amounts))
     ids = insert_profiles(session, member, product, count=300, due=as_of, bad_at=150)
     bad_id = ids[150]
 
