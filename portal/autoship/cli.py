@@ -36,7 +36,7 @@ def _summary(run, seconds: float) -> dict:
     attempt = attempt_summaries(run)[-1]
     return {"as_of": run.as_of.isoformat(), "attempt": attempt.number, "due": attempt.due,
             "created": attempt.created, "skipped": attempt.skipped, "missed": attempt.missed,
-            "failed": attempt.failed, "seconds": round(seconds, 3), "run_id": run.id,
+            "set_aside": attempt.set_aside, "failed": attempt.failed, "seconds": round(seconds, 3), "run_id": run.id,
             "chunks": attempt.chunks_total, "status": run.status}
 
 
@@ -75,7 +75,7 @@ def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> No
         click.echo(f"Autoship run for {summary['as_of']}, attempt {summary['attempt']}: "
                    f"{summary['due']} due, {summary['created']} "
                    f"orders created, {summary['skipped']} skipped, {summary['missed']} missed dates, "
-                   f"{summary['failed']} failed chunks ({summary['status']}, {summary['seconds']} s).")
+                   f"{summary['set_aside']} set aside (schedule cannot be planned), {summary['failed']} failed chunks ({summary['status']}, {summary['seconds']} s).")
 
 
 @autoship_cli.command("forecast")

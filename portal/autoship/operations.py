@@ -92,6 +92,7 @@ class AttemptSummary:
     created: int
     skipped: int
     missed: int
+    set_aside: int
     failed: int
 
 
@@ -110,6 +111,7 @@ def attempt_summaries(run: AutoshipRun) -> list[AttemptSummary]:
             chunks_total=len(chunks), chunks_done=len(done),
             created=sum(chunk.created for chunk in done), skipped=sum(chunk.skipped for chunk in done),
             missed=sum(chunk.missed for chunk in done),
+            set_aside=sum(chunk.set_aside for chunk in done),
             failed=sum(1 for chunk in chunks if chunk.status == "failed")))
     return summaries
 
