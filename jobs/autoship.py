@@ -13,6 +13,7 @@ from portal.autoship import engine, operations, volume
 from portal.autoship.notices import send_reminders
 from portal.extensions import db
 from portal.orders.billing import orders_due_for_retry, orders_with_stale_attempts
+from portal.orders.charging import charge
 from portal.orders.pricing import shipping_rule
 from portal.queues import enqueue_after_commit
 from portal.unit_of_work import commit_before, transactional
@@ -48,7 +49,7 @@ def materialise(run_id: int, number: int) -> dict:
 @transactional
 def charge_chunk(run_id: int, number: int) -> dict:
     order_ids = operations.chunk_orders(db.session, run_id, number)
-    result = operations.charge(current_app._get_current_object(), db.session, order_ids,
+    result = charge(current_app._get_current_object(), db.session, order_ids,
                                operations.company_now(current_app.config).date())
     return {"paid": len(result.paid), "declined": len(result.declined),
             "cancelled": len(result.cancelled), "errors": len(result.errors)}
@@ -64,7 +65,7 @@ def retry_payments() -> int:
                        | set(operations.uncharged_orders(db.session, stale))
                        | set(orders_with_stale_attempts(db.session, stale)))
     if order_ids:
-        operations.charge(current_app._get_current_object(), db.session, order_ids, today)
+        charge(current_app._get_current_object(), db.session, order_ids, today)
     return len(order_ids)
 
 

@@ -43,6 +43,7 @@ def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> No
     """Materialise every profile due on or before the date into exactly one order each."""
     from portal.autoship import engine, operations
     from portal.autoship.models import AutoshipRun
+    from portal.orders.charging import charge
 
     as_of = as_of or operations.company_now(current_app.config).date()
     started = time.perf_counter()
@@ -52,7 +53,7 @@ def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> No
         seconds = time.perf_counter() - started
         order_ids = operations.uncharged_orders(db.session, datetime.now(timezone.utc), limit=10**9)
         if order_ids:
-            operations.charge(current_app._get_current_object(), db.session, order_ids, as_of)
+            charge(current_app._get_current_object(), db.session, order_ids, as_of)
     else:
         run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="cli",
                                            config=current_app.config)

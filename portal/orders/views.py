@@ -39,7 +39,7 @@ def detail(order_id: int):
 @shopper_required
 def pay(order_id: int):
     """Pay a declined order now, with the same card or another one from the wallet."""
-    from portal.autoship.operations import charge
+    from portal.orders.charging import charge
     from portal.clock import company_today
     from portal.orders.billing import prepare_retry_by_member
     from portal.payments.services import usable_card
