@@ -13,6 +13,7 @@ from portal.autoship.forecast import forecast
 from portal.autoship.models import AutoshipRun
 from portal.errors import NotFound
 from portal.extensions import db
+from portal.orders.charging import charge
 from portal.orders.models import ChargeAttempt, Order
 from portal.pagination import page_number, paginate
 from portal.roles import admin_required
@@ -60,7 +61,6 @@ def start():
                       message="A run materialises what is due; it cannot run for a future date.")
     run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="admin",
                                        config=current_app.config)
-    db.session.commit()
     flash(f"Run for {as_of:%B %-d, %Y} started: {run.due} due profiles in {run.chunks_total} chunks.",
           "success")
     return redirect(url_for("autoship_admin.run", run_id=run.id), 303)
@@ -76,7 +76,6 @@ def run(run_id: int):
 @bp.post("/runs/<int:run_id>/retry")
 def retry(run_id: int):
     count = operations.retry_failed_chunks(db.session, _run(run_id).id)
-    db.session.commit()
     flash(f"{count} chunk(s) enqueued again." if count else "Every chunk of this run is done.", "success")
     return redirect(url_for("autoship_admin.run", run_id=run_id), 303)
 
@@ -119,7 +118,7 @@ def retry_payment(order_id: int):
     if order.status not in ("payment_failed", "pending_payment"):
         return render("errors/error.html", status=422, title="Not retried",
                       message=f"Order {order.number} is {order.status_label.lower()}: nothing to charge.")
-    result = operations.charge(current_app._get_current_object(), db.session, [order.id], _today())
+    result = charge(current_app._get_current_object(), db.session, [order.id], _today())
     flash(f"Order {order.number}: " + ("paid." if result.paid else "declined again."), "success")
     return redirect(url_for("autoship_admin.payments"), 303)
 
