@@ -7,8 +7,9 @@ from __future__ import annotations
 import html
 
 import pytest
-from flask import flash, redirect
-from sqlalchemy import event, func, select
+from flask import flash, redirect, request
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 import jobs.autoship
@@ -252,3 +253,44 @@ def test_a_cli_command_that_fails_leaves_nothing_written(app, session, person, m
 
     assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
     assert addresses_in_the_database() == 0
+
+
+def test_a_collision_answered_to_htmx_goes_to_the_page_error_region(htmx, session, person,
+                                                                    home_view):
+    other = make_user(session)
+    session.commit()
+
+    def collides():
+        write_an_address(person.id)
+        db.session.add(User(email=other.email, first_name="Twin", last_name="Example",
+                            member_number="39999998", password_hash="x", role="member"))
+        return "<p>Saved.</p>"
+    home_view(collides)
+
+    response = htmx.get("/")
+
+    assert response.status_code == 409
+    assert response.headers["HX-Retarget"] == "#htmx-error"
+    assert "nothing was saved" in response.get_data(as_text=True)
+    assert addresses_in_the_database() == 0
+
+
+def test_an_error_page_renders_after_a_broken_transaction(client, session, person, app,
+                                                          monkeypatch):
+    """A refusal raised outside any view (a before-request hook) after a statement failed: the
+    error page rolls back first, so the page (which loads the person) renders its message."""
+    def hook():
+        if request.path != "/orders/":
+            return
+        try:
+            db.session.execute(text("SELECT 1 / 0"))
+        except DBAPIError:
+            pass  # the transaction is now unusable until rolled back
+        raise DomainError("Refused before the view.")
+    log_in(client, person)
+    monkeypatch.setitem(app.before_request_funcs, None, [*app.before_request_funcs[None], hook])
+
+    response = client.get("/orders/")
+
+    assert response.status_code == 422
+    assert "Refused before the view." in response.get_data(as_text=True)
