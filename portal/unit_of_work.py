@@ -29,6 +29,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
 from flask import Flask, g
@@ -44,7 +45,8 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_INSIDE_KEY = "portal.unit_of_work"
+# Set while a unit of work runs in this context (a request, a job, a command).
+_inside: ContextVar[bool] = ContextVar("portal.unit_of_work", default=False)
 
 # PostgreSQL's answers to two transactions that wrote the same thing at once: a unique or
 # exclusion conflict (class 23) or a serialization failure / deadlock (40001, 40P01).
@@ -82,17 +84,17 @@ def release_before(session: Session, reason: str) -> None:
 
 
 @contextmanager
-def _one_unit(session: Session) -> Iterator[bool]:
+def _one_unit() -> Iterator[bool]:
     """Yields whether this is the outermost unit: a job that runs another job's function, or a
     view that calls one, makes one unit of both, decided by the outermost."""
-    if session.info.get(_INSIDE_KEY):
+    if _inside.get():
         yield False
         return
-    session.info[_INSIDE_KEY] = True
+    token = _inside.set(True)
     try:
         yield True
     finally:
-        session.info.pop(_INSIDE_KEY, None)
+        _inside.reset(token)
 
 
 def transactional(func: Callable[P, R]) -> Callable[P, R]:
@@ -102,7 +104,7 @@ def transactional(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         session = db.session
-        with _one_unit(session) as outermost:
+        with _one_unit() as outermost:
             if not outermost:
                 return func(*args, **kwargs)
             try:
@@ -162,14 +164,17 @@ class PortalFlask(Flask):
     """Flask, with each view run as one unit of work (see the module docstring)."""
 
     def dispatch_request(self):
-        session = db.session
         kept = copy.deepcopy(dict(cookie_session)) if cookie_session else {}
-        with _one_unit(session):
+        with _one_unit():
             try:
                 response = self.make_response(super().dispatch_request())
             except BaseException:
-                session.rollback()
+                if db.session.registry.has():
+                    db.session.rollback()
                 raise
+            if not db.session.registry.has():
+                return response  # the view never touched the database: nothing to commit
+            session = db.session
             if response.status_code >= 400:
                 session.rollback()
                 return response
