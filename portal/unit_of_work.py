@@ -19,7 +19,8 @@ job's per-chunk progress) commits in the middle with ``commit_before(session, re
 reason names what follows and is logged, so that every commit not at the edge says why.
 Jobs to run after the commit go through ``portal.queues.enqueue_after_commit``.
 
-Streaming responses are committed before their body is produced: a streamed body only reads.
+Streaming responses are committed before their body is produced, without expiring what the view
+loaded: a streamed body only reads.
 """
 
 from __future__ import annotations
@@ -174,10 +175,14 @@ class PortalFlask(Flask):
                 raise
             if not db.session.registry.has():
                 return response  # the view never touched the database: nothing to commit
-            session = db.session
+            session = db.session()  # the Session itself: its expire_on_commit is set below
             if response.status_code >= 400:
                 session.rollback()
                 return response
+            # A streamed body is produced after this commit, from what the view loaded: keep it
+            # loaded rather than expired (the session may be closed by then).
+            expire = session.expire_on_commit
+            session.expire_on_commit = expire and not response.is_streamed
             try:
                 session.commit()
             except DBAPIError as error:
@@ -186,6 +191,8 @@ class PortalFlask(Flask):
                 if _is_conflict(error):
                     raise ChangedMeanwhile() from error
                 raise
+            finally:
+                session.expire_on_commit = expire
             return response
 
 
