@@ -185,10 +185,10 @@ class PortalFlask(Flask):
             session.expire_on_commit = expire and not response.is_streamed
             try:
                 session.commit()
-            except DBAPIError as error:
+            except BaseException as error:
                 session.rollback()
                 _take_back(kept)
-                if _is_conflict(error):
+                if isinstance(error, DBAPIError) and _is_conflict(error):
                     raise ChangedMeanwhile() from error
                 raise
             finally:
