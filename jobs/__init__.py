@@ -1,2 +1,3 @@
-"""RQ entry points. Jobs take ids and dates, call services, commit, and let errors raise so
-RQ records the failure. The app is built once per worker process, never at import time."""
+"""RQ entry points. Jobs take ids and dates, call services, and let errors raise so RQ records
+the failure; each is one unit of work (``portal.unit_of_work.transactional``). The app is built
+once per worker process, never at import time."""

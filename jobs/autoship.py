@@ -1,5 +1,6 @@
-"""RQ entry points of the autoship engine. They take ids and dates, commit, and let errors
-raise so that RQ records (and retries) them."""
+"""RQ entry points of the autoship engine. They take ids and dates, are each one unit of work
+(``@transactional``: committed on return, rolled back on an error), and let errors raise so that
+RQ records (and retries) them."""
 
 from __future__ import annotations
 
@@ -12,18 +13,21 @@ from portal.autoship import engine, operations, volume
 from portal.autoship.notices import send_reminders
 from portal.extensions import db
 from portal.orders.billing import orders_due_for_retry, orders_with_stale_attempts
+from portal.orders.charging import charge
 from portal.orders.pricing import shipping_rule
 from portal.queues import enqueue_after_commit
+from portal.unit_of_work import commit_before, transactional
 
 
+@transactional
 def start(as_of: str, trigger: str = "cron") -> dict | None:
     """Start the run for ``as_of`` unless it exists (cron may fire twice: RQ's cron has no lock)."""
     run = operations.start_and_enqueue(db.session, as_of=date.fromisoformat(as_of), trigger=trigger,
                                        config=current_app.config, restart=False)
-    db.session.commit()
     return None if run is None else {"run_id": run.id, "due": run.due, "chunks": run.chunks_total}
 
 
+@transactional
 def materialise(run_id: int, number: int) -> dict:
     try:
         result = engine.materialise_chunk(db.session, run_id=run_id, number=number,
@@ -32,24 +36,26 @@ def materialise(run_id: int, number: int) -> dict:
             enqueue_after_commit(db.session, "jobs.autoship.charge_chunk", run_id, number,
                                  queue="billing", job_id=f"autoship-charge-{run_id}-{number}",
                                  retry=operations.CHARGE_RETRY, job_timeout=3600)
-        db.session.commit()
+        db.session.flush()  # a failing statement fails here, inside the try
     except Exception as error:
         db.session.rollback()
         engine.record_chunk_failure(db.session, run_id=run_id, number=number, error=repr(error))
-        db.session.commit()
+        commit_before(db.session, "the chunk's failure is raised to RQ")
         raise
     return {"due": result.due, "created": result.created, "skipped": result.skipped,
             "missed": result.missed, "set_aside": result.set_aside, "already_done": result.already_done}
 
 
+@transactional
 def charge_chunk(run_id: int, number: int) -> dict:
     order_ids = operations.chunk_orders(db.session, run_id, number)
-    result = operations.charge(current_app._get_current_object(), db.session, order_ids,
+    result = charge(current_app._get_current_object(), db.session, order_ids,
                                operations.company_now(current_app.config).date())
     return {"paid": len(result.paid), "declined": len(result.declined),
             "cancelled": len(result.cancelled), "errors": len(result.errors)}
 
 
+@transactional
 def retry_payments() -> int:
     """Declined orders whose retry day has come, orders whose charge job was lost, and orders
     whose charge a dead worker left pending (sent again with the same idempotency key)."""
@@ -59,19 +65,20 @@ def retry_payments() -> int:
                        | set(operations.uncharged_orders(db.session, stale))
                        | set(orders_with_stale_attempts(db.session, stale)))
     if order_ids:
-        operations.charge(current_app._get_current_object(), db.session, order_ids, today)
+        charge(current_app._get_current_object(), db.session, order_ids, today)
     return len(order_ids)
 
 
+@transactional
 def reminders() -> int:
     sent = send_reminders(db.session, today=operations.company_now(current_app.config).date(),
                           days_ahead=int(current_app.config["AUTOSHIP_REMINDER_DAYS"]),
                           base_url=current_app.config["BASE_URL"],
                           shipping=shipping_rule(current_app.config))
-    db.session.commit()
     return sent
 
 
+@transactional
 def tick() -> dict:
     """Cron, every few minutes: start today's run once its time has come; then reminders and
     payment retries (both safe to repeat)."""
@@ -82,20 +89,20 @@ def tick() -> dict:
     return {"started": started, "reminders": reminders(), "retried": retry_payments()}
 
 
+@transactional
 def refresh_product_cycle_pv(product_id: int) -> int:
     """After an admin withdrew a product or put it back on sale: the stored cycle PV of every
     profile holding it, as the catalog stands now. Returns how many changed."""
     changed = volume.refresh_cycle_pv(db.session, product_ids=[product_id])
-    db.session.commit()
     return changed
 
 
+@transactional
 def repair_cycle_pv() -> dict:
     """Cron, nightly: recompute every profile's cycle PV and correct the stale ones. Any it
     fixes were left wrong by code that forgot ``refresh_cycle_pv`` (or by a lost refresh
     job): a warning names them, so that the cause can be found."""
     repair = volume.repair_cycle_pv(db.session)
-    db.session.commit()
     current_app.logger.log(logging.WARNING if repair.fixed else logging.INFO, "%s", repair.summary())
     return {"checked": repair.checked, "fixed": repair.fixed,
             "fixed_ids": repair.fixed_ids[:volume.CyclePvRepair.SHOWN]}

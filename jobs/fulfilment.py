@@ -11,8 +11,10 @@ from portal.extensions import db
 from portal.fulfilment import coordination
 from portal.fulfilment.planning import record_failed_run, run_planning
 from portal.queues import get_redis
+from portal.unit_of_work import commit_before, transactional
 
 
+@transactional
 def plan(reason: str = "") -> dict:
     """Wait for the lock and a quiet moment, then replace the plan in one transaction.
 
@@ -29,11 +31,12 @@ def plan(reason: str = "") -> dict:
         started_at = utcnow()
         try:
             run = run_planning(db.session, trigger=trigger)
-            db.session.commit()
+            # The next planner, once it has the lock, must see this plan.
+            commit_before(db.session, "the planning lock is released")
         except Exception as error:
             db.session.rollback()
             record_failed_run(db.session, trigger=trigger, error=error, started_at=started_at)
-            db.session.commit()
+            commit_before(db.session, "the failure is raised to RQ")
             raise
     return {"run": run.id, "orders": run.orders, "shipments_complete": run.shipments_complete,
             "shipments_partial": run.shipments_partial, "orders_waiting": run.orders_waiting}

@@ -19,23 +19,25 @@ from portal.oneclick.queries import due_for_finalisation
 from portal.oneclick.services import charge_closed_order, close_window
 from portal.payments.services import gateway_for
 from portal.queues import get_queue, get_redis
+from portal.unit_of_work import commit_before, release_before, transactional
 
 STILL_COMING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 
 
+@transactional
 def finalise_order(order_id: int) -> str:
     outcome = close_window(db.session, order_id=order_id, now=utcnow(), today=company_today())
-    db.session.commit()
+    commit_before(db.session, "the closed order is charged")
     charged = charge_closed_order(db.session, order_id=order_id, gateway=gateway_for())
-    db.session.commit()
     return charged if charged != "nothing to do" else outcome
 
 
+@transactional
 def sweep_closed_windows() -> int:
     """Cron: enqueue finalisation for every order whose window has closed (or whose earlier
     finalisation did not finish), unless its job is already waiting or running."""
     order_ids = due_for_finalisation(db.session, utcnow())
-    db.session.rollback()  # read only: hold no transaction while talking to Redis
+    release_before(db.session, "Redis is asked about each order's job")  # read only
     connection = get_redis(current_app)
     enqueued = 0
     for order_id in order_ids:

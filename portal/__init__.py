@@ -16,6 +16,7 @@ from portal.db import ping_idle_connections
 from portal.extensions import csrf, db, limiter, login_manager, migrate
 from portal.ids import IdConverter
 from portal.queues import redis_url
+from portal.unit_of_work import PortalFlask
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +27,7 @@ atexit.register(gc.freeze)
 
 
 def create_app(config: type[Config] | dict | None = None) -> Flask:
-    app = Flask(
+    app = PortalFlask(
         __name__,
         instance_path=os.environ.get("PORTAL_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
         template_folder=str(PROJECT_ROOT / "templates"),

@@ -14,7 +14,7 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from portal.extensions import limiter
+from portal.extensions import db, limiter
 
 
 class DomainError(Exception):
@@ -57,7 +57,11 @@ HTMX_ERROR_REGION = "#htmx-error"
 
 
 def render_error(status: int, message: str, headers: dict[str, str] | None = None):
-    """The error page, or for htmx its fragment, sent to the page's error region."""
+    """The error page, or for htmx its fragment, sent to the page's error region.
+
+    Whatever the request wrote is rolled back first: nothing of a failed request is kept, and
+    the page (whose layout reads the database) never renders inside a broken transaction."""
+    db.session.rollback()
     htmx = request.headers.get("HX-Request") == "true"
     template = "errors/_error.html" if htmx else "errors/error.html"
     response = current_app.make_response((

@@ -63,7 +63,11 @@ def _enqueue_pending(session: Session) -> None:
     change is committed already, and an error now would tell the person it failed. Each job
     enqueued this way has a safety net that finds its work later: mail the outbox's cron
     (``jobs.mail.deliver_waiting``), a product's cycle PV the nightly repair, an autoship
-    chunk the run's "Retry the unfinished chunks" and the payment retries."""
+    chunk the run's "Retry the unfinished chunks" and the payment retries.
+
+    SQLAlchemy reports a savepoint's release as a commit too: the jobs wait for the real one."""
+    if session.in_nested_transaction():
+        return
     pending = session.info.pop(_PENDING_KEY, [])
     for app, queue, func, args, job_id, retry, job_timeout in pending:
         try:
@@ -76,4 +80,8 @@ def _enqueue_pending(session: Session) -> None:
 
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
+    # A savepoint rolled back (a guarded insert that met a twin) leaves the transaction, and the
+    # jobs it asked for before, alive.
+    if session.in_nested_transaction():
+        return
     session.info.pop(_PENDING_KEY, None)

@@ -22,3 +22,20 @@ def test_the_jobs_after_it_are_still_tried(session, redis_down, caplog):
         queue_mail(session, user=member, subject=subject, body="Body")
     session.commit()
     assert caplog.text.count("not enqueued") == 2
+
+
+def test_a_savepoint_released_or_rolled_back_does_not_send_or_drop_the_jobs(session, redis):
+    """SQLAlchemy reports a savepoint's release as a commit and its rollback as a rollback: the
+    jobs asked for before it wait for the transaction's own commit."""
+    from portal.queues import get_queue
+
+    member = make_user(session)
+    queue_mail(session, user=member, subject="Hello", body="Body")
+    with session.begin_nested():  # released
+        make_user(session)
+    assert get_queue("mail").count == 0  # not before the commit
+    savepoint = session.begin_nested()
+    make_user(session)
+    savepoint.rollback()
+    session.commit()
+    assert [job.func_name for job in get_queue("mail").jobs] == ["jobs.mail.deliver"]

@@ -14,13 +14,14 @@ from portal.accounts.password_reset import (ResetLinkError, request_password_res
                                             reset_password as reset_password_with_link,
                                             user_for_reset_token)
 from portal.accounts.rate_limits import limit_attempts, limit_per_ip
-from portal.accounts.services import (PasswordError, RegistrationError, authenticate,
-                                      change_password, log_out_everywhere, register_user)
+from portal.accounts.services import (authenticate, change_password, log_out_everywhere,
+                                      register_user)
 from portal.db import utcnow
 from portal.extensions import db, login_manager
 from portal.forms import show_beside_field
 from portal.errors import NotFound, render_error
 from portal.templating import is_htmx, render
+from portal.unit_of_work import commit_before, refusal
 from portal.user_agents import describe_user_agent
 
 bp = Blueprint("accounts", __name__)
@@ -43,7 +44,7 @@ def load_user(identifier: str) -> User | None:
     user = login.user
     if opens_transaction and note_activity(db.session, login, now=now,
                                            lifetimes=Lifetimes.from_config(current_app.config)):
-        db.session.commit()
+        commit_before(db.session, "the view runs, which must not commit a last-seen time with it")
     return user
 
 
@@ -107,7 +108,6 @@ def end_this_session() -> None:
             end_login_session(db.session, user=current_user, login_session_id=g.login_session_id)
         except NotFound:
             pass  # ended meanwhile: another tab logged out, or the sessions list ended it
-        db.session.commit()
     forget_login()
 
 
@@ -120,16 +120,11 @@ def register():
     if request.method == "GET" and request.args.get("sponsor"):
         form.sponsor.data = request.args["sponsor"][:12]
     if form.validate_on_submit():
-        try:
+        with refusal(form):
             user = register_user(db.session, email=form.email.data, password=form.password.data,
                                  first_name=form.first_name.data, last_name=form.last_name.data,
                                  sponsor_number=form.sponsor.data, role=form.role.data)
-        except (RegistrationError, PasswordError) as error:
-            db.session.rollback()
-            show_beside_field(form, error)
-        else:
             start_session(user)
-            db.session.commit()
             flash(f"Welcome, {user.first_name}! Your member number is {user.member_number}.",
                   "success")
             return redirect(url_for("home.index"), 303)
@@ -148,9 +143,8 @@ def login():
         if user is None:
             form.password.errors = [*form.password.errors,
                                     "That email and password do not match an account."]
-        else:
+        else:  # a rehashed password is saved with the unit of work
             start_session(user, remember=form.remember.data)
-            db.session.commit()  # the new session, and a rehashed password
             flash(f"Welcome back, {user.first_name}.", "success")
             return redirect(safe_next(request.args.get("next")) or url_for("home.index"), 303)
     status = 422 if form.is_submitted() else 200
@@ -172,7 +166,6 @@ def logout():
 def logout_everywhere():
     """Every device, this browser included: a stolen session or cookie stops working too."""
     log_out_everywhere(db.session, user=current_user)
-    db.session.commit()
     forget_login()
     flash("You are logged out on every device. Log in again here.", "info")
     return redirect(url_for("accounts.login"), 303)
@@ -190,7 +183,6 @@ def forgot_password():
             + url_for("accounts.reset_password", token=token),
             max_age_minutes=int(config["PASSWORD_RESET_MAX_AGE_MINUTES"]),
             company_name=config["COMPANY_NAME"])
-        db.session.commit()
         flash("If an account exists for that address, we have sent it a link to choose a new "
               f"password. The link works once, for {config['PASSWORD_RESET_MAX_AGE_MINUTES']} "
               "minutes.", "info")
@@ -206,23 +198,20 @@ def reset_password(token: str):
     link_settings = dict(secret_key=config["SECRET_KEY"],
                          max_age_minutes=int(config["PASSWORD_RESET_MAX_AGE_MINUTES"]))
     form = PasswordResetForm()
-    try:
+    with refusal() as refused:
         if not form.validate_on_submit():
             user_for_reset_token(db.session, token, **link_settings)  # a dead link says so first
         else:
             reset_password_with_link(db.session, token=token, new=form.new.data, **link_settings)
-            db.session.commit()
             forget_login()
             flash("Your password is changed and every device has been logged out. "
                   "Log in with the new password.", "success")
             return redirect(url_for("accounts.login"), 303)
-    except ResetLinkError as error:
-        db.session.rollback()
-        return render("accounts/reset_link_invalid.html", status=error.status, code=error.status,
-                      message=error.message)
-    except PasswordError as error:
-        db.session.rollback()
-        show_beside_field(form, error)
+    if isinstance(refused.error, ResetLinkError):
+        return render("accounts/reset_link_invalid.html", status=refused.status, code=refused.status,
+                      message=refused.message)
+    if refused:
+        show_beside_field(form, refused.error)
     status = 422 if form.is_submitted() else 200
     return render("accounts/reset_password.html", form=form, status=status)
 
@@ -235,15 +224,10 @@ def password():
     if form.validate_on_submit():
         this = db.session.get(LoginSession, g.login_session_id)
         remembered = this is not None and this.remember
-        try:
+        with refusal(form):
             change_password(db.session, user=current_user, current=form.current.data,
                             new=form.new.data)
-        except PasswordError as error:
-            db.session.rollback()
-            show_beside_field(form, error)
-        else:
             start_session(current_user, remember=remembered)  # every other session has ended
-            db.session.commit()
             flash("Your password is changed. Other devices have been logged out.", "success")
             return redirect(url_for("home.index"), 303)
     status = 422 if form.is_submitted() else 200
@@ -270,7 +254,6 @@ def end_session(login_session_id: int):
             return "", 204, {"HX-Redirect": url_for("accounts.login")}
         return redirect(url_for("accounts.login"), 303)
     label = end_login_session(db.session, user=current_user, login_session_id=login_session_id)
-    db.session.commit()
     message = f"The session on {label} has ended: that browser must log in again."
     if is_htmx():
         return render("accounts/_sessions.html", **signed_in_sessions(ended=message))

@@ -5,11 +5,10 @@ from flask_login import current_user, login_required
 
 from portal.addresses import services
 from portal.addresses.forms import AddressForm
-from portal.errors import DomainError
 from portal.extensions import db
-from portal.forms import show_beside_field
 from portal.roles import shopper_required
 from portal.templating import render
+from portal.unit_of_work import refusal
 
 bp = Blueprint("addresses", __name__, url_prefix="/addresses")
 
@@ -30,15 +29,10 @@ def index():
 def new():
     form = AddressForm()
     if form.validate_on_submit():
-        try:
+        with refusal(form):
             address = services.add_address(db.session, user=current_user,
                                            make_default=form.make_default.data,
                                            **{name: getattr(form, name).data for name in FIELDS})
-        except DomainError as error:
-            db.session.rollback()
-            show_beside_field(form, error)
-        else:
-            db.session.commit()
             flash(f'Address "{address.moniker}" saved.', "success")
             return redirect(url_for("addresses.index"), 303)
     return render("addresses/form.html", form=form, address=None,
@@ -52,16 +46,11 @@ def edit(address_id: int):
     address = services.owned_address(db.session, current_user, address_id)
     form = AddressForm(obj=address)
     if form.validate_on_submit():
-        try:
+        with refusal(form):
             services.update_address(db.session, user=current_user, address_id=address.id,
                                     **{name: getattr(form, name).data for name in FIELDS})
             if form.make_default.data:
                 services.set_default_address(db.session, user=current_user, address_id=address.id)
-        except DomainError as error:
-            db.session.rollback()
-            show_beside_field(form, error)
-        else:
-            db.session.commit()
             flash(f'Address "{address.moniker}" updated.', "success")
             return redirect(url_for("addresses.index"), 303)
     return render("addresses/form.html", form=form, address=address,
@@ -73,7 +62,6 @@ def edit(address_id: int):
 @shopper_required
 def make_default(address_id: int):
     address = services.set_default_address(db.session, user=current_user, address_id=address_id)
-    db.session.commit()
     flash(f'"{address.moniker}" is now your default address.', "success")
     return redirect(url_for("addresses.index"), 303)
 
@@ -83,6 +71,5 @@ def make_default(address_id: int):
 @shopper_required
 def remove(address_id: int):
     services.remove_address(db.session, user=current_user, address_id=address_id)
-    db.session.commit()
     flash("Address removed.", "success")
     return redirect(url_for("addresses.index"), 303)

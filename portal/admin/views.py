@@ -6,9 +6,8 @@ from portal.admin.forms import ProductForm, StockForm
 from portal.admin.queries import members_query, operations_summary, orders_query, outbox_query
 from portal.catalog import services as catalog
 from portal.catalog.models import Product
-from portal.errors import DomainError, NotFound
+from portal.errors import NotFound
 from portal.extensions import db
-from portal.forms import show_beside_field
 from portal.fulfilment.services import request_planning
 from portal.orders.models import Order
 from portal.orders.states import STATUS_LABELS
@@ -16,6 +15,7 @@ from portal.pagination import page_number, paginate
 from portal.queues import get_queue
 from portal.roles import admin_required
 from portal.templating import render
+from portal.unit_of_work import refusal
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -63,17 +63,11 @@ def products():
 def new_product():
     form = ProductForm()
     if form.validate_on_submit():
-        try:
+        with refusal(form, field="sku"):
             product = catalog.create_product(db.session, **{
                 name: getattr(form, name).data for name in (
                     "sku", "name", "description", "category", "each_price", "each_pv",
                     "each_bv", "case_size", "case_price", "lot_size", "lot_price", "on_hand")})
-        except DomainError as error:
-            db.session.rollback()
-            error.field = error.field or "sku"
-            show_beside_field(form, error)
-        else:
-            db.session.commit()
             flash(f"{product.sku} {product.name} added to the catalog.", "success")
             return redirect(url_for("admin.products"), 303)
     return render("admin/product_form.html", form=form,
@@ -89,7 +83,6 @@ def set_stock(product_id: int):
                       message=" ".join(m for ms in form.errors.values() for m in ms))
     stock = catalog.adjust_stock(db.session, product_id, form.on_hand.data)
     request_planning(db.session, "stock adjusted")
-    db.session.commit()
     flash(f"Stock set to {stock.on_hand} eaches.", "success")
     return redirect(url_for("admin.products", page=request.args.get("page", 1)), 303)
 
@@ -100,7 +93,6 @@ def toggle_active(product_id: int):
     if product is None:
         raise NotFound("No such product.")
     catalog.set_product_active(db.session, product_id, not product.active)
-    db.session.commit()
     flash(f"{product.sku} is now {'on sale' if product.active else 'withdrawn'}. The team PV "
           "totals of the standing orders holding it are being updated.", "success")
     return redirect(url_for("admin.products", page=request.args.get("page", 1)), 303)

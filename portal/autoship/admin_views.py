@@ -14,6 +14,7 @@ from portal.autoship.models import AutoshipRun
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.forms import parse_date
+from portal.orders.charging import charge
 from portal.orders.models import ChargeAttempt, Order
 from portal.pagination import page_number, paginate
 from portal.roles import admin_required
@@ -65,7 +66,6 @@ def start():
                                "for a future date.", raw)
     run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="admin",
                                        config=current_app.config)
-    db.session.commit()
     attempt = operations.attempt_summaries(run)[-1]
     flash(f"Run for {as_of:%B %-d, %Y} started (attempt {attempt.number}): {attempt.due} due "
           f"profiles in {attempt.chunks_total} chunks.", "success")
@@ -84,7 +84,6 @@ def run(run_id: int):
 @bp.post("/runs/<int:run_id>/retry")
 def retry(run_id: int):
     count = operations.retry_failed_chunks(db.session, _run(run_id).id)
-    db.session.commit()
     flash(f"{count} chunk(s) enqueued again." if count else "Every chunk of this run is done.", "success")
     return redirect(url_for("autoship_admin.run", run_id=run_id), 303)
 
@@ -134,7 +133,7 @@ def retry_payment(order_id: int):
     if order.status not in ("payment_failed", "pending_payment"):
         return render("errors/error.html", status=422, title="Not retried",
                       message=f"Order {order.number} is {order.status_label.lower()}: nothing to charge.")
-    result = operations.charge(current_app._get_current_object(), db.session, [order.id], _today())
+    result = charge(current_app._get_current_object(), db.session, [order.id], _today())
     flash(f"Order {order.number}: " + ("paid." if result.paid else "declined again."), "success")
     return redirect(url_for("autoship_admin.payments"), 303)
 

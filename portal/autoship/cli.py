@@ -11,6 +11,7 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal.extensions import db
+from portal.unit_of_work import commit_before, transactional
 
 autoship_cli = AppGroup("autoship", help="Run the autoship engine, forecast what it will do, "
                                          "or repair the stored cycle PVs.")
@@ -45,10 +46,12 @@ def _summary(run, seconds: float) -> dict:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--sync", is_flag=True, help="Run in this process instead of enqueueing jobs.")
 @click.option("--wait", is_flag=True, help="Without --sync: wait until the workers have finished.")
+@transactional
 def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> None:
     """Materialise every profile due on or before the date into exactly one order each."""
     from portal.autoship import engine, operations
     from portal.autoship.models import AutoshipRun
+    from portal.orders.charging import charge
 
     as_of = as_of or operations.company_now(current_app.config).date()
     started = time.perf_counter()
@@ -58,11 +61,11 @@ def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> No
         seconds = time.perf_counter() - started
         order_ids = operations.uncharged_orders(db.session, datetime.now(timezone.utc), limit=10**9)
         if order_ids:
-            operations.charge(current_app._get_current_object(), db.session, order_ids, as_of)
+            charge(current_app._get_current_object(), db.session, order_ids, as_of)
     else:
         run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="cli",
                                            config=current_app.config)
-        db.session.commit()
+        commit_before(db.session, "the workers are given the chunks")  # enqueued on commit
         while wait and run.status == "running":
             time.sleep(0.5)
             db.session.expire_all()
@@ -82,6 +85,7 @@ def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> No
 @click.option("--from", "start", callback=_day, required=True, help="First day (YYYY-MM-DD).")
 @click.option("--to", "end", callback=_day, required=True, help="Last day (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@transactional
 def forecast_command(start: date, end: date, as_json: bool) -> None:
     """Per day: how many orders, their value and PV, at today's prices. Writes nothing."""
     from portal.autoship.forecast import forecast
@@ -92,7 +96,6 @@ def forecast_command(start: date, end: date, as_json: bool) -> None:
         days = forecast(db.session, start, end)
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--to") from None
-    db.session.rollback()
     if as_json:
         for day in days:
             click.echo(json.dumps({"date": day.day.isoformat(), "orders": day.orders,
@@ -107,13 +110,13 @@ def forecast_command(start: date, end: date, as_json: bool) -> None:
 
 @autoship_cli.command("repair-cycle-pv")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@transactional
 def repair_cycle_pv_command(as_json: bool) -> None:
     """Recompute every standing order's stored cycle PV and correct the stale ones (what the
     nightly cron job does); correct ones are not written."""
     from portal.autoship.volume import repair_cycle_pv
 
     repair = repair_cycle_pv(db.session)
-    db.session.commit()
     if as_json:
         click.echo(json.dumps({"checked": repair.checked, "fixed": repair.fixed,
                                "fixed_ids": repair.fixed_ids}))

@@ -1,5 +1,6 @@
-"""Running the engine: starting a day's run, charging what it created, daily housekeeping.
-The jobs, the CLI and the admin pages all go through these functions."""
+"""Running the engine: starting a day's run, finding what it created to charge, daily
+housekeeping. The jobs, the CLI and the admin pages all go through these functions; charging
+itself is ``portal.orders.charging``."""
 
 from __future__ import annotations
 
@@ -8,21 +9,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask
 from rq import Retry
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.autoship.engine import EngineRules, start_run, unfinished_chunks
 from portal.autoship.models import AutoshipRun, AutoshipRunChunk
-from portal.autoship.notices import tell_payment_outcomes
-from portal.hold_points import AFTER_GATEWAY_CALL, hold_point
-from portal.orders.billing import (CHARGEABLE, BillingResult, call_gateway, prepare_charges,
-                                   record_outcomes)
+from portal.orders.billing import CHARGEABLE
+from portal.orders.charging import charge, retry_days  # noqa: F401  (moved; kept importable here)
 from portal.orders.models import ChargeAttempt, Order
 from portal.orders.pricing import shipping_rule
 from portal.orders.states import OrderStatus
-from portal.payments.services import gateway_for
 from portal.queues import enqueue_after_commit
 
 CHUNK_RETRY = Retry(max=3, interval=[5, 30, 120])
@@ -32,10 +29,6 @@ CHARGE_RETRY = Retry(max=3, interval=[5, 60, 300])  # safe: a re-run replays pen
 def engine_rules(config) -> EngineRules:
     return EngineRules(shipping=shipping_rule(config), min_pv=Decimal(str(config["AUTOSHIP_MIN_PV"])),
                        chunk_size=int(config["AUTOSHIP_CHUNK_SIZE"]))
-
-
-def retry_days(config) -> tuple[int, ...]:
-    return tuple(int(day) for day in str(config["PAYMENT_RETRY_DAYS"]).split(",") if day.strip())
 
 
 def company_now(config) -> datetime:
@@ -144,26 +137,6 @@ def uncharged_orders(session: Session, placed_before: datetime, limit: int = 500
     """Autoship orders nobody has tried to charge yet (their charge job was lost with Redis,
     say): the cron tick charges them."""
     return list(session.scalars(_uncharged().where(Order.placed_at < placed_before).limit(limit)))
-
-
-def charge(app: Flask, session: Session, order_ids: list[int], today: date) -> BillingResult:
-    """Charge orders exactly once each (see portal.orders.billing); commits between steps."""
-    attempt_ids = prepare_charges(session, order_ids)
-    session.commit()
-    outcomes = call_gateway(session, gateway_for(app), attempt_ids)
-    session.rollback()  # nothing was written; end the read transaction before the next step
-    hold_point(app, AFTER_GATEWAY_CALL)
-    result = record_outcomes(session, outcomes, today=today, retry_days=retry_days(app.config))
-    tell_payment_outcomes(session, result, base_url=app.config["BASE_URL"])
-    if result.paid:
-        _request_planning(session, "autoship payment")
-    session.commit()
-    return result
-
-
-def _request_planning(session: Session, reason: str) -> None:
-    from portal.fulfilment.services import request_planning
-    request_planning(session, reason)
 
 
 def run_for_today_is_due(session: Session, config) -> date | None:

@@ -18,12 +18,12 @@ from portal.catalog.models import Product
 from portal.clock import company_today
 from portal.errors import DomainError
 from portal.extensions import db
-from portal.forms import show_beside_field
 from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for, wallet
 from portal.roles import shopper_required
 from portal.templating import is_htmx, render
+from portal.unit_of_work import refusal
 
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
 
@@ -75,22 +75,18 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
 
 def act(profile_id: int, change: Callable[[AutoshipProfile], object],
         done: str | Callable[[object], str], form=None, form_name: str | None = None):
-    """Validate ``form``, apply ``change`` to the person's profile, commit, and answer with the
+    """Validate ``form``, apply ``change`` to the person's profile, and answer with the
     refreshed profile (htmx) or a redirect to it; a refusal is a 4xx with its message.
-    ``done`` is the message of success, or makes it from what ``change`` returned; it is
-    flashed only once the change is committed."""
+    ``done`` is the message of success, or makes it from what ``change`` returned (the edge
+    commits; should that fail, the message is taken back with the rest)."""
     profile = services.owned_profile(db.session, current_user, profile_id)
     forms = {form_name: form} if form_name else {}
     if form is not None and not form.validate_on_submit():
         return render_profile(profile_id, 422, _form_errors(form), **forms)
     try:
-        outcome = change(profile)
-        db.session.commit()
-    except DomainError as error:
-        db.session.rollback()
-        if form is not None:
-            show_beside_field(form, error)
-        return render_profile(profile_id, error.status, error.message, **forms)
+        with refusal(form) as refused:
+            outcome = change(profile)
+            db.session.flush()  # render_profile reads the profile back afresh (expire_all)
     except IntegrityError:
         # The services lock the profile, so a concurrent change waits and is checked again;
         # should a constraint still refuse one, the person sees the profile as it now is.
@@ -98,6 +94,8 @@ def act(profile_id: int, change: Callable[[AutoshipProfile], object],
         return render_profile(profile_id, 409, "This standing order was just changed elsewhere. "
                                                "Here it is as it is now; try again if needed.",
                               **forms)
+    if refused:
+        return render_profile(profile_id, refused.status, refused.message, **forms)
     flash(done(outcome) if callable(done) else done, "success")
     if is_htmx():
         return render_profile(profile_id)
@@ -128,22 +126,17 @@ def new():
         if product_id is not None:
             form.product_id.data = product_id
     if form.validate_on_submit():
-        try:
-            profile = services.create_profile(
-                db.session, user=current_user, name=form.name.data, rule=form.rule(),
-                regularity=form.regularity.data, first_date=form.first_date.data,
-                address_id=form.address_id.data, card_id=form.card_id.data,
-                items=[(form.product_id.data, form.unit.data, form.quantity.data)],
-                today=company_today(), rules=_rules(), price_policy=form.price_policy.data,
-                shipping_method=form.shipping_method.data)
-        except ValueError as error:  # the recurrence fields describe no valid rule
-            db.session.rollback()
-            form.rrule.errors = [*form.rrule.errors, str(error)]
-        except DomainError as error:
-            db.session.rollback()
-            show_beside_field(form, error)
-        else:
-            db.session.commit()
+        with refusal(form):
+            try:
+                profile = services.create_profile(
+                    db.session, user=current_user, name=form.name.data, rule=form.rule(),
+                    regularity=form.regularity.data, first_date=form.first_date.data,
+                    address_id=form.address_id.data, card_id=form.card_id.data,
+                    items=[(form.product_id.data, form.unit.data, form.quantity.data)],
+                    today=company_today(), rules=_rules(), price_policy=form.price_policy.data,
+                    shipping_method=form.shipping_method.data)
+            except ValueError as error:  # the recurrence fields describe no valid rule
+                raise services.AutoshipError(str(error), "rrule") from error
             flash(f"Standing order “{profile.name}” created. First shipment: "
                   f"{profile.next_run_date:%A, %B %-d}.", "success")
             return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
@@ -322,15 +315,13 @@ def delivery(profile_id: int):
 @login_required
 @shopper_required
 def from_cart():
-    try:
+    with refusal() as refused:
         profile = services.profile_from_cart(db.session, user=current_user, today=company_today(),
                                              rules=_rules())
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return render("errors/error.html", "errors/_error.html", status=error.status,
-                      title="No standing order created", message=error.message)
-    db.session.commit()
+    if refused:
+        flash(refused.message, "error")
+        return render("errors/error.html", "errors/_error.html", status=refused.status,
+                      title="No standing order created", message=refused.message)
     flash(f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}, "
           "then as scheduled. Your cart is still here if you want it today too.", "success")
     return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
@@ -346,16 +337,14 @@ def subscribe():
     if not form.validate_on_submit() or product_id is None or (target != "new" and profile_id is None):
         return render("errors/error.html", "errors/_error.html", status=422, title="Not subscribed",
                       message=_form_errors(form) or "Choose a product and a standing order.")
-    try:
+    with refusal() as refused:
         profile = services.subscribe(db.session, user=current_user, product_id=product_id,
                                      unit_code=form.unit.data, quantity=form.quantity.data,
                                      profile_id=profile_id,
                                      today=company_today(), rules=_rules())
-    except DomainError as error:
-        db.session.rollback()
-        return render("errors/error.html", "errors/_error.html", status=error.status,
-                      title="Not subscribed", message=error.message)
-    db.session.commit()
+    if refused:
+        return render("errors/error.html", "errors/_error.html", status=refused.status,
+                      title="Not subscribed", message=refused.message)
     message = f"Added to “{profile.name}”, next shipment {profile.next_run_date:%B %-d}."
     if is_htmx():
         return render("autoship/_subscribed.html", message=message, profile=profile)
@@ -369,11 +358,9 @@ def subscribe():
 def calendar_token():
     if request.form.get("action") == "revoke":
         services.revoke_calendar_token(db.session, user=current_user)
-        db.session.commit()
         flash("Your calendar link no longer works.", "success")
         return redirect(url_for("autoship.index"), 303)
     token = services.issue_calendar_token(db.session, user=current_user)
-    db.session.commit()
     flash("Your new calendar link (any earlier one stopped working): "
           + url_for("autoship.calendar_feed", token=token, _external=True), "success")
     return redirect(url_for("autoship.index"), 303)

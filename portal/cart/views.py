@@ -6,12 +6,12 @@ from flask_login import current_user, login_required
 from portal.cart import services
 from portal.cart.forms import CartLineForm
 from portal.catalog.forms import AddToCartForm
-from portal.errors import DomainError
 from portal.extensions import db
 from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule, totals
 from portal.roles import shopper_required
 from portal.templating import is_htmx, render
+from portal.unit_of_work import refusal
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
 
@@ -53,15 +53,13 @@ def add():
         message = _form_error(form) or "Choose a product to add."
         return render("errors/error.html", "errors/_error.html", status=422, title="Not added",
                       message=message)
-    try:
+    with refusal() as refused:
         line = services.add_to_cart(db.session, user=current_user, product_id=product_id,
                                     unit_code=form.unit.data, quantity=form.quantity.data,
                                     max_quantity=current_app.config["MAX_LINE_QUANTITY"])
-    except DomainError as error:
-        db.session.rollback()
-        return render("errors/error.html", "errors/_error.html", status=error.status,
-                      title="Not added", message=error.message)
-    db.session.commit()
+    if refused:
+        return render("errors/error.html", "errors/_error.html", status=refused.status,
+                      title="Not added", message=refused.message)
     message = f"Added {form.quantity.data} × {line.product.name} ({form.unit.data}) to your cart."
     if is_htmx():
         response = render("cart/_added.html", message=message, line=line)
@@ -77,16 +75,13 @@ def add():
 def change(line_id: int):
     form = CartLineForm()
     if not form.validate_on_submit():
-        db.session.rollback()
         return render_cart(422, _form_error(form))
-    try:
+    with refusal() as refused:
         services.change_line(db.session, user=current_user, line_id=line_id,
                              unit_code=form.unit.data, quantity=form.quantity.data,
                              max_quantity=current_app.config["MAX_LINE_QUANTITY"])
-    except DomainError as error:
-        db.session.rollback()
-        return render_cart(error.status, error.message)
-    db.session.commit()
+    if refused:
+        return render_cart(refused.status, refused.message)
     if is_htmx():
         response = render_cart()
         response.headers["HX-Trigger"] = "cart-changed"
@@ -99,12 +94,10 @@ def change(line_id: int):
 @login_required
 @shopper_required
 def remove(line_id: int):
-    try:
+    with refusal() as refused:
         services.remove_line(db.session, user=current_user, line_id=line_id)
-    except DomainError as error:
-        db.session.rollback()
-        return render_cart(error.status, error.message)
-    db.session.commit()
+    if refused:
+        return render_cart(refused.status, refused.message)
     if is_htmx():
         response = render_cart()
         response.headers["HX-Trigger"] = "cart-changed"

@@ -11,14 +11,13 @@ from portal.addresses.services import address_book
 from portal.cart.services import priced_cart
 from portal.checkout.forms import CheckoutForm
 from portal.checkout.services import CartCheckedOut, check_out
-from portal.errors import DomainError
 from portal.extensions import db
-from portal.forms import show_beside_field
 from portal.hold_points import CHECKOUT_BEFORE_COMMIT, hold_point
 from portal.orders.pricing import shipping_rule, totals
 from portal.payments.services import gateway_for, wallet
 from portal.roles import shopper_required
 from portal.templating import render
+from portal.unit_of_work import refusal
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -53,20 +52,17 @@ def place():
     form = CheckoutForm()
     if not form.validate_on_submit():
         return _render(form, 422)
-    try:
-        order = check_out(db.session, user=current_user, address_id=form.address_id.data,
-                          card_id=form.card_id.data, idempotency_key=form.idempotency_key.data,
-                          gateway=gateway_for(), shipping=shipping_rule(current_app.config),
-                          today=date.today())
-    except CartCheckedOut as done:
-        # Another device's submission placed the order: this one answers with it.
-        db.session.rollback()
-        flash(done.message, "info")
-        return redirect(url_for("orders.confirmation", order_id=done.order.id), 303)
-    except DomainError as error:
-        db.session.rollback()
-        show_beside_field(form, error)
-        return _render(form, error.status)
-    hold_point(current_app, CHECKOUT_BEFORE_COMMIT)
-    db.session.commit()
+    with refusal(form) as refused:
+        try:
+            order = check_out(db.session, user=current_user, address_id=form.address_id.data,
+                              card_id=form.card_id.data, idempotency_key=form.idempotency_key.data,
+                              gateway=gateway_for(), shipping=shipping_rule(current_app.config),
+                              today=date.today())
+        except CartCheckedOut as done:
+            # Another device's submission placed the order: this one answers with it.
+            flash(done.message, "info")
+            return redirect(url_for("orders.confirmation", order_id=done.order.id), 303)
+    if refused:
+        return _render(form, refused.status)
+    hold_point(current_app, CHECKOUT_BEFORE_COMMIT)  # charged, not yet committed (at the edge)
     return redirect(url_for("orders.confirmation", order_id=order.id), 303)

@@ -8,9 +8,7 @@ from flask_login import current_user
 
 from portal.catalog.models import MAX_ON_HAND
 from portal.clock import company_today
-from portal.errors import DomainError
 from portal.extensions import db
-from portal.forms import show_beside_field
 from portal.fulfilment import queries, services
 from portal.fulfilment.forms import ArrivalForm, CsvUploadForm, ReceiptForm, ReceiveLineForm
 from portal.fulfilment.inventory_csv import MAX_EACHES, CsvRejected
@@ -18,6 +16,7 @@ from portal.fulfilment.models import SHIPMENT_STATUS_LABELS, ShipmentStatus
 from portal.pagination import page_number, paginate
 from portal.roles import admin_required
 from portal.templating import render
+from portal.unit_of_work import refusal
 
 bp = Blueprint("fulfilment", __name__, url_prefix="/admin/fulfilment")
 
@@ -61,7 +60,6 @@ def plan():
 @bp.post("/plan-now")
 def plan_now():
     services.request_planning(db.session, "admin")
-    db.session.commit()
     flash("Planning requested. The plan is replaced in a few seconds; reload to see it.", "success")
     return redirect(url_for("fulfilment.plan"), 303)
 
@@ -82,7 +80,6 @@ def _back_to_plan(status: str):
 def release(shipment_id: int):
     shipment = services.release_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
     number = shipment.number
-    db.session.commit()
     flash(f"Shipment {number} released to the warehouse.", "success")
     return _back_to_plan(ShipmentStatus.PLANNED)
 
@@ -91,7 +88,6 @@ def release(shipment_id: int):
 def ship(shipment_id: int):
     shipment = services.ship_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
     number = shipment.number
-    db.session.commit()
     flash(f"Shipment {number} marked as shipped.", "success")
     return _back_to_plan(ShipmentStatus.RELEASED)
 
@@ -139,24 +135,17 @@ def inventory():
     return _inventory_page()
 
 
-def _refused(form_name: str, form, error: DomainError):
-    db.session.rollback()
-    show_beside_field(form, error)
-    return _inventory_page(error.status, **{form_name: form})
-
-
 @bp.post("/inventory/receipts")
 def add_receipt():
     form = ReceiptForm(prefix="receipt")
     if not form.validate_on_submit():
         return _inventory_page(422, receipt_form=form)
-    try:
+    with refusal(form) as refused:
         receipt = services.record_receipt(db.session, actor=_actor(), sku=form.sku.data,
                                           eaches=form.eaches.data, note=form.note.data or "")
         sku = receipt.product.sku
-    except DomainError as error:
-        return _refused("receipt_form", form, error)
-    db.session.commit()
+    if refused:
+        return _inventory_page(refused.status, receipt_form=form)
     flash(f"Received {form.eaches.data:,} eaches of {sku}. The plan is being updated.", "success")
     return redirect(url_for("fulfilment.inventory"), 303)
 
@@ -166,15 +155,14 @@ def add_arrival():
     form = ArrivalForm(prefix="arrival")
     if not form.validate_on_submit():
         return _inventory_page(422, arrival_form=form)
-    try:
+    with refusal(form) as refused:
         purchase_order = services.add_expected_arrival(
             db.session, actor=_actor(), reference=form.reference.data, supplier=form.supplier.data or "",
             expected_on=form.expected_on.data, sku=form.sku.data, eaches=form.eaches.data,
             today=company_today())
         reference = purchase_order.reference
-    except DomainError as error:
-        return _refused("arrival_form", form, error)
-    db.session.commit()
+    if refused:
+        return _inventory_page(refused.status, arrival_form=form)
     flash(f"{form.eaches.data:,} eaches of {form.sku.data.strip().upper()} expected on "
           f"{form.expected_on.data:%b %d, %Y} ({reference}).", "success")
     return redirect(url_for("fulfilment.inventory"), 303)
@@ -190,7 +178,6 @@ def receive_line(line_id: int):
     receipt = services.receive_purchase_order_line(db.session, actor=_actor(), line_id=line_id,
                                                    eaches=form.eaches.data)
     sku = receipt.product.sku
-    db.session.commit()
     flash(f"Received {form.eaches.data:,} eaches of {sku}. The plan is being updated.", "success")
     return redirect(url_for("fulfilment.inventory", page=request.args.get("page", 1)), 303)
 
@@ -200,17 +187,15 @@ def _upload(prefix: str, importer, noun: str):
     if not form.validate_on_submit():
         return _inventory_page(422, **{f"{prefix}_form": form})
     config = current_app.config
-    try:
+    with refusal() as refused:
         count = importer(db.session, actor=_actor(), data=form.file.data.read(config["INVENTORY_CSV_MAX_BYTES"] + 1),
                          today=company_today(), max_bytes=config["INVENTORY_CSV_MAX_BYTES"],
                          max_rows=config["INVENTORY_CSV_MAX_ROWS"])
-    except CsvRejected as error:
-        db.session.rollback()
-        return _inventory_page(422, csv_problems=[error.message, *error.problems], csv_upload=prefix)
-    except DomainError as error:
-        db.session.rollback()
-        return _inventory_page(error.status, csv_problems=[error.message], csv_upload=prefix)
-    db.session.commit()
+    if isinstance(refused.error, CsvRejected):
+        return _inventory_page(422, csv_problems=[refused.message, *refused.error.problems],
+                               csv_upload=prefix)
+    if refused:
+        return _inventory_page(refused.status, csv_problems=[refused.message], csv_upload=prefix)
     flash(f"Imported {count:,} {noun}{'' if count == 1 else 's'}.", "success")
     return redirect(url_for("fulfilment.inventory"), 303)
 

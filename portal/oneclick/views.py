@@ -21,7 +21,6 @@ from portal.clock import company_today
 from portal.db import utcnow
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
-from portal.forms import show_beside_field
 from portal.oneclick import queries, services
 from portal.oneclick.press import place_press
 from portal.oneclick.forms import BUTTON_NOT_VALID, ConfirmForm, PressForm, SettingsForm
@@ -31,6 +30,7 @@ from portal.orders.models import Order
 from portal.payments.services import wallet
 from portal.roles import shopper_required
 from portal.templating import is_htmx, render, render_fragment
+from portal.unit_of_work import refusal
 
 bp = Blueprint("oneclick", __name__)
 
@@ -179,13 +179,11 @@ def cancel_press(key: str):
     """"Cancel this item" on a confirmation: the line that press added."""
     press = queries.visible_press(db.session, key, user=current_user,
                                   token_hash=browser_token_hash())
-    try:
+    with refusal() as refused:
         changed = services.cancel_oneclick_press(
             db.session, press=press, rules=services.rules_from(current_app.config), now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        return _order_refused(press.order_id, error)
-    db.session.commit()
+    if refused:
+        return _order_refused(press.order_id, refused.error)
     if is_htmx():  # in place of the confirmation: a line, not the whole order
         return render("oneclick/_cancelled.html", order=changed, message=_cancel_message(changed))
     flash(_cancel_message(changed), "success")
@@ -210,13 +208,11 @@ def _order_context(found: Order) -> dict:
 def cancel_order(order_id: int):
     found = queries.visible_oneclick_order(db.session, order_id, user=current_user,
                                            token_hash=browser_token_hash())
-    try:
+    with refusal() as refused:
         services.cancel_oneclick_order(db.session, owner_id=found.user_id, order_id=found.id,
                                        now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        return _order_refused(found.id, error)
-    db.session.commit()
+    if refused:
+        return _order_refused(found.id, refused.error)
     return _order_changed(found.id, f"Order {found.number} is cancelled. Nothing was charged.")
 
 
@@ -224,14 +220,12 @@ def cancel_order(order_id: int):
 def cancel_line(order_id: int, line_id: int):
     found = queries.visible_oneclick_order(db.session, order_id, user=current_user,
                                            token_hash=browser_token_hash())
-    try:
+    with refusal() as refused:
         changed = services.cancel_oneclick_line(
             db.session, owner_id=found.user_id, order_id=found.id, line_id=line_id,
             rules=services.rules_from(current_app.config), now=utcnow())
-    except DomainError as error:
-        db.session.rollback()
-        return _order_refused(found.id, error)
-    db.session.commit()
+    if refused:
+        return _order_refused(found.id, refused.error)
     return _order_changed(changed.id, _cancel_message(changed))
 
 
@@ -276,18 +270,13 @@ def settings():
         if token_from(request) is None:
             g.oneclick_new_token = new_token()
     if form.validate_on_submit():
-        try:
+        with refusal(form):
             setting = _enable(lambda token: services.enable_oneclick(
                 db.session, user=current_user, token_hash=hash_token(token),
                 label=describe_user_agent(request.user_agent.string),
                 address_id=form.address_id.data, card_id=form.card_id.data, today=today,
                 now=utcnow(), keyboard_shortcut=form.keyboard_shortcut.data,
                 voice_action=form.voice_action.data))
-        except DomainError as error:
-            db.session.rollback()
-            show_beside_field(form, error)
-        else:
-            db.session.commit()
             flash(f"1-Click is on for this browser: orders ship to {setting.address.moniker} "
                   f"and are charged to {setting.card.label}.", "success")
             return redirect(safe_next(form.next.data) or url_for("oneclick.settings"), 303)
@@ -324,19 +313,16 @@ def _enable(enable):
 @shopper_required
 def enable_from_order(order_id: int):
     """"Turn on 1-Click with this address and card" on an order confirmation."""
-    try:
+    with refusal() as refused:
         setting = _enable(lambda token: services.enable_from_order(
             db.session, user=current_user, order_id=order_id, token_hash=hash_token(token),
             label=describe_user_agent(request.user_agent.string), today=company_today(),
             now=utcnow()))
-    except NotFound:
-        db.session.rollback()
-        raise  # somebody else's order, or none: a 404 like every other id in a URL
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    if isinstance(refused.error, NotFound):
+        raise refused.error  # somebody else's order, or none: a 404 like every other id in a URL
+    if refused:
+        flash(refused.message, "error")
         return redirect(url_for("oneclick.settings"), 303)
-    db.session.commit()
     flash(f"1-Click is on for this browser: orders ship to {setting.address.moniker} and are "
           f"charged to {setting.card.label}.", "success")
     return redirect(url_for("orders.detail", order_id=order_id), 303)
@@ -361,7 +347,6 @@ def off_here():
         flash("1-Click is off on this browser.", "success")
     else:
         flash("1-Click was not on for you on this browser.", "info")
-    db.session.commit()
     return redirect(url_for("oneclick.devices"), 303)
 
 
@@ -370,7 +355,6 @@ def off_here():
 @shopper_required
 def off_device(client_id: int):
     services.disable_on_client(db.session, user=current_user, client_id=client_id, now=utcnow())
-    db.session.commit()
     flash("1-Click is off on that browser.", "success")
     return redirect(url_for("oneclick.devices"), 303)
 
@@ -380,7 +364,6 @@ def off_device(client_id: int):
 @shopper_required
 def off_everywhere():
     count = services.disable_everywhere(db.session, user=current_user, now=utcnow())
-    db.session.commit()
     flash(f"1-Click is off on every browser ({count}).", "success")
     return redirect(url_for("oneclick.devices"), 303)
 

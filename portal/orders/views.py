@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from portal.errors import DomainError
 from portal.extensions import db
 from portal.ids import parse_id
 from portal.fulfilment.queries import shipping_outlook
@@ -12,6 +11,7 @@ from portal.payments.services import wallet
 from portal.pagination import page_number, paginate
 from portal.roles import shopper_required
 from portal.templating import render
+from portal.unit_of_work import refusal
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -39,7 +39,7 @@ def detail(order_id: int):
 @shopper_required
 def pay(order_id: int):
     """Pay a declined order now, with the same card or another one from the wallet."""
-    from portal.autoship.operations import charge
+    from portal.orders.charging import charge
     from portal.clock import company_today
     from portal.orders.billing import prepare_retry_by_member
     from portal.payments.services import usable_card
@@ -48,13 +48,13 @@ def pay(order_id: int):
     card_id = parse_id(request.form.get("card_id"))
     if card_id is None:
         return render("errors/error.html", status=422, title="Not paid", message="Choose a card.")
-    try:
+    with refusal() as refused:
         card = usable_card(db.session, current_user, card_id, company_today())
         prepare_retry_by_member(db.session, order=order, card=card)
-    except DomainError as error:
-        db.session.rollback()
-        return render("errors/error.html", status=error.status, title="Not paid", message=error.message)
-    db.session.commit()
+    if refused:
+        return render("errors/error.html", status=refused.status, title="Not paid",
+                      message=refused.message)
+    # The attempt row is committed before the gateway is called, the outcome after it.
     result = charge(current_app._get_current_object(), db.session, [order.id], company_today())
     if result.paid:
         flash(f"Thank you: order {order.number} is paid.", "success")

@@ -5,13 +5,12 @@ from datetime import date
 from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user, login_required
 
-from portal.errors import DomainError
 from portal.extensions import db
-from portal.forms import show_beside_field
 from portal.payments import services
 from portal.payments.forms import CardForm
 from portal.roles import shopper_required
 from portal.templating import render
+from portal.unit_of_work import refusal
 
 bp = Blueprint("payments", __name__, url_prefix="/wallet")
 
@@ -30,17 +29,12 @@ def wallet():
 def new():
     form = CardForm()
     if form.validate_on_submit():
-        try:
+        with refusal(form):
             card = services.add_card(db.session, user=current_user, gateway=services.gateway_for(),
                                      number=form.number.data, exp_month=form.exp_month.data,
                                      exp_year=form.exp_year.data, cvc=form.cvc.data,
                                      cardholder=form.cardholder.data, today=date.today(),
                                      make_default=form.make_default.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_beside_field(form, error)
-        else:
-            db.session.commit()
             flash(f"{card.label} added to your wallet.", "success")
             return redirect(url_for("payments.wallet"), 303)
     # Never echo a card number or security code back into the page.
@@ -53,7 +47,6 @@ def new():
 @shopper_required
 def make_default(card_id: int):
     card = services.set_default_card(db.session, user=current_user, card_id=card_id)
-    db.session.commit()
     flash(f"{card.label} is now your default card.", "success")
     return redirect(url_for("payments.wallet"), 303)
 
@@ -63,6 +56,5 @@ def make_default(card_id: int):
 @shopper_required
 def remove(card_id: int):
     services.remove_card(db.session, user=current_user, card_id=card_id)
-    db.session.commit()
     flash("Card removed from your wallet.", "success")
     return redirect(url_for("payments.wallet"), 303)

@@ -9,12 +9,14 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from portal.extensions import db
+from portal.unit_of_work import transactional
 
 seed_cli = AppGroup("seed", help="Fill the database with demo or synthetic data.")
 
 
 @seed_cli.command("demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has people already.")
+@transactional
 def seed_demo_command(if_empty: bool) -> None:
     """Demo accounts (admin, an IBO with a three-level downline, members), ~30 products."""
     from portal.payments.services import gateway_for
@@ -26,7 +28,6 @@ def seed_demo_command(if_empty: bool) -> None:
             return
         raise click.ClickException("The database is not empty; demo data goes into an empty one.")
     logins = seed_demo(db.session, gateway_for(current_app), date.today())
-    db.session.commit()
     click.echo("Demo data created. Log in with any of these (password: "
                f"{DEMO_PASSWORD}):")
     for login in logins:
@@ -40,6 +41,7 @@ def seed_demo_command(if_empty: bool) -> None:
               help="Random seed: the same seed gives the same data.")
 @click.option("--ibo-share", type=click.FloatRange(0.05, 1.0), default=0.3, show_default=True)
 @click.option("--max-depth", type=click.IntRange(1, 60), default=30, show_default=True)
+@transactional
 def seed_synthetic_command(count: int, random_seed: int, ibo_share: float, max_depth: int) -> None:
     """Deterministic large data (genealogy, addresses, wallets) for benchmarks."""
     from portal.seed.synthetic import seed_synthetic

@@ -32,6 +32,7 @@ from portal.accounts.models import Role, User
 from portal.accounts.passwords import hash_password
 from portal.addresses.models import Address, normalise_destination
 from portal.payments.models import PaymentMethod
+from portal.unit_of_work import commit_before
 
 SYNTHETIC_PASSWORD = "synthetic-password"
 BATCH_SIZE = 50_000
@@ -127,7 +128,7 @@ def seed_synthetic(session: Session, *, count: int, seed: int, ibo_share: float 
                            expiry_base=date.today().year)
     stats = {"ibos": 0, "max_depth": 0}
     _copy_batches(session, batches, stats, progress)
-    session.commit()
+    commit_before(session, "VACUUM ANALYZE, which sees committed rows only")
     _analyze(session)
 
     elapsed = time.perf_counter() - started

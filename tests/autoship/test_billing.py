@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from portal import hold_points
 from portal.autoship import engine, operations
+from portal.orders import charging
 from portal.autoship.models import AutoshipProfile, AutoshipRun
 from portal.db import utcnow
 from portal.mail.models import OutboxMessage
@@ -44,7 +45,7 @@ def _redis_in_session_info(session, redis):
 
 
 def charge(app, session, ids, today=D(2026, 12, 1)):
-    return operations.charge(app, session, ids, today)
+    return charging.charge(app, session, ids, today)
 
 
 def test_charging_pays_each_order_once_and_mails_the_member(app, session, materialised):

@@ -15,7 +15,7 @@ from sqlalchemy import func, insert, select
 
 from portal.autoship import engine, services
 from portal.autoship.engine import EngineRules
-from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, AutoshipReminder, AutoshipRun
+from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, AutoshipReminder
 from portal.autoship.notices import send_reminders
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.volume import refresh_cycle_pv, repair_cycle_pv

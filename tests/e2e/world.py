@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from portal.accounts.password_reset import make_reset_token
 from portal.autoship import engine, operations
+from portal.orders import charging
 from portal.cart.services import add_to_cart
 from portal.checkout.services import check_out
 from portal.clock import company_today
@@ -86,7 +87,7 @@ def build_world(session, redis) -> World:
     run = engine.run_in_process(session, as_of=today, trigger="test",
                                 rules=operations.engine_rules(current_app.config))
     order_ids = operations.uncharged_orders(session, datetime.now(timezone.utc), limit=100)
-    charged = operations.charge(current_app._get_current_object(), session, order_ids, today)
+    charged = charging.charge(current_app._get_current_object(), session, order_ids, today)
     assert (run.created, len(charged.paid), len(charged.declined)) == (2, 1, 1), (run, charged)
 
     # 1-Click on in one browser, with an open order.

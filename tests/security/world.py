@@ -27,6 +27,7 @@ from portal.accounts.login_sessions import Lifetimes, start_login_session
 from portal.accounts.models import LoginSession, User
 from portal.accounts.password_reset import make_reset_token
 from portal.autoship import engine, operations, services as autoship_services
+from portal.orders import charging
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
 from portal.autoship.recurrence import Recurrence
 from portal.cart.services import add_to_cart
@@ -131,8 +132,8 @@ def build_world(session, redis) -> World:
                                 rules=operations.engine_rules(config))
     failed = {o.user_id: o for o in session.scalars(
         select(Order).where(Order.autoship_profile_id.is_not(None)))}
-    operations.charge(current_app._get_current_object(), session,
-                      [o.id for o in failed.values()], first_run)
+    charging.charge(current_app._get_current_object(), session,
+                    [o.id for o in failed.values()], first_run)
     for person_id, things in partial.items():
         things["profile"].payment_method_id = things["card"].id
     session.commit()

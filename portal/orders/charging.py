@@ -1,0 +1,52 @@
+"""Charging orders: the standing orders' charges, their retries, and a member's "Pay now".
+
+Each order is charged exactly once (see ``portal.orders.billing``): its attempt row, carrying the
+idempotency key the gateway is sent, is committed before the gateway is called, and the gateway's
+answers are committed as soon as they are recorded. A worker that dies between the two leaves a
+pending attempt, which the payment retries send again with the same key: the card is not charged
+twice. The views, the jobs, the CLI and the admin pages all charge through ``charge``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from portal.autoship.notices import tell_payment_outcomes
+from portal.hold_points import AFTER_GATEWAY_CALL, hold_point
+from portal.orders.billing import (
+    BillingResult,
+    call_gateway,
+    prepare_charges,
+    record_outcomes,
+)
+from portal.payments.services import gateway_for
+from portal.unit_of_work import commit_before, release_before
+
+
+def retry_days(config) -> tuple[int, ...]:
+    """The days after a decline on which the card is tried again (PAYMENT_RETRY_DAYS)."""
+    return tuple(int(day) for day in str(config["PAYMENT_RETRY_DAYS"]).split(",") if day.strip())
+
+
+def charge(app: Flask, session: Session, order_ids: list[int], today: date) -> BillingResult:
+    """Charge orders exactly once each. Commits in the middle of the caller's unit of work, twice:
+    what the caller wrote before is committed with the attempts."""
+    attempt_ids = prepare_charges(session, order_ids)
+    commit_before(session, "the gateway is called")
+    outcomes = call_gateway(session, gateway_for(app), attempt_ids)
+    release_before(session, "the outcomes are recorded")  # the gateway call wrote nothing here
+    hold_point(app, AFTER_GATEWAY_CALL)
+    result = record_outcomes(session, outcomes, today=today, retry_days=retry_days(app.config))
+    tell_payment_outcomes(session, result, base_url=app.config["BASE_URL"])
+    if result.paid:
+        _request_planning(session, "autoship payment")
+    commit_before(session, "the caller goes on: the gateway's answers are kept whatever follows")
+    return result
+
+
+def _request_planning(session: Session, reason: str) -> None:
+    from portal.fulfilment.services import request_planning  # fulfilment reads orders
+    request_planning(session, reason)
