@@ -22,7 +22,7 @@ from portal.db import utcnow
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
 from portal.oneclick import queries, services
-from portal.oneclick.press import place_press
+from portal.oneclick.press import place_oneclick_order
 from portal.oneclick.forms import BUTTON_NOT_VALID, ConfirmForm, PressForm, SettingsForm
 from portal.oneclick.identifiers import (describe_user_agent, hash_token, new_token,
                                          set_token_cookie, token_from)
@@ -145,18 +145,14 @@ def buy():
     if not form.validate_on_submit():
         return refused(422, form.problems() or BUTTON_NOT_VALID)
     key = form.idempotency_key.data
-    with db.engine.connect() as connection:
-        try:
-            confirmation, _repeat = place_press(
-                connection, token_hash=browser_token_hash(), person_id=form.person.data,
-                product_id=form.product_id.data, unit_code=form.unit.data,
-                quantity=form.quantity.data, idempotency_key=key,
-                rules=services.rules_from(current_app.config), now=utcnow(),
-                today=company_today())
-        except DomainError as error:
-            connection.rollback()
-            return refused(error.status, error.message)
-        connection.commit()
+    with refusal() as press_refused:  # the edge commits the press, or rolls back a refusal
+        confirmation, _repeat = place_oneclick_order(
+            db.session, token_hash=browser_token_hash(), person_id=form.person.data,
+            product_id=form.product_id.data, unit_code=form.unit.data,
+            quantity=form.quantity.data, idempotency_key=key,
+            rules=services.rules_from(current_app.config), now=utcnow(), today=company_today())
+    if press_refused:
+        return refused(press_refused.status, press_refused.message)
     # A repeat gets the same answer as the first request: the same page, or the same redirect.
     if is_htmx():
         return render_fragment("oneclick/_placed.html", confirmation=confirmation, key=key,
