@@ -61,9 +61,10 @@ def test_running_a_finished_date_again_keeps_its_record(app, client, session, re
         3, "done", 3, 3, 1, 1)
     assert "All 3 attempts: 1 of 1 chunks · 3 due · 3 orders created" in page
     attempts = [[row[0], row[1], *row[4:]] for row in table_rows(page, "run-attempts")]
-    assert attempts == [["1", "cli", "3", "3", "0", "0", "0", "1/1", "0"],
-                        ["2", "cli", "0", "0", "0", "0", "0", "0/0", "0"],
-                        ["3", "admin", "0", "0", "0", "0", "0", "0/0", "0"]]
+    # attempt, trigger, due, created, skipped, missed, set aside, resumed, chunks, failed chunks
+    assert attempts == [["1", "cli", "3", "3", "0", "0", "0", "0", "1/1", "0"],
+                        ["2", "cli", "0", "0", "0", "0", "0", "0", "0/0", "0"],
+                        ["3", "admin", "0", "0", "0", "0", "0", "0", "0/0", "0"]]
     assert [row[:7] for row in table_rows(page, "run-chunks")] == [
         ["0", "1", f"{run.chunks[0].low_id}–{run.chunks[0].high_id}", "done", "3", "3", "0"]]
     assert session.scalar(select(func.count()).select_from(Order)) == 3
