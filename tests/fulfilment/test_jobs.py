@@ -21,7 +21,7 @@ from tests.factories import make_address, make_card, make_user
 from tests.fulfilment.builders import SHIPPING, destination, paid_order, picks_per_product, product, stock_of
 from tests.fulfilment.conftest import stop_worker, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 
 def runs(session) -> list[PlanningRun]:
