@@ -104,7 +104,7 @@ def exactly_once(session, due: int) -> None:
     assert session.scalar(select(func.count()).select_from(OrderLine)) == 2 * due
     assert session.scalar(select(func.count()).select_from(AutoshipProfile).where(
         AutoshipProfile.next_run_date == date(2027, 1, 1))) == due
-    session.close()  # no open transaction (on SQLite: no write lock) while others work
+    session.close()  # no open transaction (no locks held) while others work
 
 
 def snapshot(session) -> list[tuple]:

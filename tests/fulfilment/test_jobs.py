@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.server]
 def runs(session) -> list[PlanningRun]:
     found = session.scalars(select(PlanningRun).order_by(PlanningRun.id)
                             .execution_options(populate_existing=True)).all()
-    session.commit()  # SQLite: never hold the write lock while a worker needs it
+    session.commit()  # the worker sees only what is committed
     return found
 
 
