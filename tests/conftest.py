@@ -130,10 +130,11 @@ def redis_url_of_worker(url: str, worker: int | None) -> str:
     """``url`` with its database number moved up by the worker's number."""
     if worker is None:
         return url
-    base, _, number = url.partition("?")[0].rpartition("/")
+    address, question, query = url.partition("?")
+    base, _, number = address.rpartition("/")
     if not number.isdigit():  # no database number: database 0
-        base, number = url.partition("?")[0].rstrip("/"), "0"
-    return f"{base}/{int(number) + worker}"
+        base, number = address.rstrip("/"), "0"
+    return f"{base}/{int(number) + worker}{question}{query}"
 
 
 def database_url_of_worker(url: str, worker: int | None) -> str:

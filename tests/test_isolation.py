@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.addresses.models import Address
 from portal.extensions import db
-from tests.conftest import wipe
+from tests.conftest import redis_url_of_worker, wipe
 from tests.factories import make_address, make_user
 
 
@@ -39,3 +39,12 @@ def test_the_wipe_empties_every_table_restarts_the_ids_and_empties_redis(app, se
     session.flush()
     assert (again.id, address.id) == first_ids  # the ids start again where they started
     assert session.scalar(select(func.count()).select_from(Address)) == 1
+
+
+def test_each_xdist_worker_gets_the_next_redis_database():
+    assert redis_url_of_worker("redis://127.0.0.1:6379/1", None) == "redis://127.0.0.1:6379/1"
+    assert redis_url_of_worker("redis://127.0.0.1:6379/1", 0) == "redis://127.0.0.1:6379/1"
+    assert redis_url_of_worker("redis://127.0.0.1:6379/1", 1) == "redis://127.0.0.1:6379/2"
+    assert redis_url_of_worker("redis://127.0.0.1:6379", 1) == "redis://127.0.0.1:6379/1"
+    assert redis_url_of_worker("redis://:pw@host:6380/3?socket_timeout=5", 2) \
+        == "redis://:pw@host:6380/5?socket_timeout=5"
