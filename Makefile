@@ -35,8 +35,11 @@ $(AXE): Makefile
 run: install
 	PORT=$(PORT) $(PY) -m portal.devstack
 
+# Two pytest-xdist workers, each with its own embedded PostgreSQL and Redis; a test module stays
+# on one worker (its live server and worker start once). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 worker: install
 	$(PY) -m jobs.worker

@@ -1,6 +1,6 @@
 """``make bench``: run every ``bench/bench_*.py`` and record the results.
 
-    python -m bench [--quick] [--only NAME ...] [--backend sqlite|postgresql|both] [--keep]
+    python -m bench [--quick] [--only NAME ...] [--keep]
 
 Each module has ``run(ctx) -> list[dict]``, rows of ``{"name", "backend", "value", "unit",
 "notes"}``. A module that raises is reported as a row with no value and the error in the notes;
@@ -9,7 +9,7 @@ the others still run. The results go to ``bench/results.json`` and to the table 
 from the previous results, each with the date and mode it was measured in.
 
 Scratch databases are ``bench_<name>`` on the PostgreSQL server of ``BENCH_POSTGRES_URL``
-(default: postgres@127.0.0.1:5432) and SQLite files in a temporary folder; Redis is
+(default: postgres@127.0.0.1:5432), with a temporary folder for files; Redis is
 ``BENCH_REDIS_URL`` (default: database 5 on 127.0.0.1:6379), or an embedded server when that
 does not answer. Everything scratch is removed at the end unless ``--keep`` is given.
 """
@@ -24,7 +24,6 @@ import os
 import platform
 import re
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -43,14 +42,15 @@ RESULTS_PATH = BENCH_DIR / "results.json"
 REPORT_PATH = PROJECT_ROOT / "BENCHMARKS.md"
 BEGIN_MARKER = "<!-- bench:begin -->"
 END_MARKER = "<!-- bench:end -->"
-BACKENDS = ("sqlite", "postgresql")
+BACKENDS = ("postgresql",)
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 
 
 @dataclass
 class BenchContext:
-    """What a benchmark module gets: the mode, the backends to use and scratch resources."""
+    """What a benchmark module gets: the mode, the backends to use (PostgreSQL, the only one)
+    and scratch resources."""
 
     quick: bool
     backends: list[str]
@@ -93,15 +93,11 @@ class BenchContext:
             self._databases.append(dbname)
         return _with_database(self.postgres_server_url, dbname)
 
-    def sqlite_url(self, name: str) -> str:
-        """The URL of a new, empty SQLite file in the scratch folder."""
-        path = self.tmp / f"{re.sub(r'[^A-Za-z0-9_-]', '_', name)}.sqlite3"
-        for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-            leftover.unlink(missing_ok=True)
-        return f"sqlite:///{path}"
-
     def database_url(self, backend: str, name: str) -> str:
-        return self.postgres_url(name) if backend == "postgresql" else self.sqlite_url(name)
+        """A new, empty database for ``name`` on ``backend`` (PostgreSQL, the only one)."""
+        if backend != "postgresql":
+            raise ValueError(f"unknown backend {backend!r}: the portal runs on PostgreSQL only")
+        return self.postgres_url(name)
 
     def make_app(self, database_url: str):
         """The portal on ``database_url`` and the bench Redis, with the schema migrated."""
@@ -239,6 +235,7 @@ def merge_rows(previous: list[dict], fresh: list[dict], modules: list[str],
     """Fresh rows, plus earlier rows of the modules and backends this run left out."""
     ran = {name.removeprefix("bench_") for name in modules}
     kept = [row for row in previous if row.get("bench") != "runner"
+            and row.get("backend") != "sqlite"  # a database the portal no longer runs on
             and (row.get("bench") not in ran
                  or (row.get("backend") in BACKENDS and row.get("backend") not in backends))]
     order = {name: index for index, name in enumerate(sorted({r.get("bench", "") for r in kept + fresh}))}
@@ -253,8 +250,8 @@ def markdown_table(results: dict) -> str:
     for row in results["rows"]:
         machines.setdefault(row.get("machine", results["machine"]), chr(ord("A") + len(machines)))
     lines = [f"Last run {results['date']} ({results['mode']}): Python {results['python']}; "
-             f"PostgreSQL {results.get('postgresql') or 'not available'}; "
-             f"SQLite {results['sqlite']}. Machines (the letter in the Measured column):", "",
+             f"PostgreSQL {results.get('postgresql') or 'not available'}. "
+             f"Machines (the letter in the Measured column):", "",
              *(f"- {letter}: {machine}" for machine, letter in machines.items()), "",
              "| Benchmark | Backend | Result | Unit | Notes | Measured |",
              "|---|---|---:|---|---|---|"]
@@ -290,7 +287,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="run only this benchmark (genealogy, checkout, planner, ...); repeatable")
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--keep", action="store_true",
                         help="keep the scratch databases and folder for a look afterwards")
     args = parser.parse_args(argv)
@@ -301,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PORTAL_INSTANCE_PATH"] = str(tmp / "instance")
     postgres_server_url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     pg_version = postgres_version(postgres_server_url)
-    backends = list(BACKENDS) if args.backend == "both" else [args.backend]
+    backends = list(BACKENDS)
     skipped_rows = []
     if "postgresql" in backends and pg_version is None:
         print(f"PostgreSQL at {re.sub(r'//[^@]*@', '//', postgres_server_url)} does not answer: "
@@ -336,7 +332,6 @@ def main(argv: list[str] | None = None) -> int:
         row.setdefault("machine", earlier.get("machine", "unknown"))
     results = {"machine": ctx.machine, "date": started.isoformat(timespec="seconds"), "mode": mode,
                "python": platform.python_version(), "postgresql": pg_version,
-               "sqlite": sqlite3.sqlite_version,
                "rows": merge_rows(previous, fresh, modules, backends)}
     write_results(results)
     write_report(results)

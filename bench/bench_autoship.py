@@ -187,7 +187,7 @@ def _seed(session, count: int) -> int:
 
 def _reset(session) -> None:
     session.execute(text("TRUNCATE order_status_changes, order_lines, charge_attempts, orders, "
-                         "autoship_runs, autoship_run_chunks, autoship_due, autoship_occurrences, "
+                         "autoship_runs, autoship_run_chunks, autoship_occurrences, "
                          "autoship_events RESTART IDENTITY CASCADE"))
     session.execute(text("UPDATE autoship_profiles SET next_run_date = :d, last_order_date = NULL, "
                          "status = 'active'"), {"d": AS_OF})

@@ -122,10 +122,6 @@ def seed_profiles(session, today: date, share: float = ON_AUTOSHIP) -> tuple[int
 
 def _analyze(session, backend: str) -> None:
     session.commit()
-    if backend == "sqlite":
-        session.execute(text("ANALYZE"))
-        session.commit()
-        return
     with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM (ANALYZE) autoship_profiles, autoship_items, products, "
                                 "product_units, stock_levels"))

@@ -12,7 +12,7 @@ Each is called 5 times to warm up, then 50 times; the row's value is the median 
 notes give the p95. Every answer is checked against the tree computed in Python from the
 sponsor links, including a "near miss" (siblings 17 and 170, whose paths share a string prefix)
 that catches prefix mistakes in the queries. The plan of
-the first-page query is read with EXPLAIN (EXPLAIN QUERY PLAN on SQLite): "index range scan:
+the first-page query is read with EXPLAIN: "index range scan:
 yes" means one range scan of a tree_path index, in path order, with no sort and no table scan.
 
 Then the downline reads are timed again with the covering index proposed for the lead
@@ -74,7 +74,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
         ibos, deepest = re.search(r"\(([\d,]+) IBOs, deepest level (\d+)\)", summary).groups()
         rows.append(_row(f"{label} people: seed (seed_synthetic)", backend, round(seconds, 1), "s",
                          f"{people / seconds:,.0f} people/s incl. address + card each and "
-                         f"{'VACUUM ' if backend == 'postgresql' else ''}ANALYZE; {ibos} IBOs, "
+                         f"VACUUM ANALYZE; {ibos} IBOs, "
                          f"deepest level {deepest}"))
 
         sponsors = sponsor_links(session)
@@ -88,8 +88,6 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
                 f"{expected_size:,} descendants")
         rows += measure_queries(ctx, session, backend, ancestor, expected_size, label)
 
-        # On SQLite every transaction holds the write lock: end the session's before the
-        # inspector opens a connection of its own.
         session.commit()
         if PROPOSED_INDEX not in {ix["name"] for ix in inspect(db.engine).get_indexes("users")}:
             started = perf_counter()
@@ -227,12 +225,8 @@ def measure_queries(ctx: Any, session: Session, backend: str, ancestor, expected
 def add_proposed_index(session: Session, backend: str) -> None:
     session.execute(text(PROPOSED_INDEX_SQL))
     session.commit()
-    if backend == "postgresql":
-        with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("VACUUM (ANALYZE) users"))
-    else:
-        session.execute(text("ANALYZE"))
-        session.commit()
+    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("VACUUM (ANALYZE) users"))
 
 
 def captured_statements(session: Session, call) -> list[tuple[str, Any]]:
@@ -253,33 +247,24 @@ def captured_statements(session: Session, call) -> list[tuple[str, Any]]:
 
 def query_plan(session: Session, backend: str, call) -> list[str]:
     statement, parameters = captured_statements(session, call)[-1]
-    explain = "EXPLAIN " if backend == "postgresql" else "EXPLAIN QUERY PLAN "
-    result = session.connection().exec_driver_sql(explain + statement, parameters)
+    result = session.connection().exec_driver_sql("EXPLAIN " + statement, parameters)
     return [str(row[-1]) for row in result]
 
 
 def page_plan_note(session: Session, backend: str, call) -> str:
     plan = query_plan(session, backend, call)
     text_plan = "\n".join(plan)
-    if backend == "postgresql":
-        scans = re.findall(r"(Index(?: Only)? Scan using \S+)", text_plan)
-        range_scan = bool(scans) and bool(re.search(r"Index Cond: .*tree_path\S* >", text_plan)) \
-            and not re.search(r"Seq Scan|Sort|Bitmap", text_plan)
-    else:
-        scans = re.findall(r"SEARCH users USING (?:COVERING )?INDEX (\S+) \(tree_path>\? AND tree_path<\?\)",
-                           text_plan)
-        range_scan = bool(scans) and "TEMP B-TREE" not in text_plan and "SCAN users" not in text_plan
+    scans = re.findall(r"(Index(?: Only)? Scan using \S+)", text_plan)
+    range_scan = bool(scans) and bool(re.search(r"Index Cond: .*tree_path\S* >", text_plan)) \
+        and not re.search(r"Seq Scan|Sort|Bitmap", text_plan)
     return (f"index range scan: {'yes' if range_scan else 'no'} "
             f"({', '.join(scans) or text_plan.splitlines()[0] if plan else 'no plan'})")
 
 
 def scan_note(session: Session, backend: str, call) -> str:
     text_plan = "\n".join(query_plan(session, backend, call))
-    if backend == "postgresql":
-        scans = re.findall(r"((?:Parallel )?(?:Index Only Scan|Bitmap Index Scan|Index Scan|"
-                           r"Bitmap Heap Scan|Seq Scan)(?: using \S+| on \S+)?)", text_plan)
-    else:
-        scans = re.findall(r"((?:SEARCH|SCAN) users(?: USING (?:COVERING )?INDEX \S+)?)", text_plan)
+    scans = re.findall(r"((?:Parallel )?(?:Index Only Scan|Bitmap Index Scan|Index Scan|"
+                       r"Bitmap Heap Scan|Seq Scan)(?: using \S+| on \S+)?)", text_plan)
     return "plan: " + ", ".join(dict.fromkeys(scans)) if scans else "plan: ?"
 
 

@@ -112,10 +112,6 @@ def seed(session, profiles: int, holding: int) -> None:
 
 
 def _analyze(session) -> None:
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("ANALYZE"))
-        session.commit()
-        return
     with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("VACUUM (ANALYZE) autoship_profiles, autoship_items, products, "
                                 "product_units"))
@@ -128,7 +124,6 @@ def measure(session, rounds: int) -> None:
     from portal.catalog.services import set_product_active
     from portal.queues import get_queue
 
-    backend = session.get_bind().dialect.name
     product_id = session.scalar(select(Product.id).where(Product.sku == SKU))
     holding = session.scalar(select(func.count(func.distinct(AutoshipItem.profile_id)))
                              .where(AutoshipItem.product_id == product_id))
@@ -147,10 +142,10 @@ def measure(session, rounds: int) -> None:
             job[active].append(time.perf_counter() - started)
     for active, label in ((False, "withdraw"), (True, "back on sale")):
         for what, samples in (("request", request[active]), ("job", job[active])):
-            print(f"{backend}: {label}, {what} ({holding:,} of {total:,} profiles hold it): median "
+            print(f"{label}, {what} ({holding:,} of {total:,} profiles hold it): median "
                   f"{statistics.median(samples) * 1000:,.0f} ms "
                   f"({', '.join(f'{s * 1000:,.0f}' for s in samples)})")
-    print(f"{backend}: profiles changed per job: {sorted(changed)}")
+    print(f"profiles changed per job: {sorted(changed)}")
     for queued in get_queue("default").jobs:  # run above already
         if queued.func_name == "jobs.autoship.refresh_product_cycle_pv" and list(queued.args) == [product_id]:
             queued.delete()
@@ -162,7 +157,7 @@ def measure(session, rounds: int) -> None:
         started = time.perf_counter()
         fixed = refresh_cycle_pv(session, every_profile=True)
         session.commit()
-        print(f"{backend}: recompute every profile, {stale:,} stale: "
+        print(f"recompute every profile, {stale:,} stale: "
               f"{(time.perf_counter() - started) * 1000:,.0f} ms ({fixed:,} changed)")
 
 

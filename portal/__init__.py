@@ -39,11 +39,9 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     db.init_app(app)
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):  # a file needs no ping
-        with app.app_context():
-            ping_idle_connections(db.engine, float(app.config["DB_PING_IDLE_SECONDS"]))
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
-                     compare_type=True)
+    with app.app_context():
+        ping_idle_connections(db.engine, float(app.config["DB_PING_IDLE_SECONDS"]))
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
     app.config["RATELIMIT_STORAGE_URI"] = redis_url(app)  # the same Redis as the queues
@@ -102,5 +100,3 @@ def _load_config(app: Flask, config: type[Config] | dict | None) -> None:
         # The embedded PostgreSQL: the one another process announced, or one we start now.
         app.config["SQLALCHEMY_DATABASE_URI"] = embedded_postgres.shared_url(
             Path(app.instance_path) / "postgres")
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 15}}

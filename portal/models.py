@@ -2,7 +2,7 @@
 
 from portal.accounts.models import LoginSession, User  # noqa: F401
 from portal.addresses.models import Address  # noqa: F401
-from portal.autoship.models import (AutoshipDue, AutoshipEvent, AutoshipItem,  # noqa: F401
+from portal.autoship.models import (AutoshipEvent, AutoshipItem,  # noqa: F401
                                     AutoshipOccurrence, AutoshipPreference, AutoshipProfile,
                                     AutoshipReminder, AutoshipRun, AutoshipRunChunk, AutoshipSkip,
                                     CalendarFeed)

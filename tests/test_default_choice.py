@@ -144,6 +144,7 @@ def a_person_with(session, keeper: Keeper, items: int) -> tuple[int, list[int]]:
     return person_id, ids
 
 
+@pytest.mark.server
 def test_two_requests_adding_a_person_s_first_item_at_once_leave_one_default(app, session, keeper):
     """Two tabs: each finds the book empty. The second waits for the first and then finds one."""
     person_id, _ = a_person_with(session, keeper, 0)
@@ -155,6 +156,7 @@ def test_two_requests_adding_a_person_s_first_item_at_once_leave_one_default(app
     assert live_items(session, keeper.model, person_id) == [(first, True), (second, False)]
 
 
+@pytest.mark.server
 def test_two_requests_making_different_items_the_default_leave_the_later_one(app, session, keeper):
     person_id, (_, second, third) = a_person_with(session, keeper, 3)
     keeper.make_default(session, person_id, second)
@@ -165,6 +167,7 @@ def test_two_requests_making_different_items_the_default_leave_the_later_one(app
     assert [item for item, default in live_items(session, keeper.model, person_id) if default] == [third]
 
 
+@pytest.mark.server
 def test_adding_a_default_while_the_default_is_removed_leaves_the_new_one(app, session, keeper):
     person_id, (first, second) = a_person_with(session, keeper, 2)
     keeper.remove(session, person_id, first)  # the second takes over
@@ -175,6 +178,7 @@ def test_adding_a_default_while_the_default_is_removed_leaves_the_new_one(app, s
     assert live_items(session, keeper.model, person_id) == [(second, False), (added, True)]
 
 
+@pytest.mark.server
 def test_removing_the_new_default_while_the_old_one_is_removed_hands_it_on_again(app, session, keeper):
     """The second request removes the item the first has just made the default: the last
     one left takes over, it is not left without a default."""
@@ -187,6 +191,7 @@ def test_removing_the_new_default_while_the_old_one_is_removed_hands_it_on_again
     assert live_items(session, keeper.model, person_id) == [(third, True)]
 
 
+@pytest.mark.server
 def test_making_an_item_the_default_while_it_is_removed_is_refused(app, session, keeper):
     person_id, (first, second) = a_person_with(session, keeper, 2)
     keeper.remove(session, person_id, second)

@@ -1,6 +1,6 @@
 """Migration 0007 on data that predates it: e-mail addresses and live monikers that differ only
 in case. Each test steps the schema back to 0006's indexes, writes the old data, upgrades, and
-rolls all of it back (DDL is transactional on both backends)."""
+rolls all of it back (DDL is transactional in PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -3,9 +3,13 @@ never turns a committed change into an error."""
 
 from __future__ import annotations
 
+import pytest
+
 from portal.mail.models import OutboxMessage
 from portal.mail.services import queue_mail
 from tests.factories import make_user
+
+pytestmark = pytest.mark.server  # a Redis that does not answer
 
 
 def test_a_job_redis_cannot_take_is_logged_and_the_commit_stands(session, redis_down, caplog):

@@ -25,11 +25,10 @@ def upgrade():
         batch_op.create_index('ix_autoship_profiles_user_id_status',
                               ['user_id', 'status', 'next_run_date', 'cycle_pv', 'rrule',
                                'anchor_date', 'regularity'], unique=False)
-    if op.get_bind().dialect.name == 'postgresql':
-        # The id lets a downline join read only this index (SQLite indexes carry the rowid).
-        op.drop_index('ix_users_downline', table_name='users')
-        op.create_index('ix_users_downline', 'users', ['tree_path', 'depth', 'role'], unique=False,
-                        postgresql_include=['id'])
+    # The id lets a downline join read only this index.
+    op.drop_index('ix_users_downline', table_name='users')
+    op.create_index('ix_users_downline', 'users', ['tree_path', 'depth', 'role'], unique=False,
+                    postgresql_include=['id'])
 
 
 def _backfill_cycle_pv():
@@ -46,9 +45,8 @@ def _backfill_cycle_pv():
 
 
 def downgrade():
-    if op.get_bind().dialect.name == 'postgresql':
-        op.drop_index('ix_users_downline', table_name='users')
-        op.create_index('ix_users_downline', 'users', ['tree_path', 'depth', 'role'], unique=False)
+    op.drop_index('ix_users_downline', table_name='users')
+    op.create_index('ix_users_downline', 'users', ['tree_path', 'depth', 'role'], unique=False)
     with op.batch_alter_table('autoship_profiles', schema=None) as batch_op:
         batch_op.drop_index('ix_autoship_profiles_user_id_status')
         batch_op.create_index('ix_autoship_profiles_user_id', ['user_id'], unique=False)

@@ -275,20 +275,6 @@ class AutoshipRunChunk(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class AutoshipDue(Base):
-    """Working rows of a chunk in progress: what each due profile orders for, and its next
-    date. Written and emptied inside the chunk's transaction."""
-
-    __tablename__ = "autoship_due"
-
-    run_id: Mapped[int] = mapped_column(primary_key=True)
-    profile_id: Mapped[int] = mapped_column(primary_key=True)
-    chunk: Mapped[int]
-    due_date: Mapped[date] = mapped_column(Date)
-    next_date: Mapped[date | None] = mapped_column(Date)
-    order_id: Mapped[int | None]
-
-
 class AutoshipReminder(Base):
     """The reminder sent before a run date: at most one per profile and date."""
 

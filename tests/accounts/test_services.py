@@ -236,6 +236,7 @@ def test_a_password_change_is_refused(session, current, new, field, message):
     assert person.session_generation == 0
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("twin", ["nora@example.test", "Nora@Example.TEST"])
 def test_a_registration_racing_another_for_the_same_email_is_refused_not_a_crash(
         session, monkeypatch, twin):

@@ -80,6 +80,7 @@ def twin_arrives_after_the_check(monkeypatch, person, twin: str) -> None:
     monkeypatch.setattr(services, "_check_moniker_free", check_then_twin)
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("twin", ["home", "HOME"])
 @pytest.mark.parametrize("action", ["add", "rename"])
 def test_a_moniker_saved_concurrently_is_refused_with_the_usual_message_not_a_crash(
@@ -190,6 +191,7 @@ def test_a_removed_or_unknown_address_is_not_found(session):
             owned_address(session, person, address_id)
 
 
+@pytest.mark.server
 def test_saving_an_address_as_the_default_while_another_tab_removes_it_is_not_found(app, session):
     """The edit page has read the address before the other tab's removal committed; saving it
     as the default waits for the removal and then finds it gone, rather than making a removed

@@ -171,6 +171,7 @@ def test_two_processes_recording_the_same_attempt_record_it_once(app, session, r
     assert session.get(Order, order_id).status == "paid"
 
 
+@pytest.mark.server
 def test_the_first_worker_at_a_hold_point_waits_there_until_released_in_the_test_configuration(app, redis, monkeypatch):
     point = hold_points.AFTER_GATEWAY_CALL
     monkeypatch.setitem(app.config, "TEST_HOLD_AT", point)

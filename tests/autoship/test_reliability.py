@@ -28,7 +28,7 @@ from portal.queues import get_queue, get_redis
 from tests.conftest import worker_env
 from tests.factories import make_card
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 AS_OF = date(2026, 12, 1)
 
 
@@ -45,6 +45,20 @@ def seed_due_profiles(session, member, product, count: int, cards: list[int] | N
         for pid in ids for unit in ("each", "case")])
     refresh_cycle_pv(session, every_profile=True)  # bulk inserts bypass the services
     session.commit()
+
+
+def wait_until_someone_waits_for(blocker, timeout: float = 60) -> None:
+    """Until another connection waits for a lock that ``blocker`` holds (read in a transaction
+    of its own each time: pg_stat_activity is read once per transaction)."""
+    pid = blocker.scalar(text("SELECT pg_backend_pid()"))
+    deadline = time.monotonic() + timeout
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+        while time.monotonic() < deadline:
+            if watcher.scalar(text("SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE :pid = ANY(pg_blocking_pids(pid))"), {"pid": pid}):
+                return
+            time.sleep(0.05)
+    raise AssertionError("nothing came to wait for the held row")
 
 
 def chunked_worker_env(app) -> dict:
@@ -90,7 +104,7 @@ def exactly_once(session, due: int) -> None:
     assert session.scalar(select(func.count()).select_from(OrderLine)) == 2 * due
     assert session.scalar(select(func.count()).select_from(AutoshipProfile).where(
         AutoshipProfile.next_run_date == date(2027, 1, 1))) == due
-    session.close()  # no open transaction (on SQLite: no write lock) while others work
+    session.close()  # no open transaction (no locks held) while others work
 
 
 def snapshot(session) -> list[tuple]:
@@ -120,12 +134,10 @@ def test_a_worker_killed_mid_chunk_leaves_every_order_exactly_once(app, session,
     run = operations.start_and_enqueue(session, as_of=AS_OF, trigger="test", config=app.config)
     session.commit()
     run_id = run.id
-    blocker = None
-    if db.engine.dialect.name == "postgresql":
-        # Hold the run row: the first chunk does all its inserts, then waits at its last
-        # statement with its transaction open, so the kill lands in the middle of it.
-        blocker = db.engine.connect()
-        blocker.execute(text("SELECT id FROM autoship_runs WHERE id = :id FOR UPDATE"), {"id": run_id})
+    # Hold the run row: the first chunk does all its inserts, then waits at its last
+    # statement with its transaction open, so the kill lands in the middle of it.
+    blocker = db.engine.connect()
+    blocker.execute(text("SELECT id FROM autoship_runs WHERE id = :id FOR UPDATE"), {"id": run_id})
     session.close()
     worker = start_worker(app, "default")
     registry = StartedJobRegistry("default", connection=get_redis(app))
@@ -133,11 +145,10 @@ def test_a_worker_killed_mid_chunk_leaves_every_order_exactly_once(app, session,
     while not registry.get_job_ids() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert registry.get_job_ids(), "the worker never started a chunk"
-    time.sleep(0.5)
+    wait_until_someone_waits_for(blocker)
     kill(worker)
-    if blocker is not None:
-        blocker.rollback()
-        blocker.close()
+    blocker.rollback()
+    blocker.close()
     # RQ cannot finish what a SIGKILL interrupted: the operator (or the admin button) re-runs
     # the unfinished chunks, and the other chunks are still queued.
     operations.retry_failed_chunks(db.session, run_id)

@@ -42,7 +42,7 @@ def test_bad_cart_input_is_a_4xx_with_a_message_and_changes_nothing(client, sess
         {"unit": "each", "quantity": 1},
         {"product_id": product.id, "unit": "x" * 5000, "quantity": 1},
         {"product_id": "²", "unit": "each", "quantity": 1},  # isdigit() yet no int()
-        {"product_id": "9223372036854775808", "unit": "each", "quantity": 1},  # beyond SQLite
+        {"product_id": "9223372036854775808", "unit": "each", "quantity": 1},  # beyond BIGINT
         {"product_id": product.id, "unit": "each", "quantity": "1" + "0" * 400},  # beyond a float
     ]
     for data in cases:

@@ -2,8 +2,8 @@
 test session's database and Redis (tests/live.py starts them once per session).
 
 Data is built with the factories in the test's session, which must then be committed and
-closed (``hand_over``) before the browser acts: on SQLite an open transaction would hold the
-lock the server needs. Each main page a test passes through is screenshotted (``shoot``) into
+closed (``hand_over``) before the browser acts: the server sees only committed rows, and a
+transaction left open could hold locks its requests wait for. Each main page a test passes through is screenshotted (``shoot``) into
 the artefacts directory and checked with axe-core (``assert_accessible``).
 """
 
@@ -37,10 +37,6 @@ def count(model, *where) -> int:
         return db.session.scalar(select(func.count()).select_from(model).where(*where))
     finally:
         db.session.rollback()
-
-
-def backend() -> str:
-    return db.engine.dialect.name
 
 
 def log_in(page, user, password: str = PASSWORD) -> None:
@@ -80,10 +76,10 @@ def menu(page, name: str):
 
 @pytest.fixture
 def shoot(request):
-    """Saves a full-page screenshot of ``page`` as <artefacts>/<backend>/<test>-<step>.png."""
+    """Saves a full-page screenshot of ``page`` as <artefacts>/<test>-<step>.png."""
     test = re.sub(r"[\W_]+", "-", request.node.name.removeprefix("test_"))[:48].strip("-")
     taken = 0
-    directory = artifacts_dir() / backend()
+    directory = artifacts_dir()
     directory.mkdir(parents=True, exist_ok=True)
 
     def take(page, step: str) -> Path:

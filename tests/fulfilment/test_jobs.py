@@ -21,13 +21,13 @@ from tests.factories import make_address, make_card, make_user
 from tests.fulfilment.builders import SHIPPING, destination, paid_order, picks_per_product, product, stock_of
 from tests.fulfilment.conftest import stop_worker, wait_until
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 
 
 def runs(session) -> list[PlanningRun]:
     found = session.scalars(select(PlanningRun).order_by(PlanningRun.id)
                             .execution_options(populate_existing=True)).all()
-    session.commit()  # SQLite: never hold the write lock while a worker needs it
+    session.commit()  # the worker sees only what is committed
     return found
 
 
@@ -58,7 +58,10 @@ def test_a_receipt_triggers_exactly_one_rerun(session, redis, run_worker):
     assert get_queue("default").failed_job_registry.count == 0
 
 
-def test_a_burst_of_100_new_orders_causes_at_most_a_few_runs(app, session, redis, start_worker):
+def test_a_burst_of_100_new_orders_while_the_worker_is_busy_causes_one_run(app, session, redis, start_worker):
+    """The orders' planning requests join the one pending job until a worker starts it. (The
+    worker starts after the burst, as when it is busy elsewhere: with it running during the
+    burst, how many runs the debounce makes depends on how fast the machine places orders.)"""
     soap = product(session, 10_000)
     shoppers = []
     for _ in range(10):
@@ -67,7 +70,6 @@ def test_a_burst_of_100_new_orders_causes_at_most_a_few_runs(app, session, redis
                          make_card(session, member, redis)))
     session.commit()
     gateway = SandboxGateway(redis)
-    worker = start_worker("default")
 
     placed = []
     for number in range(100):
@@ -78,11 +80,12 @@ def test_a_burst_of_100_new_orders_causes_at_most_a_few_runs(app, session, redis
                                 idempotency_key=f"burst-{number:03d}", gateway=gateway,
                                 shipping=SHIPPING, today=date.today()).id)
         session.commit()
+    worker = start_worker("default")
 
     wait_until(lambda: planning_is_idle(redis), timeout=90)
     output = stop_worker(worker)
     done = runs(session)
-    assert 1 <= len(done) <= 3, [(r.trigger, r.orders) for r in done]
+    assert len(done) == 1, [(r.trigger, r.orders) for r in done]
     assert all(run.status == "succeeded" for run in done), output[-2000:]
     assert sum(int(part.split("×")[1]) if "×" in part else 1
                for run in done for part in run.trigger.split(", ")) == 100  # every request answered

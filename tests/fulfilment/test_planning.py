@@ -223,9 +223,10 @@ def test_the_database_refuses_allocating_more_than_is_on_hand(session):
     session.rollback()
 
 
+@pytest.mark.server
 def test_two_runs_at_once_take_turns_and_never_over_allocate(app, session):
     """Two threads plan at the same moment without any Redis lock: the database guard alone
-    (advisory lock on PostgreSQL, the write lock on SQLite) makes them take turns."""
+    (an advisory lock) makes them take turns."""
     products = [product(session, 7) for _ in range(3)]
     for index in range(30):
         paid_order(session, destination(session), (products[index % 3], 1 + index % 4),
@@ -261,9 +262,8 @@ def test_two_runs_at_once_take_turns_and_never_over_allocate(app, session):
     assert allocation_mismatches(session) == []
 
 
-def test_the_planning_lock_is_an_advisory_lock_on_postgresql(session):
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE instead")
+@pytest.mark.server
+def test_the_planning_lock_is_an_advisory_lock(session):
     planning.hold_planning_lock(session)
     held = session.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                                 "AND pid = pg_backend_pid()")).scalar()

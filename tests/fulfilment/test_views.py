@@ -172,7 +172,7 @@ def test_an_expected_arrival_through_the_form(admin, session):
     ("/admin/fulfilment/inventory/arrivals", "arrival", {"expected_on": "9999-12-31"}),
 ])
 def test_control_characters_and_far_dates_are_refused_beside_the_field(admin, session, url, prefix, data):
-    # PostgreSQL cannot store a NUL at all: this was a 500 there (and stored on SQLite).
+    # PostgreSQL cannot store a NUL at all: this was a 500.
     soap = product(session, 0)
     base = {"reference": "PO-501", "supplier": "Acme", "sku": soap.sku, "eaches": "48",
             "expected_on": (company_today() + timedelta(days=8)).isoformat(), "note": ""}

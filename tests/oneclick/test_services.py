@@ -625,6 +625,7 @@ def ids_of(shopper):
                            product=SimpleNamespace(id=shopper.product.id))
 
 
+@pytest.mark.server
 def test_concurrent_identical_requests_make_one_line(app, session, shopper):
     plain = ids_of(shopper)
     session.close()  # hold no transaction (no row locks) while the threads run
@@ -638,6 +639,7 @@ def test_concurrent_identical_requests_make_one_line(app, session, shopper):
     assert count(session, Order) == 1 and count(session, OrderLine) == 1
 
 
+@pytest.mark.server
 def test_concurrent_different_presses_combine_into_one_open_order(app, session, shopper):
     """Two tabs, each with its own button: both items, still one order."""
     plain = ids_of(shopper)
@@ -652,6 +654,7 @@ def test_concurrent_different_presses_combine_into_one_open_order(app, session, 
     assert session.scalar(select(Order.total)) == Decimal("80.00") + Decimal("5.95")
 
 
+@pytest.mark.server
 def test_an_order_cancelled_while_a_press_waits_for_it_gets_no_line_a_new_order_does(
         app, session, shopper):
     """The person cancels their open order in one tab while a press in another waits for that

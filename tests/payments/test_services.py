@@ -218,6 +218,7 @@ def test_only_positive_amounts_are_charged(redis, amount):
         SandboxGateway(redis).charge("tok_ok_x", amount, "USD", idempotency_key="k")
 
 
+@pytest.mark.server
 def test_concurrent_charges_with_one_key_make_one_charge(app, redis):
     url = app.config["REDIS_URL"]
     token = SandboxGateway(redis).tokenize(VISA, 12, 2030, "123", today=TODAY).token

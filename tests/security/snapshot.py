@@ -60,7 +60,7 @@ def owned_rows(person_id: int) -> dict[str, str]:
                     foreign_key.parent.in_(select(parent.c.id).where(parent.c.user_id == person_id))
                 ).order_by(*table.primary_key.columns)
     digests = {name: _digest(db.session.execute(query).all()) for name, query in owned.items()}
-    db.session.commit()  # the test's session holds no transaction (SQLite: no write lock) after
+    db.session.commit()  # the test's session holds no transaction (no locks) after
     return digests
 
 
@@ -70,7 +70,7 @@ def table_digests() -> dict[str, tuple[int, str]]:
     for table in db.metadata.sorted_tables:
         rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
         tables[table.name] = (len(rows), _digest(rows))
-    db.session.commit()  # the test's session holds no transaction (SQLite: no write lock) after
+    db.session.commit()  # the test's session holds no transaction (no locks) after
     return tables
 
 

@@ -237,7 +237,7 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 def _url_map_rules() -> list[Rule]:
     """The URL map of an app built like the test app (routes do not depend on the backends)."""
     settings = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
-    app = create_app({**settings, "SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": "redis://unused"})
+    app = create_app({**settings, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://unused@127.0.0.1:1/unused", "REDIS_URL": "redis://unused"})
     return list(app.url_map.iter_rules())
 
 

@@ -109,7 +109,7 @@ class World:
 
 
 def build_world(session, redis) -> World:
-    """Build and commit the world. Takes about a tenth of a second on SQLite."""
+    """Build and commit the world."""
     config = current_app.config
     today = company_today()
     admin = make_admin(session, first_name="Ada", last_name="Admin")
