@@ -57,12 +57,12 @@ def test_a_nul_byte_in_a_url_is_a_400_and_in_a_form_a_message_beside_the_field(c
     assert response.status_code == 422 and "control characters" in response.get_data(as_text=True)
 
 
-def test_migration_0008_drops_the_autoship_working_table_of_a_database_built_by_0007(app):
+def test_migration_0011_drops_the_autoship_working_table_of_a_database_built_by_0007(app):
     """A production database built by 0001-0007 has the ``autoship_due`` table that only the
-    engine's former SQLite path used: 0008 drops it, and its downgrade brings it back empty.
+    engine's former SQLite path used: 0011 drops it, and its downgrade brings it back empty.
     (DDL is transactional: the whole step is rolled back at the end.)"""
     spec = importlib.util.spec_from_file_location(
-        "migration_0008_h8", PROJECT_ROOT / "migrations" / "versions" / "0008_h8_drop_sqlite_leftovers.py")
+        "migration_0011", PROJECT_ROOT / "migrations" / "versions" / "0011_drop_autoship_working_table.py")
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     with db.engine.connect() as connection:

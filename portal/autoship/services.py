@@ -72,8 +72,7 @@ def lock_profile(session: Session, profile: AutoshipProfile) -> None:
     and skips: a concurrent change of the same profile (another tab, another device) waits
     here for this one, then checks against what this one committed, as if it came after.
 
-    Every change below starts with it. On PostgreSQL it is SELECT ... FOR UPDATE; on SQLite
-    the transaction's BEGIN IMMEDIATE already holds the database's write lock."""
+    Every change below starts with it (SELECT ... FOR UPDATE)."""
     session.flush()  # what the caller changed already is kept, not read over
     session.refresh(profile, with_for_update=True)
     # Items already in the session get their committed quantities; the collections reload.

@@ -112,14 +112,7 @@ def test_two_devices_checking_out_one_cart_together_place_one_order_charged_once
     second = threading.Thread(target=lambda: answers.update(
         laptop=laptop.request("POST", "/checkout/", laptop_form)))
     second.start()
-    if db.engine.dialect.name == "postgresql":
-        wait_for_a_lock_wait(second)
-    else:
-        # SQLite: the laptop's request waits for the database's one write lock at its first
-        # statement, unseen. However far it got, it can only read what the phone committed,
-        # so the answer does not depend on this moment; it only gives the laptop the chance
-        # to be waiting when the phone commits.
-        second.join(0.3)
+    wait_for_a_lock_wait(second)
     redis.rpush(hold_points.release_key(HOLD), 1)
     first.join(60)
     second.join(60)

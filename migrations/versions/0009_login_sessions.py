@@ -1,7 +1,7 @@
 """login sessions: a row per signed-in browser, so that logging out ends it on the server
 
-Revision ID: 0008_h3
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-07 18:45:00
 
 Existing data: sessions issued before this migration carry the old identifier (the person's
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_h3'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """drop the autoship_due working table of the engine's former SQLite path
 
-Revision ID: 0008_h8
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-07 19:00:00
 
 The autoship engine builds a chunk's orders in set-based statements that read the due profiles
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_h8'
-down_revision = '0007'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""Migration 0008_h4 on runs that predate it: each keeps what its row says as one attempt, the
+"""Migration 0010 on runs that predate it: each keeps what its row says as one attempt, the
 latest, and its chunks belong to it. The schema is stepped back, the old rows written, the
 upgrade run, and all of it rolled back (DDL is transactional on both backends)."""
 
@@ -15,7 +15,7 @@ from portal import PROJECT_ROOT
 from portal.extensions import db
 
 _spec = importlib.util.spec_from_file_location(
-    "migration_0008_h4", PROJECT_ROOT / "migrations" / "versions" / "0008_h4_autoship_run_attempts.py")
+    "migration_0010", PROJECT_ROOT / "migrations" / "versions" / "0010_autoship_run_attempts.py")
 MIGRATION = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(MIGRATION)
 

@@ -1,6 +1,6 @@
 """standing orders the engine cannot plan are set aside, not left to stop the run
 
-Revision ID: 0008_h1
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-07 18:45:00
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_h1'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """a run's record is history: one row per attempt, chunks numbered on across attempts
 
-Revision ID: 0008_h4
-Revises: 0007
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-07 19:00:00
 
 Existing data: each run gets one attempt row, numbered as its latest attempt and holding what
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008_h4'
-down_revision = '0007'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
