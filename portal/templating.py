@@ -11,6 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from portal.catalog.models import UNIT_LABELS, UnitCode
+from portal.orders.rules import order_number
 
 
 def is_htmx() -> bool:
@@ -85,6 +86,7 @@ def register(app: Flask) -> None:
     app.add_template_filter(volume)
     app.add_template_filter(local_time)
     app.add_template_filter(unit_label)
+    app.add_template_filter(order_number)
     app.jinja_env.globals["navigation"] = navigation
     app.jinja_env.globals["company_name"] = app.config["COMPANY_NAME"]
 

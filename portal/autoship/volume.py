@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rq import Retry
-from sqlalchemy import BigInteger, and_, bindparam, case, cast, func, select, type_coerce, update
+from sqlalchemy import BigInteger, and_, bindparam, func, select, type_coerce, update
 from sqlalchemy.orm import Session, aliased
 
-from portal.autoship.models import AutoshipItem, AutoshipProfile, PricePolicy
+from portal.autoship.models import AutoshipItem, AutoshipProfile
 from portal.catalog.models import Product, ProductUnit
+from portal.orders.rules import line_volume_sql, unit_amount_sql
 from portal.queues import enqueue_after_commit
 
 # A product job that meets a concurrent recompute of the same profiles (another product's job,
@@ -46,16 +47,15 @@ def _chosen_by(key: str | None):
 
 
 def _fresh_cycle_pv(chosen, every_profile: bool):
-    """(id, locked, run_time) for each chosen profile: the sums of its sellable items at their
-    locked PV (where one is kept) and at the catalog's; both NULL when nothing can be sold.
-    Hash joins over the items of all chosen profiles at once, instead of a subquery per
-    profile."""
+    """(id, pv) for each chosen profile: the PV of one cycle of its sellable items under its
+    price policy, by the rule book (NULL when nothing can be sold). Hash joins over the items
+    of all chosen profiles at once, instead of a subquery per profile."""
     item, product, unit = aliased(AutoshipItem), aliased(Product), aliased(ProductUnit)
-    catalog_pv = type_coerce(unit.pv, BigInteger)
-    locked_pv = func.coalesce(type_coerce(item.locked_pv, BigInteger), catalog_pv)
-    sums = (select(item.profile_id.label("profile_id"),
-                   cast(func.sum(locked_pv * item.quantity), BigInteger).label("locked"),
-                   cast(func.sum(catalog_pv * item.quantity), BigInteger).label("run_time"))
+    owner = aliased(AutoshipProfile)
+    line_pv = line_volume_sql(unit_amount_sql(owner.price_policy, item.locked_pv, unit.pv),
+                              item.quantity)
+    sums = (select(item.profile_id.label("profile_id"), func.sum(line_pv).label("pv"))
+            .join(owner, owner.id == item.profile_id)
             .join(product, and_(product.id == item.product_id, product.active.is_(True)))
             .join(unit, and_(unit.product_id == item.product_id, unit.code == item.unit_code,
                              unit.active.is_(True)))
@@ -63,7 +63,7 @@ def _fresh_cycle_pv(chosen, every_profile: bool):
     if not every_profile:
         sums = sums.where(item.profile_id.in_(chosen))
     chosen, sums = chosen.subquery("chosen"), sums.subquery("sums")
-    return (select(chosen.c.id, sums.c.locked, sums.c.run_time)
+    return (select(chosen.c.id, sums.c.pv)
             .select_from(chosen.outerjoin(sums, sums.c.profile_id == chosen.c.id))
             .subquery("fresh"))
 
@@ -71,8 +71,7 @@ def _fresh_cycle_pv(chosen, every_profile: bool):
 def _recompute_statement(key: str | None):
     fresh = _fresh_cycle_pv(_chosen_by(key), every_profile=key is None)
     profile = AutoshipProfile
-    new_pv = case((profile.price_policy == PricePolicy.LOCKED, fresh.c.locked),
-                  else_=fresh.c.run_time)
+    new_pv = fresh.c.pv
     # Only the profiles whose stored value is wrong are written: a correct row keeps its
     # version (no dead tuple, no index entries, no lock), and its updated_at, which the team
     # views read as "paused recently", is not touched either.

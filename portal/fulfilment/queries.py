@@ -15,6 +15,7 @@ from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrd
                                       RunStatus, Shipment, ShipmentPick, ShipmentStatus)
 from portal.fulfilment.planning import expected_arrivals_query
 from portal.orders.models import Order, OrderLine
+from portal.orders.rules import order_number
 from portal.orders.states import OrderStatus
 
 OPEN_SHIPMENT_STATUSES = (ShipmentStatus.PLANNED, ShipmentStatus.RELEASED)
@@ -70,7 +71,7 @@ def shipment_summaries(session: Session, shipment_ids: list[int]) -> dict[int, S
         summary = summaries[shipment_id]
         summary.ship_name = summary.ship_name or name
         summary.ship_place = summary.ship_place or f"{city}, {region}"
-        summary.orders.append((order_id, f"SO{order_id:08d}"))
+        summary.orders.append((order_id, order_number(order_id)))
         summary.eaches += int(eaches)
         summary.lines += lines
     return summaries
