@@ -37,7 +37,7 @@ from pathlib import Path
 
 import psycopg
 
-from portal.embedded_redis import die_with_parent, free_port
+from portal.embedded_redis import die_with_parent, free_port, stop_server
 
 DATABASE = "portal"
 SUPERUSER = "postgres"
@@ -80,20 +80,9 @@ class EmbeddedPostgres:
         return _url(self.port, self.password)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            # SIGINT is PostgreSQL's fast shutdown; data thrown away needs no checkpoint (SIGQUIT).
-            self.process.send_signal(signal.SIGINT if self.persist else signal.SIGQUIT)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.state_file is not None and self.state_file.exists():
-            try:
-                if json.loads(self.state_file.read_text()).get("pid") == self.process.pid:
-                    self.state_file.unlink()
-            except (OSError, ValueError):
-                pass
+        # SIGINT is PostgreSQL's fast shutdown; data thrown away needs no checkpoint (SIGQUIT).
+        stop_server(self.process, signal.SIGINT if self.persist else signal.SIGQUIT,
+                    self.state_file, timeout=30)
         if not self.persist:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

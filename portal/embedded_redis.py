@@ -64,19 +64,8 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # redis-server saves (if it persists) and exits on SIGTERM
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.state_file is not None and self.state_file.exists():
-            try:
-                if json.loads(self.state_file.read_text()).get("pid") == self.process.pid:
-                    self.state_file.unlink()
-            except (OSError, ValueError):
-                pass
+        # redis-server saves (if it persists) and exits on SIGTERM
+        stop_server(self.process, signal.SIGTERM, self.state_file, timeout=10)
 
     def __enter__(self) -> "EmbeddedRedis":
         return self
@@ -139,3 +128,22 @@ def running_url(data_dir: Path) -> str | None:
     except (redis.ConnectionError, redis.TimeoutError):
         return None
     return url
+
+
+def stop_server(process: subprocess.Popen, signum: int, state_file: Path | None,
+                timeout: float) -> None:
+    """Stop a server this process started (``signum``, then a kill after ``timeout`` seconds)
+    and remove its state file if the file still names it, so the next start finds none."""
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if state_file is not None and state_file.exists():
+        try:
+            if json.loads(state_file.read_text()).get("pid") == process.pid:
+                state_file.unlink()
+        except (OSError, ValueError):
+            pass

@@ -16,10 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import http.client
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -193,3 +195,31 @@ def artifacts_dir() -> Path:
     path = Path(os.environ.get("E2E_ARTIFACTS") or PROJECT_ROOT / "test-artifacts" / "e2e")
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+class HttpBrowser:
+    """One browser against a live server: its own cookies, kept from answer to answer."""
+
+    def __init__(self, base: str, cookies: dict[str, str] | None = None, timeout: float = 60):
+        self.host = urlsplit(base).netloc
+        self.cookies = dict(cookies or {})
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, form: dict | None = None, htmx: bool = False):
+        """(status, headers, page text) of one request with this browser's cookies."""
+        connection = http.client.HTTPConnection(self.host, timeout=self.timeout)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        if htmx:
+            headers["HX-Request"] = "true"
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        page = response.read().decode()
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name] = rest.split(";", 1)[0]
+        connection.close()
+        return response.status, response.headers, page

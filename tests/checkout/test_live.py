@@ -2,12 +2,11 @@
 submit it at the same moment to a real server. One order is placed and charged once; the
 second device is shown that order."""
 
-import http.client
 import re
 import threading
 import time
 from decimal import Decimal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select, text
@@ -16,7 +15,7 @@ from portal import hold_points
 from portal.extensions import db
 from portal.orders.models import Order
 from tests.factories import PASSWORD, make_address, make_card, make_product, make_user
-from tests.live import SERVER_SETTINGS, portal_server
+from tests.live import SERVER_SETTINGS, HttpBrowser, portal_server
 
 pytestmark = pytest.mark.slow
 
@@ -31,28 +30,8 @@ def held_server(app):
         yield url
 
 
-class Device:
+class Device(HttpBrowser):
     """One browser session: its own cookies, its own pages."""
-
-    def __init__(self, base: str):
-        self.host = urlsplit(base).netloc
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, form: dict | None = None):
-        connection = http.client.HTTPConnection(self.host, timeout=60)
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        page = response.read().decode()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            self.cookies[name] = rest.split(";", 1)[0]
-        connection.close()
-        return response.status, response.headers, page
 
     def log_in(self, email: str) -> None:
         _, _, page = self.request("GET", "/login")

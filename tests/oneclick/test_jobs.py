@@ -1,12 +1,10 @@
 """1-Click jobs with real RQ worker processes, and the single-action endpoint on a real web
 server process under real concurrency."""
 
-import http.client
 import re
 import threading
 from datetime import timedelta
 from decimal import Decimal
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 from sqlalchemy import func, select, update
@@ -22,6 +20,7 @@ from portal.orders.models import Order, OrderLine
 from portal.payments.gateway import SandboxGateway
 from portal.queues import get_queue
 from tests.factories import make_card, make_product
+from tests.live import HttpBrowser
 from tests.oneclick.conftest import TODAY, enable, make_shopper
 
 pytestmark = pytest.mark.slow
@@ -125,30 +124,11 @@ def test_the_sweep_does_not_enqueue_an_order_twice(session, redis, app):
 
 # --- A real server, real concurrency -------------------------------------------------------------
 
-class Browser:
+class Browser(HttpBrowser):
     """A browser against the live server: cookies kept, forms read from the pages."""
 
     def __init__(self, base: str, cookies: dict[str, str]):
-        self.host = urlsplit(base).netloc
-        self.cookies = dict(cookies)
-
-    def request(self, method: str, path: str, form: dict | None = None, htmx: bool = False):
-        connection = http.client.HTTPConnection(self.host, timeout=30)
-        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        if htmx:
-            headers["HX-Request"] = "true"
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        text = response.read().decode()
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            self.cookies[name] = rest.split(";", 1)[0]
-        connection.close()
-        return response.status, response.headers, text
+        super().__init__(base, cookies, timeout=30)
 
     def buy_form(self, product_id: int) -> dict:
         status, _, page = self.request("GET", f"/shop/products/{product_id}")
