@@ -110,10 +110,6 @@ def transactional(func: Callable[P, R]) -> Callable[P, R]:
                 return func(*args, **kwargs)
             try:
                 result = func(*args, **kwargs)
-            except BaseException:
-                session.rollback()
-                raise
-            try:
                 session.commit()
             except BaseException:
                 session.rollback()

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from portal.autoship.engine import EngineRules, start_run, unfinished_chunks
 from portal.autoship.models import AutoshipRun, AutoshipRunChunk
 from portal.orders.billing import CHARGEABLE
-from portal.orders.charging import charge, retry_days  # noqa: F401  (moved; kept importable here)
 from portal.orders.models import ChargeAttempt, Order
 from portal.orders.pricing import shipping_rule
 from portal.orders.states import OrderStatus

@@ -11,7 +11,6 @@ import secrets
 
 from flask import Request, Response, current_app
 
-from portal.user_agents import describe_user_agent  # noqa: F401  (the devices page's labels)
 
 COOKIE_NAME = "oneclick_client"
 COOKIE_MAX_AGE = 400 * 24 * 60 * 60  # the longest lifetime browsers accept

@@ -151,13 +151,13 @@ def place_oneclick_order(session: Session, **press) -> tuple[Confirmation, bool]
 
 def place_press(connection: Connection, **press) -> tuple[Confirmation, bool]:
     """Order ``quantity`` of a product in ``unit_code`` for ``person_id`` with the address and
-    card they stored for this browser (claims 1, 3, 21, 36), exactly once per
+    card they stored for this browser, exactly once per
     ``idempotency_key``, on a Core connection whose transaction the caller commits. Returns
     the confirmation and whether it repeats an earlier answer.
 
     The line joins the person's open single-action order to the same address, with the same
-    card and the same expected ship date while its window lasts (claim 25); otherwise it opens
-    a new order (one per ship date: claim 26). Nothing is charged until the window closes.
+    card and the same expected ship date while its window lasts; otherwise it opens
+    a new order (one per ship date). Nothing is charged until the window closes.
     If the key was committed after this request first looked (a twin of it, or someone else's
     request), the transaction is rolled back and the first answer given, or
     IdempotencyKeyReused raised if that asked for something else.

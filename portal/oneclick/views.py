@@ -24,13 +24,13 @@ from portal.extensions import db
 from portal.oneclick import queries, services
 from portal.oneclick.press import place_oneclick_order
 from portal.oneclick.forms import BUTTON_NOT_VALID, ConfirmForm, PressForm, SettingsForm
-from portal.oneclick.identifiers import (describe_user_agent, hash_token, new_token,
-                                         set_token_cookie, token_from)
+from portal.oneclick.identifiers import hash_token, new_token, set_token_cookie, token_from
 from portal.orders.models import Order
 from portal.payments.services import wallet
 from portal.roles import shopper_required
 from portal.templating import is_htmx, render, render_fragment
 from portal.unit_of_work import refusal
+from portal.user_agents import describe_user_agent
 
 bp = Blueprint("oneclick", __name__)
 

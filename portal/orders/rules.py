@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import Integer, String, and_, case, cast, func, literal, or_, type_coerce
+from sqlalchemy import and_, case, literal, or_, type_coerce
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.db import Money, Volume, to_money
@@ -109,8 +109,3 @@ def order_number(order_id: int) -> str:
     """The number people see: "SO00000042" (more digits once ids outgrow eight)."""
     return f"{ORDER_NUMBER_PREFIX}{order_id:0{ORDER_NUMBER_DIGITS}d}"
 
-
-def order_number_sql(order_id: ColumnElement[int]) -> ColumnElement[str]:
-    digits = cast(order_id, String)
-    return literal(ORDER_NUMBER_PREFIX, String) + func.lpad(
-        digits, func.greatest(literal(ORDER_NUMBER_DIGITS, Integer), func.length(digits)), "0")

@@ -326,7 +326,7 @@ def test_a_reminder_that_cannot_be_written_is_logged_and_the_others_go(session, 
 
 def test_a_charge_that_fails_unexpectedly_stays_pending_and_the_others_are_charged(app, session, redis, member,
                                                                                    product, monkeypatch, caplog):
-    from portal.autoship import operations
+    from portal.orders import charging
     from portal.orders.billing import orders_with_stale_attempts
     from portal.orders.models import ChargeAttempt
     from portal.payments.gateway import SandboxGateway
@@ -343,7 +343,7 @@ def test_a_charge_that_fails_unexpectedly_stays_pending_and_the_others_are_charg
             raise RuntimeError("the gateway's answer could not be read")
         return real(gateway, token, amount, currency, idempotency_key=idempotency_key)
     monkeypatch.setattr(SandboxGateway, "charge", charge)
-    result = operations.charge(app, session, order_ids, as_of)
+    result = charging.charge(app, session, order_ids, as_of)
     assert sorted(result.paid) == [order_ids[0], order_ids[2]]
     assert "unexpected gateway failure" in caplog.text
     assert session.get(Order, order_ids[1]).status == "pending_payment"

@@ -16,7 +16,8 @@ from portal.errors import NotFound
 from portal.extensions import db
 from portal.fulfilment.services import add_expected_arrival, receive_purchase_order_line
 from portal.mail.models import OutboxMessage
-from portal.oneclick.identifiers import describe_user_agent, hash_token, new_token
+from portal.oneclick.identifiers import hash_token, new_token
+from portal.user_agents import describe_user_agent
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.oneclick.queries import buyers_on_client, devices_of, due_for_finalisation
 from portal.oneclick.services import (ClientNotRecognised, ClientRevoked, IdempotencyKeyReused,

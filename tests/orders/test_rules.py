@@ -11,7 +11,7 @@ from sqlalchemy import Integer, String, literal, select
 
 from portal.db import Money, Volume
 from portal.orders.rules import (ShippingRule, line_amount, line_amount_sql, line_volume_sql, money,
-                                 order_number, order_number_sql, order_total, order_total_sql,
+                                 order_number, order_total, order_total_sql,
                                  unit_amount, unit_amount_sql)
 
 D = Decimal
@@ -80,6 +80,6 @@ def test_order_total_is_subtotal_plus_the_fee(session, subtotal):
 @pytest.mark.parametrize("order_id, number", [
     (1, "SO00000001"), (42, "SO00000042"), (99_999_999, "SO99999999"), (123_456_789, "SO123456789"),
 ])
-def test_order_numbers_are_written_the_same_way(session, order_id, number):
+def test_order_numbers_have_at_least_eight_digits(order_id, number):
+    # Python only: no set-based statement writes order numbers (pages use the template filter).
     assert order_number(order_id) == number
-    assert evaluated(session, order_number_sql(literal(order_id, Integer))) == number
