@@ -241,7 +241,7 @@ def http_rows(ctx, app, backend: str, label: str, ancestor_id: int, where: str) 
     from portal.extensions import db
 
     from portal.accounts.login_sessions import Lifetimes, start_login_session
-    from portal.db import utcnow
+    from portal.clock import utcnow
 
     user = db.session.get(User, ancestor_id)
     _login, login_id = start_login_session(db.session, user=user, label="bench", remember=False,

@@ -71,7 +71,7 @@ def seed(app) -> tuple[list[tuple[int, str]], list[int]]:
 
     from portal.addresses.models import Address
     from portal.catalog.services import create_product
-    from portal.db import utcnow
+    from portal.clock import utcnow
     from portal.extensions import db
     from portal.oneclick.identifiers import hash_token, new_token
     from portal.oneclick.models import ClientIdentifier, OneClickSetting

@@ -5,10 +5,11 @@ RQ records (and retries) them."""
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from flask import current_app
 
+from portal.clock import company_today, utcnow
 from portal.autoship import engine, operations, volume
 from portal.autoship.notices import send_reminders
 from portal.extensions import db
@@ -50,7 +51,7 @@ def materialise(run_id: int, number: int) -> dict:
 def charge_chunk(run_id: int, number: int) -> dict:
     order_ids = operations.chunk_orders(db.session, run_id, number)
     result = charge(current_app._get_current_object(), db.session, order_ids,
-                               operations.company_now(current_app.config).date())
+                               company_today())
     return {"paid": len(result.paid), "declined": len(result.declined),
             "cancelled": len(result.cancelled), "errors": len(result.errors)}
 
@@ -59,8 +60,8 @@ def charge_chunk(run_id: int, number: int) -> dict:
 def retry_payments() -> int:
     """Declined orders whose retry day has come, orders whose charge job was lost, and orders
     whose charge a dead worker left pending (sent again with the same idempotency key)."""
-    today = operations.company_now(current_app.config).date()
-    stale = datetime.now(timezone.utc) - timedelta(minutes=float(current_app.config["PAYMENT_STALE_MINUTES"]))
+    today = company_today()
+    stale = utcnow() - timedelta(minutes=float(current_app.config["PAYMENT_STALE_MINUTES"]))
     order_ids = sorted(set(orders_due_for_retry(db.session, today))
                        | set(operations.uncharged_orders(db.session, stale))
                        | set(orders_with_stale_attempts(db.session, stale)))
@@ -71,7 +72,7 @@ def retry_payments() -> int:
 
 @transactional
 def reminders() -> int:
-    sent = send_reminders(db.session, today=operations.company_now(current_app.config).date(),
+    sent = send_reminders(db.session, today=company_today(),
                           days_ahead=int(current_app.config["AUTOSHIP_REMINDER_DAYS"]),
                           base_url=current_app.config["BASE_URL"],
                           shipping=shipping_rule(current_app.config))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import current_app
 from rq import get_current_job
 
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.fulfilment import coordination
 from portal.fulfilment.planning import record_failed_run, run_planning

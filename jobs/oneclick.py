@@ -13,7 +13,7 @@ from rq.exceptions import NoSuchJobError
 from rq.serializers import JSONSerializer
 
 from portal.clock import company_today
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.oneclick.queries import due_for_finalisation
 from portal.oneclick.services import charge_closed_order, close_window

@@ -7,7 +7,7 @@ cheap, and every amount reads back as a Decimal with two places.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import timezone
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import BigInteger, DateTime, MetaData, String, event
@@ -82,10 +82,6 @@ class UTCDateTime(TypeDecorator):
 # Materialised genealogy paths are compared as byte strings ('/' sorts just below '0'),
 # which needs the "C" collation.
 TreePath = String(512, collation="C")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class Base(DeclarativeBase):

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from portal.accounts.models import User
-from portal.db import utcnow
+from portal.clock import utcnow
 
 
 class DefaultableItem(Protocol):

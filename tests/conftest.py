@@ -15,6 +15,7 @@ for card numbers and security codes first (tests/card_data.py); a find fails the
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import logging
@@ -32,6 +33,7 @@ from sqlalchemy import create_engine, literal, select, text, union_all
 from sqlalchemy.engine import make_url
 
 from portal import PROJECT_ROOT, create_app, embedded_postgres, embedded_redis
+from portal.clock import frozen_at
 from portal.config import TestConfig
 from portal.extensions import db as _db
 from tests import card_data
@@ -252,6 +254,15 @@ def _tables_with_rows(metadata):
 @pytest.fixture
 def session(app):
     return _db.session
+
+
+@pytest.fixture
+def clock():
+    """The portal's one clock (portal.clock), stopped for this test: ``clock(moment)`` sets it
+    to a timezone-aware moment, for services, views, jobs and CLI commands run in this process
+    alike; it runs again after the test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda moment: stack.enter_context(frozen_at(moment))
 
 
 @pytest.fixture

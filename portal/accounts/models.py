@@ -7,7 +7,8 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, TreePath, UTCDateTime, utcnow
+from portal.db import Base, TreePath, UTCDateTime
+from portal.clock import utcnow
 
 
 class Role(StrEnum):

@@ -20,7 +20,7 @@ from portal.accounts.login_sessions import end_every_login_session
 from portal.accounts.models import User
 from portal.accounts.passwords import hash_password
 from portal.accounts.services import check_password_rules, normalise_email
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.errors import DomainError
 from portal.mail.models import OutboxMessage
 from portal.mail.services import queue_mail

@@ -12,7 +12,7 @@ from portal.accounts.login_sessions import end_every_login_session
 from portal.accounts.models import Role, User
 from portal.accounts.passwords import (DUMMY_HASH, MAX_LENGTH, MIN_LENGTH, hash_password,
                                        needs_rehash, verify_password)
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.errors import DomainError
 from portal.genealogy.services import place_in_tree
 

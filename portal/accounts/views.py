@@ -16,7 +16,7 @@ from portal.accounts.password_reset import (ResetLinkError, request_password_res
 from portal.accounts.rate_limits import limit_attempts, limit_per_ip
 from portal.accounts.services import (authenticate, change_password, log_out_everywhere,
                                       register_user)
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.extensions import db, login_manager
 from portal.forms import show_beside_field
 from portal.errors import NotFound, render_error

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from portal.clock import utcnow
 from portal.accounts.models import User
 from portal.catalog.models import Product, StockLevel
 from portal.mail.models import OutboxMessage
@@ -14,7 +15,7 @@ from portal.orders.models import Order
 
 
 def operations_summary(session: Session) -> dict:
-    since = datetime.now(timezone.utc) - timedelta(days=1)
+    since = utcnow() - timedelta(days=1)
     orders_today = session.execute(select(func.count(), func.coalesce(func.sum(Order.total), 0))
                                    .where(Order.placed_at >= since)).one()
     by_status = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from sqlalchemy import select
 
+from portal.clock import company_today
 from portal.autoship import operations
 from portal.autoship.forecast import forecast
 from portal.autoship.models import AutoshipRun
@@ -30,7 +31,7 @@ def only_admins():
 
 
 def _today() -> date:
-    return operations.company_now(current_app.config).date()
+    return company_today()
 
 
 def _run(run_id: int) -> AutoshipRun:

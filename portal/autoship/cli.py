@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, datetime, timezone
+from datetime import date
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from portal.clock import company_today, utcnow
 from portal.extensions import db
 from portal.unit_of_work import commit_before, transactional
 
@@ -53,13 +54,13 @@ def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> No
     from portal.autoship.models import AutoshipRun
     from portal.orders.charging import charge
 
-    as_of = as_of or operations.company_now(current_app.config).date()
+    as_of = as_of or company_today()
     started = time.perf_counter()
     if sync:
         run = engine.run_in_process(db.session, as_of=as_of, trigger="cli",
                                     rules=operations.engine_rules(current_app.config))
         seconds = time.perf_counter() - started
-        order_ids = operations.uncharged_orders(db.session, datetime.now(timezone.utc), limit=10**9)
+        order_ids = operations.uncharged_orders(db.session, utcnow(), limit=10**9)
         if order_ids:
             charge(current_app._get_current_object(), db.session, order_ids, as_of)
     else:

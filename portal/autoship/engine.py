@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 
@@ -39,7 +39,7 @@ from portal.autoship.models import (AutoshipEvent, AutoshipOccurrence, AutoshipP
                                     ProfileStatus, Regularity, RunStatus)
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule, UnplannableSchedule
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.orders.pricing import ShippingRule
 
 MAX_CATCH_UP_STEPS = 1000
@@ -213,7 +213,7 @@ def materialise_chunk(session: Session, *, run_id: int, number: int, rules: Engi
     if chunk is None or chunk.status == "done":
         return ChunkResult(0, 0, 0, 0, 0.0, already_done=True)
     run = session.get(AutoshipRun, run_id)
-    as_of, now = run.as_of, datetime.now(timezone.utc)
+    as_of, now = run.as_of, utcnow()
 
     due_rows = session.execute(
         select(AutoshipProfile.id, AutoshipProfile.rrule, AutoshipProfile.anchor_date,

@@ -10,7 +10,8 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.catalog.models import Product
-from portal.db import Base, Money, UTCDateTime, Volume, utcnow
+from portal.db import Base, Money, UTCDateTime, Volume
+from portal.clock import utcnow
 
 
 class ProfileStatus(StrEnum):

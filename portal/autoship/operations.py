@@ -7,12 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from rq import Retry
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from portal.clock import company_now
 from portal.autoship.engine import EngineRules, start_run, unfinished_chunks
 from portal.autoship.models import AutoshipRun, AutoshipRunChunk
 from portal.orders.billing import CHARGEABLE
@@ -28,10 +28,6 @@ CHARGE_RETRY = Retry(max=3, interval=[5, 60, 300])  # safe: a re-run replays pen
 def engine_rules(config) -> EngineRules:
     return EngineRules(shipping=shipping_rule(config), min_pv=Decimal(str(config["AUTOSHIP_MIN_PV"])),
                        chunk_size=int(config["AUTOSHIP_CHUNK_SIZE"]))
-
-
-def company_now(config) -> datetime:
-    return datetime.now(ZoneInfo(config["COMPANY_TIMEZONE"]))
 
 
 def chunk_job_id(run: AutoshipRun, number: int) -> str:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from portal.clock import utcnow
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
 from portal.autoship.schedule import UnplannableSchedule
@@ -106,7 +107,7 @@ def _ics_escape(text: str) -> str:
 
 def calendar_feed(session: Session, user: User, today: date, company: str) -> str:
     """An iCalendar document with one all-day event per upcoming autoship run."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:-//{company}//Autoship//EN",
              "CALSCALE:GREGORIAN", f"X-WR-CALNAME:{_ics_escape(company)} autoship"]
     for day, profile in upcoming_for_person(session, user, today, horizon_days=366):

@@ -26,7 +26,7 @@ from portal.autoship.volume import refresh_cycle_pv
 from portal.cart.services import cart_lines
 from portal.catalog.services import active_product, sellable_unit
 from portal.errors import DomainError, NotFound
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.orders.models import Order, OrderSource
 from portal.orders.pricing import PricedLine, ShippingRule
 from portal.orders.rules import unit_amount

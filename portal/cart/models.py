@@ -6,7 +6,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.catalog.models import Product
-from portal.db import Base, UTCDateTime, utcnow
+from portal.db import Base, UTCDateTime
+from portal.clock import utcnow
 
 
 class CartLine(Base):

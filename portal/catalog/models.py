@@ -7,7 +7,8 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, Money, UTCDateTime, Volume, utcnow
+from portal.db import Base, Money, UTCDateTime, Volume
+from portal.clock import utcnow
 
 
 class UnitCode(StrEnum):

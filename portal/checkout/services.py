@@ -12,7 +12,7 @@ from portal.accounts.models import User
 from portal.addresses.services import owned_address
 from portal.cart.services import empty_cart, priced_cart
 from portal.catalog.services import OrderingError
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.default_choice import lock_owner
 from portal.errors import DomainError
 from portal.fulfilment.services import request_planning

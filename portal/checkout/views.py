@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date
 
 from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
+from portal.clock import company_today
 from portal.addresses.services import address_book
 from portal.cart.services import priced_cart
 from portal.checkout.forms import CheckoutForm
@@ -34,7 +34,7 @@ def _render(form: CheckoutForm, status: int = 200):
     form.idempotency_key.data = secrets.token_urlsafe(24)  # a new attempt each render
     priced, problems = priced_cart(db.session, current_user)
     return render("checkout/checkout.html", status=status, form=form, addresses=addresses,
-                  cards=cards, lines=priced, problems=problems, today=date.today(),
+                  cards=cards, lines=priced, problems=problems, today=company_today(),
                   summary=totals(priced, shipping_rule(current_app.config)))
 
 
@@ -57,7 +57,7 @@ def place():
             order = check_out(db.session, user=current_user, address_id=form.address_id.data,
                               card_id=form.card_id.data, idempotency_key=form.idempotency_key.data,
                               gateway=gateway_for(), shipping=shipping_rule(current_app.config),
-                              today=date.today())
+                              today=company_today())
         except CartCheckedOut as done:
             # Another device's submission placed the order: this one answers with it.
             flash(done.message, "info")

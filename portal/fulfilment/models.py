@@ -15,7 +15,8 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, U
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.catalog.models import Product
-from portal.db import Base, UTCDateTime, utcnow
+from portal.db import Base, UTCDateTime
+from portal.clock import utcnow
 
 
 class PurchaseOrder(Base):

@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from portal.catalog.models import Product, StockLevel
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.fulfilment.models import (PlanningRun, PurchaseOrder, PurchaseOrderLine, RunStatus,
                                       Shipment, ShipmentPick, ShipmentStatus)
 from portal.fulfilment.planner import OpenOrder, OrderLine as PlannedLine, Shipment as PlannedShipment

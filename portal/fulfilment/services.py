@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, scoped_session
 
 from portal.accounts.models import User
 from portal.catalog.models import MAX_ON_HAND, Product, StockLevel
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.errors import DomainError, NotFound
 from portal.fulfilment import coordination
 from portal.fulfilment.inventory_csv import MAX_EACHES, CsvRejected, CsvRow, by_line, parse_rows

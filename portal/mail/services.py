@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.mail.models import OutboxMessage
 from portal.queues import enqueue_after_commit
 

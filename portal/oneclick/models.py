@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.accounts.models import User
 from portal.addresses.models import Address
-from portal.db import Base, UTCDateTime, utcnow
+from portal.db import Base, UTCDateTime
+from portal.clock import utcnow
 from portal.orders.models import OrderLine
 from portal.payments.models import PaymentMethod
 

@@ -18,7 +18,7 @@ from portal.accounts.views import safe_next
 from portal.addresses.models import Address
 from portal.addresses.services import address_book
 from portal.clock import company_today
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
 from portal.oneclick import queries, services

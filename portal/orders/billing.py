@@ -23,7 +23,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.orders.models import ChargeAttempt, Order
 from portal.orders.services import change_status
 from portal.orders.states import OrderStatus

@@ -7,7 +7,8 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from portal.db import Base, Money, UTCDateTime, Volume, utcnow
+from portal.db import Base, Money, UTCDateTime, Volume
+from portal.clock import utcnow
 from portal.orders.rules import order_number
 from portal.orders.states import STATUS_LABELS, OrderStatus
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.addresses.models import Address
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.errors import NotFound
 from portal.orders.models import Order, OrderLine, OrderStatusChange
 from portal.orders.pricing import ZERO, PricedLine, ShippingRule, Totals, totals

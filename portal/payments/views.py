@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
 
 from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user, login_required
 
+from portal.clock import company_today
 from portal.extensions import db
 from portal.payments import services
 from portal.payments.forms import CardForm
@@ -20,7 +20,7 @@ bp = Blueprint("payments", __name__, url_prefix="/wallet")
 @shopper_required
 def wallet():
     return render("payments/wallet.html", cards=services.wallet(db.session, current_user),
-                  today=date.today())
+                  today=company_today())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -33,7 +33,7 @@ def new():
             card = services.add_card(db.session, user=current_user, gateway=services.gateway_for(),
                                      number=form.number.data, exp_month=form.exp_month.data,
                                      exp_year=form.exp_year.data, cvc=form.cvc.data,
-                                     cardholder=form.cardholder.data, today=date.today(),
+                                     cardholder=form.cardholder.data, today=company_today(),
                                      make_default=form.make_default.data)
             flash(f"{card.label} added to your wallet.", "success")
             return redirect(url_for("payments.wallet"), 303)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from portal.clock import company_today
 from portal.extensions import db
 from portal.unit_of_work import transactional
 
@@ -27,7 +27,7 @@ def seed_demo_command(if_empty: bool) -> None:
             click.echo("The database already has data; demo seed skipped.")
             return
         raise click.ClickException("The database is not empty; demo data goes into an empty one.")
-    logins = seed_demo(db.session, gateway_for(current_app), date.today())
+    logins = seed_demo(db.session, gateway_for(current_app), company_today())
     click.echo("Demo data created. Log in with any of these (password: "
                f"{DEMO_PASSWORD}):")
     for login in logins:

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from random import Random
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from portal.clock import company_today
 from portal.accounts.models import Role, User
 from portal.accounts.passwords import hash_password
 from portal.addresses.models import Address, normalise_destination
@@ -125,7 +126,7 @@ def seed_synthetic(session: Session, *, count: int, seed: int, ibo_share: float 
     batches = _row_batches(people, count=count, seed=seed, first_user=first_user,
                            first_address=first_address, first_card=first_card,
                            password_hash=hash_password(SYNTHETIC_PASSWORD),
-                           expiry_base=date.today().year)
+                           expiry_base=company_today().year)
     stats = {"ibos": 0, "max_depth": 0}
     _copy_batches(session, batches, stats, progress)
     commit_before(session, "VACUUM ANALYZE, which sees committed rows only")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from portal.accounts.models import LoginSession
 from portal.accounts.passwords import verify_password
 from portal.config import Config, DevelopmentConfig
-from portal.db import utcnow
+from portal.clock import utcnow
 from tests.accounts.web import follow, new_browser
 from tests.conftest import csrf_token, log_in, post_form
 from tests.factories import PASSWORD, make_admin, make_ibo, make_user

@@ -12,7 +12,7 @@ from portal import hold_points
 from portal.autoship import engine, operations
 from portal.orders import charging
 from portal.autoship.models import AutoshipProfile, AutoshipRun
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.mail.models import OutboxMessage
 from portal.orders.billing import call_gateway, orders_due_for_retry, orders_with_stale_attempts, prepare_charges
 from portal.orders.models import ChargeAttempt, Order

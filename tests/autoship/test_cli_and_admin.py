@@ -1,6 +1,6 @@
 import json
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -94,9 +94,10 @@ def test_forecast_counts_per_day_without_writing(app, session, member, product):
     assert bad.exit_code == 2
 
 
-def test_the_admin_dashboard_starts_a_run_and_shows_its_progress(app, client, session, redis, member, product):
-    from portal.autoship.operations import company_now
-    today = company_now(app.config).date()
+def test_the_admin_dashboard_starts_a_run_and_shows_its_progress(app, client, session, redis, member, product,
+                                                                  clock):
+    clock(datetime(2026, 12, 8, 3, 30, tzinfo=timezone.utc))  # still December 7 in Chicago
+    today = D(2026, 12, 7)
     profile = new_profile(session, member, product, first=D(2026, 12, 1))
     profile.next_run_date = today
     admin = make_admin(session)
@@ -123,9 +124,9 @@ def test_the_admin_dashboard_starts_a_run_and_shows_its_progress(app, client, se
     ("2026-02-30", "Enter a date as YYYY-MM-DD."),
     ("next tuesday", "Enter a date as YYYY-MM-DD."),
 ])
-def test_the_forecast_refuses_a_bad_date_beside_its_field(app, client, session, field, value, message):
-    from portal.autoship.operations import company_now
-    today = company_now(app.config).date()
+def test_the_forecast_refuses_a_bad_date_beside_its_field(app, client, session, field, value, message, clock):
+    clock(datetime(2026, 12, 8, 3, 30, tzinfo=timezone.utc))  # still December 7 in Chicago
+    today = D(2026, 12, 7)
     log_in(client, make_admin(session))
     response = client.get("/admin/autoship/forecast", query_string={field: value})
     page = response.get_data(as_text=True)

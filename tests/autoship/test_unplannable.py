@@ -330,7 +330,7 @@ def test_a_charge_that_fails_unexpectedly_stays_pending_and_the_others_are_charg
     from portal.orders.billing import orders_with_stale_attempts
     from portal.orders.models import ChargeAttempt
     from portal.payments.gateway import SandboxGateway
-    from portal.db import utcnow
+    from portal.clock import utcnow
     as_of = date(2026, 12, 1)
     insert_profiles(session, member, product, count=3, due=as_of)
     engine.run_in_process(session, as_of=as_of, trigger="test", rules=EngineRules(shipping=SHIPPING))

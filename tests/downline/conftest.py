@@ -36,7 +36,7 @@ def give_autoship(session, redis, person: User, product, *, quantity: int = 2, s
     if status != "active":
         profile.status = status
         if status == "cancelled":
-            from portal.db import utcnow
+            from portal.clock import utcnow
             profile.cancelled_at = utcnow()
     session.flush()
     return profile

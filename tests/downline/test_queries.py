@@ -269,7 +269,7 @@ def test_the_card_is_described_by_status_only(session, team):
 @pytest.mark.parametrize("filters", [TeamFilters(), TeamFilters(status="active"), TeamFilters(level=2),
                                      TeamFilters(status="none"), TeamFilters(text="pat")])
 def test_the_export_has_the_same_rows_as_the_pages(session, team, filters):
-    from portal.db import utcnow
+    from portal.clock import utcnow
     from portal.orders.models import Order
     for days, status in ((5, "paid"), (1, "cancelled")):
         session.add(Order(user_id=team.people[11].id, status=status, source="checkout",

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.clock import company_today
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.fulfilment import coordination
 from portal.fulfilment.models import InventoryReceipt, PurchaseOrder, Shipment
 from portal.fulfilment.planning import run_planning

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from jobs.cron import schedule
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.mail.models import OutboxMessage
 from portal.oneclick.identifiers import COOKIE_NAME

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import event, func, select, update
 
 from portal.clock import company_today
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.fulfilment.services import add_expected_arrival
 from portal.oneclick.identifiers import COOKIE_NAME, hash_token

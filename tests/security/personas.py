@@ -8,7 +8,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from portal.accounts.login_sessions import Lifetimes, start_login_session
 from portal.accounts.models import User
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.oneclick.identifiers import COOKIE_NAME
 from tests.conftest import BrowserLikeClient

@@ -34,7 +34,7 @@ from portal.cart.services import add_to_cart
 from portal.catalog.models import Product
 from portal.checkout.services import check_out
 from portal.clock import company_today
-from portal.db import utcnow
+from portal.clock import utcnow
 from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrderLine, Shipment,
                                       ShipmentPick)
 from portal.fulfilment.planning import run_planning
