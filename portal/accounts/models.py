@@ -33,7 +33,7 @@ class User(UserMixin, Base):
         # constraint on email holds for them; this one holds for rows written any other way
         # (an import, SQL by hand) too.
         Index("uq_users_lower_email", func.lower(literal_column("email")), unique=True),
-        # Downline counts per level read only this index (measured: 7-10x faster at 1M people);
+        # Downline counts per level read only this index, never the table (BENCHMARKS.md, genealogy);
         # with the id, so do the joins of a downline to its standing orders.
         Index("ix_users_downline", "tree_path", "depth", "role", postgresql_include=["id"]),
     )
