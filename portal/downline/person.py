@@ -58,7 +58,8 @@ def person_profiles(session: Session, person: User, *, today: date, rules, shipp
         views.append(ProfileView(profile=profile, summary=summarize(profile, today, rules, shipping),
                                  items=[_item_view(profile, item) for item in profile.items],
                                  card_status=card_status, card_ok=card_ok,
-                                 city=address.city if address else "", region=address.region if address else "",
+                                 city=address.city if address else "",
+                                 region=address.region if address else "",
                                  events=history(session, profile, limit=20)))
     return views
 

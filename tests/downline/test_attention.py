@@ -10,6 +10,7 @@ from portal.downline.attention import attention_page
 from tests.downline.conftest import give_autoship
 from tests.factories import make_product
 
+
 def reasons(session, ancestor, min_pv=Decimal("0")):
     page = attention_page(session, ancestor, today=company_today(), min_pv=min_pv)
     return {row.member_number: row.reasons for row in page.rows}
@@ -52,5 +53,5 @@ def test_attention_pages(session, team):
     page = attention_page(session, ancestor, today=company_today(), min_pv=Decimal(0), size=1)
     assert len(page.rows) == 1 and page.next_cursor
     second = attention_page(session, ancestor, today=company_today(), min_pv=Decimal(0),
-                                    size=1, cursor=page.next_cursor)
+                            size=1, cursor=page.next_cursor)
     assert second.rows[0].profile_id != page.rows[0].profile_id

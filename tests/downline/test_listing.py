@@ -92,8 +92,8 @@ def test_keyset_pages_cover_everyone_once_in_order(session, team, sort, size):
 
 
 @pytest.mark.parametrize("cursor", ["x", "!!!!", "e30", encode_cursor("pv", 1, 1),
-                                    encode_cursor("tree", "../", 1),
-                                    encode_cursor("tree", "/1/", -5), "A" * 5000])
+                                    encode_cursor("tree", "../", 1), encode_cursor("tree", "/1/", -5),
+                                    "A" * 5000])
 def test_a_damaged_cursor_is_refused(session, team, cursor):
     with pytest.raises(BadCursor):
         team_page(session, team.people[1], TeamFilters(), cursor=cursor)

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from portal.downline.listing import SORTS
 from portal.downline.paging import BadCursor, decode_cursor
 
+
 @given(token=st.text(max_size=300), sort=st.sampled_from(SORTS))
 @settings(max_examples=300, deadline=None)
 def test_any_cursor_text_is_either_understood_or_refused(token, sort):

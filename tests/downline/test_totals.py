@@ -13,6 +13,7 @@ from portal.clock import company_today
 from portal.downline.totals import team_totals
 from portal.extensions import db
 
+
 def test_totals_match_the_schedules_stepped_one_by_one(session, team):
     today = company_today()
     totals = team_totals(session, team.people[1], today)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from portal.downline.tree import direct_recruits_page
 
+
 def test_direct_recruits_with_counts_and_status(session, team):
     nodes, after = direct_recruits_page(session, team.people[1])
     assert [(n.member_number, n.recruits, n.status) for n in nodes] == [
