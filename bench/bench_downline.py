@@ -9,7 +9,7 @@ sub-query then finds nothing quickly; with orders it is one probe of ix_orders_u
 per row shown).
 
 Then on the IBO whose downline is closest to a tenth of everybody (100,000; quick: 10,000)
-the real functions of ``portal.downline.queries`` are timed (median of 20 calls after 3 warm-up
+the real functions of ``portal.downline`` are timed (median of 20 calls after 3 warm-up
 calls, 10 in a full run; notes give p95):
 
 * the first page (50 people, tree order) and filtered pages (status active at level 2;
@@ -131,9 +131,11 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
     from bench.bench_genealogy import downline_sizes, sponsor_links
     from portal.accounts.models import User
     from portal.clock import company_today
-    from portal.downline import queries
-    from portal.downline.queries import TeamFilters
+    from portal.downline.attention import attention_page
+    from portal.downline.listing import TeamFilters, team_page
+    from portal.downline.totals import team_totals
     from portal.extensions import db
+    from portal.genealogy.queries import in_downline_of
     from portal.seed.synthetic import seed_synthetic
 
     label = _label(people)
@@ -166,12 +168,12 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
 
         def page(**filters):
             def call():
-                result = queries.team_page(session, ancestor, TeamFilters(**filters), size=50)
+                result = team_page(session, ancestor, TeamFilters(**filters), size=50)
                 assert result.rows
             return call
 
         rng = random.Random(SEED)
-        name = session.scalar(select(User.last_name).where(queries.in_downline_of(ancestor.tree_path))
+        name = session.scalar(select(User.last_name).where(in_downline_of(ancestor.tree_path))
                               .order_by(User.tree_path).offset(rng.randrange(100, 500)).limit(1))
         cases = [
             ("first page, 50 people (tree order)", page(), 100),
@@ -187,9 +189,9 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
         min_pv = Decimal("20")
         cases += [
             ("totals and 3-month forecast",
-             lambda: queries.team_totals(session, ancestor, today), 500),
+             lambda: team_totals(session, ancestor, today), 500),
             ("attention list, first page",
-             lambda: queries.attention_page(session, ancestor, today=today, min_pv=min_pv), 100),
+             lambda: attention_page(session, ancestor, today=today, min_pv=min_pv), 100),
         ]
         repeat = REPEAT if ctx.quick else REPEAT // 2
         for title, call, goal in cases:
@@ -200,7 +202,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
                 notes += f"; goal < {goal} ms: {'met' if median < goal else 'NOT met'}"
             rows.append(_row(f"{label} people: {title}", backend, round(median, 2), "ms", notes))
             session.commit()
-        totals = queries.team_totals(session, ancestor, today)
+        totals = team_totals(session, ancestor, today)
         rows[-2]["notes"] += (f"; exact: {totals.active_profiles:,} active profiles in "
                               f"{totals.schedules_computed:,} distinct schedules stepped in Python")
 
@@ -212,13 +214,12 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
 
 
 def export_row(ctx, session, backend: str, label: str, exporter, size: int, today: date) -> dict:
-    from portal.downline import queries
-    from portal.downline.queries import TeamFilters
+    from portal.downline.listing import TeamFilters, team_rows
 
     started = perf_counter()
     buffer, count, first_row = io.StringIO(), 0, None
     writer = csv.writer(buffer)
-    for row in queries.team_rows(session, exporter, TeamFilters()):
+    for row in team_rows(session, exporter, TeamFilters()):
         if first_row is None:
             first_row = perf_counter() - started
         writer.writerow([row.member_number, row.first_name, row.last_name, row.level,

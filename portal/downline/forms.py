@@ -1,4 +1,5 @@
-"""The team list's filters: the shape of the query string only.
+"""The team pages' query strings (the list's filters, page sizes, the tree's "show more"
+links): their shape only.
 
 A GET filter form never refuses a page: a value that does not make sense is dropped, and
 the page says so beside the filters, so a hand-edited or stale link still shows something.
@@ -10,9 +11,12 @@ from datetime import date
 
 from werkzeug.datastructures import MultiDict
 
-from portal.downline.queries import MAX_LEVEL, SORTS, STATUSES, TeamFilters
+from portal.downline.listing import MAX_LEVEL, SORTS, TeamFilters
+from portal.downline.paging import MAX_PAGE_SIZE, TREE_PATH
+from portal.downline.statuses import STATUSES
 
 MAX_TEXT = 80
+PAGE_SIZE = 50
 
 
 def _date(raw: str, label: str, notices: list[str]) -> date | None:
@@ -66,3 +70,18 @@ def filter_args(filters: TeamFilters) -> dict[str, str]:
               "next_to": filters.next_to, "q": filters.text,
               "sort": filters.sort if filters.sort != "tree" else None}
     return {k: (v.isoformat() if isinstance(v, date) else str(v)) for k, v in values.items() if v}
+
+
+def parse_page_size(args: MultiDict) -> int:
+    """Rows per page from ``size`` (1-200); anything else means the default."""
+    raw = args.get("size", "")
+    if raw.isascii() and raw.isdigit() and len(raw) <= 3 and 0 < int(raw) <= MAX_PAGE_SIZE:
+        return int(raw)
+    return PAGE_SIZE
+
+
+def parse_tree_after(args: MultiDict) -> str | None:
+    """The path a "show more recruits" link continues after; None (the first page) when
+    ``after`` is not a path."""
+    after = args.get("after", "")[:512]
+    return after if TREE_PATH.fullmatch(after) else None

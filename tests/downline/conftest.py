@@ -4,7 +4,7 @@ with profiles in every status."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -22,7 +22,7 @@ RULES = AutoshipRules(cutoff_days=2, max_quantity=999, min_pv=Decimal("0"))
 
 def give_autoship(session, redis, person: User, product, *, quantity: int = 2, status: str = "active",
                   first: date | None = None, rule: Recurrence | None = None,
-                  card: dict | None = None) -> AutoshipProfile:
+                  card: dict | None = None, price_policy: str = "run_time") -> AutoshipProfile:
     today = company_today()
     if not getattr(person, "_team_home", None):
         person._team_home = make_address(session, person, line1="12 Secret Lane", city="Madison",
@@ -32,7 +32,8 @@ def give_autoship(session, redis, person: User, product, *, quantity: int = 2, s
                              rule=rule or Recurrence.every(1, "months"), regularity="calendar",
                              first_date=first or today + timedelta(days=10),
                              address_id=person._team_home.id, card_id=person._team_card.id,
-                             items=[(product.id, "each", quantity)], today=today, rules=RULES)
+                             items=[(product.id, "each", quantity)], price_policy=price_policy,
+                             today=today, rules=RULES)
     if status != "active":
         profile.status = status
         if status == "cancelled":
@@ -49,8 +50,7 @@ class Team:
     profiles: dict[int, AutoshipProfile]
 
 
-@pytest.fixture
-def team(session, redis) -> Team:
+def build_team(session, redis) -> Team:
     """PREFIX_TREE; under IBO 1: 11 (IBO) active, 100 paused, 111 payment failed,
     1111 two active profiles (2 and 3 eaches); 121 (under 12) active; nobody else."""
     people = build_tree(session, PREFIX_TREE)
@@ -68,3 +68,19 @@ def team(session, redis) -> Team:
     give_autoship(session, redis, people[1111], product, quantity=3, first=today + timedelta(days=3))
     session.commit()
     return Team(people=people, product=product, profiles=profiles)
+
+
+@pytest.fixture
+def team(session, redis) -> Team:
+    return build_team(session, redis)
+
+
+MARCH_1ST = datetime(2027, 3, 1, 15, 0, tzinfo=timezone.utc)  # 9 am in the company's timezone
+
+
+@pytest.fixture
+def team_on_march_1st(clock, session, redis) -> Team:
+    """``team``, built and looked at on March 1st, 2027: under IBO 1, M1111's runs fall on the
+    4th (3 eaches) and 21st (2 eaches) of every month, M11's on the 6th (2 eaches)."""
+    clock(MARCH_1ST)
+    return build_team(session, redis)

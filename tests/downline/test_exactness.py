@@ -20,8 +20,8 @@ from portal.autoship.recurrence import Recurrence
 from portal.autoship.services import priced_items, schedule_of
 from portal.catalog.services import set_product_active
 from portal.clock import company_today
-from portal.downline import queries
-from portal.downline.queries import TeamFilters
+from portal.downline.listing import SORTS, TeamFilters, team_page, team_rows
+from portal.downline.totals import team_totals
 from tests.downline.conftest import RULES
 from tests.factories import make_address, make_card, make_product
 from tests.genealogy.trees import build_tree, descendants
@@ -165,7 +165,7 @@ def test_totals_pages_and_export_match_the_long_way(session, redis, seed):
     for ancestor_id in ancestors:
         ancestor = tree[ancestor_id]
         want = expected_totals(session, tree, ancestor_id, today)
-        got = queries.team_totals(session, ancestor, today)
+        got = team_totals(session, ancestor, today)
         assert [m.month for m in got.months] == want["months"]
         assert {(m.month, level): pv for m in got.months
                 for level, pv in m.pv_by_level.items()} == want["pv"]
@@ -177,9 +177,9 @@ def test_totals_pages_and_export_match_the_long_way(session, redis, seed):
         assert got.active_profiles == want["profiles_by_status"]["active"]
 
         rows = expected_rows(session, tree, ancestor_id)
-        for sort in queries.SORTS:
-            page = queries.team_page(session, ancestor, TeamFilters(sort=sort), size=200)
+        for sort in SORTS:
+            page = team_page(session, ancestor, TeamFilters(sort=sort), size=200)
             assert {r.member_number: (r.status, r.next_run, r.pv) for r in page.rows} == rows
         exported = {r.member_number: (r.status, r.next_run, r.pv)
-                    for r in queries.team_rows(session, ancestor, TeamFilters())}
+                    for r in team_rows(session, ancestor, TeamFilters())}
         assert exported == rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 
@@ -21,6 +22,28 @@ CSV = "/team/autoships.csv"
 
 def get(client, url, **kwargs):
     return client.get(url, buffered=True, **kwargs)
+
+
+def text(markup: str) -> str:
+    """What a reader sees of ``markup``: its text, tags and runs of white space gone."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
+def rows(markup: str) -> list[list[str]]:
+    """Every table row of ``markup``, as the text of its cells."""
+    return [[text(cell) for cell in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", markup, re.S)]
+
+
+def content(page: str) -> str:
+    """The text of a team page below its heading (the page's own data, not who is looking)."""
+    return text(page.split("</hgroup>", 1)[1].split("</main>", 1)[0])
+
+
+def shown_in_list(page: str) -> list[list[str]]:
+    """The team list's rows without the names column: level, member no., sponsor, status,
+    next run, PV, days since last order."""
+    return [row[:1] + row[2:] for row in rows(page) if len(row) == 8 and row[0].isdigit()]
 
 
 @pytest.mark.parametrize("url", LISTS + PEOPLE + [CSV])
@@ -51,21 +74,111 @@ def test_an_ibo_outside_the_downline_sees_only_their_own_team(client, team, url)
         assert outsider not in page
 
 
-@pytest.mark.parametrize("url", LISTS + PEOPLE + [CSV])
-def test_the_upline_sees_every_page(client, team, url):
+def test_the_list_shows_one_row_per_person_with_level_sponsor_status_next_run_and_pv(
+        client, team_on_march_1st):
+    log_in(client, team_on_march_1st.people[1])
+    assert shown_in_list(get(client, "/team/autoships").get_data(as_text=True)) == [
+        ["1", "M100", "M1", "Paused", "—", "—", "—"],
+        ["1", "M11", "M1", "Active", "Mar 6, 2027", "16.00", "—"],
+        ["2", "M111", "M11", "Payment failed", "—", "—", "—"],
+        ["2", "M1111", "M11", "Active", "Mar 4, 2027", "40.00", "—"],  # both active: 2 + 3 eaches
+    ]
+
+
+def test_the_list_filtered_by_status_and_sorted_by_next_run(client, team_on_march_1st):
+    log_in(client, team_on_march_1st.people[1])
+    page = get(client, "/team/autoships?sort=next&status=active").get_data(as_text=True)
+    assert [row[1] for row in shown_in_list(page)] == ["M1111", "M11"]
+    assert '<option value="active" selected>' in page and '<option value="next" selected>' in page
+
+
+def test_the_totals_page_shows_the_forecast_by_month_and_level_and_counts_by_status(
+        client, team_on_march_1st):
+    log_in(client, team_on_march_1st.people[1])
+    page = get(client, "/team/totals").get_data(as_text=True)
+    table = rows(page)
+    assert ["Level", "March 2027", "April 2027", "May 2027"] in table
+    assert ["1", "16.00", "16.00", "16.00"] in table  # M11: 2 eaches on the 6th
+    assert ["2", "40.00", "40.00", "40.00"] in table  # M1111: 3 on the 4th, 2 on the 21st
+    assert ["Total PV", "56.00", "56.00", "56.00"] in table and ["Runs", "3", "3", "3"] in table
+    assert "Mar 2027: 56.00 PV. Apr 2027: 56.00 PV. May 2027: 56.00 PV." in text(page)  # the chart
+    standing_orders = table[table.index(["Standing orders", "Count"]) + 1:][:5]
+    assert standing_orders == [["Active", "3"], ["Payment failed", "1"], ["Needs a new schedule", "0"],
+                               ["Paused", "1"], ["Cancelled", "0"]]
+    people = table[table.index(["People (by their best status)", "Count"]) + 1:][:7]
+    assert people == [["Active", "2"], ["Paused", "1"], ["Payment failed", "1"],
+                      ["Needs a new schedule", "0"], ["Cancelled", "0"], ["No autoship", "0"],
+                      ["Everyone in the downline", "4"]]
+
+
+def test_the_attention_page_lists_each_standing_order_with_its_reasons(client, team_on_march_1st):
+    log_in(client, team_on_march_1st.people[1])
+    page = get(client, "/team/attention").get_data(as_text=True)
+    assert [[row[0], row[1].split()[-1], *row[2:]] for row in rows(page)[1:]] == [
+        ["1", "M100", "Autoship M100", "Paused", "—", "Paused in the last 30 days"],
+        ["2", "M111", "Autoship M111", "Payment failed", "—", "Last payment failed"],
+    ]
+
+
+def test_the_tree_shows_direct_recruits_with_their_status_and_opens_one_level_at_a_time(
+        client, htmx, team_on_march_1st):
+    team = team_on_march_1st
     log_in(client, team.people[1])
-    response = get(client, url)
-    assert response.status_code == 200
+    log_in(htmx, team.people[1])
+    page = content(get(client, "/team/tree").get_data(as_text=True))
+    assert "M100 Paused" in page and "M11 · IBO Active Show 2 recruits" in page
+    assert "M1111" not in page
+    fragment = get(htmx, "/team/tree/M11").get_data(as_text=True)
+    assert "<html" not in fragment
+    assert "M111 Payment failed" in text(fragment) and "M1111 · IBO Active" in text(fragment)
+
+
+def test_the_person_page_shows_each_standing_order_with_its_runs_items_and_pv(
+        client, team_on_march_1st):
+    log_in(client, team_on_march_1st.people[1])
+    page = get(client, "/team/people/M1111").get_data(as_text=True)
+    assert "Member number M1111 · IBO · level 2 · sponsored by" in text(page)
+    shown = content(page)
+    first, second = shown.split("Autoship M1111 Active")[1:]
+    assert first.startswith(" Monthly on day 4 Next runs Thu, Mar 4, 2027 Sun, Apr 4, 2027")
+    assert "PV per run: 24.00" in first and "Card on file, valid for the next run" in first
+    assert second.startswith(" Monthly on day 21 Next runs Sun, Mar 21, 2027")
+    assert "PV per run: 16.00" in second
+    items = [row for row in rows(page) if row[0].startswith("Vitamin D")]
+    assert [row[1:] for row in items] == [["Each", "3", "3", "24.00"], ["Each", "2", "2", "16.00"]]
+
+
+def test_the_csv_has_the_rows_and_values_of_the_list(client, team_on_march_1st):
+    log_in(client, team_on_march_1st.people[1])
+    response = get(client, CSV)
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="downline-autoships-M1-2027-03-01.csv"')
+    lines = [row[:1] + row[3:] for row in csv.reader(io.StringIO(response.get_data(as_text=True)))]
+    assert lines == [
+        ["member_number", "level", "sponsor", "autoship_status", "next_run_date", "cycle_pv",
+         "days_since_last_order"],
+        ["M100", "1", "M1", "paused", "", "0.00", ""],
+        ["M11", "1", "M1", "active", "2027-03-06", "16.00", ""],
+        ["M111", "2", "M11", "payment_failed", "", "0.00", ""],
+        ["M1111", "2", "M11", "active", "2027-03-04", "40.00", ""],
+    ]
 
 
 @pytest.mark.parametrize("url", LISTS + PEOPLE + [CSV])
 def test_an_admin_sees_a_team_as_its_ibo_would(client, session, team, url):
+    ibo = client.application.test_client()
+    log_in(ibo, team.people[1])
+    as_the_ibo = get(ibo, url).get_data(as_text=True)
     log_in(client, make_admin(session, id=90_001))  # explicit id: the tree took ids unknown to the sequence
     joiner = "&" if "?" in url else "?"
     response = get(client, f"{url}{joiner}as=M1")
     assert response.status_code == 200
-    if url != CSV:
-        assert "as=M1" in response.get_data(as_text=True)  # links keep the chosen IBO
+    if url == CSV:
+        assert response.get_data(as_text=True) == as_the_ibo
+    else:
+        page = response.get_data(as_text=True)
+        assert content(page) == content(as_the_ibo) != ""
+        assert "as=M1" in page  # links keep the chosen IBO
 
 
 def test_an_admin_without_an_ibo_gets_a_picker_and_unknown_ibos_404(client, session, team):
@@ -82,11 +195,17 @@ def test_an_ibo_cannot_borrow_another_team_with_as(client, team):
     assert "M1111" not in page and "M121" in page
 
 
-def test_an_ibo_with_an_empty_downline_sees_empty_pages(client, team):
+@pytest.mark.parametrize("url, says", [
+    ("/team/autoships", "Nobody in this downline yet."),
+    ("/team/totals", "No active standing orders run in these months."),
+    ("/team/attention", "Nothing needs attention right now."),
+    ("/team/tree", "No recruits yet."),
+])
+def test_an_ibo_with_an_empty_downline_sees_empty_pages(client, team, url, says):
     log_in(client, team.people[1111])  # an IBO with nobody below
-    for url in LISTS:
-        assert get(client, url).status_code == 200
-    assert "Nobody in this downline yet" in get(client, "/team/autoships").get_data(as_text=True)
+    page = get(client, url).get_data(as_text=True)
+    assert says in page
+    assert shown_in_list(page) == []
 
 
 def test_the_person_page_keeps_payment_and_street_private_and_has_no_controls(client, team):
@@ -100,13 +219,6 @@ def test_the_person_page_keeps_payment_and_street_private_and_has_no_controls(cl
     assert "/autoship/" not in main  # no link to the owner's edit screens
 
 
-def test_the_list_shows_level_sponsor_status_date_and_pv(client, team):
-    log_in(client, team.people[1])
-    page = get(client, "/team/autoships").get_data(as_text=True)
-    row = re.search(r"<tr>\s*<td class=\"num\">2</td>.*?M1111.*?</tr>", page, re.S).group(0)
-    assert "M11<" in row and "Active" in row and "40.00" in row
-
-
 def test_htmx_gets_the_fragment_and_show_more_appends_rows(client, htmx, team):
     log_in(client, team.people[9])
     log_in(htmx, team.people[9])
@@ -117,7 +229,9 @@ def test_htmx_gets_the_fragment_and_show_more_appends_rows(client, htmx, team):
     more = re.search(r'hx-get="([^"]+)"[^>]*>Show more', body).group(1).replace("&amp;", "&")
     second = get(htmx, more).get_data(as_text=True)
     assert "<table" not in second and second.count("<tr>") == 5
-    assert get(client, more).status_code == 200  # the same link works without JavaScript
+    assert not {row[1] for row in shown_in_list(body)} & {row[1] for row in shown_in_list(second)}
+    without_js = get(client, more).get_data(as_text=True)  # the same link works without JavaScript
+    assert "<html" in without_js and shown_in_list(without_js) == shown_in_list(second)
 
 
 def test_csv_streams_every_matching_row(client, team):
@@ -138,16 +252,36 @@ def test_csv_cells_never_become_formulas(client, session, team):
     assert "'=HYPERLINK(1)" in body
 
 
-@pytest.mark.parametrize("query", [
-    "level=abc", "level=0", "level=99999999999999999999", "status=zzz", "next_from=2026-13-45",
-    "next_from=yesterday&next_to=2026-02-30", "sort=drop", "q=%25_%5C", "q=" + "x" * 500,
-    "size=-1", "size=99999999", "next_from=2027-01-01&next_to=2026-01-01", "level=1&level=x",
-    "level=%C2%B2", "size=%C2%B2", "level=%D9%A1",  # '²' passes isdigit() and fails int()
+LEVEL_IGNORED = "Level must be a number from 1 to 60; it was ignored."
+NOT_A_DATE = "is not a date we can use"
+
+
+@pytest.mark.parametrize("query, notice, shown", [
+    ("level=abc", LEVEL_IGNORED, 4),
+    ("level=0", LEVEL_IGNORED, 4),
+    ("level=99999999999999999999", LEVEL_IGNORED, 4),
+    ("level=%C2%B2", LEVEL_IGNORED, 4),  # '²' passes isdigit() and fails int()
+    ("level=%D9%A1", LEVEL_IGNORED, 4),
+    ("level=1&level=x", None, 2),  # the first value counts
+    ("status=zzz", "That autoship status is unknown; it was ignored.", 4),
+    ("next_from=2026-13-45", NOT_A_DATE, 4),
+    ("next_from=yesterday&next_to=2026-02-30", NOT_A_DATE, 4),
+    ("next_from=2200-06-01&next_to=2200-01-01", "the dates were swapped", 0),  # nobody runs in 2200
+    ("sort=drop", "That sort order is unknown; the list is in tree order.", 4),
+    ("q=%25_%5C", None, 0),  # LIKE wildcards are searched for literally
+    ("q=" + "x" * 500, "The search was cut to its first 80 characters.", 0),
+    ("size=-1", None, 4),
+    ("size=99999999", None, 4),
+    ("size=%C2%B2", None, 4),
 ])
-def test_odd_filters_never_fail(client, team, query):
+def test_odd_filters_never_fail_and_say_what_was_ignored(client, team, query, notice, shown):
     log_in(client, team.people[1])
-    assert get(client, f"/team/autoships?{query}").status_code == 200
-    assert get(client, f"/team/autoships.csv?{query}").status_code == 200
+    page = get(client, f"/team/autoships?{query}").get_data(as_text=True)
+    if notice:
+        assert notice in html.unescape(page)
+    assert len(shown_in_list(page)) == shown
+    exported = get(client, f"/team/autoships.csv?{query}").get_data(as_text=True)
+    assert len(exported.splitlines()) == 1 + shown
 
 
 @pytest.mark.parametrize("url", [
@@ -161,11 +295,20 @@ def test_damaged_cursors_are_a_400(client, team, url):
     assert "damaged" in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("url", ["/team/people/%00", "/team/autoships?q=%00", "/team/people/" + "9" * 40,
-                                 "/team/tree/M1?after=../../", "/team/tree?after=%2F1%2F%00"])
-def test_odd_urls_are_4xx_or_harmless(client, team, url):
+@pytest.mark.parametrize("url, status", [
+    ("/team/people/%00", 400), ("/team/autoships?q=%00", 400), ("/team/tree?after=%2F1%2F%00", 400),
+    ("/team/people/" + "9" * 40, 404),
+    ("/team/tree/M1?after=../../", 404),  # M1 is the team's owner, not in their downline
+])
+def test_odd_urls_are_refused(client, team, url, status):
     log_in(client, team.people[1])
-    assert get(client, url).status_code in (200, 400, 404)
+    assert get(client, url).status_code == status
+
+
+def test_a_tree_link_that_is_not_a_path_starts_from_the_first_recruit(client, team):
+    log_in(client, team.people[1])
+    page = content(get(client, "/team/tree?after=../../").get_data(as_text=True))
+    assert "M100 Paused" in page and "M11 · IBO Active" in page
 
 
 def test_the_query_count_does_not_grow_with_the_page_size(client, team):
@@ -182,15 +325,6 @@ def test_the_query_count_does_not_grow_with_the_page_size(client, team):
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
     assert counts["size=2"] == counts["size=10"] == counts["size=2&sort=pv"] == counts["size=10&sort=pv"]
-
-
-def test_the_tree_loads_one_level_at_a_time(client, htmx, team):
-    log_in(client, team.people[1])
-    log_in(htmx, team.people[1])
-    page = get(client, "/team/tree").get_data(as_text=True)
-    assert "Show 2 recruits" in page and "M1111" not in page
-    fragment = get(htmx, "/team/tree/M11").get_data(as_text=True)
-    assert "M111" in fragment and "M1111" in fragment and "<html" not in fragment
 
 
 def test_navigation_shows_team_to_ibos_only(client, session, team):

@@ -1,0 +1,47 @@
+"""A person's autoship status as the team pages show it.
+
+A person may hold several standing orders; their row shows the "best" status among them, in the
+order active > payment failed > needs a new schedule (set aside by the engine) > paused >
+cancelled, and "none" when they hold no standing order at all. The ranking is written once here,
+as a Python order and as the SQL expression every team statement ranks with.
+
+Beside it, the other value of a standing order every team page reads: its stored cycle PV
+(``portal.autoship.volume``), which sits with the status in ``ix_autoship_profiles_user_id_status``
+so that neither needs an item read.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, case, func, select, type_coerce
+from sqlalchemy.orm import aliased
+
+from portal.autoship.models import AutoshipProfile
+
+STATUSES = ("active", "paused", "payment_failed", "unplannable", "cancelled", "none")
+STATUS_LABELS = {"active": "Active", "paused": "Paused", "payment_failed": "Payment failed",
+                 "unplannable": "Needs a new schedule", "cancelled": "Cancelled",
+                 "none": "No autoship"}
+RANKED = ("active", "payment_failed", "unplannable", "paused", "cancelled")  # best first
+
+
+def status_rank(profile):
+    """The rank of ``profile``'s status in ``RANKED``, from 1 (best), as SQL."""
+    return case(*((profile.status == s, n) for n, s in enumerate(RANKED, 1)))
+
+
+def best_status_rank(person):
+    """The rank of ``person``'s best status, as a sub-query correlated on ``person`` (NULL when
+    they hold no standing order)."""
+    profile = aliased(AutoshipProfile)
+    return (select(func.min(status_rank(profile)))
+            .where(profile.user_id == person.id).correlate(person).scalar_subquery())
+
+
+def status_of_rank(rank: int | None) -> str:
+    """The status a rank stands for; "none" for no rank."""
+    return RANKED[rank - 1] if rank else "none"
+
+
+def stored_pv(profile):
+    """The profile's stored cycle PV in hundredths (NULL: nothing in it can be sold)."""
+    return type_coerce(profile.cycle_pv, Integer)
