@@ -15,7 +15,7 @@ from flask_login import current_user, login_required
 from portal.accounts.models import Role, User
 from portal.autoship.services import AutoshipRules
 from portal.clock import company_today
-from portal.downline.attention import attention_page
+from portal.downline.attention import RECENT_DAYS, attention_page
 from portal.downline.chart import bar_chart
 from portal.downline.export import csv_chunks, csv_filename
 from portal.downline.forms import (PAGE_SIZE, filter_args, parse_filters, parse_page_size,
@@ -125,7 +125,7 @@ def attention():
     rules = AutoshipRules.from_config(current_app.config)
     page = attention_page(db.session, scope, today=company_today(), min_pv=rules.min_pv,
                           cursor=cursor, size=parse_page_size(request.args))
-    context = dict(scope=scope, page=page, min_pv=rules.min_pv)
+    context = dict(scope=scope, page=page, min_pv=rules.min_pv, recent_days=RECENT_DAYS)
     if is_htmx() and cursor:
         return render("downline/_attention_rows.html", **context)
     return render("downline/attention.html", **context)
