@@ -20,12 +20,12 @@ from portal.oneclick.identifiers import hash_token, new_token
 from portal.user_agents import describe_user_agent
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.oneclick.queries import buyers_on_client, devices_of, due_for_finalisation
-from portal.oneclick.services import (ClientNotRecognised, ClientRevoked, IdempotencyKeyReused,
-                                      OneClickError, OneClickOff, StoredDetailsUnusable,
-                                      TooManyOrders, WindowClosed, cancel_oneclick_line,
-                                      cancel_oneclick_order, cancel_oneclick_press,
-                                      charge_closed_order, close_window,
-                                      disable_everywhere, disable_here, enable_from_order)
+from portal.oneclick.errors import (ClientNotRecognised, ClientRevoked, IdempotencyKeyReused,
+                                    OneClickError, OneClickOff, StoredDetailsUnusable,
+                                    TooManyOrders, WindowClosed)
+from portal.oneclick.finalising import charge_closed_order, close_window
+from portal.oneclick.settings import disable_everywhere, disable_here, enable_from_order
+from portal.oneclick.window import cancel_oneclick_line, cancel_oneclick_order, cancel_oneclick_press
 from portal.oneclick.press import expected_ship_date, place_oneclick_order, place_press
 from portal.addresses.services import remove_address
 from portal.orders.models import Order, OrderLine, OrderStatusChange
