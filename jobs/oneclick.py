@@ -16,7 +16,7 @@ from portal.clock import company_today
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.oneclick.queries import due_for_finalisation
-from portal.oneclick.services import charge_closed_order, close_window
+from portal.oneclick.finalising import charge_closed_order, close_window
 from portal.payments.services import gateway_for
 from portal.queues import get_queue, get_redis
 from portal.unit_of_work import commit_before, release_before, transactional

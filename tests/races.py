@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Table, text
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.orm import Session
 
 from portal.extensions import db
@@ -32,23 +32,53 @@ def run_behind(app, session: Session, request: Callable[[Session], T]) -> T | Ex
     (pg_stat_activity); an other request that finishes without waiting fails the test, as it
     raced nothing.
     """
+    def on_a_session(started: Callable[[int], None]) -> T:
+        other = db.session
+        try:
+            started(other.scalar(text("SELECT pg_backend_pid()")))
+            answer = request(other)
+            other.commit()
+            return answer
+        except Exception:
+            other.rollback()
+            raise
+        finally:
+            db.session.remove()
+
+    return _behind(app, session, on_a_session)
+
+
+def run_behind_on_connection(app, session: Session,
+                             request: Callable[[Connection], T]) -> T | Exception:
+    """``run_behind`` for a request on a Core connection of its own, which it may commit or
+    roll back itself; what it left open is committed after it returns, rolled back if it
+    raised."""
+    def on_a_connection(started: Callable[[int], None]) -> T:
+        with db.engine.connect() as connection:
+            started(connection.scalar(text("SELECT pg_backend_pid()")))
+            answer = request(connection)
+            connection.commit()
+            return answer
+
+    return _behind(app, session, on_a_connection)
+
+
+def _behind(app, session: Session, work: Callable[[Callable[[int], None]], T]) -> T | Exception:
     answer: list = []
     started = threading.Event()
 
+    def begun(pid: int) -> None:
+        answer.append(pid)
+        started.set()
+
     def other_request() -> None:
         with app.app_context():
-            other = db.session
             try:
-                answer.append(other.scalar(text("SELECT pg_backend_pid()")))
-                started.set()
-                answer.append(request(other))
-                other.commit()
+                answer.append(work(begun))
             except Exception as error:  # the caller asserts on it
-                other.rollback()
                 answer.append(error)
             finally:
                 started.set()
-                db.session.remove()
 
     thread = threading.Thread(target=other_request)
     thread.start()

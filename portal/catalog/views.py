@@ -12,6 +12,7 @@ from portal.catalog.forms import AddToCartForm
 from portal.catalog.models import Product
 from portal.catalog.services import search_query
 from portal.extensions import db
+from portal.oneclick.views import panel_here
 from portal.pagination import page_number, paginate
 from portal.templating import render
 
@@ -23,7 +24,8 @@ def index():
     text = request.args.get("q", "")[:100]
     page = paginate(db.session, search_query(text), page_number(request.args.get("page")),
                     current_app.config["CATALOG_PAGE_SIZE"])
-    return render("catalog/index.html", "catalog/_results.html", page=page, q=text)
+    return render("catalog/index.html", "catalog/_results.html", page=page, q=text,
+                  oneclick_panel=panel_here() if page.items else None)
 
 
 @bp.get("/products/<int:product_id>")
@@ -35,7 +37,7 @@ def product(product_id: int):
     form.unit.choices = [SelectChoice(u.code, f"{u.label} — ${u.price:,.2f}")
                          for u in item.sellable_units]
     return render("catalog/product.html", product=item, form=form,
-                  subscribe=_subscribe_form(item))
+                  subscribe=_subscribe_form(item), oneclick_panel=panel_here())
 
 
 def _subscribe_form(item: Product) -> SubscribeForm | None:

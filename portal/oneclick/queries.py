@@ -1,8 +1,10 @@
-"""Read side of 1-Click: who may order from a browser, a person's browsers, open orders."""
+"""Read side of 1-Click: who may order from a browser and the panel an item page shows for
+it, a person's browsers, open orders."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select
@@ -12,6 +14,7 @@ from portal.accounts.models import User
 from portal.addresses.models import Address
 from portal.errors import NotFound
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
+from portal.oneclick.rules import SHOPPER_ROLES
 from portal.orders.models import Order, OrderSource
 from portal.orders.states import OrderStatus
 from portal.payments.models import PaymentMethod
@@ -20,7 +23,8 @@ from portal.payments.models import PaymentMethod
 @dataclass(frozen=True)
 class Buyer:
     """What the item page shows about a person who can order from this browser: enough to
-    verify, never enough to use (claims 16-18, 20, 22)."""
+    verify (who, where to in part, which card), never enough to use (no street, no card
+    number)."""
 
     person_id: int
     name: str            # first name and initial
@@ -52,6 +56,49 @@ def buyers_on_client(session: Session, token_hash: str | None, today: date) -> l
                   keyboard_shortcut=setting.keyboard_shortcut, voice_action=setting.voice_action,
                   problem=stored_details_problem(address, card, user, today))
             for setting, user, address, card in rows]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """What an item page needs to show the 1-Click button: the people who can order from this
+    browser, who is preselected, and whether to offer turning 1-Click on."""
+
+    visible: bool
+    buyers: list[Buyer] = field(default_factory=list)
+    selected_id: int | None = None
+    offer_enable: bool = False
+
+    @property
+    def selected(self) -> Buyer | None:
+        return next((b for b in self.buyers if b.person_id == self.selected_id), None)
+
+    @property
+    def any_shortcut(self) -> bool:
+        return any(b.keyboard_shortcut for b in self.buyers)
+
+    @property
+    def any_voice(self) -> bool:
+        return any(b.voice_action for b in self.buyers)
+
+    @staticmethod
+    def new_key() -> str:
+        """A fresh idempotency key for each rendered button."""
+        return secrets.token_urlsafe(18)
+
+
+def oneclick_panel(session: Session, *, viewer: User | None, token_hash: str | None,
+                   today: date) -> Panel:
+    """The 1-Click panel of an item page seen by ``viewer`` (None when nobody is logged in) on
+    the browser whose token hashes to ``token_hash``. Hidden from people who cannot shop; the
+    viewer's own 1-Click is preselected, else the first person whose order would go through;
+    a logged-in viewer without 1-Click here is offered to turn it on."""
+    if viewer is not None and viewer.role not in SHOPPER_ROLES:
+        return Panel(visible=False)
+    buyers = buyers_on_client(session, token_hash, today)
+    mine = next((b for b in buyers if viewer is not None and b.person_id == viewer.id), None)
+    selected = mine or next((b for b in buyers if not b.problem), buyers[0] if buyers else None)
+    return Panel(visible=True, buyers=buyers, selected_id=selected.person_id if selected else None,
+                 offer_enable=viewer is not None and mine is None)
 
 
 def stored_details_problem(address: Address, card: PaymentMethod, user: User, today: date) -> str:

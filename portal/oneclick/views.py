@@ -1,14 +1,11 @@
 """1-Click pages and the single-action endpoint.
 
-Ordering needs no login (claim 41): the browser's client identifier and the person chosen
-among those tied to it are enough. Seeing or changing addresses, cards and 1-Click settings
+Ordering needs no login: the browser's client identifier and the person chosen among those
+tied to it are enough. Seeing or changing addresses, cards and 1-Click settings
 needs a normal login.
 """
 
 from __future__ import annotations
-
-import secrets
-from dataclasses import dataclass, field
 
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 from flask_login import current_user, login_required
@@ -21,8 +18,14 @@ from portal.clock import company_today
 from portal.clock import utcnow
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
-from portal.oneclick import queries, services
+from portal.oneclick import queries
+from portal.oneclick.confirmation import Confirmation
+from portal.oneclick.errors import ClientRevoked
 from portal.oneclick.press import place_oneclick_order
+from portal.oneclick.rules import rules_from
+from portal.oneclick.settings import (disable_everywhere, disable_here, disable_on_client,
+                                      enable_from_order as enable_with_order, enable_oneclick)
+from portal.oneclick.window import cancel_oneclick_line, cancel_oneclick_order, cancel_oneclick_press
 from portal.oneclick.forms import BUTTON_NOT_VALID, ConfirmForm, PressForm, SettingsForm
 from portal.oneclick.identifiers import hash_token, new_token, set_token_cookie, token_from
 from portal.orders.models import Order
@@ -55,65 +58,28 @@ def token_for_enabling() -> str:
 
 @bp.after_app_request
 def issue_identifier(response):
-    """The server assigns the browser its identifier (claims 1, 4, 6) the first time it shows
-    a 1-Click button or settings page; the cookie goes out with that response."""
+    """The server, not the browser, assigns the browser its identifier, the first time it
+    shows it a 1-Click button or settings page; the cookie goes out with that response."""
     token = g.pop("oneclick_new_token", None)
     if token is not None:
         set_token_cookie(response, token)
     return response
 
 
-@dataclass
-class Panel:
-    """What an item page needs to show the 1-Click button: the people who can order from this
-    browser, who is preselected, and whether to offer turning 1-Click on."""
-
-    visible: bool
-    buyers: list[queries.Buyer] = field(default_factory=list)
-    selected_id: int | None = None
-    offer_enable: bool = False
-
-    @property
-    def selected(self) -> queries.Buyer | None:
-        return next((b for b in self.buyers if b.person_id == self.selected_id), None)
-
-    @property
-    def any_shortcut(self) -> bool:
-        return any(b.keyboard_shortcut for b in self.buyers)
-
-    @property
-    def any_voice(self) -> bool:
-        return any(b.voice_action for b in self.buyers)
-
-    @staticmethod
-    def new_key() -> str:
-        """A fresh idempotency key for each rendered button."""
-        return secrets.token_urlsafe(18)
-
-
-def oneclick_panel() -> Panel:
-    if "oneclick_panel" in g:
-        return g.oneclick_panel
-    logged_in = current_user.is_authenticated
-    if logged_in and current_user.role not in services.SHOPPER_ROLES:
-        panel = Panel(visible=False)
-    else:
-        token = g.get("oneclick_new_token") or token_from(request)
-        if token is None:  # a new browser: it gets its identifier with this page
-            g.oneclick_new_token = new_token()
-            buyers = []
-        else:
-            buyers = queries.buyers_on_client(db.session, hash_token(token), company_today())
-        mine = next((b for b in buyers if logged_in and b.person_id == current_user.id), None)
-        selected = mine or next((b for b in buyers if not b.problem), buyers[0] if buyers else None)
-        panel = Panel(visible=True, buyers=buyers,
-                      selected_id=selected.person_id if selected else None,
-                      offer_enable=logged_in and mine is None)
-    g.oneclick_panel = panel
+def panel_here() -> queries.Panel:
+    """The 1-Click panel for the item pages of this request, computed by the view before it
+    renders. A browser new to us gets its identifier with the page that shows it a button."""
+    token = g.get("oneclick_new_token") or token_from(request)
+    viewer = current_user if current_user.is_authenticated else None
+    panel = queries.oneclick_panel(db.session, viewer=viewer,
+                                   token_hash=hash_token(token) if token else None,
+                                   today=company_today())
+    if panel.visible and token is None:
+        g.oneclick_new_token = new_token()
     return panel
 
 
-def oneclick_on_here() -> bool:
+def on_here() -> bool:
     """Whether the logged-in person has 1-Click on in this browser."""
     if not current_user.is_authenticated:
         return False
@@ -125,12 +91,6 @@ def masked_ship_to(order: Order) -> str:
     return Address(city=order.ship_city, postal_code=order.ship_postal_code).masked
 
 
-@bp.app_context_processor
-def oneclick_globals():
-    return {"oneclick_panel": oneclick_panel, "oneclick_on_here": oneclick_on_here,
-            "masked_ship_to": masked_ship_to}
-
-
 # --- Ordering ----------------------------------------------------------------------------------
 
 def refused(status: int, message: str):
@@ -140,7 +100,7 @@ def refused(status: int, message: str):
 
 @bp.post("/1-click/buy")
 def buy():
-    """The single action: the item and the browser's identifier in, an order out (claim 8)."""
+    """The single action: the item and the browser's identifier in, an order out."""
     form = PressForm()
     if not form.validate_on_submit():
         return refused(422, form.problems() or BUTTON_NOT_VALID)
@@ -150,13 +110,13 @@ def buy():
             db.session, token_hash=browser_token_hash(), person_id=form.person.data,
             product_id=form.product_id.data, unit_code=form.unit.data,
             quantity=form.quantity.data, idempotency_key=key,
-            rules=services.rules_from(current_app.config), now=utcnow(), today=company_today())
+            rules=rules_from(current_app.config), now=utcnow(), today=company_today())
     if press_refused:
         return refused(press_refused.status, press_refused.message)
     # A repeat gets the same answer as the first request: the same page, or the same redirect.
     if is_htmx():
         return render_fragment("oneclick/_placed.html", confirmation=confirmation, key=key,
-                               next_key=Panel.new_key(), compact=form.compact.data,
+                               next_key=queries.Panel.new_key(), compact=form.compact.data,
                                csrf_in_header=True)
     return redirect(url_for("oneclick.placed", key=key), 303)
 
@@ -166,7 +126,7 @@ def placed(key: str):
     """The confirmation page a plain form submission is redirected to."""
     press = queries.visible_press(db.session, key, user=current_user,
                                   token_hash=browser_token_hash())
-    return render("oneclick/placed.html", confirmation=services.Confirmation.from_json(press.outcome),
+    return render("oneclick/placed.html", confirmation=Confirmation.from_json(press.outcome),
                   key=press.idempotency_key, next_key=None)
 
 
@@ -176,8 +136,8 @@ def cancel_press(key: str):
     press = queries.visible_press(db.session, key, user=current_user,
                                   token_hash=browser_token_hash())
     with refusal() as refused:
-        changed = services.cancel_oneclick_press(
-            db.session, press=press, rules=services.rules_from(current_app.config), now=utcnow())
+        changed = cancel_oneclick_press(
+            db.session, press=press, rules=rules_from(current_app.config), now=utcnow())
     if refused:
         return _order_refused(press.order_id, refused.error)
     if is_htmx():  # in place of the confirmation: a line, not the whole order
@@ -197,7 +157,8 @@ def order(order_id: int):
 def _order_context(found: Order) -> dict:
     window_open = found.status == "open" and found.combine_until is not None \
         and found.combine_until > utcnow()
-    return {"order": found, "window_open": window_open, "cancel_form": ConfirmForm()}
+    return {"order": found, "window_open": window_open, "cancel_form": ConfirmForm(),
+            "masked_ship_to": masked_ship_to(found)}
 
 
 @bp.post("/1-click/orders/<int:order_id>/cancel")
@@ -205,7 +166,7 @@ def cancel_order(order_id: int):
     found = queries.visible_oneclick_order(db.session, order_id, user=current_user,
                                            token_hash=browser_token_hash())
     with refusal() as refused:
-        services.cancel_oneclick_order(db.session, owner_id=found.user_id, order_id=found.id,
+        cancel_oneclick_order(db.session, owner_id=found.user_id, order_id=found.id,
                                        now=utcnow())
     if refused:
         return _order_refused(found.id, refused.error)
@@ -217,9 +178,9 @@ def cancel_line(order_id: int, line_id: int):
     found = queries.visible_oneclick_order(db.session, order_id, user=current_user,
                                            token_hash=browser_token_hash())
     with refusal() as refused:
-        changed = services.cancel_oneclick_line(
+        changed = cancel_oneclick_line(
             db.session, owner_id=found.user_id, order_id=found.id, line_id=line_id,
-            rules=services.rules_from(current_app.config), now=utcnow())
+            rules=rules_from(current_app.config), now=utcnow())
     if refused:
         return _order_refused(found.id, refused.error)
     return _order_changed(changed.id, _cancel_message(changed))
@@ -267,7 +228,7 @@ def settings():
             g.oneclick_new_token = new_token()
     if form.validate_on_submit():
         with refusal(form):
-            setting = _enable(lambda token: services.enable_oneclick(
+            setting = _enable(lambda token: enable_oneclick(
                 db.session, user=current_user, token_hash=hash_token(token),
                 label=describe_user_agent(request.user_agent.string),
                 address_id=form.address_id.data, card_id=form.card_id.data, today=today,
@@ -282,8 +243,8 @@ def settings():
 
 
 def _defaults(here):
-    """The current settings, or the address and card of the person's latest order (claim 24),
-    or their defaults."""
+    """The current settings, or the address and card of the person's latest order (what they
+    used last is the likeliest choice), or their defaults."""
     if here is not None:
         return {"address_id": here.address_id, "card_id": here.payment_method_id,
                 "keyboard_shortcut": here.keyboard_shortcut, "voice_action": here.voice_action}
@@ -298,7 +259,7 @@ def _enable(enable):
     identifier was revoked meanwhile."""
     try:
         return enable(token_for_enabling())
-    except services.ClientRevoked:
+    except ClientRevoked:
         db.session.rollback()
         g.oneclick_new_token = new_token()
         return enable(g.oneclick_new_token)
@@ -310,7 +271,7 @@ def _enable(enable):
 def enable_from_order(order_id: int):
     """"Turn on 1-Click with this address and card" on an order confirmation."""
     with refusal() as refused:
-        setting = _enable(lambda token: services.enable_from_order(
+        setting = _enable(lambda token: enable_with_order(
             db.session, user=current_user, order_id=order_id, token_hash=hash_token(token),
             label=describe_user_agent(request.user_agent.string), today=company_today(),
             now=utcnow()))
@@ -338,7 +299,7 @@ def devices():
 @login_required
 @shopper_required
 def off_here():
-    if services.disable_here(db.session, user=current_user, token_hash=browser_token_hash(),
+    if disable_here(db.session, user=current_user, token_hash=browser_token_hash(),
                              now=utcnow()):
         flash("1-Click is off on this browser.", "success")
     else:
@@ -350,7 +311,7 @@ def off_here():
 @login_required
 @shopper_required
 def off_device(client_id: int):
-    services.disable_on_client(db.session, user=current_user, client_id=client_id, now=utcnow())
+    disable_on_client(db.session, user=current_user, client_id=client_id, now=utcnow())
     flash("1-Click is off on that browser.", "success")
     return redirect(url_for("oneclick.devices"), 303)
 
@@ -359,7 +320,7 @@ def off_device(client_id: int):
 @login_required
 @shopper_required
 def off_everywhere():
-    count = services.disable_everywhere(db.session, user=current_user, now=utcnow())
+    count = disable_everywhere(db.session, user=current_user, now=utcnow())
     flash(f"1-Click is off on every browser ({count}).", "success")
     return redirect(url_for("oneclick.devices"), 303)
 

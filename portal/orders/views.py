@@ -6,6 +6,7 @@ from flask_login import current_user, login_required
 from portal.extensions import db
 from portal.ids import parse_id
 from portal.fulfilment.queries import shipping_outlook
+from portal.oneclick.views import on_here as oneclick_on_here
 from portal.orders.services import order_for, order_history_query
 from portal.payments.services import wallet
 from portal.pagination import page_number, paginate
@@ -68,4 +69,4 @@ def pay(order_id: int):
 @shopper_required
 def confirmation(order_id: int):
     return render("orders/detail.html", order=order_for(db.session, current_user, order_id),
-                  confirmation=True)
+                  confirmation=True, oneclick_on_here=oneclick_on_here())

@@ -1,4 +1,4 @@
-// 1-Click: the single actions a person opted into besides the click itself (claims 11, 13, 39).
+// 1-Click: the single actions a person opted into besides the click itself.
 // - Keyboard: Shift+B submits the 1-Click form of the item in view (on a list: of the item that
 //   holds the focus), when the person chosen in that form turned the shortcut on.
 // - Voice: where the browser offers speech recognition, a "Say buy now" button appears for

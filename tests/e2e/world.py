@@ -27,7 +27,8 @@ from portal.fulfilment.planning import run_planning
 from portal.fulfilment.services import add_expected_arrival
 from portal.oneclick.identifiers import hash_token, new_token
 from portal.oneclick.press import place_oneclick_order
-from portal.oneclick.services import enable_oneclick, rules_from
+from portal.oneclick.rules import rules_from
+from portal.oneclick.settings import enable_oneclick
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for
 from tests.downline.conftest import give_autoship

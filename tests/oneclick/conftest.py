@@ -13,7 +13,8 @@ import pytest
 from portal.accounts.models import User
 from portal.oneclick.identifiers import COOKIE_NAME, hash_token, new_token
 from portal.oneclick.press import place_oneclick_order
-from portal.oneclick.services import OneClickRules, enable_oneclick
+from portal.oneclick.rules import OneClickRules
+from portal.oneclick.settings import enable_oneclick
 from portal.orders.pricing import ShippingRule
 from tests.conftest import BrowserLikeClient, csrf_token
 from tests.factories import make_address, make_card, make_product, make_user

@@ -15,7 +15,7 @@ from portal.extensions import db
 from portal.mail.models import OutboxMessage
 from portal.oneclick.identifiers import COOKIE_NAME
 from portal.oneclick.models import OneClickRequest
-from portal.oneclick.services import close_window
+from portal.oneclick.finalising import close_window
 from portal.orders.models import Order, OrderLine
 from portal.payments.gateway import SandboxGateway
 from portal.queues import get_queue

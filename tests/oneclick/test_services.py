@@ -2,14 +2,12 @@
 by ship date, cancelling within the window, finalising without charging twice."""
 
 import threading
-import time
 from datetime import timedelta
 from types import SimpleNamespace
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import event, func, select
 
 from portal.catalog.services import OrderingError
 from portal.errors import NotFound
@@ -20,12 +18,12 @@ from portal.oneclick.identifiers import hash_token, new_token
 from portal.user_agents import describe_user_agent
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.oneclick.queries import buyers_on_client, devices_of, due_for_finalisation
-from portal.oneclick.services import (ClientNotRecognised, ClientRevoked, IdempotencyKeyReused,
-                                      OneClickError, OneClickOff, StoredDetailsUnusable,
-                                      TooManyOrders, WindowClosed, cancel_oneclick_line,
-                                      cancel_oneclick_order, cancel_oneclick_press,
-                                      charge_closed_order, close_window,
-                                      disable_everywhere, disable_here, enable_from_order)
+from portal.oneclick.errors import (ClientNotRecognised, ClientRevoked, IdempotencyKeyReused,
+                                    OneClickError, OneClickOff, StoredDetailsUnusable,
+                                    TooManyOrders, WindowClosed)
+from portal.oneclick.finalising import charge_closed_order, close_window
+from portal.oneclick.settings import disable_everywhere, disable_here, enable_from_order
+from portal.oneclick.window import cancel_oneclick_line, cancel_oneclick_order, cancel_oneclick_press
 from portal.oneclick.press import expected_ship_date, place_oneclick_order, place_press
 from portal.addresses.services import remove_address
 from portal.orders.models import Order, OrderLine, OrderStatusChange
@@ -34,6 +32,7 @@ from portal.payments.gateway import Charge, SandboxGateway
 from portal.payments.services import CardUnusable, remove_card
 from tests.factories import make_address, make_card, make_product, make_user
 from tests.oneclick.conftest import NOW, RULES, TODAY, enable, make_shopper, place
+from tests.races import run_behind, run_behind_on_connection
 
 
 def count(session, model) -> int:
@@ -243,59 +242,57 @@ def test_a_reused_key_with_another_item_is_refused(session, redis, shopper):
     assert count(session, OrderLine) == 1
 
 
-def test_a_key_taken_meanwhile_by_someone_else_is_a_reuse_and_nothing_is_kept(session, redis, shopper, monkeypatch):
-    """The race the person's lock cannot see: another person's request committed the key
-    after our first query read. The unique constraint refuses ours."""
+@pytest.mark.server
+def test_a_key_taken_meanwhile_by_someone_else_is_a_reuse_and_nothing_is_kept(app, session, redis, shopper):
+    """The race the person's lock cannot see: another person's press on this browser holds the
+    key, not yet committed, when ours first reads. Ours waits for it, and once it commits the
+    unique key refuses ours: a reuse, and nothing of ours is kept."""
     partner = make_shopper(session, redis, token=shopper.token)
-    place(session, shopper, "key-contested-00000001", person=partner.user)
     session.commit()
-    import portal.oneclick.press as pressing
-    monkeypatch.setattr(pressing, "_earlier_press", lambda row: None)  # read too early
-    with pytest.raises(IdempotencyKeyReused):
-        place(session, shopper, "key-contested-00000001")
-    session.rollback()
+    plain = ids_of(shopper)
+    place(session, shopper, "key-contested-00000001", person=partner.user)  # not committed
+
+    outcome = run_behind(app, session, lambda other: place(other, plain, "key-contested-00000001"))
+
+    assert isinstance(outcome, IdempotencyKeyReused), outcome
     assert count(session, OrderLine) == 1 and count(session, OneClickRequest) == 1
+    assert session.scalar(select(OneClickRequest.user_id)) == partner.user.id
 
 
-def test_a_twin_that_committed_the_key_meanwhile_gets_its_answer(session, redis, shopper, monkeypatch):
-    """On PostgreSQL a press that waited for the person's lock reads the other tables as of
-    before the wait: its twin's key is found by the unique constraint, and its answer given."""
-    first, _ = place(session, shopper, "key-twin-000000000001")
-    session.commit()
-    import portal.oneclick.press as pressing
-    monkeypatch.setattr(pressing, "_earlier_press", lambda row: None)  # read before the twin
-    again, repeat = place(session, shopper, "key-twin-000000000001")
-    session.commit()
-    assert repeat and again == first
+@pytest.mark.server
+def test_a_twin_that_committed_the_key_meanwhile_gets_its_answer(app, session, shopper):
+    """A double click: the second press waits for the person's lock that the first holds, and
+    PostgreSQL reads the other tables as of before that wait, so the second does not see the
+    first's request. The unique key finds it once the first commits, and its answer is given."""
+    plain = ids_of(shopper)
+    first, _ = place(session, shopper, "key-twin-000000000001")  # not committed
+
+    outcome = run_behind(app, session, lambda other: place(other, plain, "key-twin-000000000001"))
+
+    assert outcome == (first, True)
     assert count(session, Order) == 1 and count(session, OrderLine) == 1
     assert count(session, OneClickRequest) == 1
 
 
-def test_on_a_connection_a_twin_gets_its_answer_and_a_reuse_keeps_nothing(
-        app, session, redis, shopper, monkeypatch):
-    """The same races for the view's way of pressing: a Core connection, its own transaction
-    rolled back before the answer is read."""
+@pytest.mark.server
+def test_on_a_connection_a_twin_gets_its_answer_and_a_reuse_keeps_nothing(app, session, redis, shopper):
+    """The same races for a press on a Core connection (``place_press``): its transaction is
+    rolled back before the first answer is read."""
     partner = make_shopper(session, redis, token=shopper.token)
-    first, _ = place(session, shopper, "key-twin-on-connection-1")
-    place(session, shopper, "key-taken-on-connection-1", person=partner.user)
     session.commit()
     plain = ids_of(shopper)
-    session.close()
-    import portal.oneclick.press as pressing
-    monkeypatch.setattr(pressing, "_earlier_press", lambda row: None)  # read too early
 
-    def press(key):
-        return place_press(connection, token_hash=hash_token(plain.token),
-                           person_id=plain.user.id, product_id=plain.product.id,
-                           unit_code="each", quantity=1, idempotency_key=key, rules=RULES,
-                           now=NOW, today=TODAY)
+    def press_with(key):
+        return lambda connection: place_press(
+            connection, token_hash=hash_token(plain.token), person_id=plain.user.id,
+            product_id=plain.product.id, unit_code="each", quantity=1, idempotency_key=key,
+            rules=RULES, now=NOW, today=TODAY)
 
-    with db.engine.connect() as connection:
-        assert press("key-twin-on-connection-1") == (first, True)
-        connection.commit()
-        with pytest.raises(IdempotencyKeyReused):
-            press("key-taken-on-connection-1")
-        connection.rollback()
+    first, _ = place(session, shopper, "key-twin-on-connection-1")  # not committed
+    assert run_behind_on_connection(app, session, press_with("key-twin-on-connection-1")) == (first, True)
+    place(session, shopper, "key-taken-on-connection-1", person=partner.user)  # not committed
+    outcome = run_behind_on_connection(app, session, press_with("key-taken-on-connection-1"))
+    assert isinstance(outcome, IdempotencyKeyReused), outcome
     assert count(session, OrderLine) == 2 and count(session, OneClickRequest) == 2
 
 
@@ -664,40 +661,15 @@ def test_an_order_cancelled_while_a_press_waits_for_it_gets_no_line_a_new_order_
     first, _ = place(session, shopper, "key-before-cancel-001")
     session.commit()
     plain = ids_of(shopper)
-    session.close()
-    cancelling = Session(db.engine)
-    cancel_oneclick_order(cancelling, owner_id=plain.user.id, order_id=first.order_id,
+    cancel_oneclick_order(session, owner_id=plain.user.id, order_id=first.order_id,
                           now=NOW + timedelta(minutes=1))  # holds the order's lock until commit
 
-    def press(n):
-        return place(db.session, plain, "key-during-cancel-01", now=NOW + timedelta(minutes=2))[0]
+    confirmation = run_behind(app, session, lambda other: place(
+        other, plain, "key-during-cancel-01", now=NOW + timedelta(minutes=2))[0])
 
-    outcome = {}
-    thread = threading.Thread(target=lambda: outcome.update(
-        zip(("results", "errors"), run_together(app, 1, press))))
-    thread.start()
-    wait_until_a_backend_waits_for_a_lock(db.engine)  # the press waits for the order's lock
-    cancelling.commit()
-    cancelling.close()
-    thread.join(timeout=30)
-    assert outcome["errors"] == []
-    [confirmation] = outcome["results"]
+    assert not isinstance(confirmation, Exception), confirmation
     assert confirmation.order_id != first.order_id and not confirmation.combined
     assert confirmation.lines_in_order == 1 and confirmation.other_open_orders == []
     cancelled, opened = session.get(Order, first.order_id), session.get(Order, confirmation.order_id)
     assert cancelled.status == "cancelled" and len(cancelled.lines) == 1
     assert opened.status == "open" and len(opened.lines) == 1
-
-
-def wait_until_a_backend_waits_for_a_lock(engine, seconds: float = 10.0) -> None:
-    deadline = time.monotonic() + seconds
-    with engine.connect() as watcher:
-        while time.monotonic() < deadline:
-            waiting = watcher.scalar(text(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"))
-            watcher.rollback()
-            if waiting:
-                return
-            time.sleep(0.02)
-    raise AssertionError("the press never waited for the order's lock")

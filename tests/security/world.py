@@ -40,7 +40,8 @@ from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrd
 from portal.fulfilment.planning import run_planning
 from portal.fulfilment.services import add_expected_arrival, record_receipt
 from portal.mail.models import OutboxMessage
-from portal.oneclick import services as oneclick_services
+from portal.oneclick.rules import rules_from as oneclick_rules_from
+from portal.oneclick.settings import enable_oneclick
 from portal.oneclick.press import place_oneclick_order
 from portal.oneclick.identifiers import hash_token, new_token
 from portal.oneclick.models import ClientIdentifier
@@ -190,14 +191,14 @@ def _shop(session, redis, person: User, product, second_product, first_run: date
         lifetimes=Lifetimes.from_config(config))
 
     client_token = new_token()
-    oneclick_services.enable_oneclick(session, user=person, token_hash=hash_token(client_token),
-                                      label="Firefox on Linux", address_id=address.id,
-                                      card_id=card.id, today=today, now=utcnow())
+    enable_oneclick(session, user=person, token_hash=hash_token(client_token),
+                    label="Firefox on Linux", address_id=address.id, card_id=card.id,
+                    today=today, now=utcnow())
     press_key = secrets.token_urlsafe(18)
     place_oneclick_order(
         session, token_hash=hash_token(client_token), person_id=person.id, product_id=product.id,
         unit_code="each", quantity=1, idempotency_key=press_key,
-        rules=oneclick_services.rules_from(config), now=utcnow(), today=today)
+        rules=oneclick_rules_from(config), now=utcnow(), today=today)
     oneclick_order = session.scalar(select(Order).where(Order.user_id == person.id,
                                                         Order.source == "oneclick"))
     return dict(user=person, address=address, card=card, declining_card=declining_card,
