@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import (Blueprint, Response, abort, current_app, redirect, request,
+from flask import (Blueprint, Response, abort, current_app, redirect,
                    stream_with_context, url_for)
 from flask_login import current_user, login_required
+from htmx_flask import request
 from sqlalchemy import select
 
 from portal.accounts.models import Role, User
@@ -25,7 +26,7 @@ from portal.errors import NotFound
 from portal.extensions import db
 from portal.orders.pricing import shipping_rule
 from portal.roles import role_required
-from portal.templating import is_htmx, render
+from portal.templating import render
 
 bp = Blueprint("downline", __name__, url_prefix="/team")
 team_required = role_required(Role.IBO, Role.ADMIN)
@@ -98,7 +99,7 @@ def autoships():
     context = dict(scope=scope, page=page, filters=filters, notices=notices,
                    args=args, today=company_today(),
                    sorts=queries.SORT_LABELS, statuses=queries.STATUSES)
-    if is_htmx() and cursor:
+    if request.htmx and cursor:
         return render("downline/_rows.html", **context)
     return render("downline/autoships.html", "downline/_results.html", **context)
 
@@ -199,7 +200,7 @@ def attention():
     page = queries.attention_page(db.session, scope, today=company_today(), min_pv=rules.min_pv,
                                   cursor=cursor, size=_page_size())
     context = dict(scope=scope, page=page, min_pv=rules.min_pv)
-    if is_htmx() and cursor:
+    if request.htmx and cursor:
         return render("downline/_attention_rows.html", **context)
     return render("downline/attention.html", **context)
 
@@ -212,7 +213,7 @@ def tree():
     if scope is None:
         return _picker("Team tree")
     nodes, after = queries.direct_recruits_page(db.session, scope, after=_tree_cursor())
-    if is_htmx() and request.args.get("after"):
+    if request.htmx and request.args.get("after"):
         return render("downline/_tree_nodes.html", nodes=nodes, after=after, parent=scope, root=True)
     return render("downline/tree.html", scope=scope, nodes=nodes, after=after, parent=scope, root=True)
 
@@ -231,7 +232,7 @@ def recruits(member_number: str):
         abort(404, "Pick an IBO first.")
     parent = queries.person_in_downline(db.session, scope, member_number)
     nodes, after = queries.direct_recruits_page(db.session, parent, after=_tree_cursor())
-    if is_htmx():
+    if request.htmx:
         return render("downline/_tree_nodes.html", nodes=nodes, after=after, parent=parent, root=False)
     return render("downline/tree.html", scope=scope, nodes=nodes, after=after, parent=parent, root=False)
 
