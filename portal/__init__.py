@@ -13,7 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from portal import embedded_postgres
 from portal.config import Config, config_from_environment
 from portal.db import ping_idle_connections
-from portal.extensions import csrf, db, limiter, login_manager, migrate
+from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from portal.ids import IdConverter
 from portal.queues import redis_url
 from portal.unit_of_work import PortalFlask
@@ -44,6 +44,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     login_manager.init_app(app)
     csrf.init_app(app)
+    htmx.init_app(app)
     app.config["RATELIMIT_STORAGE_URI"] = redis_url(app)  # the same Redis as the queues
     limiter.init_app(app)
 

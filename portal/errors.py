@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 import time
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from htmx_flask import make_response, request
 from werkzeug.exceptions import HTTPException
 
 from portal.extensions import db, limiter
@@ -62,15 +63,13 @@ def render_error(status: int, message: str, headers: dict[str, str] | None = Non
     Whatever the request wrote is rolled back first: nothing of a failed request is kept, and
     the page (whose layout reads the database) never renders inside a broken transaction."""
     db.session.rollback()
-    htmx = request.headers.get("HX-Request") == "true"
+    htmx = bool(request.htmx)
     template = "errors/_error.html" if htmx else "errors/error.html"
-    response = current_app.make_response((
+    response = make_response(
         render_template(template, status=status, title=ERROR_TITLES.get(status, "Error"),
-                        message=message, htmx=htmx), status))
+                        message=message, htmx=htmx), status,
+        retarget=HTMX_ERROR_REGION if htmx else None, reswap="innerHTML" if htmx else None)
     response.vary.add("HX-Request")
-    if htmx:
-        response.headers["HX-Retarget"] = HTMX_ERROR_REGION
-        response.headers["HX-Reswap"] = "innerHTML"
     response.headers.update(headers or {})
     return response
 

@@ -1,4 +1,9 @@
-"""Template filters, globals and the page-or-fragment rendering every view uses."""
+"""The page-or-fragment rendering every view uses, the filters and globals every page shares
+(money, volumes, local times, navigation) and the security headers of every answer.
+
+What a page shows of one concept reaches templates from that concept's blueprint: the cart
+count from ``portal.cart.views``, unit names from ``portal.catalog.views``, order numbers from
+``portal.orders.views``. So this module imports no concept."""
 
 from __future__ import annotations
 
@@ -6,21 +11,15 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, render_template
 from flask_login import current_user
+from htmx_flask import request
 from markupsafe import Markup
-
-from portal.catalog.models import UNIT_LABELS, UnitCode
-from portal.orders.rules import order_number
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def render(template: str, fragment: str | None = None, status: int = 200, **context):
     """The whole page, or only its fragment for an htmx request (varying on HX-Request)."""
-    chosen = fragment if fragment and is_htmx() else template
+    chosen = fragment if fragment and request.htmx else template
     response = current_app.make_response((render_template(chosen, **context), status))
     response.vary.add("HX-Request")
     return response
@@ -52,10 +51,6 @@ def local_time(value: datetime | None, fmt: str = "%b %d, %Y %I:%M %p") -> str:
     return value.astimezone(ZoneInfo(current_app.config["COMPANY_TIMEZONE"])).strftime(fmt)
 
 
-def unit_label(code: str) -> str:
-    return UNIT_LABELS.get(UnitCode(code), code) if code in UnitCode._value2member_map_ else code
-
-
 NAVIGATION = (  # (endpoint, label, who may see it)
     ("catalog.index", "Shop", {"member", "ibo"}),
     ("orders.history", "Orders", {"member", "ibo"}),
@@ -85,18 +80,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(money)
     app.add_template_filter(volume)
     app.add_template_filter(local_time)
-    app.add_template_filter(unit_label)
-    app.add_template_filter(order_number)
     app.jinja_env.globals["navigation"] = navigation
     app.jinja_env.globals["company_name"] = app.config["COMPANY_NAME"]
-
-    @app.context_processor
-    def cart_count():
-        if not current_user.is_authenticated or current_user.is_admin:
-            return {"cart_count": 0}
-        from portal.cart.services import cart_lines
-        from portal.extensions import db
-        return {"cart_count": sum(line.quantity for line in cart_lines(db.session, current_user))}
 
     @app.after_request
     def security_headers(response):
@@ -123,4 +108,4 @@ def register(app: Flask) -> None:
         return response
 
 
-__all__ = ["Markup", "is_htmx", "render", "render_fragment"]
+__all__ = ["Markup", "render", "render_fragment"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import csrf_token, log_in
-from tests.factories import make_user
+from tests.factories import make_product, make_user
 
 MIB = 1024 * 1024
 
@@ -98,6 +98,7 @@ def test_a_405_says_which_methods_are_allowed(client, as_htmx):
     response = client.get("/logout", headers=headers)
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"]
+    assert "The method is not allowed for the requested URL." in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("as_htmx", [False, True])
@@ -106,6 +107,7 @@ def test_a_429_says_when_to_try_again(client, session, monkeypatch, as_htmx):
         client.environ_base["HTTP_HX_REQUEST"] = "true"
     response = too_many(client, session, monkeypatch)
     assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert "Too many attempts. Try again in 1 minute." in response.get_data(as_text=True)
 
 
 def test_a_body_over_the_limit_is_refused_before_anything_reads_it(client, session):
@@ -115,6 +117,7 @@ def test_a_body_over_the_limit_is_refused_before_anything_reads_it(client, sessi
     response = client.post("/login", data=b"x" * (limit + 1),
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code == 413
+    assert "What you sent is larger than the 2 MiB we accept." in response.get_data(as_text=True)
 
 
 def test_every_page_carries_the_error_region_and_its_script(client):
@@ -124,6 +127,9 @@ def test_every_page_carries_the_error_region_and_its_script(client):
     assert '"code": "5..", "swap": true, "error": true, "target": "#htmx-error"' in page
 
 
-def test_a_page_that_exists_is_not_an_error(client):
+def test_a_page_that_exists_is_not_an_error(client, session):
+    make_product(session, name="Green Tea")
     response = client.get("/shop/", headers={"HX-Request": "true"})
     assert response.status_code == 200 and "HX-Retarget" not in response.headers
+    fragment = response.get_data(as_text=True)
+    assert "Green Tea" in fragment and "error-box" not in fragment and "<html" not in fragment

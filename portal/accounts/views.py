@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, request, session, url_for
+from flask import Blueprint, current_app, flash, g, redirect, session, url_for
 from flask_login import current_user, login_required, login_url, login_user, logout_user
+from htmx_flask import make_response, request
 
 from portal.accounts.forms import (ForgotPasswordForm, LoginForm, PasswordChangeForm,
                                    PasswordResetForm, RegistrationForm)
@@ -20,7 +21,7 @@ from portal.clock import utcnow
 from portal.extensions import db, login_manager
 from portal.forms import show_beside_field
 from portal.errors import NotFound, render_error
-from portal.templating import is_htmx, render
+from portal.templating import render
 from portal.unit_of_work import commit_before, refusal
 from portal.user_agents import describe_user_agent
 
@@ -58,10 +59,10 @@ def ask_to_log_in():
     """A page sends the visitor to log in and back. An htmx request gets a 401 whose
     HX-Redirect takes the whole page there (a login form swapped into a fragment helps
     nobody), coming back to the page the request was made from."""
-    if is_htmx():
-        page = request.headers.get("HX-Current-URL") or request.url
-        return render_error(401, login_manager.login_message,
-                            {"HX-Redirect": login_url(login_manager.login_view, next_url=page)})
+    if request.htmx:
+        page = request.htmx.current_url or request.url
+        return make_response(render_error(401, login_manager.login_message),
+                             redirect=login_url(login_manager.login_view, next_url=page))
     flash(login_manager.login_message, login_manager.login_message_category)
     return redirect(login_url(login_manager.login_view, next_url=request.url))
 
@@ -250,12 +251,12 @@ def end_session(login_session_id: int):
     if login_session_id == g.get("login_session_id"):
         end_this_session()
         flash("You are logged out.", "info")
-        if is_htmx():
-            return "", 204, {"HX-Redirect": url_for("accounts.login")}
+        if request.htmx:
+            return make_response("", 204, redirect=url_for("accounts.login"))
         return redirect(url_for("accounts.login"), 303)
     label = end_login_session(db.session, user=current_user, login_session_id=login_session_id)
     message = f"The session on {label} has ended: that browser must log in again."
-    if is_htmx():
+    if request.htmx:
         return render("accounts/_sessions.html", **signed_in_sessions(ended=message))
     flash(message, "success")
     return redirect(url_for("accounts.password"), 303)

@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
+from htmx_flask import request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
@@ -22,7 +23,7 @@ from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for, wallet
 from portal.roles import shopper_required
-from portal.templating import is_htmx, render
+from portal.templating import render
 from portal.unit_of_work import refusal
 
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
@@ -97,7 +98,7 @@ def act(profile_id: int, change: Callable[[AutoshipProfile], object],
     if refused:
         return render_profile(profile_id, refused.status, refused.message, **forms)
     flash(done(outcome) if callable(done) else done, "success")
-    if is_htmx():
+    if request.htmx:
         return render_profile(profile_id)
     return redirect(url_for("autoship.profile", profile_id=profile_id), 303)
 
@@ -346,7 +347,7 @@ def subscribe():
         return render("errors/error.html", "errors/_error.html", status=refused.status,
                       title="Not subscribed", message=refused.message)
     message = f"Added to “{profile.name}”, next shipment {profile.next_run_date:%B %-d}."
-    if is_htmx():
+    if request.htmx:
         return render("autoship/_subscribed.html", message=message, profile=profile)
     flash(message, "success")
     return redirect(url_for("autoship.profile", profile_id=profile.id), 303)

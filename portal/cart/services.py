@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -15,6 +15,12 @@ from portal.orders.pricing import PricedLine
 def cart_lines(session: Session, user: User) -> list[CartLine]:
     return list(session.scalars(select(CartLine).where(CartLine.user_id == user.id)
                                 .order_by(CartLine.added_at, CartLine.id)))
+
+
+def items_in_cart(session: Session, user: User) -> int:
+    """How many items the cart holds: the quantities of its lines added up."""
+    return session.scalar(select(func.coalesce(func.sum(CartLine.quantity), 0))
+                          .where(CartLine.user_id == user.id))
 
 
 def add_to_cart(session: Session, *, user: User, product_id: int, unit_code: str,
@@ -89,4 +95,4 @@ def priced_cart(session: Session, user: User) -> tuple[list[PricedLine], list[st
 
 
 __all__ = ["OrderingError", "add_to_cart", "cart_lines", "change_line", "empty_cart",
-           "priced_cart", "remove_line"]
+           "items_in_cart", "priced_cart", "remove_line"]

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
+from htmx_flask import make_response, request
 
 from portal.cart import services
 from portal.cart.forms import CartLineForm
@@ -10,10 +11,18 @@ from portal.extensions import db
 from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule, totals
 from portal.roles import shopper_required
-from portal.templating import is_htmx, render
+from portal.templating import render
 from portal.unit_of_work import refusal
 
 bp = Blueprint("cart", __name__, url_prefix="/cart")
+
+
+@bp.app_context_processor
+def cart_count() -> dict[str, int]:
+    """The number of items in the shopper's cart, for the cart link in every page's header."""
+    if not current_user.is_authenticated or current_user.is_admin:
+        return {"cart_count": 0}
+    return {"cart_count": services.items_in_cart(db.session, current_user)}
 
 
 def render_cart(status: int = 200, error: str | None = None):
@@ -61,10 +70,9 @@ def add():
         return render("errors/error.html", "errors/_error.html", status=refused.status,
                       title="Not added", message=refused.message)
     message = f"Added {form.quantity.data} × {line.product.name} ({form.unit.data}) to your cart."
-    if is_htmx():
-        response = render("cart/_added.html", message=message, line=line)
-        response.headers["HX-Trigger"] = "cart-changed"
-        return response
+    if request.htmx:
+        return make_response(render("cart/_added.html", message=message, line=line),
+                             trigger="cart-changed")
     flash(message, "success")
     return redirect(url_for("cart.view"), 303)
 
@@ -82,10 +90,8 @@ def change(line_id: int):
                              max_quantity=current_app.config["MAX_LINE_QUANTITY"])
     if refused:
         return render_cart(refused.status, refused.message)
-    if is_htmx():
-        response = render_cart()
-        response.headers["HX-Trigger"] = "cart-changed"
-        return response
+    if request.htmx:
+        return make_response(render_cart(), trigger="cart-changed")
     flash("Your cart is updated.", "success")
     return redirect(url_for("cart.view"), 303)
 
@@ -98,9 +104,7 @@ def remove(line_id: int):
         services.remove_line(db.session, user=current_user, line_id=line_id)
     if refused:
         return render_cart(refused.status, refused.message)
-    if is_htmx():
-        response = render_cart()
-        response.headers["HX-Trigger"] = "cart-changed"
-        return response
+    if request.htmx:
+        return make_response(render_cart(), trigger="cart-changed")
     flash("Removed from your cart.", "success")
     return redirect(url_for("cart.view"), 303)

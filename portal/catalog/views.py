@@ -9,7 +9,7 @@ from portal.autoship.forms import SubscribeForm
 from portal.autoship.models import ProfileStatus
 from portal.autoship.queries import profiles_of
 from portal.catalog.forms import AddToCartForm
-from portal.catalog.models import Product
+from portal.catalog.models import UNIT_LABELS, Product, UnitCode
 from portal.catalog.services import search_query
 from portal.extensions import db
 from portal.oneclick.views import panel_here
@@ -17,6 +17,15 @@ from portal.pagination import page_number, paginate
 from portal.templating import render
 
 bp = Blueprint("catalog", __name__, url_prefix="/shop")
+
+
+@bp.app_template_filter("unit_label")
+def unit_name(code: str) -> str:
+    """A unit's name ("Each", "Case", "Lot") for any page; a code we do not know, as it is."""
+    try:
+        return UNIT_LABELS[UnitCode(code)]
+    except ValueError:
+        return code
 
 
 @bp.get("/")

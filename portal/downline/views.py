@@ -8,9 +8,10 @@ id outside it is a 404 whether it exists or not.
 
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, current_app, redirect, request,
+from flask import (Blueprint, Response, abort, current_app, redirect,
                    stream_with_context, url_for)
 from flask_login import current_user, login_required
+from htmx_flask import request
 
 from portal.accounts.models import Role, User
 from portal.autoship.services import AutoshipRules
@@ -29,7 +30,7 @@ from portal.downline.tree import direct_recruits_page
 from portal.extensions import db
 from portal.orders.pricing import shipping_rule
 from portal.roles import role_required
-from portal.templating import is_htmx, render
+from portal.templating import render
 
 bp = Blueprint("downline", __name__, url_prefix="/team")
 team_required = role_required(Role.IBO, Role.ADMIN)
@@ -82,7 +83,7 @@ def autoships():
     args = filter_args(filters) | ({"size": str(size)} if size != PAGE_SIZE else {})
     context = dict(scope=scope, page=page, filters=filters, notices=notices,
                    args=args, today=company_today(), sorts=SORT_LABELS, statuses=STATUSES)
-    if is_htmx() and cursor:
+    if request.htmx and cursor:
         return render("downline/_rows.html", **context)
     return render("downline/autoships.html", "downline/_results.html", **context)
 
@@ -126,7 +127,7 @@ def attention():
     page = attention_page(db.session, scope, today=company_today(), min_pv=rules.min_pv,
                           cursor=cursor, size=parse_page_size(request.args))
     context = dict(scope=scope, page=page, min_pv=rules.min_pv, recent_days=RECENT_DAYS)
-    if is_htmx() and cursor:
+    if request.htmx and cursor:
         return render("downline/_attention_rows.html", **context)
     return render("downline/attention.html", **context)
 
@@ -139,7 +140,7 @@ def tree():
     if scope is None:
         return _picker("Team tree")
     nodes, after = direct_recruits_page(db.session, scope, after=parse_tree_after(request.args))
-    if is_htmx() and request.args.get("after"):
+    if request.htmx and request.args.get("after"):
         return render("downline/_tree_nodes.html", nodes=nodes, after=after, parent=scope, root=True)
     return render("downline/tree.html", scope=scope, nodes=nodes, after=after, parent=scope, root=True)
 
@@ -153,7 +154,7 @@ def recruits(member_number: str):
         abort(404, "Pick an IBO first.")
     parent = person_in_downline(db.session, scope, member_number)
     nodes, after = direct_recruits_page(db.session, parent, after=parse_tree_after(request.args))
-    if is_htmx():
+    if request.htmx:
         return render("downline/_tree_nodes.html", nodes=nodes, after=after, parent=parent, root=False)
     return render("downline/tree.html", scope=scope, nodes=nodes, after=after, parent=parent, root=False)
 

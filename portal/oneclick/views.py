@@ -7,8 +7,9 @@ needs a normal login.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, url_for
 from flask_login import current_user, login_required
+from htmx_flask import request
 from wtforms.fields.choices import SelectChoice
 
 from portal.accounts.views import safe_next
@@ -31,7 +32,7 @@ from portal.oneclick.identifiers import hash_token, new_token, set_token_cookie,
 from portal.orders.models import Order
 from portal.payments.services import wallet
 from portal.roles import shopper_required
-from portal.templating import is_htmx, render, render_fragment
+from portal.templating import render, render_fragment
 from portal.unit_of_work import refusal
 from portal.user_agents import describe_user_agent
 
@@ -114,7 +115,7 @@ def buy():
     if press_refused:
         return refused(press_refused.status, press_refused.message)
     # A repeat gets the same answer as the first request: the same page, or the same redirect.
-    if is_htmx():
+    if request.htmx:
         return render_fragment("oneclick/_placed.html", confirmation=confirmation, key=key,
                                next_key=queries.Panel.new_key(), compact=form.compact.data,
                                csrf_in_header=True)
@@ -140,7 +141,7 @@ def cancel_press(key: str):
             db.session, press=press, rules=rules_from(current_app.config), now=utcnow())
     if refused:
         return _order_refused(press.order_id, refused.error)
-    if is_htmx():  # in place of the confirmation: a line, not the whole order
+    if request.htmx:  # in place of the confirmation: a line, not the whole order
         return render("oneclick/_cancelled.html", order=changed, message=_cancel_message(changed))
     flash(_cancel_message(changed), "success")
     return redirect(url_for("oneclick.order", order_id=changed.id), 303)
@@ -193,7 +194,7 @@ def _cancel_message(changed: Order) -> str:
 
 
 def _order_changed(order_id: int, message: str):
-    if is_htmx():
+    if request.htmx:
         found = db.session.get(Order, order_id)
         return render("oneclick/_order.html", message=message, **_order_context(found))
     flash(message, "success")
@@ -201,7 +202,7 @@ def _order_changed(order_id: int, message: str):
 
 
 def _order_refused(order_id: int, error: DomainError):
-    if is_htmx():
+    if request.htmx:
         return render("errors/error.html", "errors/_error.html", status=error.status,
                       title="Not changed", message=error.message)
     flash(error.message, "error")

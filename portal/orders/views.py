@@ -7,6 +7,7 @@ from portal.extensions import db
 from portal.ids import parse_id
 from portal.fulfilment.queries import shipping_outlook
 from portal.oneclick.views import on_here as oneclick_on_here
+from portal.orders.rules import order_number
 from portal.orders.services import order_for, order_history_query
 from portal.payments.services import wallet
 from portal.pagination import page_number, paginate
@@ -15,6 +16,7 @@ from portal.templating import render
 from portal.unit_of_work import refusal
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
+bp.add_app_template_filter(order_number)  # "SO00000042" on any page that names an order
 
 
 @bp.get("/")

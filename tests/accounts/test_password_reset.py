@@ -16,7 +16,7 @@ from portal.accounts.password_reset import (ResetLinkError, ResetLinkExpired, Re
 from portal.accounts.passwords import verify_password
 from portal.accounts.services import PasswordError, change_password
 from portal.mail.models import OutboxMessage
-from tests.accounts.web import error_beside, follow, new_browser
+from tests.accounts.web import error_beside, follow, form_values, new_browser
 from tests.conftest import csrf_token, log_in
 from tests.factories import PASSWORD, make_user
 
@@ -179,7 +179,10 @@ def test_nobody_gets_mail_for_an_unknown_address(session):
 def test_the_login_page_offers_a_reset(client):
     page = client.get("/login").get_data(as_text=True)
     assert '<a href="/password/forgot">Forgot your password?</a>' in page
-    assert client.get("/password/forgot").status_code == 200
+    forgot = client.get("/password/forgot")
+    assert forgot.status_code == 200
+    assert "<h1>Forgot your password?</h1>" in forgot.get_data(as_text=True)
+    assert "email" in form_values(forgot)
 
 
 def test_known_and_unknown_addresses_get_the_same_answer(client, session):
@@ -242,13 +245,16 @@ def test_an_expired_link_says_so_and_offers_a_new_one(client, session, monkeypat
 def test_a_forged_link_is_a_400_that_offers_a_new_one(client, session, token):
     answer = client.get(f"/password/reset/{token}")
     assert answer.status_code == 400
+    assert "This password reset link is not valid." in answer.get_data(as_text=True)
     assert 'href="/password/forgot"' in answer.get_data(as_text=True)
 
 
 def test_a_forged_link_changes_nothing_when_posted(client, session):
     person = make_user(session)
     before = person.password_hash
-    assert set_new_password(client, "/password/reset/nonsense").status_code == 400
+    answer = set_new_password(client, "/password/reset/nonsense")
+    assert answer.status_code == 400
+    assert "This password reset link is not valid." in answer.get_data(as_text=True)
     session.refresh(person)
     assert person.password_hash == before
 
@@ -271,7 +277,8 @@ def test_the_new_password_follows_the_usual_rules(client, session, new, confirm,
     assert message in error_beside(answer, field)
     session.refresh(person)
     assert person.password_hash == before
-    assert client.get(path).status_code == 200  # the link still works
+    again = client.get(path)  # the link still works
+    assert again.status_code == 200 and "Choose a new password" in again.get_data(as_text=True)
 
 
 def test_the_link_in_the_mail_starts_with_the_base_url(client, session, monkeypatch):
@@ -290,9 +297,11 @@ def test_a_bad_address_is_refused_beside_its_field(client, session):
 
 def test_the_reset_forms_need_their_csrf_token(client, session):
     person = make_user(session, email="pat@example.test")
-    assert client.post("/password/forgot", data={"email": person.email}).status_code == 400
     path = f"/password/reset/{make_reset_token(person, secret_key=client.application.config['SECRET_KEY'])}"
-    assert client.post(path, data={"new": NEW_PASSWORD, "confirm": NEW_PASSWORD}).status_code == 400
+    for refused in (client.post("/password/forgot", data={"email": person.email}),
+                    client.post(path, data={"new": NEW_PASSWORD, "confirm": NEW_PASSWORD})):
+        assert refused.status_code == 400
+        assert "This form has expired or was not sent from this site." in refused.get_data(as_text=True)
     assert outbox(session) == []
     session.refresh(person)
     assert verify_password(person.password_hash, PASSWORD)

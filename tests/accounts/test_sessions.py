@@ -152,7 +152,9 @@ def test_logging_out_everywhere_takes_a_post_with_a_csrf_token(client, session):
     generation = person.session_generation
 
     assert client.get("/account/logout-everywhere").status_code == 405
-    assert client.post("/account/logout-everywhere").status_code == 400
+    refused = client.post("/account/logout-everywhere")
+    assert refused.status_code == 400
+    assert "This form has expired or was not sent from this site." in refused.get_data(as_text=True)
 
     assert client.get("/home").status_code == 200
     session.refresh(person)
@@ -372,6 +374,7 @@ def test_ending_a_session_twice_finds_it_gone_the_second_time(app, session):
     again = post_form(laptop, url, page="/account/password")
 
     assert again.status_code == 404
+    assert "We could not find that session" in again.get_data(as_text=True)
     assert laptop.get("/home").status_code == 200
 
 
@@ -383,7 +386,9 @@ def test_ending_a_session_takes_a_post_with_a_csrf_token(app, session):
     url = f"/account/sessions/{sessions_of(session, person)[1].id}/end"
 
     assert laptop.get(url).status_code == 405
-    assert laptop.post(url).status_code == 400
+    refused = laptop.post(url)
+    assert refused.status_code == 400
+    assert "This form has expired or was not sent from this site." in refused.get_data(as_text=True)
     assert phone.get("/home").status_code == 200
 
 

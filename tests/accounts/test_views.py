@@ -230,11 +230,12 @@ def test_random_text_in_the_registration_form_never_causes_a_server_error(app, s
 # --- logging in and out ---------------------------------------------------------------------
 
 def test_logging_in_redirects_home_with_303(client, session):
-    make_user(session, email="pat@example.test")
+    make_user(session, email="pat@example.test", first_name="Patricia")
     response = attempt_login(client, "PAT@example.test", PASSWORD)
     assert response.status_code == 303
     assert response.headers["Location"] == "/"
-    assert client.get("/home").status_code == 200
+    home = client.get("/home")
+    assert home.status_code == 200 and "Hello, Patricia" in home.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("email, password", [

@@ -78,6 +78,8 @@ def test_editing_an_address(client, session, member):
 
     assert response.status_code == 303
     assert (address.city, address.postal_code, address.masked) == ("Chicago", "60601", "...Chicago 606**")
+    page = client.get("/addresses/").get_data(as_text=True)
+    assert "Chicago, IL 60601" in page and "Springfield" not in page
 
 
 def test_editing_can_make_an_address_the_default(client, session, member):
@@ -94,6 +96,8 @@ def test_choosing_another_default(client, session, member):
     response = post_form(client, f"/addresses/{office.id}/default", page="/addresses/")
     assert response.status_code == 303
     assert live_monikers(session, member) == {"Home": False, "Office": True}
+    page = client.get("/addresses/").get_data(as_text=True)
+    assert re.findall(r'<strong>(\w+)</strong> <span class="chip">Default</span>', page) == ["Office"]
 
 
 def test_removing_the_default_promotes_another_address(client, session, member):
@@ -164,6 +168,7 @@ def test_another_person_s_address_is_not_found_and_stays_as_it_was(client, sessi
                              page="/addresses/")
 
     assert response.status_code == 404
+    assert "That address is not in your address book." in response.get_data(as_text=True)
     assert "Theirs" not in response.get_data(as_text=True)
     assert snapshot(session) == before
 
@@ -172,6 +177,7 @@ def test_another_person_s_address_is_not_found_and_stays_as_it_was(client, sessi
 def test_an_unknown_address_is_not_found(client, member, url):
     response = post_form(client, url, address_form(), page="/addresses/")
     assert response.status_code == 404
+    assert "That address is not in your address book." in response.get_data(as_text=True)
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -240,12 +246,18 @@ def test_unicode_addresses_are_welcome(client, session, member):
     address = session.scalar(select(Address))
     assert (address.moniker, address.full_name, address.city, address.country) == \
         ("Büro", "Zoë Ørsted", "Zürich", "CH")
+    page = client.get("/addresses/").get_data(as_text=True)
+    assert "<strong>Büro</strong>" in page and "Zoë Ørsted<br>Ölgasse 3<br>Apt 2<br>Zürich, ZH 8001<br>CH" in page
 
 
 def test_the_address_book_needs_a_shopper(client, session):
-    assert client.get("/addresses/").status_code == 302
+    anonymous = client.get("/addresses/")
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"] == "/login?next=%2Faddresses%2F"
     log_in(client, make_user(session, role="admin"))
-    assert client.get("/addresses/").status_code == 403
+    refused = client.get("/addresses/")
+    assert refused.status_code == 403
+    assert "Your account cannot use this page." in refused.get_data(as_text=True)
 
 
 def test_a_form_without_its_csrf_token_is_refused_and_nothing_saved(client, session, member):

@@ -71,7 +71,7 @@ def test_two_devices_checking_out_one_cart_together_place_one_order_charged_once
     product = make_product(session, name="Green Tea", each_price=Decimal("7.90"))
     ids = member.email, address.id, card.id, product.id
     session.commit()
-    session.close()  # hold no transaction (on SQLite: no write lock) while the server works
+    session.close()  # hold no transaction while the server works
 
     phone, laptop = Device(held_server), Device(held_server)
     phone.log_in(ids[0])

@@ -41,7 +41,8 @@ def test_the_whole_ordinary_checkout(client, session, redis):
     assert "Thank you" in confirmation and "Visa ending 4242" in confirmation
     assert "$1,105.80" in confirmation  # 15.80 + 90 + 1000, free shipping
     order = session.scalar(select(Order))
-    assert client.get(f"/orders/{order.id}").status_code == 200
+    detail = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert order.number in detail and "Green Tea" in detail and "$1,105.80" in detail
     assert order.number in client.get("/orders/").get_data(as_text=True)
 
 
@@ -88,11 +89,22 @@ def test_checkout_form_errors_are_4xx_with_messages(client, session, redis):
     log_in(client, member)
     post_form(client, "/cart/add", {"product_id": product.id, "unit": "each", "quantity": 1})
     key, token = checkout_form(client)
-    for data in ({}, {"address_id": "x", "card_id": "y", "idempotency_key": key},
-                 {"address_id": 999999, "card_id": 999999, "idempotency_key": key},
-                 {"address_id": 1, "card_id": 1, "idempotency_key": "short"}):
+    cases = [  # what was sent, the answer, what the page says beside the form
+        ({}, 422, ["Choose where to ship.", "Choose a card."]),
+        ({"address_id": "x", "card_id": "y", "idempotency_key": key}, 422,
+         ["Invalid Choice: could not coerce."] * 2),
+        ({"address_id": 999999, "card_id": 999999, "idempotency_key": key}, 404,
+         ["That address is not in your address book."]),
+        # Only a tampered page sends a bad key: the form comes back, with a new key, to retry.
+        ({"address_id": 1, "card_id": 1, "idempotency_key": "short"}, 422, []),
+    ]
+    for data, status, messages in cases:
         response = client.post("/checkout/", data={**data, "csrf_token": token})
-        assert 400 <= response.status_code < 500, (data, response.status_code)
+        assert response.status_code == status, data
+        page = response.get_data(as_text=True)
+        assert re.findall(r'class="(?:field-error|flash flash-error)"[^>]*>([^<]*)<', page) == messages
+        assert "Place order and pay $" in page
+        assert 'name="idempotency_key" type="hidden" value="short"' not in page
     assert session.scalar(select(func.count()).select_from(Order)) == 0
 
 

@@ -70,6 +70,8 @@ def test_a_second_card_becomes_the_default_only_when_asked(client, session, memb
     assert live_cards(session, member) == {"Visa 4242": True, "Mastercard 4444": False}
     add(client, number="378282246310005", cvc="4321", make_default="y")
     assert live_cards(session, member) == {"Visa 4242": False, "Mastercard 4444": False, "Amex 0005": True}
+    page = client.get("/wallet/").get_data(as_text=True)
+    assert re.findall(r'(\w+ ending \d{4}) <span class="chip">Default</span>', page) == ["Amex ending 0005"]
 
 
 def test_choosing_another_default_card(client, session, member, redis):
@@ -78,6 +80,9 @@ def test_choosing_another_default_card(client, session, member, redis):
     response = post_form(client, f"/wallet/{other.id}/default", page="/wallet/")
     assert response.status_code == 303
     assert live_cards(session, member) == {"Visa 4242": False, "Mastercard 4444": True}
+    page = client.get("/wallet/").get_data(as_text=True)
+    assert re.findall(r'(\w+ ending \d{4}) <span class="chip">Default</span>', page) == \
+        ["Mastercard ending 4444"]
 
 
 def test_removing_the_default_card_promotes_another(client, session, member, redis):
@@ -100,6 +105,7 @@ def test_another_person_s_card_is_not_found_and_stays_as_it_was(client, session,
     response = post_form(client, url.format(id=theirs.id), page="/wallet/")
 
     assert response.status_code == 404
+    assert "That card is not in your wallet." in response.get_data(as_text=True)
     assert snapshot(session) == before
     assert "4444" not in client.get("/wallet/").get_data(as_text=True)
 
@@ -153,12 +159,17 @@ def test_an_amex_wants_four_digits_of_security_code(client, session, member):
 def test_unicode_names_on_cards_are_welcome(client, session, member):
     assert add(client, cardholder="Zoë Ørsted-Müller 李").status_code == 303
     assert session.scalar(select(PaymentMethod.cardholder)) == "Zoë Ørsted-Müller 李"
+    assert "<td>Zoë Ørsted-Müller 李</td>" in client.get("/wallet/").get_data(as_text=True)
 
 
 def test_the_wallet_needs_a_shopper(client, session):
-    assert client.get("/wallet/").status_code == 302
+    anonymous = client.get("/wallet/")
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"] == "/login?next=%2Fwallet%2F"
     log_in(client, make_user(session, role="admin"))
-    assert client.get("/wallet/new").status_code == 403
+    refused = client.get("/wallet/new")
+    assert refused.status_code == 403
+    assert "Your account cannot use this page." in refused.get_data(as_text=True)
 
 
 def test_a_card_form_without_its_csrf_token_is_refused_and_nothing_saved(client, session, member):
