@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from portal.catalog.models import Product, StockLevel
 from portal.clock import utcnow
 from portal.fulfilment.models import (PlanningRun, PurchaseOrder, PurchaseOrderLine, RunStatus,
-                                      Shipment, ShipmentPick, ShipmentStatus)
+                                      Shipment, ShipmentPick, ShipmentStatus, expire_loaded)
 from portal.fulfilment.planner import OpenOrder, OrderLine as PlannedLine, Shipment as PlannedShipment
 from portal.fulfilment.planner import plan_shipments
 from portal.orders.models import Order, OrderLine
@@ -102,7 +102,7 @@ def run_planning(session: Session, *, trigger: str = "") -> PlanningRun:
     run.status = RunStatus.SUCCEEDED
     run.finished_at = utcnow()
     session.flush()
-    _expire_stock(session)
+    expire_loaded(session, StockLevel)
     return run
 
 
@@ -380,10 +380,3 @@ def _record_counts(run: PlanningRun, snapshot: Snapshot, plan: list[PlannedShipm
     run.orders_shipping = orders_shipping
     run.orders_split = orders_split
     run.orders_waiting = run.orders - orders_shipping
-
-
-def _expire_stock(session: Session) -> None:
-    """Stock rows were changed in SQL behind the ORM's back: reload them when next read."""
-    for instance in list(session.identity_map.values()):
-        if isinstance(instance, StockLevel):
-            session.expire(instance)

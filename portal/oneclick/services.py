@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import Role, User
 from portal.addresses.services import owned_address
 from portal.errors import DomainError, Forbidden, NotFound
-from portal.fulfilment.services import request_planning
+from portal.fulfilment.coordination import request_planning
 from portal.mail.services import queue_mail
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.oneclick.queries import client_by_hash

@@ -12,7 +12,7 @@ from rq.serializers import JSONSerializer
 import jobs.fulfilment
 from portal.fulfilment import coordination
 from portal.fulfilment.models import PlanningRun
-from portal.fulfilment.services import request_planning
+from portal.fulfilment.coordination import request_planning
 from portal.queues import get_queue
 from tests.factories import make_user
 

@@ -14,7 +14,7 @@ from portal.clock import utcnow
 from portal.fulfilment import coordination
 from portal.fulfilment.models import InventoryReceipt, PurchaseOrder, Shipment
 from portal.fulfilment.planning import run_planning
-from portal.fulfilment.services import release_shipment
+from portal.fulfilment.shipments import release_shipment
 from tests.conftest import csrf_token, log_in
 from tests.factories import make_admin, make_ibo, make_user
 from tests.fulfilment.builders import destination, expected, paid_order, product, stock_of
