@@ -35,7 +35,6 @@ from redis.exceptions import LockError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
 
@@ -175,7 +174,7 @@ def enqueue_run(app: Flask, reason: str, job_id: str | None = None) -> Job:
 
 def _is_lost(connection: redis_lib.Redis, job_id: str, ttl: int) -> bool:
     try:
-        status = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).get_status()
+        status = Job.fetch(job_id, connection=connection).get_status()
     except NoSuchJobError:
         age = ttl - max(connection.ttl(PENDING_KEY), 0)
         return age > LOST_JOB_GRACE_SECONDS

@@ -7,7 +7,6 @@ import time
 import pytest
 import redis as redis_lib
 from rq.job import Job
-from rq.serializers import JSONSerializer
 
 import jobs.fulfilment
 from portal.fulfilment import coordination
@@ -106,7 +105,7 @@ def test_jobs_carry_only_the_reason(session, redis):
     request_planning(session, "receipt")
     session.commit()
     [job] = planning_jobs()
-    fetched = Job.fetch(job.id, connection=redis, serializer=JSONSerializer)
+    fetched = Job.fetch(job.id, connection=redis)
     assert list(fetched.args) == ["request"] and fetched.kwargs == {}
 
 

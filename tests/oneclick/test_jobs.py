@@ -33,9 +33,8 @@ def count(model, *where) -> int:
 def failures() -> list[str]:
     """The tracebacks of failed jobs on the default queue (empty when none failed)."""
     from rq.job import Job
-    from rq.serializers import JSONSerializer
     queue = get_queue("default")
-    return [Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer).exc_info
+    return [Job.fetch(job_id, connection=queue.connection).exc_info
             for job_id in queue.failed_job_registry.get_job_ids()]
 
 
