@@ -10,7 +10,6 @@ from __future__ import annotations
 from flask import current_app
 from rq.job import Job, JobStatus
 from rq.exceptions import NoSuchJobError
-from rq.serializers import JSONSerializer
 
 from portal.clock import company_today
 from portal.clock import utcnow
@@ -43,8 +42,7 @@ def sweep_closed_windows() -> int:
     for order_id in order_ids:
         job_id = f"oneclick-finalise-{order_id}"
         try:
-            if Job.fetch(job_id, connection=connection, serializer=JSONSerializer).get_status() \
-                    in STILL_COMING:
+            if Job.fetch(job_id, connection=connection).get_status() in STILL_COMING:
                 continue
         except NoSuchJobError:
             pass

@@ -11,7 +11,6 @@ import sys
 
 from flask import Flask
 from rq import Worker
-from rq.serializers import JSONSerializer
 
 from portal import create_app
 from portal.extensions import db
@@ -37,7 +36,7 @@ def _discard_inherited_connections(app: Flask) -> None:
 
 def build_worker(app: Flask, queue_names: list[str] | None = None, name: str | None = None) -> AppWorker:
     names = queue_names or list(app.config["RQ_QUEUES"])
-    worker = AppWorker(names, connection=get_redis(app), serializer=JSONSerializer, name=name)
+    worker = AppWorker(names, connection=get_redis(app), name=name)
     worker.app = app
     return worker
 

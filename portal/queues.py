@@ -1,4 +1,4 @@
-"""Redis and RQ queues: one connection per app, JSON-serialised jobs, enqueued after commit."""
+"""Redis and RQ queues: one connection per app, jobs that carry ids, enqueued after commit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 import redis
 from flask import Flask, current_app
 from rq import Queue, Retry
-from rq.serializers import JSONSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -42,7 +41,7 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
 
 
 def get_queue(name: str = "default", app: Flask | None = None) -> Queue:
-    return Queue(name, connection=get_redis(app), serializer=JSONSerializer)
+    return Queue(name, connection=get_redis(app))
 
 
 def enqueue_after_commit(session: Session, func: str, *args, queue: str = "default",

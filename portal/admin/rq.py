@@ -21,7 +21,6 @@ from rq import Queue
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from rq.serializers import JSONSerializer
 
 from portal.errors import render_error
 from portal.extensions import csrf
@@ -50,7 +49,6 @@ def mount_rq_dashboard(app: Flask) -> None:
     import rq_dashboard
     from rq_dashboard import web
 
-    web.config.serializer = JSONSerializer
     app.config.from_object(rq_dashboard.default_settings)
     app.config["RQ_DASHBOARD_REDIS_URL"] = None  # resolved on the first admin visit
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
@@ -128,7 +126,7 @@ def _check_arguments(args: dict, instances: int, our_queues) -> None:
         if not Job.exists(job_id, connection=connection):
             raise Refused(404, "That job no longer exists: it finished, expired or was deleted.")
         if request.endpoint == f"{BLUEPRINT_NAME}.requeue_job_view":
-            origin = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).origin
+            origin = Job.fetch(job_id, connection=connection).origin
             if job_id not in FailedJobRegistry(origin, connection=connection):
                 raise Refused(409, "Only a failed job can be requeued; this one is not failed.")
 
@@ -137,7 +135,7 @@ def _compact(queue_name: str):
     """rq's compact renames the queue's list first, and Redis refuses to rename a list that does
     not exist: an empty queue has none. Nothing to compact then."""
     try:
-        Queue(queue_name, connection=get_redis(), serializer=JSONSerializer).compact()
+        Queue(queue_name, connection=get_redis()).compact()
     except redis.ResponseError as error:
         if "no such key" not in str(error).lower():
             raise

@@ -8,7 +8,7 @@ from portal.catalog import services as catalog
 from portal.catalog.models import Product
 from portal.errors import NotFound
 from portal.extensions import db
-from portal.fulfilment.services import request_planning
+from portal.fulfilment.coordination import request_planning
 from portal.orders.models import Order
 from portal.orders.states import STATUS_LABELS
 from portal.pagination import page_number, paginate

@@ -15,7 +15,7 @@ from portal.catalog.services import OrderingError
 from portal.clock import utcnow
 from portal.default_choice import lock_owner
 from portal.errors import DomainError
-from portal.fulfilment.services import request_planning
+from portal.fulfilment.coordination import request_planning
 from portal.mail.services import queue_mail
 from portal.orders.models import Order, OrderSource
 from portal.orders.pricing import ShippingRule

@@ -5,8 +5,6 @@ from portal.fulfilment.planner import OpenOrder, OrderLine, Pick, Shipment, plan
 __all__ = ["plan_shipments", "OpenOrder", "OrderLine", "Shipment", "Pick"]
 
 # Inventory, planning runs and the plan they save: models, planning (the run), coordination
-# (coalesced requests, one run at a time), services, queries, views. Other concepts ask for a
-# run after a change the plan depends on with services.request_planning(session, reason).
-from portal.fulfilment.services import request_planning  # noqa: E402
-
-__all__ += ["request_planning"]
+# (planning requests, coalesced; one run at a time), receiving (receipts and expected
+# arrivals), csv_imports, shipments (release and ship), queries, views. Other concepts ask for
+# a run after a change the plan depends on with coordination.request_planning(session, reason).

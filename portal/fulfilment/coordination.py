@@ -25,16 +25,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import redis as redis_lib
-from flask import Flask
+from flask import Flask, current_app
 from redis.exceptions import LockError
 from rq import Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
-from rq.serializers import JSONSerializer
+from sqlalchemy import event
+from sqlalchemy.orm import Session, scoped_session
 
 from portal.queues import get_queue, get_redis
 
@@ -49,6 +51,9 @@ JOB_ID_PREFIX = "fulfilment-plan-"
 # A pending id whose job cannot be found is given this long to be enqueued before it counts as
 # lost (the id is claimed a moment before its job is written).
 LOST_JOB_GRACE_SECONDS = 10
+# Where a session keeps the requests it sends after its commit, and the app to send them with.
+_SESSION_REQUESTS_KEY = "portal.fulfilment.planning_requests"
+_SESSION_APP_KEY = "portal.fulfilment.app"
 TERMINAL_STATUSES = {JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED}
 
 log = logging.getLogger(__name__)
@@ -92,6 +97,47 @@ class PlanningLockTimeout(RuntimeError):
     """The lock stayed taken for longer than a run may last: something is stuck."""
 
 
+def request_planning(session: Session, reason: str) -> None:
+    """Ask for a planning run once ``session`` commits; nothing happens on rollback.
+
+    Call it beside any change the plan depends on: a paid order (checkout, a finalised
+    1-Click order, a materialised autoship order), a receipt, an expected arrival. Requests
+    are coalesced: a burst of them causes one run, and a request made while a run is going
+    causes exactly one more run after it. ``reason`` is a short fixed word ("checkout"), shown
+    in the history of planning runs. If Redis is unreachable the request is logged and lost;
+    the cron safety net plans again within ``PLANNING_CRON_SECONDS``.
+    """
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
+        session.begin()  # so that a rollback before any SQL still drops the request
+    requests = session.info.setdefault(_SESSION_REQUESTS_KEY, Counter())
+    requests[reason[:60] or "unspecified"] += 1
+    session.info[_SESSION_APP_KEY] = current_app._get_current_object()
+
+
+@event.listens_for(Session, "after_commit")
+def _send_planning_requests(session: Session) -> None:
+    requests = session.info.pop(_SESSION_REQUESTS_KEY, None)
+    app = session.info.pop(_SESSION_APP_KEY, None)
+    if not requests or app is None:
+        return
+    try:
+        request_run(app, requests)
+    except redis_lib.RedisError as error:
+        app.logger.warning("planning request %s not sent: %s", dict(requests), error)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_planning_requests(session: Session, previous_transaction) -> None:
+    # Every rollback of the outermost transaction, even one that had not reached the database
+    # yet; a savepoint's rollback keeps what the outer transaction asked for.
+    if previous_transaction.nested or previous_transaction.parent is not None:
+        return
+    session.info.pop(_SESSION_REQUESTS_KEY, None)
+    session.info.pop(_SESSION_APP_KEY, None)
+
+
 def request_run(app: Flask, reasons: Mapping[str, int]) -> str | None:
     """Record ``reasons`` and make sure a planning job will run after this moment.
 
@@ -128,7 +174,7 @@ def enqueue_run(app: Flask, reason: str, job_id: str | None = None) -> Job:
 
 def _is_lost(connection: redis_lib.Redis, job_id: str, ttl: int) -> bool:
     try:
-        status = Job.fetch(job_id, connection=connection, serializer=JSONSerializer).get_status()
+        status = Job.fetch(job_id, connection=connection).get_status()
     except NoSuchJobError:
         age = ttl - max(connection.ttl(PENDING_KEY), 0)
         return age > LOST_JOB_GRACE_SECONDS

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from portal.catalog.models import Product
 from portal.db import Base, UTCDateTime
@@ -217,3 +217,11 @@ class ShipmentPick(Base):
     eaches: Mapped[int]
 
     shipment: Mapped[Shipment] = relationship(back_populates="picks")
+
+
+def expire_loaded(session: Session, *classes: type) -> None:
+    """Rows of ``classes`` were changed in SQL behind the ORM's back: the ones this session
+    holds are reloaded when next read."""
+    for instance in list(session.identity_map.values()):
+        if isinstance(instance, classes):
+            session.expire(instance)

@@ -9,10 +9,14 @@ from flask_login import current_user
 from portal.catalog.models import MAX_ON_HAND
 from portal.clock import company_today
 from portal.extensions import db
-from portal.fulfilment import queries, services
+from portal.fulfilment import queries
+from portal.fulfilment.coordination import request_planning
+from portal.fulfilment.csv_imports import import_arrivals, import_receipts
 from portal.fulfilment.forms import ArrivalForm, CsvUploadForm, ReceiptForm, ReceiveLineForm
 from portal.fulfilment.inventory_csv import MAX_EACHES, CsvRejected
 from portal.fulfilment.models import SHIPMENT_STATUS_LABELS, ShipmentStatus
+from portal.fulfilment.receiving import add_expected_arrival, receive_purchase_order_line, record_receipt
+from portal.fulfilment.shipments import release_shipment, ship_shipment, shipment_by_id
 from portal.pagination import page_number, paginate
 from portal.roles import admin_required
 from portal.templating import render
@@ -59,14 +63,14 @@ def plan():
 
 @bp.post("/plan-now")
 def plan_now():
-    services.request_planning(db.session, "admin")
+    request_planning(db.session, "admin")
     flash("Planning requested. The plan is replaced in a few seconds; reload to see it.", "success")
     return redirect(url_for("fulfilment.plan"), 303)
 
 
 @bp.get("/shipments/<int:shipment_id>")
 def shipment(shipment_id: int):
-    found = services.shipment_by_id(db.session, shipment_id)
+    found = shipment_by_id(db.session, shipment_id)
     return render("fulfilment/shipment.html", shipment=found,
                   summary=queries.shipment_summaries(db.session, [found.id])[found.id],
                   picks=queries.shipment_picks(db.session, found.id))
@@ -78,7 +82,7 @@ def _back_to_plan(status: str):
 
 @bp.post("/shipments/<int:shipment_id>/release")
 def release(shipment_id: int):
-    shipment = services.release_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
+    shipment = release_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
     number = shipment.number
     flash(f"Shipment {number} released to the warehouse.", "success")
     return _back_to_plan(ShipmentStatus.PLANNED)
@@ -86,7 +90,7 @@ def release(shipment_id: int):
 
 @bp.post("/shipments/<int:shipment_id>/ship")
 def ship(shipment_id: int):
-    shipment = services.ship_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
+    shipment = ship_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
     number = shipment.number
     flash(f"Shipment {number} marked as shipped.", "success")
     return _back_to_plan(ShipmentStatus.RELEASED)
@@ -141,8 +145,8 @@ def add_receipt():
     if not form.validate_on_submit():
         return _inventory_page(422, receipt_form=form)
     with refusal(form) as refused:
-        receipt = services.record_receipt(db.session, actor=_actor(), sku=form.sku.data,
-                                          eaches=form.eaches.data, note=form.note.data or "")
+        receipt = record_receipt(db.session, actor=_actor(), sku=form.sku.data,
+                                 eaches=form.eaches.data, note=form.note.data or "")
         sku = receipt.product.sku
     if refused:
         return _inventory_page(refused.status, receipt_form=form)
@@ -156,7 +160,7 @@ def add_arrival():
     if not form.validate_on_submit():
         return _inventory_page(422, arrival_form=form)
     with refusal(form) as refused:
-        purchase_order = services.add_expected_arrival(
+        purchase_order = add_expected_arrival(
             db.session, actor=_actor(), reference=form.reference.data, supplier=form.supplier.data or "",
             expected_on=form.expected_on.data, sku=form.sku.data, eaches=form.eaches.data,
             today=company_today())
@@ -175,8 +179,8 @@ def receive_line(line_id: int):
         return render("errors/error.html", "errors/_error.html", status=422,
                       title="Nothing received",
                       message=" ".join(m for ms in form.errors.values() for m in ms))
-    receipt = services.receive_purchase_order_line(db.session, actor=_actor(), line_id=line_id,
-                                                   eaches=form.eaches.data)
+    receipt = receive_purchase_order_line(db.session, actor=_actor(), line_id=line_id,
+                                          eaches=form.eaches.data)
     sku = receipt.product.sku
     flash(f"Received {form.eaches.data:,} eaches of {sku}. The plan is being updated.", "success")
     return redirect(url_for("fulfilment.inventory", page=request.args.get("page", 1)), 303)
@@ -202,9 +206,9 @@ def _upload(prefix: str, importer, noun: str):
 
 @bp.post("/inventory/receipts.csv")
 def upload_receipts():
-    return _upload("receipts_csv", services.import_receipts, "receipt")
+    return _upload("receipts_csv", import_receipts, "receipt")
 
 
 @bp.post("/inventory/arrivals.csv")
 def upload_arrivals():
-    return _upload("arrivals_csv", services.import_arrivals, "expected arrival")
+    return _upload("arrivals_csv", import_arrivals, "expected arrival")

@@ -6,12 +6,23 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.clock import utcnow
 from portal.mail.models import OutboxMessage
 from portal.queues import enqueue_after_commit
+
+# The retry rule. A message still pending (its enqueue was lost, or sending raised and the job
+# rolled back) or failed is sent again by the outbox cron every RETRY_EVERY_SECONDS while it
+# was tried fewer than MAX_ATTEMPTS times, so that a message that cannot go out is not tried
+# forever. A round takes at most RETRY_BATCH, the oldest first, so that a long outage drains
+# over several rounds instead of one job that outlives its timeout.
+RETRY_EVERY_SECONDS = 300
+MAX_ATTEMPTS = 5
+RETRY_BATCH = 500
+RETRIED_STATUSES = ("pending", "failed")
 
 
 def queue_mail(session: Session, *, user: User, subject: str, body: str) -> OutboxMessage:
@@ -42,3 +53,11 @@ def deliver(session: Session, app: Flask, message_id: int) -> str:
         smtp.send_message(email)
     message.status, message.sent_at, message.last_error = "sent", utcnow(), ""
     return message.status
+
+
+def messages_to_retry(session: Session) -> list[int]:
+    """Ids of the outbox messages the next retry round sends again (see the retry rule above)."""
+    return list(session.scalars(
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status.in_(RETRIED_STATUSES), OutboxMessage.attempts < MAX_ATTEMPTS)
+        .order_by(OutboxMessage.id).limit(RETRY_BATCH)))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
-from portal.fulfilment.services import request_planning
+from portal.fulfilment.coordination import request_planning
 from portal.mail.services import queue_mail
 from portal.orders.models import Order, OrderSource
 from portal.orders.services import change_status, charge_order

@@ -48,5 +48,5 @@ def charge(app: Flask, session: Session, order_ids: list[int], today: date) -> B
 
 
 def _request_planning(session: Session, reason: str) -> None:
-    from portal.fulfilment.services import request_planning  # fulfilment reads orders
+    from portal.fulfilment.coordination import request_planning  # fulfilment reads orders
     request_planning(session, reason)

@@ -176,12 +176,16 @@ def test_the_dashboard_still_lists_and_requeues_what_exists(dashboard):
 
     from portal.queues import get_queue
     queue = get_queue("default")
-    job = queue.enqueue("jobs.fulfilment.plan")
+    job = queue.enqueue("jobs.fulfilment.plan", "cron")
     queue.remove(job)
     job.set_status(JobStatus.FAILED)
     queue.failed_job_registry.add(job, ttl=-1)
     listed = dashboard.get("/admin/rq/0/data/jobs/default/failed/8/asc/1.json")
     assert listed.status_code == 200 and [j["id"] for j in listed.json["jobs"]] == [job.id]
     assert dashboard.get(f"/admin/rq/0/view/job/{job.id}").status_code == 200
+    # The dashboard reads the job as our workers do: its function and arguments.
+    detail = dashboard.get(f"/admin/rq/0/data/job/{job.id}.json").json
+    assert (detail["status"], detail["origin"]) == ("failed", "default")
+    assert "jobs.fulfilment.plan('cron')" in detail["description"]
     assert dashboard.post(f"/admin/rq/job/{job.id}/requeue", headers=ORIGIN).json == {"status": "OK"}
     assert queue.job_ids == [job.id]

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, text
 
+from jobs import autoship as autoship_jobs
 from jobs.autoship import refresh_product_cycle_pv
 from jobs.cron import build_scheduler, schedule
 from portal.autoship import services
@@ -243,10 +244,9 @@ def test_the_nightly_repair_runs_on_a_worker_and_logs_what_it_fixed(
 
 def test_cron_schedules_the_repair_nightly_as_a_job_a_worker_runs(
         app, session, redis, member, product, run_worker, monkeypatch):
-    entry = next(e for e in schedule(app) if e["func_name"] == "jobs.autoship.repair_cycle_pv")
-    assert entry == {"func_name": "jobs.autoship.repair_cycle_pv", "queue_name": "default",
-                     "cron": "30 9 * * *"}
-    job = next(j for j in build_scheduler(app)._cron_jobs if j.func_name == entry["func_name"])
+    entry = next(e for e in schedule(app) if e["func"] is autoship_jobs.repair_cycle_pv)
+    assert entry == {"func": autoship_jobs.repair_cycle_pv, "queue_name": "default", "cron": "30 9 * * *"}
+    job = next(j for j in build_scheduler(app).get_jobs() if j.func_name == "jobs.autoship.repair_cycle_pv")
     next_run = job.next_enqueue_time
     assert (next_run.hour, next_run.minute, next_run.utcoffset()) == (9, 30, timedelta(0))
     assert next_run - datetime.now(next_run.tzinfo) <= timedelta(days=1)
@@ -260,7 +260,7 @@ def test_cron_schedules_the_repair_nightly_as_a_job_a_worker_runs(
     assert stored_pv(session, profile) == Decimal("16.00")
 
     monkeypatch.setitem(app.config, "CYCLE_PV_REPAIR_CRON", "")
-    assert "jobs.autoship.repair_cycle_pv" not in {e["func_name"] for e in schedule(app)}
+    assert autoship_jobs.repair_cycle_pv not in {e["func"] for e in schedule(app)}
 
 
 def test_the_repair_command_prints_what_it_fixed(app, session, member, product):

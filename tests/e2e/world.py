@@ -24,7 +24,7 @@ from portal.checkout.services import check_out
 from portal.clock import company_today
 from portal.fulfilment.models import Shipment
 from portal.fulfilment.planning import run_planning
-from portal.fulfilment.services import add_expected_arrival
+from portal.fulfilment.receiving import add_expected_arrival
 from portal.oneclick.identifiers import hash_token, new_token
 from portal.oneclick.press import place_oneclick_order
 from portal.oneclick.rules import rules_from

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from sqlalchemy import func, select
 
 from portal.catalog.models import StockLevel
+from portal.fulfilment import coordination
 from portal.fulfilment.models import PurchaseOrder, PurchaseOrderLine, Shipment, ShipmentPick
 from portal.orders.models import Order
 from portal.orders.pricing import PricedLine, ShippingRule
@@ -98,3 +99,14 @@ def picks_per_product(session) -> dict[int, int]:
         .join(Shipment, Shipment.id == ShipmentPick.shipment_id)
         .where(Shipment.status.in_(("planned", "released")))
         .group_by(ShipmentPick.product_id)).all())
+
+
+def count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def planning_requested(redis) -> dict[str, int]:
+    """What the pending planning job was asked for (and take it, as the job would)."""
+    pending = redis.get(coordination.PENDING_KEY)
+    assert pending is not None, "no planning job pending"
+    return coordination.take_requests(redis, pending.decode())

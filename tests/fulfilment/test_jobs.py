@@ -14,7 +14,7 @@ from portal.extensions import db
 from portal.fulfilment import coordination
 from portal.fulfilment.models import PlanningRun, Shipment, ShipmentPick
 from portal.fulfilment.queries import allocation_mismatches
-from portal.fulfilment.services import record_receipt
+from portal.fulfilment.receiving import record_receipt
 from portal.payments.gateway import SandboxGateway
 from portal.queues import get_queue
 from tests.factories import make_address, make_card, make_user

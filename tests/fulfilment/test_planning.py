@@ -15,7 +15,7 @@ from portal.fulfilment import planning
 from portal.fulfilment.models import PlanningRun, Shipment, ShipmentPick
 from portal.fulfilment.planning import AllocationRefused, load_snapshot, run_planning
 from portal.fulfilment.queries import allocation_mismatches
-from portal.fulfilment.services import release_shipment, ship_shipment
+from portal.fulfilment.shipments import release_shipment, ship_shipment
 from portal.orders.models import Order
 from portal.orders.services import change_status
 from tests.fulfilment.builders import (destination, expected, paid_order, picks_per_product, product,
@@ -151,7 +151,7 @@ def test_released_shipments_stay_and_their_orders_are_not_planned_again(session)
 
 
 def test_the_rest_of_a_partly_released_order_ships_when_stock_arrives(session):
-    from portal.fulfilment.services import record_receipt
+    from portal.fulfilment.receiving import record_receipt
     soap = product(session, 3)
     order = paid_order(session, destination(session), (soap, 5))
     run_planning(session)
@@ -301,7 +301,7 @@ def test_whatever_happens_between_runs_the_saved_plan_is_the_planners(session, s
     plan is exactly what plan_shipments gives for the same data, and allocated is what planned
     and released shipments hold."""
     import random
-    from portal.fulfilment.services import record_receipt
+    from portal.fulfilment.receiving import record_receipt
     rng = random.Random(seed)
     items = [product(session, rng.randint(0, 30)) for _ in range(4)]
     for item in items[:3]:

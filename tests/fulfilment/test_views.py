@@ -4,7 +4,9 @@ their order ships."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +16,7 @@ from portal.clock import utcnow
 from portal.fulfilment import coordination
 from portal.fulfilment.models import InventoryReceipt, PurchaseOrder, Shipment
 from portal.fulfilment.planning import run_planning
-from portal.fulfilment.services import release_shipment
+from portal.fulfilment.shipments import release_shipment
 from tests.conftest import csrf_token, log_in
 from tests.factories import make_admin, make_ibo, make_user
 from tests.fulfilment.builders import destination, expected, paid_order, product, stock_of
@@ -42,14 +44,37 @@ def text_of(response) -> str:
     return response.get_data(as_text=True)
 
 
+def visible_text(response) -> str:
+    """The page's words as a reader sees them: tags dropped, white space collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", text_of(response)).split())
+
+
+# What each page shows of one world: three eaches of SOAP-1 on hand, an order of five to Hana
+# Ito (three ship now, two wait), ten more expected on PO-77 in four days.
+PAGE_CONTENT = {
+    "/admin/fulfilment/": lambda w: [f"{w.order.number} 1 3", "Hana Ito", "Partial",
+                                     "0 of 1 lines planned in full; 3 of 5 eaches"],
+    "/admin/fulfilment/waiting": lambda w: [f"{w.order.number}", "SOAP-1 2 of 5 expected " + w.on],
+    "/admin/fulfilment/runs": lambda w: [f"#{w.run.id}", "Succeeded 1 1 0 1 0 0%"],
+    "/admin/fulfilment/stock": lambda w: [f"SOAP-1 {w.soap.name} 3 3 0 {w.on}"],
+    "/admin/fulfilment/inventory": lambda w: [f"PO-77 Test {w.on} SOAP-1 {w.soap.name} 10 0",
+                                              "No receipts yet."],
+}
+
+
 @pytest.mark.parametrize("url", PAGES)
 def test_admins_see_every_fulfilment_page(admin, session, url):
-    soap = product(session, 3)
-    paid_order(session, destination(session), (soap, 5))
-    expected(session, soap, 10, company_today() + timedelta(days=4))
-    run_planning(session)
+    soap = product(session, 3, sku="SOAP-1")
+    order = paid_order(session, destination(session, full_name="Hana Ito"), (soap, 5))
+    on = company_today() + timedelta(days=4)
+    expected(session, soap, 10, on, reference="PO-77")
+    run = run_planning(session)
+    world = SimpleNamespace(soap=soap, order=order, run=run, on=on.strftime("%b %d, %Y"))
     response = admin.get(url)
     assert response.status_code == 200
+    page = visible_text(response)
+    for shown in PAGE_CONTENT[url](world):
+        assert shown in page
 
 
 @pytest.mark.parametrize("maker", [make_user, make_ibo, None])
@@ -101,6 +126,7 @@ def test_an_htmx_request_gets_the_table_alone(client, htmx, session):
 def test_plan_now_asks_for_a_run(admin, redis):
     response = post(admin, "/admin/fulfilment/plan-now", {})
     assert response.status_code == 303
+    assert "Planning requested." in text_of(admin.get(response.headers["Location"]))
     pending = redis.get(coordination.PENDING_KEY)
     assert coordination.take_requests(redis, pending.decode()) == {"admin": 1}
 
@@ -113,16 +139,22 @@ def test_releasing_and_shipping_through_the_plan_page(admin, session):
     response = post(admin, f"/admin/fulfilment/shipments/{shipment_id}/release", {})
     assert response.status_code == 303
     assert "released to the warehouse" in text_of(admin.get(response.headers["Location"]))
-    assert post(admin, f"/admin/fulfilment/shipments/{shipment_id}/release", {}).status_code == 422
-    assert post(admin, f"/admin/fulfilment/shipments/{shipment_id}/ship", {}).status_code == 303
+    number = session.get(Shipment, shipment_id).number
+    again = post(admin, f"/admin/fulfilment/shipments/{shipment_id}/release", {})
+    assert again.status_code == 422 and f"Shipment {number} is already released." in text_of(again)
+    shipped = post(admin, f"/admin/fulfilment/shipments/{shipment_id}/ship", {})
+    assert shipped.status_code == 303
+    assert f"Shipment {number} marked as shipped." in text_of(admin.get(shipped.headers["Location"]))
     assert stock_of(session, soap) == (2, 0)
-    assert text_of(admin.get(f"/admin/fulfilment/shipments/{shipment_id}")).count(order.number) >= 1
+    page = visible_text(admin.get(f"/admin/fulfilment/shipments/{shipment_id}"))
+    assert number in page and order.number in page and "Shipped" in page
 
 
 def test_a_stale_or_unknown_shipment_is_a_404(admin):
     response = post(admin, "/admin/fulfilment/shipments/424242/release", {})
     assert response.status_code == 404 and "newer planning run replaced it" in text_of(response)
-    assert admin.get("/admin/fulfilment/shipments/424242").status_code == 404
+    response = admin.get("/admin/fulfilment/shipments/424242")
+    assert response.status_code == 404 and "newer planning run replaced it" in text_of(response)
 
 
 def test_a_receipt_through_the_form(admin, session, redis):
@@ -130,6 +162,9 @@ def test_a_receipt_through_the_form(admin, session, redis):
     response = post(admin, "/admin/fulfilment/inventory/receipts",
                     {"sku": soap.sku.lower(), "eaches": "9", "note": "pallet"}, prefix="receipt")
     assert response.status_code == 303
+    page = visible_text(admin.get(response.headers["Location"]))
+    assert f"Received 9 eaches of {soap.sku}." in page
+    assert f"{soap.sku} {soap.name} 9 — pallet" in page  # the latest receipts, on no purchase order
     assert stock_of(session, soap) == (10, 0)
     assert redis.get(coordination.PENDING_KEY) is not None
 
@@ -166,18 +201,23 @@ def test_an_expected_arrival_through_the_form(admin, session):
     assert response.status_code == 422 and "Not a valid date value." in text_of(response)
 
 
-@pytest.mark.parametrize("url, prefix, data", [
-    ("/admin/fulfilment/inventory/receipts", "receipt", {"note": "pallet\x003"}),
-    ("/admin/fulfilment/inventory/arrivals", "arrival", {"supplier": "Acme\x00"}),
-    ("/admin/fulfilment/inventory/arrivals", "arrival", {"expected_on": "9999-12-31"}),
+@pytest.mark.parametrize("url, prefix, data, field, message", [
+    ("/admin/fulfilment/inventory/receipts", "receipt", {"note": "pallet\x003"}, "note",
+     "Remove the control characters from this field."),
+    ("/admin/fulfilment/inventory/arrivals", "arrival", {"supplier": "Acme\x00"}, "supplier",
+     "Remove the control characters from this field."),
+    ("/admin/fulfilment/inventory/arrivals", "arrival", {"expected_on": "9999-12-31"}, "expected_on",
+     "Enter a date between 1900 and 2199."),
 ])
-def test_control_characters_and_far_dates_are_refused_beside_the_field(admin, session, url, prefix, data):
+def test_control_characters_and_far_dates_are_refused_beside_the_field(admin, session, url, prefix,
+                                                                       data, field, message):
     # PostgreSQL cannot store a NUL at all: this was a 500.
     soap = product(session, 0)
     base = {"reference": "PO-501", "supplier": "Acme", "sku": soap.sku, "eaches": "48",
             "expected_on": (company_today() + timedelta(days=8)).isoformat(), "note": ""}
     response = post(admin, url, {**base, **data}, prefix=prefix)
     assert response.status_code == 422
+    assert f'<small class="field-error" id="{prefix}-{field}-error">{message}</small>' in text_of(response)
     assert session.scalar(select(func.count()).select_from(InventoryReceipt)) == 0
     assert session.scalar(select(func.count()).select_from(PurchaseOrder)) == 0
 
@@ -187,10 +227,16 @@ def test_receiving_a_purchase_order_line_from_the_list(admin, session):
     purchase_order = expected(session, soap, 12, company_today() + timedelta(days=2))
     line_id = purchase_order.lines[0].id
     url = f"/admin/fulfilment/inventory/arrivals/lines/{line_id}/receive"
-    assert post(admin, url, {"eaches": "-2"}).status_code == 422
-    assert post(admin, url, {"eaches": "12"}).status_code == 303
+    refused = post(admin, url, {"eaches": "-2"})
+    assert refused.status_code == 422 and "Nothing received 1 to 1,000,000 eaches." in visible_text(refused)
+    received = post(admin, url, {"eaches": "12"})
+    assert received.status_code == 303
+    page = visible_text(admin.get(received.headers["Location"]))
+    assert f"Received 12 eaches of {soap.sku}." in page
+    assert f"{soap.sku} {soap.name} 12 {purchase_order.reference}" in page  # the latest receipts
     assert stock_of(session, soap) == (12, 0)
-    assert post(admin, "/admin/fulfilment/inventory/arrivals/lines/99999/receive", {"eaches": "1"}).status_code == 404
+    unknown = post(admin, "/admin/fulfilment/inventory/arrivals/lines/99999/receive", {"eaches": "1"})
+    assert unknown.status_code == 404 and "No such purchase-order line." in text_of(unknown)
 
 
 def upload(client, url: str, prefix: str, content: bytes, filename: str = "stock.csv"):
@@ -289,7 +335,9 @@ def test_expected_arrivals_stop_at_the_stock_ceiling_per_purchase_order_line(adm
 def test_a_file_too_big_to_accept_is_a_413(admin, app):
     response = upload(admin, "/admin/fulfilment/inventory/receipts.csv", "receipts_csv",
                       b"A,1\n" * (app.config["MAX_CONTENT_LENGTH"] // 4 + 10))
+    mebibytes = app.config["MAX_CONTENT_LENGTH"] // 2**20
     assert response.status_code == 413
+    assert f"larger than the {mebibytes} MiB we accept." in visible_text(response)
 
 
 def test_an_upload_without_a_file_is_refused(admin):
@@ -304,6 +352,8 @@ def test_an_arrivals_file_is_imported_and_a_bad_one_reported_by_line(admin, sess
     response = upload(admin, "/admin/fulfilment/inventory/arrivals.csv", "arrivals_csv",
                       f"{soap.sku},24,{later},PO-CSV\n".encode())
     assert response.status_code == 303
+    page = visible_text(admin.get(response.headers["Location"]))
+    assert "Imported 1 expected arrival." in page and "PO-CSV CSV upload" in page
     response = upload(admin, "/admin/fulfilment/inventory/arrivals.csv", "arrivals_csv",
                       f"{soap.sku},24,2001-01-01\n{soap.sku},1\n".encode())
     page = text_of(response)
@@ -316,6 +366,7 @@ def test_an_arrivals_file_is_imported_and_a_bad_one_reported_by_line(admin, sess
 def test_a_post_without_its_csrf_token_is_refused(admin):
     response = admin.post("/admin/fulfilment/plan-now")
     assert response.status_code == 400
+    assert "This form has expired or was not sent from this site." in text_of(response)
 
 
 # --- members: how their order ships -----------------------------------------------------------

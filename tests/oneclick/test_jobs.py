@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from jobs.cron import schedule
+from jobs.oneclick import sweep_closed_windows
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.mail.models import OutboxMessage
@@ -33,9 +34,8 @@ def count(model, *where) -> int:
 def failures() -> list[str]:
     """The tracebacks of failed jobs on the default queue (empty when none failed)."""
     from rq.job import Job
-    from rq.serializers import JSONSerializer
     queue = get_queue("default")
-    return [Job.fetch(job_id, connection=queue.connection, serializer=JSONSerializer).exc_info
+    return [Job.fetch(job_id, connection=queue.connection).exc_info
             for job_id in queue.failed_job_registry.get_job_ids()]
 
 
@@ -51,8 +51,7 @@ def open_order_for(session, redis, shopper, product, quantity=1, minutes_left=-1
 
 
 def test_the_sweep_is_scheduled_every_minute(app):
-    assert {"func_name": "jobs.oneclick.sweep_closed_windows", "queue_name": "default",
-            "interval": 60} in schedule(app)
+    assert {"func": sweep_closed_windows, "queue_name": "default", "interval": 60} in schedule(app)
 
 
 def test_a_real_worker_finalises_closed_windows_and_leaves_open_ones(session, redis, run_worker):

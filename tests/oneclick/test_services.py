@@ -12,7 +12,7 @@ from sqlalchemy import event, func, select
 from portal.catalog.services import OrderingError
 from portal.errors import NotFound
 from portal.extensions import db
-from portal.fulfilment.services import add_expected_arrival, receive_purchase_order_line
+from portal.fulfilment.receiving import add_expected_arrival, receive_purchase_order_line
 from portal.mail.models import OutboxMessage
 from portal.oneclick.identifiers import hash_token, new_token
 from portal.user_agents import describe_user_agent

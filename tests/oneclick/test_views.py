@@ -13,7 +13,7 @@ from sqlalchemy import event, func, select, update
 from portal.clock import company_today
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.fulfilment.services import add_expected_arrival
+from portal.fulfilment.receiving import add_expected_arrival
 from portal.oneclick.identifiers import COOKIE_NAME, hash_token
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.orders.models import Order, OrderLine

@@ -38,7 +38,7 @@ from portal.clock import utcnow
 from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrderLine, Shipment,
                                       ShipmentPick)
 from portal.fulfilment.planning import run_planning
-from portal.fulfilment.services import add_expected_arrival, record_receipt
+from portal.fulfilment.receiving import add_expected_arrival, record_receipt
 from portal.mail.models import OutboxMessage
 from portal.oneclick.rules import rules_from as oneclick_rules_from
 from portal.oneclick.settings import enable_oneclick
