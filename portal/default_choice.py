@@ -3,9 +3,10 @@ default card of the wallet.
 
 Such a model has ``user_id``, ``is_default`` and ``archived_at`` (items are archived, never
 deleted), and a partial unique index that allows one default per person among the live rows
-(``is_default AND archived_at IS NULL``). ``OwnedItems`` is one such kind as its services see
-it: a person's list, an item checked to be theirs, choosing the default and removing. The
-functions below it take an item already checked to be the actor's.
+(``is_default AND archived_at IS NULL``). ``OwnedItems`` describes one such kind and gives its
+services what they share: a person's live items in order, the check that an item is theirs,
+choosing the default and removing one. The functions below it take an item already checked to
+be the actor's.
 
 Every service that adds, archives or makes the default one of a person's items calls
 ``lock_owner`` first, before it reads anything: two requests of the same person (two tabs) then
@@ -51,6 +52,7 @@ class OwnedItems(Generic[Item]):
     not_found: str
 
     def of(self, session: Session, owner: User) -> list[Item]:
+        """The owner's live items in ``order``."""
         model = self.model
         return list(session.scalars(select(model).where(model.user_id == owner.id,
                                                         model.archived_at.is_(None))
@@ -64,12 +66,15 @@ class OwnedItems(Generic[Item]):
         return item
 
     def choose_default(self, session: Session, owner: User, item_id: int) -> Item:
+        """Make the owner's live item ``item_id`` their default; NotFound if it is not theirs."""
         lock_owner(session, owner)
         item = self.owned(session, owner, item_id)
         make_default(session, item)
         return item
 
     def remove(self, session: Session, owner: User, item_id: int) -> None:
+        """Archive the owner's live item ``item_id``, its successor in ``order`` becoming the
+        default if it was; NotFound if it is not theirs."""
         lock_owner(session, owner)
         archive_keeping_a_default(session, self.owned(session, owner, item_id),
                                   successor_order=self.order)
