@@ -9,7 +9,7 @@ from datetime import date
 import wtforms
 from flask import flash
 from flask_wtf import FlaskForm
-from wtforms.validators import ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from portal.errors import DomainError
 from portal.numbers import WHOLE_NUMBER
@@ -69,6 +69,16 @@ def parse_date(raw: str) -> date:
     if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
         raise ValueError(DATE_OUT_OF_RANGE)
     return day
+
+
+def required_text(label: str, missing: str, *, max_length: int, too_long: str | None = None,
+                  **options) -> wtforms.StringField:
+    """A text field that must be filled in, ``missing`` shown when it is not. DataRequired, not
+    InputRequired: a field of blanks is as empty as no field at all. ``too_long`` replaces
+    WTForms' message for more than ``max_length`` characters."""
+    return wtforms.StringField(label, validators=[DataRequired(missing),
+                                                  Length(max=max_length, message=too_long)],
+                               **options)
 
 
 def no_control_characters(form, field) -> None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import BigInteger, Text, cast, literal, select, union_all
 
+from portal.payments.gateway import luhn_valid
+
 _LEFT = r"(?<![\w.])"          # not inside a word, a token or a decimal fraction
 _RIGHT = r"(?![\w]|\.\d)"
 CARD_LIKE = re.compile(
@@ -44,16 +46,6 @@ BRANDS = (
     (("36", "38", "300", "301", "302", "303", "304", "305"), (14, 15, 16, 17, 18, 19)),
     (("62",), (16, 17, 18, 19)),
 )
-
-
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        digit = int(char)
-        if index % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
 
 
 def looks_like_a_brand(digits: str) -> bool:

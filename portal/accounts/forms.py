@@ -1,19 +1,15 @@
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length
 
 from portal.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from portal.forms import PlainTextForm
+from portal.forms import PlainTextForm, required_text
 
 class RegistrationForm(PlainTextForm):
-    # DataRequired, not InputRequired: a field of blanks is as empty as no field at all.
-    sponsor = StringField("Sponsor's member number",
-                          validators=[DataRequired("Enter your sponsor's member number."),
-                                      Length(max=12, message="A member number has at most 12 characters.")])
-    first_name = StringField("First name", validators=[DataRequired("Enter your first name."),
-                                                       Length(max=80)])
-    last_name = StringField("Last name", validators=[DataRequired("Enter your last name."),
-                                                     Length(max=80)])
+    sponsor = required_text("Sponsor's member number", "Enter your sponsor's member number.",
+                            max_length=12, too_long="A member number has at most 12 characters.")
+    first_name = required_text("First name", "Enter your first name.", max_length=80)
+    last_name = required_text("Last name", "Enter your last name.", max_length=80)
     email = EmailField("Email", validators=[DataRequired("Enter your email address."),
                                             Email("Enter a valid email address.",
                                                   check_deliverability=False),

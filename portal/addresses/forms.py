@@ -1,22 +1,24 @@
 from wtforms import BooleanField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import InputRequired, Length, Optional, Regexp
 
-from portal.forms import PlainTextForm
+from portal.addresses.models import CityName, Moniker, RecipientName, RegionName, StreetLine
+from portal.forms import PlainTextForm, required_text
 
 
 class AddressForm(PlainTextForm):
-    # DataRequired where a field of blanks would pass: blanks are as empty as no field at all.
-    moniker = StringField("Name for this address", description='For example "Home" or "Office".',
-                          validators=[DataRequired("Give the address a name, like Home."),
-                                      Length(max=40, message="At most 40 characters.")])
-    full_name = StringField("Recipient", validators=[DataRequired("Enter who receives the parcel."),
-                                                     Length(max=120)])
-    line1 = StringField("Street address", validators=[DataRequired("Enter the street address."),
-                                                      Length(max=120)])
-    line2 = StringField("Apartment, suite (optional)", validators=[Optional(), Length(max=120)])
-    city = StringField("City", validators=[DataRequired("Enter the city."), Length(max=80)])
-    region = StringField("State or region", validators=[DataRequired("Enter the state or region."),
-                                                        Length(max=80)])
+    moniker = required_text("Name for this address", "Give the address a name, like Home.",
+                            max_length=Moniker.length,
+                            too_long=f"At most {Moniker.length} characters.",
+                            description='For example "Home" or "Office".')
+    full_name = required_text("Recipient", "Enter who receives the parcel.",
+                              max_length=RecipientName.length)
+    line1 = required_text("Street address", "Enter the street address.",
+                          max_length=StreetLine.length)
+    line2 = StringField("Apartment, suite (optional)",
+                        validators=[Optional(), Length(max=StreetLine.length)])
+    city = required_text("City", "Enter the city.", max_length=CityName.length)
+    region = required_text("State or region", "Enter the state or region.",
+                           max_length=RegionName.length)
     postal_code = StringField("ZIP or postal code", validators=[
         InputRequired("Enter the ZIP or postal code."),
         Regexp(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,18}$", message="Enter a valid ZIP or postal code.")])

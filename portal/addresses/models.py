@@ -8,6 +8,18 @@ from sqlalchemy.orm import Mapped, mapped_column
 from portal.db import Base, UTCDateTime
 from portal.clock import utcnow
 
+# The widths of an address's parts. An order copies its ship-to from an address, one order at a
+# time and in set-based statements alike, so its columns take these same types: an address
+# column wider than its copy would let in an address no order could be placed with.
+Moniker = String(40)
+RecipientName = String(120)
+StreetLine = String(120)
+CityName = String(80)
+RegionName = String(80)
+PostalCode = String(20)
+CountryCode = String(2)
+DestinationKey = String(500)
+
 
 class Address(Base):
     """A ship-to address with a moniker ("Home", "Office"). Archived, never deleted, so that
@@ -27,18 +39,18 @@ class Address(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    moniker: Mapped[str] = mapped_column(String(40))
-    full_name: Mapped[str] = mapped_column(String(120))
-    line1: Mapped[str] = mapped_column(String(120))
-    line2: Mapped[str] = mapped_column(String(120), default="")
-    city: Mapped[str] = mapped_column(String(80))
-    region: Mapped[str] = mapped_column(String(80))
-    postal_code: Mapped[str] = mapped_column(String(20))
-    country: Mapped[str] = mapped_column(String(2), default="US")
+    moniker: Mapped[str] = mapped_column(Moniker)
+    full_name: Mapped[str] = mapped_column(RecipientName)
+    line1: Mapped[str] = mapped_column(StreetLine)
+    line2: Mapped[str] = mapped_column(StreetLine, default="")
+    city: Mapped[str] = mapped_column(CityName)
+    region: Mapped[str] = mapped_column(RegionName)
+    postal_code: Mapped[str] = mapped_column(PostalCode)
+    country: Mapped[str] = mapped_column(CountryCode, default="US")
     phone: Mapped[str] = mapped_column(String(30), default="")
     is_default: Mapped[bool] = mapped_column(default=False)
     # The normalised destination (see ``normalise_destination``): sibling orders share it.
-    destination_key: Mapped[str] = mapped_column(String(500), default="")
+    destination_key: Mapped[str] = mapped_column(DestinationKey, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from portal import default_choice
 from portal.accounts.models import User
 from portal.addresses.models import Address
-from portal.errors import DomainError, NotFound
+from portal.errors import DomainError
 
 ADDRESS_FIELDS = ("moniker", "full_name", "line1", "line2", "city", "region", "postal_code",
                   "country", "phone")
@@ -22,21 +22,17 @@ class AddressError(DomainError):
     pass
 
 
-BOOK_ORDER = (Address.is_default.desc(), Address.moniker)
+# The book lists the default first, then by name; a removed default's successor is the first left.
+BOOK = default_choice.OwnedItems(Address, order=(Address.is_default.desc(), Address.moniker),
+                                 not_found="That address is not in your address book.")
 
 
 def address_book(session: Session, user: User) -> list[Address]:
-    return list(session.scalars(select(Address).where(Address.user_id == user.id,
-                                                      Address.archived_at.is_(None))
-                                .order_by(*BOOK_ORDER)))
+    return BOOK.of(session, user)
 
 
 def owned_address(session: Session, user: User, address_id: int) -> Address:
-    # Read afresh: the address may have been loaded before the owner's lock (the edit page).
-    address = session.get(Address, address_id, populate_existing=True)
-    if address is None or address.user_id != user.id or address.archived_at is not None:
-        raise NotFound("That address is not in your address book.")
-    return address
+    return BOOK.owned(session, user, address_id)
 
 
 def _check_moniker_free(session: Session, user: User, moniker: str, except_id: int | None) -> None:
@@ -94,14 +90,9 @@ def update_address(session: Session, *, user: User, address_id: int, **fields) -
 
 
 def set_default_address(session: Session, *, user: User, address_id: int) -> Address:
-    default_choice.lock_owner(session, user)
-    address = owned_address(session, user, address_id)
-    default_choice.make_default(session, address)
-    return address
+    return BOOK.choose_default(session, user, address_id)
 
 
 def remove_address(session: Session, *, user: User, address_id: int) -> None:
     """Archive the address; if it was the default, the first left in the book takes over."""
-    default_choice.lock_owner(session, user)
-    address = owned_address(session, user, address_id)
-    default_choice.archive_keeping_a_default(session, address, successor_order=BOOK_ORDER)
+    BOOK.remove(session, user, address_id)

@@ -7,6 +7,8 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.addresses.models import (CityName, CountryCode, DestinationKey, Moniker, PostalCode,
+                                     RecipientName, RegionName, StreetLine)
 from portal.db import Base, Money, UTCDateTime, Volume
 from portal.clock import utcnow
 from portal.orders.rules import order_number
@@ -49,15 +51,16 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id"))
-    ship_moniker: Mapped[str] = mapped_column(String(40))
-    ship_name: Mapped[str] = mapped_column(String(120))
-    ship_line1: Mapped[str] = mapped_column(String(120))
-    ship_line2: Mapped[str] = mapped_column(String(120), default="")
-    ship_city: Mapped[str] = mapped_column(String(80))
-    ship_region: Mapped[str] = mapped_column(String(80))
-    ship_postal_code: Mapped[str] = mapped_column(String(20))
-    ship_country: Mapped[str] = mapped_column(String(2))
-    destination_key: Mapped[str] = mapped_column(String(500))
+    # The ship-to, copied from the address: its columns are the address's types.
+    ship_moniker: Mapped[str] = mapped_column(Moniker)
+    ship_name: Mapped[str] = mapped_column(RecipientName)
+    ship_line1: Mapped[str] = mapped_column(StreetLine)
+    ship_line2: Mapped[str] = mapped_column(StreetLine, default="")
+    ship_city: Mapped[str] = mapped_column(CityName)
+    ship_region: Mapped[str] = mapped_column(RegionName)
+    ship_postal_code: Mapped[str] = mapped_column(PostalCode)
+    ship_country: Mapped[str] = mapped_column(CountryCode)
+    destination_key: Mapped[str] = mapped_column(DestinationKey)
 
     payment_method_id: Mapped[int | None] = mapped_column(ForeignKey("payment_methods.id"))
     payment_label: Mapped[str] = mapped_column(String(60))

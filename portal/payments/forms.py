@@ -1,14 +1,13 @@
-from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
+from wtforms import BooleanField, PasswordField
+from wtforms.validators import InputRequired, Length, NumberRange
 
-from portal.forms import IntegerField, PlainTextForm
+from portal.forms import IntegerField, PlainTextForm, required_text
 
 
 class CardForm(PlainTextForm):
-    cardholder = StringField("Name on card", validators=[DataRequired("Enter the name on the card."),
-                                                         Length(max=120)])
-    number = StringField("Card number", render_kw={"autocomplete": "cc-number", "inputmode": "numeric"},
-                         validators=[DataRequired("Enter the card number."), Length(max=30)])
+    cardholder = required_text("Name on card", "Enter the name on the card.", max_length=120)
+    number = required_text("Card number", "Enter the card number.", max_length=30,
+                           render_kw={"autocomplete": "cc-number", "inputmode": "numeric"})
     exp_month = IntegerField("Expiry month", render_kw={"autocomplete": "cc-exp-month"}, validators=[
         InputRequired("Enter the expiry month."),
         NumberRange(min=1, max=12, message="The month is 1 to 12.")])

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Flask, current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from portal import default_choice
 from portal.accounts.models import User
-from portal.errors import DomainError, NotFound
+from portal.errors import DomainError
 from portal.payments.gateway import PaymentGateway, SandboxGateway
 from portal.payments.models import PaymentMethod
 from portal.queues import get_redis
@@ -28,14 +27,15 @@ def gateway_for(app: Flask | None = None) -> PaymentGateway:
     raise RuntimeError(f"unknown payment gateway {name!r}")
 
 
-WALLET_ORDER = (PaymentMethod.is_default.desc(), PaymentMethod.id)
+# The wallet lists the default first, then the oldest; a removed default's successor is the
+# oldest card left.
+WALLET = default_choice.OwnedItems(PaymentMethod, order=(PaymentMethod.is_default.desc(),
+                                                         PaymentMethod.id),
+                                   not_found="That card is not in your wallet.")
 
 
 def wallet(session: Session, user: User) -> list[PaymentMethod]:
-    return list(session.scalars(
-        select(PaymentMethod).where(PaymentMethod.user_id == user.id,
-                                    PaymentMethod.archived_at.is_(None))
-        .order_by(*WALLET_ORDER)))
+    return WALLET.of(session, user)
 
 
 def add_card(session: Session, *, user: User, gateway: PaymentGateway, number: str,
@@ -56,11 +56,7 @@ def add_card(session: Session, *, user: User, gateway: PaymentGateway, number: s
 
 
 def owned_card(session: Session, user: User, card_id: int) -> PaymentMethod:
-    # Read afresh: the card may have been loaded before the owner's lock.
-    card = session.get(PaymentMethod, card_id, populate_existing=True)
-    if card is None or card.user_id != user.id or card.archived_at is not None:
-        raise NotFound("That card is not in your wallet.")
-    return card
+    return WALLET.owned(session, user, card_id)
 
 
 def usable_card(session: Session, user: User, card_id: int, today: date) -> PaymentMethod:
@@ -72,14 +68,9 @@ def usable_card(session: Session, user: User, card_id: int, today: date) -> Paym
 
 
 def set_default_card(session: Session, *, user: User, card_id: int) -> PaymentMethod:
-    default_choice.lock_owner(session, user)
-    card = owned_card(session, user, card_id)
-    default_choice.make_default(session, card)
-    return card
+    return WALLET.choose_default(session, user, card_id)
 
 
 def remove_card(session: Session, *, user: User, card_id: int) -> None:
     """Archive the card; if it was the default, the oldest card left takes over."""
-    default_choice.lock_owner(session, user)
-    card = owned_card(session, user, card_id)
-    default_choice.archive_keeping_a_default(session, card, successor_order=WALLET_ORDER)
+    WALLET.remove(session, user, card_id)
