@@ -39,11 +39,9 @@ from sqlalchemy import event, select
 
 from bench.rows import on_each_backend, people_label, result_row
 from bench.seeding import (insert_standing_orders, numbered_products, payers, profile_row,
-                           vacuum_analyze)
+                           synthetic_tree, vacuum_analyze)
 
 SEED = 1
-IBO_SHARE = 0.3
-MAX_DEPTH = 30
 ON_AUTOSHIP = 0.4
 REPEAT = 20
 RULES = ("FREQ=MONTHLY;INTERVAL=1", "FREQ=WEEKLY;INTERVAL=4", "FREQ=MONTHLY;INTERVAL=2",
@@ -102,7 +100,6 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
     from portal.downline import queries
     from portal.downline.queries import TeamFilters
     from portal.extensions import db
-    from portal.seed.synthetic import seed_synthetic
 
     label = people_label(people)
     app = ctx.make_app(ctx.database_url(backend, "downline"))
@@ -112,8 +109,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
         today = company_today()
         ctx.log(f"downline [{backend}]: seeding {people:,} people")
         started = perf_counter()
-        seed_synthetic(session, count=people, seed=SEED, ibo_share=IBO_SHARE, max_depth=MAX_DEPTH,
-                       progress=None)
+        synthetic_tree(session, people)
         people_seconds = perf_counter() - started
         started = perf_counter()
         profiles, items = seed_profiles(session, today)

@@ -30,11 +30,8 @@ from sqlalchemy import event, inspect, not_, select, text
 from sqlalchemy.orm import Session
 
 from bench.rows import on_each_backend, people_label, result_row
-from bench.seeding import vacuum_analyze
+from bench.seeding import synthetic_tree, vacuum_analyze
 
-SEED = 1
-IBO_SHARE = 0.3
-MAX_DEPTH = 30
 REPEAT = 50
 PROPOSED_INDEX = "ix_users_downline"
 PROPOSED_INDEX_SQL = f"CREATE INDEX {PROPOSED_INDEX} ON users (tree_path, depth, role)"
@@ -48,7 +45,6 @@ def run(ctx: Any) -> list[dict]:
 def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
     from portal.accounts.models import User
     from portal.extensions import db
-    from portal.seed.synthetic import seed_synthetic
 
     label = people_label(people)
     app = ctx.make_app(ctx.database_url(backend, "genealogy"))
@@ -57,8 +53,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
         session = db.session
         ctx.log(f"genealogy [{backend}]: seeding {people:,} people")
         started = perf_counter()
-        summary = seed_synthetic(session, count=people, seed=SEED, ibo_share=IBO_SHARE,
-                                 max_depth=MAX_DEPTH, progress=_progress_bar(people))
+        summary = synthetic_tree(session, people, progress=_progress_bar(people))
         seconds = perf_counter() - started
         ibos, deepest = re.search(r"\(([\d,]+) IBOs, deepest level (\d+)\)", summary).groups()
         rows.append(result_row(f"{label} people: seed (seed_synthetic)", backend, round(seconds, 1), "s",

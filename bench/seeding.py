@@ -17,6 +17,19 @@ from sqlalchemy import insert, select, text
 
 PROFILE_BATCH = 20_000
 ITEM_BATCH = 50_000
+# The genealogy and team benches read the same tree.
+TREE_SEED = 1
+TREE_IBO_SHARE = 0.3
+TREE_MAX_DEPTH = 30
+
+
+def synthetic_tree(session, people: int, progress=None) -> str:
+    """``people`` synthetic people in a sponsor tree up to 30 levels deep, three in ten IBOs,
+    each with a Home address and a card; returns ``seed_synthetic``'s summary."""
+    from portal.seed.synthetic import seed_synthetic
+
+    return seed_synthetic(session, count=people, seed=TREE_SEED, ibo_share=TREE_IBO_SHARE,
+                          max_depth=TREE_MAX_DEPTH, progress=progress)
 
 
 def demo_products(session, *, bv_share: Decimal, on_hand: int) -> list:

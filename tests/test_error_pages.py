@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import csrf_token, log_in
-from tests.factories import make_user
+from tests.factories import make_product, make_user
 
 MIB = 1024 * 1024
 
@@ -124,6 +124,8 @@ def test_every_page_carries_the_error_region_and_its_script(client):
     assert '"code": "5..", "swap": true, "error": true, "target": "#htmx-error"' in page
 
 
-def test_a_page_that_exists_is_not_an_error(client):
+def test_a_page_that_exists_is_not_an_error(client, session):
+    make_product(session, name="Rooibos Tea")
     response = client.get("/shop/", headers={"HX-Request": "true"})
     assert response.status_code == 200 and "HX-Retarget" not in response.headers
+    assert "Rooibos Tea" in response.get_data(as_text=True)
