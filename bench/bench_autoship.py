@@ -25,7 +25,10 @@ import time
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
+
+from bench.rows import result_row
+from bench.seeding import insert_standing_orders, numbered_products, payers, profile_row
 
 AS_OF = date(2026, 12, 1)
 SAMPLE = 2000
@@ -129,60 +132,39 @@ class _load_average:
 
 
 def _row(name, value, unit, notes):
-    return {"name": name, "backend": "postgresql", "value": value, "unit": unit, "notes": notes}
+    return result_row(name, "postgresql", value, unit, notes)
 
 
 def _seed(session, count: int) -> int:
-    from portal.autoship.models import AutoshipItem, AutoshipProfile
-    from portal.autoship.volume import refresh_cycle_pv
     from portal.catalog.models import Product
-    from portal.catalog.services import create_product
-    from portal.payments.models import PaymentMethod
-    from portal.addresses.models import Address
     from portal.seed.synthetic import seed_synthetic
 
     members = max(1000, count // 4)
     seed_synthetic(session, count=members, seed=7, ibo_share=0.3, max_depth=30, progress=lambda n: None)
-    for n in range(40):
-        create_product(session, sku=f"AUTO-{n}", name=f"Autoship product {n}", description="", category="Bench",
-                       each_price=Decimal("9.95") + n, each_pv=Decimal("7.00"), each_bv=Decimal("5.00"),
-                       case_size=12, lot_size=144, on_hand=10_000_000)
+    numbered_products(session, "AUTO", "Autoship product", range(40), each_pv=Decimal("7.00"),
+                      pv_step=Decimal(0), each_bv=Decimal("5.00"))
     session.commit()
-    users = session.execute(select(Address.user_id, Address.id, PaymentMethod.id)
-                            .join(PaymentMethod, PaymentMethod.user_id == Address.user_id)).all()
+    users = payers(session)
     products = session.scalars(select(Product.id)).all()
     rng = random.Random(11)
-    # In batches, drawing from one generator in the same order as ever: the data of a size is
-    # the same from run to run, and a million profiles do not need gigabytes of rows at once.
-    for start in range(0, count, 20_000):
-        batch = []
-        for n in range(start, min(count, start + 20_000)):
-            user_id, address_id, card_id = users[n % len(users)]
-            batch.append({"user_id": user_id, "name": f"Bench {n}", "status": "active",
-                          "rrule": rng.choice(["FREQ=MONTHLY;INTERVAL=1", "FREQ=WEEKLY;INTERVAL=4",
-                                               "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=28,29,30,31;BYSETPOS=-1"]),
-                          "anchor_date": AS_OF, "regularity": rng.choice(["calendar", "rolling"]),
-                          "next_run_date": AS_OF, "address_id": address_id, "payment_method_id": card_id,
-                          "shipping_method": "standard", "price_policy": "run_time",
-                          "out_of_stock_policy": "backorder"})
-        session.execute(insert(AutoshipProfile), batch)
-    ids = session.scalars(select(AutoshipProfile.id).order_by(AutoshipProfile.id)).all()
-    items, batch = 0, []
-    for pid in ids:
-        for product_id in rng.sample(products, rng.randint(1, 5)):
-            batch.append({"profile_id": pid, "product_id": product_id, "quantity": rng.randint(1, 3),
-                          "unit_code": rng.choice(["each", "each", "case", "lot"])})
-        if len(batch) >= 50_000:
-            session.execute(insert(AutoshipItem), batch)
-            items, batch = items + len(batch), []
-    if batch:
-        session.execute(insert(AutoshipItem), batch)
-        items += len(batch)
-    # Bulk inserts bypass the services: the stored cycle PV as they would have left it. Part
-    # of the seeding; _reset's VACUUM clears the old row versions before anything is measured.
-    refresh_cycle_pv(session, every_profile=True)
-    session.commit()
-    return items
+    # Drawn from one generator in the same order as ever: the data of a size is the same from
+    # run to run.
+    rules = ["FREQ=MONTHLY;INTERVAL=1", "FREQ=WEEKLY;INTERVAL=4",
+             "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=28,29,30,31;BYSETPOS=-1"]
+    profiles = (profile_row(*users[n % len(users)], name=f"Bench {n}", rrule=rng.choice(rules),
+                            anchor_date=AS_OF, regularity=rng.choice(["calendar", "rolling"]),
+                            next_run_date=AS_OF)
+                for n in range(count))
+
+    def items_for(ids):
+        for pid in ids:
+            for product_id in rng.sample(products, rng.randint(1, 5)):
+                yield {"profile_id": pid, "product_id": product_id, "quantity": rng.randint(1, 3),
+                       "unit_code": rng.choice(["each", "each", "case", "lot"])}
+
+    # The stored cycle PV is part of the seeding; _reset's VACUUM clears the old row versions
+    # before anything is measured.
+    return insert_standing_orders(session, profiles, items_for)[1]
 
 
 def _reset(session) -> None:

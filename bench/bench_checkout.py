@@ -21,6 +21,9 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
+from bench.rows import on_each_backend
+from bench.seeding import demo_products, payers
+
 SEED = 7
 MEMBERS = 300
 LINES_PER_ORDER = 3
@@ -29,40 +32,17 @@ WARMUP_ORDERS = 20
 
 def run(ctx: Any) -> list[dict]:
     orders = 300 if ctx.quick else 2_000
-    rows: list[dict] = []
-    for backend in ctx.backends:
-        try:
-            rows += measure_backend(ctx, backend, orders)
-        except Exception as error:  # noqa: BLE001 - the other backend still gets measured
-            import traceback
-
-            traceback.print_exc()
-            rows.append({"name": f"{orders:,} checkouts", "backend": backend, "value": None,
-                         "unit": "", "notes": f"failed: {type(error).__name__}: {error}"[:500]})
-    return rows
+    return on_each_backend(ctx, measure_backend, f"{orders:,} checkouts", orders)
 
 
 def seed_shop(session) -> tuple[list[tuple[int, int, int]], list[int]]:
     """Members (user id, address id, card id) and product ids, committed."""
-    from portal.addresses.models import Address
-    from portal.catalog.services import create_product
-    from portal.payments.models import PaymentMethod
-    from portal.seed.demo import PRODUCTS
     from portal.seed.synthetic import seed_synthetic
 
     seed_synthetic(session, count=MEMBERS, seed=SEED)
-    products = []
-    for sku, name, category, price, pv, case, lot in PRODUCTS:
-        products.append(create_product(
-            session, sku=sku, name=name, category=category, description=f"{name}.",
-            each_price=Decimal(price), each_pv=Decimal(pv), each_bv=Decimal(pv) * Decimal("0.8"),
-            case_size=case, lot_size=lot, on_hand=1_000_000))
-    session.flush()
+    products = demo_products(session, bv_share=Decimal("0.8"), on_hand=1_000_000)
     product_ids = [product.id for product in products]
-    members = [tuple(row) for row in session.execute(
-        select(Address.user_id, Address.id, PaymentMethod.id)
-        .join(PaymentMethod, PaymentMethod.user_id == Address.user_id)
-        .order_by(Address.user_id))]
+    members = payers(session)
     session.commit()
     return members, product_ids
 

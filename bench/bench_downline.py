@@ -35,11 +35,13 @@ from decimal import Decimal
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, select
+
+from bench.rows import on_each_backend, people_label, result_row
+from bench.seeding import (insert_standing_orders, numbered_products, payers, profile_row,
+                           synthetic_tree, vacuum_analyze)
 
 SEED = 1
-IBO_SHARE = 0.3
-MAX_DEPTH = 30
 ON_AUTOSHIP = 0.4
 REPEAT = 20
 RULES = ("FREQ=MONTHLY;INTERVAL=1", "FREQ=WEEKLY;INTERVAL=4", "FREQ=MONTHLY;INTERVAL=2",
@@ -48,97 +50,60 @@ RULES = ("FREQ=MONTHLY;INTERVAL=1", "FREQ=WEEKLY;INTERVAL=4", "FREQ=MONTHLY;INTE
 
 def run(ctx: Any) -> list[dict]:
     people = 100_000 if ctx.quick else 1_000_000
-    rows: list[dict] = []
-    for backend in ctx.backends:
-        try:
-            rows += measure_backend(ctx, backend, people)
-        except Exception as error:  # noqa: BLE001 - the other backend still gets measured
-            import traceback
-
-            traceback.print_exc()
-            rows.append(_row(f"{_label(people)} people", backend, None, "",
-                             f"failed: {type(error).__name__}: {error}"[:500]))
-    return rows
-
-
-def _label(count: int) -> str:
-    return f"{count // 1_000_000}M" if count >= 1_000_000 and count % 1_000_000 == 0 else f"{count // 1000}k"
-
-
-def _row(name: str, backend: str, value, unit: str, notes: str) -> dict:
-    return {"name": name, "backend": backend, "value": value, "unit": unit, "notes": notes}
+    return on_each_backend(ctx, measure_backend, f"{people_label(people)} people", people)
 
 
 def seed_profiles(session, today: date, share: float = ON_AUTOSHIP) -> tuple[int, int]:
     """Standing orders for ``share`` of everybody with an address and a card, in bulk."""
-    from portal.addresses.models import Address
-    from portal.autoship.models import AutoshipItem, AutoshipProfile
-    from portal.autoship.volume import refresh_cycle_pv
     from portal.catalog.models import Product
-    from portal.catalog.services import create_product
-    from portal.payments.models import PaymentMethod
 
-    for n in range(30):
-        create_product(session, sku=f"TEAM-{n}", name=f"Team product {n}", description="",
-                       category="Bench", each_price=Decimal("9.95") + n,
-                       each_pv=Decimal("5.00") + n, each_bv=Decimal("4.00"), case_size=12,
-                       lot_size=144, on_hand=50 if n == 29 else 10_000_000)
+    numbered_products(session, "TEAM", "Team product", range(29), each_pv=Decimal("5.00"),
+                      pv_step=Decimal(1), each_bv=Decimal("4.00"))
+    numbered_products(session, "TEAM", "Team product", range(29, 30), each_pv=Decimal("5.00"),
+                      pv_step=Decimal(1), each_bv=Decimal("4.00"), on_hand=50)
     session.commit()
     products = session.scalars(select(Product.id).order_by(Product.id)).all()
     rng = random.Random(SEED)
-    owners = session.execute(select(Address.user_id, Address.id, PaymentMethod.id)
-                             .join(PaymentMethod, PaymentMethod.user_id == Address.user_id)
-                             .order_by(Address.user_id)).all()
     statuses = ["active"] * 17 + ["paused", "payment_failed", "cancelled"]
-    profile_rows = []
-    for user_id, address_id, card_id in owners:
-        if rng.random() >= share:
-            continue
-        status = rng.choice(statuses)
-        first = today + timedelta(days=rng.randrange(0, 60))
-        profile_rows.append({
-            "user_id": user_id, "name": "Monthly essentials", "status": status,
-            "rrule": rng.choice(RULES), "anchor_date": first,
-            "regularity": rng.choice(("calendar", "calendar", "rolling")),
-            "next_run_date": first if status == "active" else None, "address_id": address_id,
-            "payment_method_id": card_id, "shipping_method": "standard",
-            "price_policy": "run_time", "out_of_stock_policy": "backorder"})
-    for start in range(0, len(profile_rows), 20_000):
-        session.execute(insert(AutoshipProfile), profile_rows[start:start + 20_000])
-    session.commit()
-    ids = session.scalars(select(AutoshipProfile.id).order_by(AutoshipProfile.id)).all()
-    item_rows = []
-    for profile_id in ids:
-        for product_id in rng.sample(products, rng.randint(1, 3)):
-            item_rows.append({"profile_id": profile_id, "product_id": product_id,
-                              "quantity": rng.randint(1, 3),
-                              "unit_code": rng.choice(("each", "each", "each", "case"))})
-    for start in range(0, len(item_rows), 50_000):
-        session.execute(insert(AutoshipItem), item_rows[start:start + 50_000])
-    refresh_cycle_pv(session, every_profile=True)  # bulk inserts bypass the services
-    session.commit()
-    return len(ids), len(item_rows)
+
+    def profiles():
+        for user_id, address_id, card_id in payers(session):
+            if rng.random() >= share:
+                continue
+            status = rng.choice(statuses)
+            first = today + timedelta(days=rng.randrange(0, 60))
+            yield profile_row(user_id, address_id, card_id, name="Monthly essentials",
+                              status=status, rrule=rng.choice(RULES), anchor_date=first,
+                              regularity=rng.choice(("calendar", "calendar", "rolling")),
+                              next_run_date=first if status == "active" else None)
+
+    def items_for(ids):
+        for profile_id in ids:
+            for product_id in rng.sample(products, rng.randint(1, 3)):
+                yield {"profile_id": profile_id, "product_id": product_id,
+                       "quantity": rng.randint(1, 3),
+                       "unit_code": rng.choice(("each", "each", "each", "case"))}
+
+    return insert_standing_orders(session, profiles(), items_for)
 
 
-def _analyze(session, backend: str) -> None:
+def _analyze(session) -> None:
     session.commit()
-    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM (ANALYZE) autoship_profiles, autoship_items, products, "
-                                "product_units, stock_levels"))
+    vacuum_analyze(session, "autoship_profiles", "autoship_items", "products", "product_units",
+                   "stock_levels")
 
 
 def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
     from bench.bench_genealogy import downline_sizes, sponsor_links
     from portal.accounts.models import User
+    from portal.genealogy.queries import in_downline_of
     from portal.clock import company_today
     from portal.downline.attention import attention_page
     from portal.downline.listing import TeamFilters, team_page
     from portal.downline.totals import team_totals
     from portal.extensions import db
-    from portal.genealogy.queries import in_downline_of
-    from portal.seed.synthetic import seed_synthetic
 
-    label = _label(people)
+    label = people_label(people)
     app = ctx.make_app(ctx.database_url(backend, "downline"))
     rows: list[dict] = []
     with app.app_context():
@@ -146,13 +111,12 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
         today = company_today()
         ctx.log(f"downline [{backend}]: seeding {people:,} people")
         started = perf_counter()
-        seed_synthetic(session, count=people, seed=SEED, ibo_share=IBO_SHARE, max_depth=MAX_DEPTH,
-                       progress=None)
+        synthetic_tree(session, people)
         people_seconds = perf_counter() - started
         started = perf_counter()
         profiles, items = seed_profiles(session, today)
-        _analyze(session, backend)
-        rows.append(_row(f"{label} people: seed standing orders", backend,
+        _analyze(session)
+        rows.append(result_row(f"{label} people: seed standing orders", backend,
                          round(perf_counter() - started, 1), "s",
                          f"{profiles:,} profiles, {items:,} items, bulk inserts + stored cycle PV "
                          "+ ANALYZE "
@@ -200,7 +164,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
             notes = f"p95 {p95:.1f} ms; {where}"
             if goal:
                 notes += f"; goal < {goal} ms: {'met' if median < goal else 'NOT met'}"
-            rows.append(_row(f"{label} people: {title}", backend, round(median, 2), "ms", notes))
+            rows.append(result_row(f"{label} people: {title}", backend, round(median, 2), "ms", notes))
             session.commit()
         totals = team_totals(session, ancestor, today)
         rows[-2]["notes"] += (f"; exact: {totals.active_profiles:,} active profiles in "
@@ -232,7 +196,7 @@ def export_row(ctx, session, backend: str, label: str, exporter, size: int, toda
     seconds = perf_counter() - started
     assert count == size, (count, size)
     rate = count / seconds
-    return _row(f"{label} people: CSV export, {count:,} rows", backend, round(rate), "rows/s",
+    return result_row(f"{label} people: CSV export, {count:,} rows", backend, round(rate), "rows/s",
                 f"{seconds:.2f} s in all, first row after {first_row * 1000:.0f} ms; streamed "
                 f"(yield_per 2000); goal > 20,000 rows/s: {'met' if rate > 20_000 else 'NOT met'}")
 
@@ -275,10 +239,10 @@ def http_rows(ctx, app, backend: str, label: str, ancestor_id: int, where: str) 
         event.remove(engine, "before_cursor_execute", count)
     median, p95 = ctx.percentile(samples, 0.5), ctx.percentile(samples, 0.95)
     return [
-        _row(f"{label} people: HTTP first page (test client)", backend, round(median, 2), "ms",
+        result_row(f"{label} people: HTTP first page (test client)", backend, round(median, 2), "ms",
              f"p95 {p95:.1f} ms; whole request incl. session, template and navigation; {where}; "
              f"goal < 100 ms: {'met' if median < 100 else 'NOT met'}"),
-        _row(f"{label} people: SQL statements per page (10 vs 50 rows)", backend,
+        result_row(f"{label} people: SQL statements per page (10 vs 50 rows)", backend,
              per_size[10] if per_size[10] == per_size[50] else None, "statements",
              f"10 rows: {per_size[10]}, 50 rows: {per_size[50]}; must be equal"),
     ]

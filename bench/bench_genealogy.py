@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import event, inspect, not_, select, text
 from sqlalchemy.orm import Session
 
-SEED = 1
-IBO_SHARE = 0.3
-MAX_DEPTH = 30
+from bench.rows import on_each_backend, people_label, result_row
+from bench.seeding import synthetic_tree, vacuum_analyze
+
 REPEAT = 50
 PROPOSED_INDEX = "ix_users_downline"
 PROPOSED_INDEX_SQL = f"CREATE INDEX {PROPOSED_INDEX} ON users (tree_path, depth, role)"
@@ -39,40 +39,24 @@ PROPOSED_INDEX_SQL = f"CREATE INDEX {PROPOSED_INDEX} ON users (tree_path, depth,
 
 def run(ctx: Any) -> list[dict]:
     people = 100_000 if ctx.quick else 1_000_000
-    rows: list[dict] = []
-    for backend in ctx.backends:
-        try:
-            rows += measure_backend(ctx, backend, people)
-        except Exception as error:  # noqa: BLE001 - the other backend still gets measured
-            import traceback
-
-            traceback.print_exc()
-            rows.append({"name": f"{_label(people)} people", "backend": backend, "value": None,
-                         "unit": "", "notes": f"failed: {type(error).__name__}: {error}"[:500]})
-    return rows
-
-
-def _label(count: int) -> str:
-    return f"{count // 1_000_000}M" if count >= 1_000_000 and count % 1_000_000 == 0 else f"{count // 1000}k"
+    return on_each_backend(ctx, measure_backend, f"{people_label(people)} people", people)
 
 
 def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
     from portal.accounts.models import User
     from portal.extensions import db
-    from portal.seed.synthetic import seed_synthetic
 
-    label = _label(people)
+    label = people_label(people)
     app = ctx.make_app(ctx.database_url(backend, "genealogy"))
     rows: list[dict] = []
     with app.app_context():
         session = db.session
         ctx.log(f"genealogy [{backend}]: seeding {people:,} people")
         started = perf_counter()
-        summary = seed_synthetic(session, count=people, seed=SEED, ibo_share=IBO_SHARE,
-                                 max_depth=MAX_DEPTH, progress=_progress_bar(people))
+        summary = synthetic_tree(session, people, progress=_progress_bar(people))
         seconds = perf_counter() - started
         ibos, deepest = re.search(r"\(([\d,]+) IBOs, deepest level (\d+)\)", summary).groups()
-        rows.append(_row(f"{label} people: seed (seed_synthetic)", backend, round(seconds, 1), "s",
+        rows.append(result_row(f"{label} people: seed (seed_synthetic)", backend, round(seconds, 1), "s",
                          f"{people / seconds:,.0f} people/s incl. address + card each and "
                          f"VACUUM ANALYZE; {ibos} IBOs, "
                          f"deepest level {deepest}"))
@@ -215,7 +199,7 @@ def measure_queries(ctx: Any, session: Session, backend: str, ancestor, expected
         if key not in only:
             continue
         samples = ctx.time_calls(call, repeat=REPEAT)
-        rows.append(_row(f"{label} people: {name}{suffix}", backend,
+        rows.append(result_row(f"{label} people: {name}{suffix}", backend,
                          round(ctx.percentile(samples, 0.5), 2), "ms median",
                          f"p95 {ctx.percentile(samples, 0.95):.2f} ms over {REPEAT}; {notes}"
                          + (f"; {extra}" if extra else "")))
@@ -225,8 +209,7 @@ def measure_queries(ctx: Any, session: Session, backend: str, ancestor, expected
 def add_proposed_index(session: Session, backend: str) -> None:
     session.execute(text(PROPOSED_INDEX_SQL))
     session.commit()
-    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM (ANALYZE) users"))
+    vacuum_analyze(session, "users")
 
 
 def captured_statements(session: Session, call) -> list[tuple[str, Any]]:
@@ -266,7 +249,3 @@ def scan_note(session: Session, backend: str, call) -> str:
     scans = re.findall(r"((?:Parallel )?(?:Index Only Scan|Bitmap Index Scan|Index Scan|"
                        r"Bitmap Heap Scan|Seq Scan)(?: using \S+| on \S+)?)", text_plan)
     return "plan: " + ", ".join(dict.fromkeys(scans)) if scans else "plan: ?"
-
-
-def _row(name: str, backend: str, value, unit: str, notes: str) -> dict:
-    return {"name": name, "backend": backend, "value": value, "unit": unit, "notes": notes}

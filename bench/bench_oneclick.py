@@ -47,6 +47,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.seeding import demo_products, payers
+
 SEED = 11
 PEOPLE = 200
 CLIENT_PROCESSES = 2
@@ -67,33 +69,19 @@ def run(ctx: Any) -> list[dict]:
 
 def seed(app) -> tuple[list[tuple[int, str]], list[int]]:
     """People with 1-Click on (person id, client token) and in-stock product ids, committed."""
-    from sqlalchemy import select
-
-    from portal.addresses.models import Address
-    from portal.catalog.services import create_product
     from portal.clock import utcnow
     from portal.extensions import db
     from portal.oneclick.identifiers import hash_token, new_token
     from portal.oneclick.models import ClientIdentifier, OneClickSetting
-    from portal.payments.models import PaymentMethod
-    from portal.seed.demo import PRODUCTS
     from portal.seed.synthetic import seed_synthetic
 
     with app.app_context():
         session = db.session
         seed_synthetic(session, count=PEOPLE, seed=SEED)
-        products = [create_product(session, sku=sku, name=name, category=category,
-                                   description=f"{name}.", each_price=Decimal(price),
-                                   each_pv=Decimal(pv), each_bv=Decimal(pv), case_size=case,
-                                   lot_size=lot, on_hand=10_000_000)
-                    for sku, name, category, price, pv, case, lot in PRODUCTS]
-        session.flush()
+        products = demo_products(session, bv_share=Decimal(1), on_hand=10_000_000)
         people = []
         now = utcnow()
-        for user_id, address_id, card_id in session.execute(
-                select(Address.user_id, Address.id, PaymentMethod.id)
-                .join(PaymentMethod, PaymentMethod.user_id == Address.user_id)
-                .order_by(Address.user_id)):
+        for user_id, address_id, card_id in payers(session):
             token = new_token()
             client = ClientIdentifier(token_hash=hash_token(token), label="bench", created_at=now)
             session.add(client)

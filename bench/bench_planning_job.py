@@ -31,6 +31,9 @@ from typing import Any
 
 from sqlalchemy import func, insert, select, text
 
+from bench.rows import on_each_backend, result_row
+from bench.seeding import vacuum_analyze
+
 SEED = 20_240_601
 SKU_COUNT = 2_000
 ORDERS_PER_DESTINATION = 1.4
@@ -44,17 +47,8 @@ PLACED_FROM = datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc)
 
 def run(ctx: Any) -> list[dict]:
     orders = 10_000 if ctx.quick else 100_000
-    rows: list[dict] = []
-    for backend in ctx.backends:
-        try:
-            rows += measure_backend(ctx, backend, orders)
-        except Exception as error:  # noqa: BLE001 - the other backend still gets measured
-            import traceback
-
-            traceback.print_exc()
-            rows.append({"name": f"planning job, {orders // 1000}k open orders", "backend": backend,
-                         "value": None, "unit": "", "notes": f"failed: {type(error).__name__}: {error}"[:500]})
-    return rows
+    return on_each_backend(ctx, measure_backend, f"planning job, {orders // 1000}k open orders",
+                           orders)
 
 
 def measure_backend(ctx: Any, backend: str, order_count: int) -> list[dict]:
@@ -74,7 +68,7 @@ def measure_backend(ctx: Any, backend: str, order_count: int) -> list[dict]:
         lines = world.add_orders(db.session, order_count)
         world.finish(db.session)
         seeded = perf_counter() - started
-        rows.append(_row(f"{label}: seed", backend, round(seeded, 1), "s",
+        rows.append(result_row(f"{label}: seed", backend, round(seeded, 1), "s",
                          f"{order_count:,} paid orders, {lines:,} lines, {SKU_COUNT:,} SKUs, "
                          f"~{ORDERS_PER_DESTINATION} orders per destination; bulk INSERTs + ANALYZE"))
 
@@ -93,7 +87,7 @@ def measure_backend(ctx: Any, backend: str, order_count: int) -> list[dict]:
             if mismatches:
                 raise AssertionError(f"allocation does not match the plan: {mismatches[:5]}")
             phases = run_row.load_ms + run_row.plan_ms + run_row.save_ms
-            rows.append(_row(
+            rows.append(result_row(
                 f"{label}: planning job, {attempt}", backend, round(seconds, 2), "s",
                 f"load {run_row.load_ms:,} ms, plan {run_row.plan_ms:,} ms, save {run_row.save_ms:,} ms, "
                 f"lock + run row + commit {seconds * 1000 - phases:,.0f} ms; {run_row.orders:,} orders, "
@@ -102,7 +96,7 @@ def measure_backend(ctx: Any, backend: str, order_count: int) -> list[dict]:
                 f"allocated, line fill {run_row.line_fill_rate:.0%}, {run_row.orders_waiting:,} orders wait"))
             if attempt == attempts[0]:
                 for phase in ("load", "plan", "save"):
-                    rows.append(_row(f"{label}: phase {phase}", backend, getattr(run_row, f"{phase}_ms"),
+                    rows.append(result_row(f"{label}: phase {phase}", backend, getattr(run_row, f"{phase}_ms"),
                                      "ms", _PHASE_NOTES[phase]))
         db.session.remove()
     return rows
@@ -115,10 +109,6 @@ _PHASE_NOTES = {
     "save": "picks mapped to order lines, diff against the saved plan, new shipments and picks "
             "(COPY on PostgreSQL), one guarded UPDATE ... FROM for allocated",
 }
-
-
-def _row(name: str, backend: str, value: Any, unit: str, notes: str) -> dict:
-    return {"name": name, "backend": backend, "value": value, "unit": unit, "notes": notes}
 
 
 class World:
@@ -241,9 +231,8 @@ def _flush(session, order_model, line_model, order_rows: list, line_rows: list) 
 
 
 def _analyze(session) -> None:
-    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM (ANALYZE) orders, order_lines, products, stock_levels, "
-                                "purchase_orders, purchase_order_lines"))
+    vacuum_analyze(session, "orders", "order_lines", "products", "stock_levels", "purchase_orders",
+                   "purchase_order_lines")
 
 
 if __name__ == "__main__":

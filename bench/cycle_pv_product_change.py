@@ -26,7 +26,10 @@ import time
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import func, select, text, update
+
+from bench.seeding import (insert_standing_orders, numbered_products, payers, profile_row,
+                           vacuum_analyze)
 
 AS_OF = date(2026, 12, 1)
 SKU = "CYCLE-0"
@@ -60,61 +63,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def seed(session, profiles: int, holding: int) -> None:
-    from portal.addresses.models import Address
-    from portal.autoship.models import AutoshipItem, AutoshipProfile
-    from portal.autoship.volume import refresh_cycle_pv
     from portal.catalog.models import Product
-    from portal.catalog.services import create_product
-    from portal.payments.models import PaymentMethod
     from portal.seed.synthetic import seed_synthetic
 
     seed_synthetic(session, count=max(1000, profiles // 4), seed=7, progress=lambda n: None)
-    for n in range(40):
-        create_product(session, sku=f"CYCLE-{n}", name=f"Cycle product {n}", description="",
-                       category="Bench", each_price=Decimal("9.95") + n,
-                       each_pv=Decimal("5.00") + n, each_bv=Decimal("4.00"), case_size=12,
-                       lot_size=144, on_hand=10_000_000)
+    numbered_products(session, "CYCLE", "Cycle product", range(40), each_pv=Decimal("5.00"),
+                      pv_step=Decimal(1), each_bv=Decimal("4.00"))
     session.commit()
     measured, *others = session.scalars(select(Product.id).where(Product.sku.like("CYCLE-%"))
                                         .order_by(Product.id)).all()
-    owners = session.execute(select(Address.user_id, Address.id, PaymentMethod.id)
-                             .join(PaymentMethod, PaymentMethod.user_id == Address.user_id)
-                             .order_by(Address.user_id)).all()
+    owners = payers(session)
     rng = random.Random(3)
-    rows = []
-    for n in range(profiles):
-        user_id, address_id, card_id = owners[n % len(owners)]
-        rows.append({"user_id": user_id, "name": f"Cycle {n}", "status": "active",
-                     "rrule": "FREQ=MONTHLY;INTERVAL=1", "anchor_date": AS_OF,
-                     "regularity": "calendar", "next_run_date": AS_OF, "address_id": address_id,
-                     "payment_method_id": card_id, "shipping_method": "standard",
-                     "price_policy": "locked" if rng.random() < 0.1 else "run_time",
-                     "out_of_stock_policy": "backorder"})
-    for start in range(0, len(rows), 20_000):
-        session.execute(insert(AutoshipProfile), rows[start:start + 20_000])
-    ids = session.scalars(select(AutoshipProfile.id).order_by(AutoshipProfile.id)).all()
-    holders = set(rng.sample(range(len(ids)), holding))
-    items = []
-    for n, profile_id in enumerate(ids):
-        products = rng.sample(others, rng.randint(0 if n in holders else 1, 3))
-        if n in holders:
-            products.append(measured)
-        for product_id in products:
-            pv = Decimal("5.00") * rng.randint(1, 12) if rng.random() < 0.3 else None
-            items.append({"profile_id": profile_id, "product_id": product_id,
-                          "unit_code": rng.choice(("each", "each", "case", "lot")),
-                          "quantity": rng.randint(1, 3), "locked_pv": pv})
-    for start in range(0, len(items), 50_000):
-        session.execute(insert(AutoshipItem), items[start:start + 50_000])
-    refresh_cycle_pv(session, every_profile=True)
-    session.commit()
-    _analyze(session)
 
+    def profile_rows():
+        for n in range(profiles):
+            yield profile_row(*owners[n % len(owners)], name=f"Cycle {n}",
+                              rrule="FREQ=MONTHLY;INTERVAL=1", anchor_date=AS_OF,
+                              next_run_date=AS_OF,
+                              price_policy="locked" if rng.random() < 0.1 else "run_time")
 
-def _analyze(session) -> None:
-    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(text("VACUUM (ANALYZE) autoship_profiles, autoship_items, products, "
-                                "product_units"))
+    def items_for(ids):
+        holders = set(rng.sample(range(len(ids)), holding))
+        for n, profile_id in enumerate(ids):
+            products = rng.sample(others, rng.randint(0 if n in holders else 1, 3))
+            if n in holders:
+                products.append(measured)
+            for product_id in products:
+                pv = Decimal("5.00") * rng.randint(1, 12) if rng.random() < 0.3 else None
+                yield {"profile_id": profile_id, "product_id": product_id,
+                       "unit_code": rng.choice(("each", "each", "case", "lot")),
+                       "quantity": rng.randint(1, 3), "locked_pv": pv}
+
+    insert_standing_orders(session, profile_rows(), items_for)
+    vacuum_analyze(session, "autoship_profiles", "autoship_items", "products", "product_units")
 
 
 def measure(session, rounds: int) -> None:

@@ -65,3 +65,24 @@ def make_product(session, **overrides):
                   lot_price=Decimal("1200.00"), on_hand=1000)
     values.update(overrides)
     return create_product(session, **values)
+
+
+def make_paid_order(session, user: User, redis, product=None, quantity: int = 1):
+    """A checkout order of ``quantity`` eaches of ``product`` (a new one by default), charged
+    to a new card and shipped to a new address of ``user``; its confirmation mail in the outbox."""
+    from flask import current_app
+
+    from portal.cart.services import add_to_cart
+    from portal.checkout.services import check_out
+    from portal.clock import company_today
+    from portal.orders.pricing import shipping_rule
+
+    product = product or make_product(session)
+    address = make_address(session, user)
+    card = make_card(session, user, redis)
+    add_to_cart(session, user=user, product_id=product.id, unit_code="each", quantity=quantity,
+                max_quantity=999)
+    return check_out(session, user=user, address_id=address.id, card_id=card.id,
+                     idempotency_key=f"factory-order-{next(_sequence)}",
+                     gateway=SandboxGateway(redis), shipping=shipping_rule(current_app.config),
+                     today=company_today())

@@ -3,17 +3,36 @@ from sqlalchemy import select
 
 from portal.catalog.models import Product
 from tests.conftest import csrf_token, log_in, post_form
-from tests.factories import PASSWORD, make_admin, make_ibo, make_product, make_user
+from tests.factories import PASSWORD, make_admin, make_ibo, make_paid_order, make_product, make_user
 
 ADMIN_PAGES = ["/admin/", "/admin/members", "/admin/products", "/admin/products/new",
                "/admin/orders", "/admin/outbox", "/admin/rq/"]
 
 
+# What each page shows of a world with one member (and their sponsor) and their paid order.
+SHOWN = {
+    "/admin/": lambda w: ["<h1>Operations</h1>", "<header>Orders, last 24 h</header><p class=\"big\">1</p>",
+                          "1 IBOs · 1 members"],
+    "/admin/members": lambda w: ["<h1>Members</h1>", w["member"].email, w["member"].full_name],
+    "/admin/products": lambda w: ["<h1>Products and stock</h1>", w["product"].name, w["product"].sku],
+    "/admin/products/new": lambda w: ["<h1>New product</h1>", 'name="sku"'],
+    "/admin/orders": lambda w: ["<h1>All orders</h1>", w["order"].number, "Paid"],
+    "/admin/outbox": lambda w: ["<h1>Outbox</h1>", w["member"].email],
+    "/admin/rq/": lambda w: ["<title>RQ dashboard</title>", "<h1>Queues"],
+}
+
+
 @pytest.mark.parametrize("url", ADMIN_PAGES)
-def test_admins_see_every_operations_page(client, session, url):
-    make_product(session)
+def test_admins_see_every_operations_page(client, session, redis, url):
+    member = make_user(session, first_name="Mara", last_name="Member")
+    product = make_product(session, name="Admin Tour Tea")
+    world = {"member": member, "product": product,
+             "order": make_paid_order(session, member, redis, product)}
     log_in(client, make_admin(session))
-    assert client.get(url).status_code == 200
+    response = client.get(url)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert [text for text in SHOWN[url](world) if text not in page] == []
 
 
 @pytest.mark.parametrize("maker", [make_user, make_ibo])

@@ -20,8 +20,10 @@ def focus_by_tab(page, locator, limit: int = 80) -> int:
 def focus_indicator(page) -> dict:
     """How the focused element looks: its :focus-visible state, outline, box shadow, and the
     page background the ring is drawn on."""
-    page.wait_for_timeout(300)  # Pico animates the focus ring in (0.2 s)
-    return page.evaluate("""() => {
+    # Pico animates the focus ring in: read it once its transitions have finished.
+    return page.evaluate("""async () => {
+        await Promise.all(document.getAnimations().filter(a => a instanceof CSSTransition)
+                          .map(transition => transition.finished.catch(() => null)));
         const el = document.activeElement, style = getComputedStyle(el);
         let background = 'rgb(255, 255, 255)';
         for (let node = el.parentElement; node; node = node.parentElement) {

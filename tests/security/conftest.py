@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.security.world import World, build_world
+from tests.world import World, build_world
 
 
 @pytest.fixture
 def world(session, redis) -> World:
-    """The world of tests/security/world.py, committed (tables are wiped after each test)."""
+    """The world of tests/world.py, committed (tables are wiped after each test)."""
     return build_world(session, redis)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tests.security.world import World
+from tests.world import World
 
 PageSpec = str | Callable[[World], str]
 
@@ -20,7 +20,7 @@ PageSpec = str | Callable[[World], str]
 @dataclass(frozen=True)
 class Target:
     endpoint: str
-    persona: str                      # who may use it (see tests/security/world.py PERSONAS)
+    persona: str                      # who may use it (see tests/security/routes.py PERSONAS)
     pages: tuple[PageSpec, ...] = ()  # where its form is rendered
     fields: dict[str, str] | None = None  # name -> kind, when no page shows the form
     browser: bool = False             # the client carries the owner's 1-Click browser cookie

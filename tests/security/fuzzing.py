@@ -29,7 +29,8 @@ from tests.conftest import BrowserLikeClient, log_in
 from tests.factories import _PASSWORD_HASH, PASSWORD
 from tests.security.forms_on_page import Field, Form, forms_on, links_on
 from tests.security.hostile import encode, field_value, hostile_text
-from tests.security.world import World, url_for_rule
+from tests.security.routes import url_for_rule
+from tests.world import World
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')

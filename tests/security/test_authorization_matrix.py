@@ -14,7 +14,7 @@ Each row of EXPECTED is the written-down answer of one route and method, in pers
 - admin.
 
 A cell is an HTTP status, or ``L``: a redirect to /login (the page asks to log in and comes
-back). Ids in a URL always name the owner's things (tests/security/world.py). Unsafe methods
+back). Ids in a URL always name the owner's things (tests/world.py). Unsafe methods
 carry a valid CSRF token and the owner's own request body (BODIES, or nothing), so a cell shows
 the authorization answer, not a form error; and every refused cell (``L`` or 4xx) of an unsafe
 method must leave the database exactly as it was.
@@ -38,7 +38,8 @@ from werkzeug.routing import Rule
 from portal import create_app
 from portal.config import TestConfig
 from tests.security.personas import Persona, changed_tables, database_snapshot
-from tests.security.world import PERSONAS, World, build_world, rule_arguments, url_for_rule
+from tests.security.routes import PERSONAS, rule_arguments, url_for_rule
+from tests.world import World, build_world
 
 # --- Common rows -------------------------------------------------------------------------------
 PUBLIC = "200 200 200 200 200 200"

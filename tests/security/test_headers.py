@@ -8,7 +8,7 @@ import pytest
 from portal import create_app
 from portal.config import Config, DevelopmentConfig, TestConfig
 from tests.security.personas import Persona
-from tests.security.world import url_for_rule
+from tests.security.routes import url_for_rule
 
 PERSONAL_PAGES = {  # pages showing somebody's address, card, orders or sessions, to their owner
     "order": lambda w: f"/orders/{w.of(w.owner).order.id}",

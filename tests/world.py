@@ -1,15 +1,19 @@
-"""One of everything a URL can point at, built through the real services.
+"""The demo-like world the end-to-end and security suites stand on, built through the real services.
 
-The people: an admin; an upline IBO; the owner, a member in that IBO's downline; another IBO
-outside the owner's upline, and another member in that IBO's downline. The owner and the other
-member each hold the same set of things (address, card, cart line, paid checkout order, a
-standing order with items, history, a skip and a declined autoship order, 1-Click on in a
-browser with an open 1-Click order, a calendar link, mail, a signed-in session on a phone). Shared
-autoship run with its chunk, a purchase order line, a receipt, a planning run, a planned
-shipment and a failed RQ job.
+The people, by the part they play:
+- ``admin``: Ada Admin.
+- ``upline``: Uma Upline, an IBO at the top of her tree. She sponsored ``owner`` (Olive Owner, a
+  member) and ``frontline_ibo`` (Ben Baker, an IBO), who sponsored ``second_level`` (Cleo Chen, a
+  member): Uma's team has two levels.
+- ``ibo``: Ivan Outsider, an IBO at the top of another tree, who sponsored ``other`` (Otto Other,
+  a member): strangers to Olive.
 
-``url_for_rule(rule, world, owner=...)`` fills a rule's arguments from the world (the given
-person's things), so a test can request any route with somebody's real ids.
+Olive and Otto each hold the same set of things (``Holdings``: an address, a card and a card that
+declines, a cart line, a paid checkout order, a standing order with two items, history and a
+skip, a standing order's declined order, 1-Click on in a browser with an open 1-Click order, a
+calendar link, mail, a signed-in session on a phone). Cleo's paid order waits for a product out
+of stock, expected from a supplier. Shared: the autoship run with its chunk, a planning run with
+its shipments, a receipt and a failed RQ job.
 """
 
 from __future__ import annotations
@@ -17,24 +21,24 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 from flask import current_app
 from rq.job import Job, JobStatus
 from sqlalchemy import select
-from werkzeug.routing import Rule
 
 from portal.accounts.login_sessions import Lifetimes, start_login_session
 from portal.accounts.models import LoginSession, User
 from portal.accounts.password_reset import make_reset_token
+from portal.addresses.models import Address
 from portal.autoship import engine, operations, services as autoship_services
-from portal.orders import charging
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
 from portal.autoship.recurrence import Recurrence
+from portal.cart.models import CartLine
 from portal.cart.services import add_to_cart
 from portal.catalog.models import Product
 from portal.checkout.services import check_out
-from portal.clock import company_today
-from portal.clock import utcnow
+from portal.clock import company_today, utcnow
 from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrderLine, Shipment,
                                       ShipmentPick)
 from portal.fulfilment.planning import run_planning
@@ -45,18 +49,16 @@ from portal.oneclick.settings import enable_oneclick
 from portal.oneclick.press import place_oneclick_order
 from portal.oneclick.identifiers import hash_token, new_token
 from portal.oneclick.models import ClientIdentifier
+from portal.orders import charging
 from portal.orders.models import Order, OrderLine
 from portal.orders.pricing import shipping_rule
 from portal.payments.gateway import SandboxGateway
 from portal.payments.models import PaymentMethod
-from portal.addresses.models import Address
-from portal.cart.models import CartLine
 from portal.queues import get_queue
 from tests.factories import make_address, make_admin, make_card, make_ibo, make_product, make_user
 
 DECLINED_CARD = "4000000000000002"
 CARDS = {"Olive": "4242424242424242", "Otto": "5555555555554444"}  # owner's, other's: told apart
-PERSONAS = ("anon", "owner", "ibo", "other", "upline", "admin")
 
 
 @dataclass
@@ -78,7 +80,7 @@ class Holdings:
     client: ClientIdentifier      # the browser where 1-Click is on
     client_token: str             # that browser's cookie value
     calendar_token: str
-    login_session: LoginSession   # signed in on another browser than the persona's
+    login_session: LoginSession   # signed in on another browser than the one a test drives
     mail: OutboxMessage | None = None
 
 
@@ -87,17 +89,21 @@ class World:
     admin: User
     upline: User
     owner: User
+    frontline_ibo: User
+    second_level: User
     ibo: User
     other: User
-    product: Product
-    second_product: Product
+    product: Product              # in stock, in everybody's orders
+    second_product: Product       # in stock, in the carts; sold by the case too
+    awaited_product: Product      # out of stock, on a purchase order
     holdings: dict[int, Holdings]
+    waiting_order: Order          # Cleo's paid order for the awaited product
     run: AutoshipRun
     chunk: AutoshipRunChunk
     purchase_order_line: PurchaseOrderLine
     receipt: InventoryReceipt
     planning_run: PlanningRun
-    shipment: Shipment
+    shipment: Shipment            # one of the owner's checkout order's shipments
     job_id: str
     extra: dict = field(default_factory=dict)  # room for what a test adds to its world
 
@@ -105,7 +111,7 @@ class World:
         return self.holdings[person.id]
 
     def persona(self, name: str) -> User | None:
-        """The user behind a persona name (None for anonymous)."""
+        """The user who plays ``name`` ("owner", "upline", ...); None for "anon"."""
         return None if name == "anon" else getattr(self, name)
 
 
@@ -116,15 +122,21 @@ def build_world(session, redis) -> World:
     admin = make_admin(session, first_name="Ada", last_name="Admin")
     upline = make_ibo(session, root=True, first_name="Uma", last_name="Upline")
     owner = make_user(session, sponsor=upline, first_name="Olive", last_name="Owner")
+    frontline_ibo = make_ibo(session, sponsor=upline, first_name="Ben", last_name="Baker")
+    second_level = make_user(session, sponsor=frontline_ibo, first_name="Cleo", last_name="Chen")
     ibo = make_ibo(session, root=True, first_name="Ivan", last_name="Outsider")
     other = make_user(session, sponsor=ibo, first_name="Otto", last_name="Other")
-    product = make_product(session, name="Vitamin D", on_hand=1000)
-    second_product = make_product(session, name="Green Tea", on_hand=1000)
+    product = make_product(session, name="Vitamin D", category="Nutrition", on_hand=1000)
+    second_product = make_product(session, name="Green Tea", category="Beverages",
+                                  each_price=Decimal("7.90"), case_size=12,
+                                  case_price=Decimal("90.00"), on_hand=1000)
+    awaited_product = make_product(session, name="Zinc", category="Nutrition", on_hand=0)
     session.commit()
 
     first_run = today + timedelta(days=10)
     partial = {person.id: _shop(session, redis, person, product, second_product, first_run, today)
                for person in (owner, other)}
+    waiting_order = _order_once(session, redis, second_level, awaited_product, today)
     session.commit()
 
     # The engine materialises both standing orders on their first date; the declining card
@@ -135,13 +147,13 @@ def build_world(session, redis) -> World:
         select(Order).where(Order.autoship_profile_id.is_not(None)))}
     charging.charge(current_app._get_current_object(), session,
                     [o.id for o in failed.values()], first_run)
-    for person_id, things in partial.items():
+    for things in partial.values():
         things["profile"].payment_method_id = things["card"].id
     session.commit()
 
-    purchase_order = add_expected_arrival(session, actor=admin, reference="PO-WORLD", supplier="Acme",
-                                          expected_on=today + timedelta(days=7), sku=product.sku,
-                                          eaches=48, today=today)
+    purchase_order = add_expected_arrival(session, actor=admin, reference="PO-WORLD",
+                                          supplier="Acme", expected_on=today + timedelta(days=7),
+                                          sku=awaited_product.sku, eaches=48, today=today)
     receipt = record_receipt(session, actor=admin, sku=second_product.sku, eaches=12, note="world")
     planning_run = run_planning(session, trigger="test")
     session.commit()
@@ -155,13 +167,35 @@ def build_world(session, redis) -> World:
         things["mail"] = session.scalar(select(OutboxMessage).where(OutboxMessage.user_id == person_id)
                                         .order_by(OutboxMessage.id).limit(1))
         holdings[person_id] = Holdings(**things)
-    world = World(admin=admin, upline=upline, owner=owner, ibo=ibo, other=other, product=product,
-                  second_product=second_product, holdings=holdings, run=run,
+    world = World(admin=admin, upline=upline, owner=owner, frontline_ibo=frontline_ibo,
+                  second_level=second_level, ibo=ibo, other=other, product=product,
+                  second_product=second_product, awaited_product=awaited_product,
+                  holdings=holdings, waiting_order=waiting_order, run=run,
                   chunk=session.scalar(select(AutoshipRunChunk).where(AutoshipRunChunk.run_id == run.id)),
                   purchase_order_line=purchase_order.lines[0], receipt=receipt,
                   planning_run=planning_run, shipment=shipment, job_id=job.id)
     session.commit()
     return world
+
+
+def reset_token(person: User) -> str:
+    """The token of the password-reset link mailed to ``person``."""
+    return make_reset_token(person, secret_key=current_app.config["SECRET_KEY"])
+
+
+def _order_once(session, redis, person: User, product, today: date) -> Order:
+    """A paid checkout order to the person's home, of two of ``product``."""
+    address = make_address(session, person, moniker="Home", line1=f"7 {person.first_name} Road")
+    return _check_out(session, redis, person, address, make_card(session, person, redis), product,
+                      today)
+
+
+def _check_out(session, redis, person: User, address, card, product, today: date) -> Order:
+    add_to_cart(session, user=person, product_id=product.id, unit_code="each", quantity=2,
+                max_quantity=999)
+    return check_out(session, user=person, address_id=address.id, card_id=card.id,
+                     idempotency_key=f"world-checkout-{person.id}", gateway=SandboxGateway(redis),
+                     shipping=shipping_rule(current_app.config), today=today)
 
 
 def _shop(session, redis, person: User, product, second_product, first_run: date, today: date) -> dict:
@@ -170,11 +204,7 @@ def _shop(session, redis, person: User, product, second_product, first_run: date
     address = make_address(session, person, moniker="Home", line1=f"12 {person.first_name} Lane")
     card = make_card(session, person, redis, number=CARDS[person.first_name])
     declining_card = make_card(session, person, redis, number=DECLINED_CARD)
-    add_to_cart(session, user=person, product_id=product.id, unit_code="each", quantity=2,
-                max_quantity=999)
-    order = check_out(session, user=person, address_id=address.id, card_id=card.id,
-                      idempotency_key=f"world-checkout-{person.id}", gateway=SandboxGateway(redis),
-                      shipping=shipping_rule(config), today=today)
+    order = _check_out(session, redis, person, address, card, product, today)
     cart_line = add_to_cart(session, user=person, product_id=second_product.id, unit_code="each",
                             quantity=1, max_quantity=999)
     rules = autoship_services.AutoshipRules.from_config(config)
@@ -219,71 +249,3 @@ def _failed_job() -> Job:
     job.set_status(JobStatus.FAILED)
     queue.failed_job_registry.add(job, ttl=-1)
     return job
-
-
-# --- Filling a rule's arguments ----------------------------------------------------------------
-
-# Arguments whose meaning depends on the endpoint: (endpoint, argument) -> holdings/world getter.
-_BY_ENDPOINT = {
-    ("cart.change", "line_id"): lambda w, h: h.cart_line.id,
-    ("cart.remove", "line_id"): lambda w, h: h.cart_line.id,
-    ("oneclick.cancel_line", "line_id"): lambda w, h: h.oneclick_line.id,
-    ("oneclick.cancel_line", "order_id"): lambda w, h: h.oneclick_order.id,
-    ("oneclick.cancel_order", "order_id"): lambda w, h: h.oneclick_order.id,
-    ("oneclick.order", "order_id"): lambda w, h: h.oneclick_order.id,
-    ("orders.pay", "order_id"): lambda w, h: h.failed_order.id,
-    ("autoship_admin.retry_payment", "order_id"): lambda w, h: h.failed_order.id,
-    ("fulfilment.receive_line", "line_id"): lambda w, h: w.purchase_order_line.id,
-    ("accounts.reset_password", "token"): lambda w, h: make_reset_token(
-        h.user, secret_key=current_app.config["SECRET_KEY"]),
-}
-
-# Everything else by argument name.
-_BY_ARGUMENT = {
-    "profile_id": lambda w, h: h.profile.id,
-    "item_id": lambda w, h: h.item.id,
-    "address_id": lambda w, h: h.address.id,
-    "card_id": lambda w, h: h.card.id,
-    "order_id": lambda w, h: h.order.id,
-    "product_id": lambda w, h: w.product.id,
-    "client_id": lambda w, h: h.client.id,
-    "login_session_id": lambda w, h: h.login_session.id,
-    "key": lambda w, h: h.press_key,
-    "token": lambda w, h: h.calendar_token,
-    "member_number": lambda w, h: h.user.member_number,
-    "run_id": lambda w, h: w.run.id,
-    "shipment_id": lambda w, h: w.shipment.id,
-    # rq-dashboard
-    "instance_number": lambda w, h: 0,
-    "job_id": lambda w, h: w.job_id,
-    "queue_name": lambda w, h: "default",
-    "registry_name": lambda w, h: "failed",
-    "per_page": lambda w, h: 8,
-    "order": lambda w, h: "asc",
-    "page": lambda w, h: 1,
-    "filename": lambda w, h: "css/main.css",
-}
-
-
-class UnknownArgument(LookupError):
-    pass
-
-
-def rule_arguments(rule: Rule, world: World, owner: User | None = None) -> dict:
-    """Values for every argument of ``rule``, naming ``owner``'s things (default: the owner)."""
-    holdings = world.of(owner or world.owner)
-    values = {}
-    for argument in sorted(rule.arguments):
-        getter = _BY_ENDPOINT.get((rule.endpoint, argument)) or _BY_ARGUMENT.get(argument)
-        if getter is None:
-            raise UnknownArgument(
-                f"{rule.endpoint} {rule.rule}: tests/security/world.py does not know what "
-                f"'<{argument}>' names; add it to _BY_ENDPOINT or _BY_ARGUMENT")
-        values[argument] = getter(world, holdings)
-    return values
-
-
-def url_for_rule(rule: Rule, world: World, owner: User | None = None) -> str:
-    """The path of ``rule`` itself (not another rule of the same endpoint) with ``owner``'s ids."""
-    _domain, path = rule.build(rule_arguments(rule, world, owner))
-    return path
