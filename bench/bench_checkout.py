@@ -13,7 +13,6 @@ Reported: orders per second over the whole run, and the p50/p95 latency of the f
 from __future__ import annotations
 
 import secrets
-from datetime import date
 from decimal import Decimal
 from random import Random
 from time import perf_counter
@@ -53,6 +52,7 @@ def measure_backend(ctx: Any, backend: str, orders: int) -> list[dict]:
     from portal.accounts.models import User
     from portal.cart.services import add_to_cart
     from portal.checkout.services import check_out
+    from portal.clock import company_today
     from portal.extensions import db
     from portal.orders.models import Order
     from portal.orders.pricing import shipping_rule
@@ -68,7 +68,7 @@ def measure_backend(ctx: Any, backend: str, orders: int) -> list[dict]:
         gateway = SandboxGateway(redis)
         shipping = shipping_rule(app.config)
         max_quantity = app.config["MAX_LINE_QUANTITY"]
-        today = date.today()
+        today = company_today()
         rng = Random(SEED)
 
         def place(number: int) -> tuple[float, float]:

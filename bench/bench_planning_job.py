@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from random import Random
 from time import perf_counter
@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, text
 
 from bench.rows import on_each_backend, result_row
+from portal.clock import company_today
 from bench.seeding import vacuum_analyze
 
 SEED = 20_240_601
@@ -201,7 +202,7 @@ class World:
                     purchase_orders[days] = session.scalar(
                         insert(PurchaseOrder).returning(PurchaseOrder.id).values(
                             reference=f"BENCH-{days:02d}", supplier="Bench",
-                            expected_on=date.today() + timedelta(days=days)))
+                            expected_on=company_today() + timedelta(days=days)))
                 po_lines.append({"purchase_order_id": purchase_orders[days], "product_id": pid,
                                  "eaches_expected": max(self.demand[pid], 1), "eaches_received": 0})
         session.execute(insert(PurchaseOrderLine), po_lines)

@@ -104,3 +104,9 @@ def show_beside_field(form: FlaskForm, error: DomainError) -> None:
         field.errors = [*field.errors, error.message]
     else:
         flash(error.message, "error")
+
+
+def form_messages(form: FlaskForm) -> str:
+    """Every field's messages in field order, each told once: for answers that show no form,
+    such as an error page or a flash message."""
+    return " ".join(dict.fromkeys(message for messages in form.errors.values() for message in messages))

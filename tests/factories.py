@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
 from decimal import Decimal
 
 from portal.accounts.models import Role, User
 from portal.accounts.passwords import hash_password
 from portal.addresses.services import add_address
 from portal.catalog.services import create_product
+from portal.clock import company_today
 from portal.genealogy.services import place_in_tree
 from portal.payments.gateway import SandboxGateway
 from portal.payments.services import add_card
@@ -51,8 +51,8 @@ def make_address(session, user: User, **overrides):
 
 
 def make_card(session, user: User, redis, number: str = "4242424242424242", **overrides):
-    values = dict(exp_month=12, exp_year=date.today().year + 2, cvc="123",
-                  cardholder=user.full_name, today=date.today())
+    values = dict(exp_month=12, exp_year=company_today().year + 2, cvc="123",
+                  cardholder=user.full_name, today=company_today())
     values.update(overrides)
     return add_card(session, user=user, gateway=SandboxGateway(redis), number=number, **values)
 
@@ -74,7 +74,6 @@ def make_paid_order(session, user: User, redis, product=None, quantity: int = 1)
 
     from portal.cart.services import add_to_cart
     from portal.checkout.services import check_out
-    from portal.clock import company_today
     from portal.orders.pricing import shipping_rule
 
     product = product or make_product(session)

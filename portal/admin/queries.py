@@ -11,6 +11,7 @@ from portal.clock import utcnow
 from portal.accounts.models import User
 from portal.catalog.models import Product, StockLevel
 from portal.mail.models import OutboxMessage
+from portal.mail.services import RETRIED_STATUSES
 from portal.orders.models import Order
 
 
@@ -26,7 +27,7 @@ def operations_summary(session: Session) -> dict:
                                 StockLevel.on_hand - StockLevel.allocated < 24)
         .order_by(StockLevel.on_hand - StockLevel.allocated, Product.sku).limit(10)))
     outbox_waiting = session.scalar(select(func.count()).select_from(OutboxMessage)
-                                    .where(OutboxMessage.status.in_(("pending", "failed"))))
+                                    .where(OutboxMessage.status.in_(RETRIED_STATUSES)))
     return {"orders_24h": orders_today[0], "revenue_24h": orders_today[1],
             "by_status": by_status, "by_role": by_role, "low_stock": low_stock,
             "outbox_waiting": outbox_waiting}

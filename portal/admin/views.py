@@ -8,6 +8,7 @@ from portal.catalog import services as catalog
 from portal.catalog.models import Product
 from portal.errors import NotFound
 from portal.extensions import db
+from portal.forms import form_messages
 from portal.fulfilment.coordination import request_planning
 from portal.orders.models import Order
 from portal.orders.states import STATUS_LABELS
@@ -80,7 +81,7 @@ def set_stock(product_id: int):
     if not form.validate_on_submit():
         return render("errors/error.html", "errors/_error.html", status=422,
                       title="Stock not changed",
-                      message=" ".join(m for ms in form.errors.values() for m in ms))
+                      message=form_messages(form))
     stock = catalog.adjust_stock(db.session, product_id, form.on_hand.data)
     request_planning(db.session, "stock adjusted")
     flash(f"Stock set to {stock.on_hand} eaches.", "success")

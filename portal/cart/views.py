@@ -8,6 +8,7 @@ from portal.cart import services
 from portal.cart.forms import CartLineForm
 from portal.catalog.forms import AddToCartForm
 from portal.extensions import db
+from portal.forms import form_messages
 from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule, totals
 from portal.roles import shopper_required
@@ -48,10 +49,6 @@ def badge():
     return render("cart/_badge.html")
 
 
-def _form_error(form) -> str:
-    return " ".join(message for errors in form.errors.values() for message in errors)
-
-
 @bp.post("/add")
 @login_required
 @shopper_required
@@ -59,7 +56,7 @@ def add():
     form = AddToCartForm()
     product_id = parse_id(request.form.get("product_id"))
     if not form.validate_on_submit() or product_id is None:
-        message = _form_error(form) or "Choose a product to add."
+        message = form_messages(form) or "Choose a product to add."
         return render("errors/error.html", "errors/_error.html", status=422, title="Not added",
                       message=message)
     with refusal() as refused:
@@ -83,7 +80,7 @@ def add():
 def change(line_id: int):
     form = CartLineForm()
     if not form.validate_on_submit():
-        return render_cart(422, _form_error(form))
+        return render_cart(422, form_messages(form))
     with refusal() as refused:
         services.change_line(db.session, user=current_user, line_id=line_id,
                              unit_code=form.unit.data, quantity=form.quantity.data,

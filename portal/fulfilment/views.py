@@ -9,6 +9,7 @@ from flask_login import current_user
 from portal.catalog.models import MAX_ON_HAND
 from portal.clock import company_today
 from portal.extensions import db
+from portal.forms import form_messages
 from portal.fulfilment import queries
 from portal.fulfilment.coordination import request_planning
 from portal.fulfilment.csv_imports import import_arrivals, import_receipts
@@ -178,7 +179,7 @@ def receive_line(line_id: int):
     if not form.validate_on_submit():
         return render("errors/error.html", "errors/_error.html", status=422,
                       title="Nothing received",
-                      message=" ".join(m for ms in form.errors.values() for m in ms))
+                      message=form_messages(form))
     receipt = receive_purchase_order_line(db.session, actor=_actor(), line_id=line_id,
                                           eaches=form.eaches.data)
     sku = receipt.product.sku

@@ -8,7 +8,7 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Regexp
 
 from portal.catalog.models import UnitCode
-from portal.forms import IntegerField
+from portal.forms import IntegerField, form_messages
 from portal.ids import MAX_ID, coerce_id
 
 KEY_REGEXP = r"^[A-Za-z0-9_-]{16,80}$"
@@ -42,8 +42,7 @@ class PressForm(FlaskForm):
 
     def problems(self) -> str:
         """Every field's messages in field order, each told once."""
-        return " ".join(dict.fromkeys(message for errors in self.errors.values()
-                                      for message in errors))
+        return form_messages(self)
 
 
 class SettingsForm(FlaskForm):

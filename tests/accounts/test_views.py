@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 from argon2 import PasswordHasher
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 from portal.accounts.models import User
 from portal.accounts.passwords import verify_password
 from portal.cart.services import add_to_cart
+from portal.clock import company_today
 from portal.checkout.services import check_out
 from portal.orders.pricing import ShippingRule
 from portal.payments.gateway import SandboxGateway
@@ -440,7 +440,7 @@ def place_order(session, person, redis) -> str:
                 max_quantity=999)
     order = check_out(session, user=person, address_id=address.id, card_id=card.id,
                       idempotency_key="landing-test", gateway=SandboxGateway(redis),
-                      shipping=ShippingRule(flat_fee=5, free_from=100), today=date.today())
+                      shipping=ShippingRule(flat_fee=5, free_from=100), today=company_today())
     return order.number
 
 

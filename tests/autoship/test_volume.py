@@ -5,7 +5,7 @@ value left stale."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import delete, insert, select, text
@@ -13,6 +13,7 @@ from sqlalchemy import delete, insert, select, text
 from jobs import autoship as autoship_jobs
 from jobs.autoship import refresh_product_cycle_pv
 from jobs.cron import build_scheduler, schedule
+from portal.clock import utcnow
 from portal.autoship import services
 from portal.autoship.models import AutoshipItem, AutoshipProfile
 from portal.autoship.services import priced_items
@@ -249,7 +250,7 @@ def test_cron_schedules_the_repair_nightly_as_a_job_a_worker_runs(
     job = next(j for j in build_scheduler(app).get_jobs() if j.func_name == "jobs.autoship.repair_cycle_pv")
     next_run = job.next_enqueue_time
     assert (next_run.hour, next_run.minute, next_run.utcoffset()) == (9, 30, timedelta(0))
-    assert next_run - datetime.now(next_run.tzinfo) <= timedelta(days=1)
+    assert next_run - utcnow() <= timedelta(days=1)
 
     profile = new_profile(session, member, product)
     session.commit()

@@ -1,10 +1,10 @@
 import threading
-from datetime import date
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
+from portal.clock import company_today
 from portal.cart.services import add_to_cart, cart_lines
 from portal.checkout.services import CheckoutError, check_out
 from portal.extensions import db
@@ -33,7 +33,7 @@ def shopper(session, redis):
 def place(session, redis, member, address, card, key="key-0123456789abcdef"):
     return check_out(session, user=member, address_id=address.id, card_id=card.id,
                      idempotency_key=key, gateway=SandboxGateway(redis), shipping=SHIPPING,
-                     today=date.today())
+                     today=company_today())
 
 
 def test_checkout_creates_a_paid_order_with_lines_totals_and_volume(session, redis, shopper):
@@ -123,7 +123,7 @@ def test_concurrent_identical_submissions_create_one_order(app, session, redis, 
                 person = db.session.get(User, ids[0])
                 order = check_out(db.session, user=person, address_id=ids[1], card_id=ids[2],
                                   idempotency_key="same-form-0123456789", gateway=SandboxGateway(redis),
-                                  shipping=SHIPPING, today=date.today())
+                                  shipping=SHIPPING, today=company_today())
                 db.session.commit()
                 results.append(order.id)
             except Exception as error:  # collected and asserted below

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import date
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import String, Text, select
 
+from portal.clock import company_today
+from portal.config import TestConfig
 from portal.extensions import db
 from portal.payments.models import PaymentMethod
 from tests.accounts.web import error_beside, form_values
 from tests.conftest import log_in, post_form
 from tests.factories import make_card, make_user
 
-NEXT_YEAR = date.today().year + 1
+THIS_YEAR = company_today({"COMPANY_TIMEZONE": TestConfig.COMPANY_TIMEZONE}).year  # module level: no app yet
+NEXT_YEAR = THIS_YEAR + 1
 CSRF_MESSAGE = "This form has expired or was not sent from this site."
 
 
@@ -129,8 +131,8 @@ def test_another_person_s_card_is_not_found_and_stays_as_it_was(client, session,
     ("exp_year", "1999", "Enter the four-digit year."),
     ("exp_year", "-2030", "Enter the four-digit year."),
     ("exp_year", "20.30", "Not a valid integer value."),
-    ("exp_year", str(date.today().year - 1), "That card has expired."),
-    ("exp_year", str(date.today().year + 21), "too far in the future"),
+    ("exp_year", str(THIS_YEAR - 1), "That card has expired."),
+    ("exp_year", str(THIS_YEAR + 21), "too far in the future"),
     ("cvc", "12", "The security code of a Visa card has 3 digits."),
     ("cvc", "12345", "Field cannot be longer than 4 characters."),
     ("cvc", "abc", "The security code of a Visa card has 3 digits."),
@@ -191,7 +193,7 @@ CARDS = [  # (number as typed, security code): distinctive codes, several brands
 ]
 REFUSED = [  # a wrong security code length, an expired year: the form comes back
     ("4012 8888 8888 1881", "98", {}),
-    ("5105 1051 0510 5100", "987", {"exp_year": str(date.today().year - 1)}),
+    ("5105 1051 0510 5100", "987", {"exp_year": str(THIS_YEAR - 1)}),
     ("3714 496353 98431", "987", {}),
 ]
 
