@@ -1,4 +1,4 @@
-"""Read-side standing orders: lists, summaries, history and the iCalendar feed."""
+"""Read-side standing orders: lists, summaries, history and upcoming runs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from portal.clock import utcnow
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
 from portal.autoship.schedule import UnplannableSchedule
@@ -98,24 +97,3 @@ def upcoming_for_person(session: Session, user: User, today: date, horizon_days:
                 break
             runs.append((day, profile))
     return sorted(runs, key=lambda run: (run[0], run[1].id))
-
-
-def _ics_escape(text: str) -> str:
-    return (text.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\n", "\\n"))
-
-
-def calendar_feed(session: Session, user: User, today: date, company: str) -> str:
-    """An iCalendar document with one all-day event per upcoming autoship run."""
-    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:-//{company}//Autoship//EN",
-             "CALSCALE:GREGORIAN", f"X-WR-CALNAME:{_ics_escape(company)} autoship"]
-    for day, profile in upcoming_for_person(session, user, today, horizon_days=366):
-        lines += ["BEGIN:VEVENT", f"UID:autoship-{profile.id}-{day:%Y%m%d}@standing-order",
-                  f"DTSTAMP:{stamp}", f"DTSTART;VALUE=DATE:{day:%Y%m%d}",
-                  f"DTEND;VALUE=DATE:{day + timedelta(days=1):%Y%m%d}",
-                  f"SUMMARY:{_ics_escape('Autoship: ' + profile.name)}",
-                  f"DESCRIPTION:{_ics_escape(f'{len(profile.items)} item(s) ship on this day.')}",
-                  "TRANSP:TRANSPARENT", "END:VEVENT"]
-    lines.append("END:VCALENDAR")
-    return "\r\n".join(lines) + "\r\n"

@@ -3,7 +3,9 @@
 A ``Recurrence`` is the rule alone; the anchor date (the series' DTSTART) is passed to every
 method that computes dates. Dates are ``datetime.date`` values; there is no time of day.
 
-Semantics (RFC 5545, as implemented by ``dateutil.rrule`` which the tests use as an oracle):
+This module parses, validates, describes and exports rules; the dates themselves come from
+``dateutil.rrule``, given the explicit form of the rule for its anchor (see below). Semantics
+(RFC 5545, as ``dateutil.rrule`` expands it):
 
 * DAILY: every ``interval`` days counted from the anchor, optionally only on plain BYDAY weekdays.
 * WEEKLY: weeks start on Monday (WKST=MO) and are counted from the anchor's week; without BYDAY
@@ -40,12 +42,19 @@ BYMONTH, BYYEARDAY, BYWEEKNO and time-of-day parts are not supported.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from itertools import islice
 from typing import NamedTuple
+
+from dateutil.rrule import DAILY as RRULE_DAILY
+from dateutil.rrule import MONTHLY as RRULE_MONTHLY
+from dateutil.rrule import WEEKLY as RRULE_WEEKLY
+from dateutil.rrule import MO, rrule
+from dateutil.rrule import weekday as rrule_weekday
 
 __all__ = ["ByDay", "Recurrence"]
 
@@ -59,9 +68,12 @@ WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July",
                "August", "September", "October", "November", "December")
 ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
-# The Gregorian calendar, weekdays included, repeats every 400 years (4800 months), so a rule
-# that finds no candidate day in this many consecutive periods never will.
-EMPTY_PERIOD_LIMIT = 4800
+# How many consecutive periods show every kind of period a rule can meet: a daily rule's days
+# differ only by weekday; every week holds each weekday; the Gregorian calendar, weekdays
+# included, repeats every 400 years (4800 months).
+CYCLE_PERIODS = {DAILY: 7, WEEKLY: 1, MONTHLY: 4800}
+LEADING_DATES = 8
+_DATEUTIL_FREQ = {DAILY: RRULE_DAILY, WEEKLY: RRULE_WEEKLY, MONTHLY: RRULE_MONTHLY}
 
 _SUPPORTED_PARTS = ("FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYSETPOS", "COUNT", "UNTIL", "WKST")
 _UNSUPPORTED_PARTS = ("BYMONTH", "BYYEARDAY", "BYWEEKNO", "BYHOUR", "BYMINUTE", "BYSECOND")
@@ -298,48 +310,39 @@ class Recurrence:
         COUNT and UNTIL are ignored: they bound the original series, not the re-anchored one.
         """
         shipped_on = _as_date(shipped_on, "shipped_on")
-        following = replace(self, count=None, until=None).next_dates(shipped_on, shipped_on, 1)
+        open_ended = self if self.count is None and self.until is None else replace(self, count=None, until=None)
+        following = open_ended.next_dates(shipped_on, shipped_on, 1)
         if not following:
             raise ValueError(f"'{self.describe()}' has no date after {shipped_on.isoformat()}")
         return following[0]
 
     def _explicit(self, anchor: date) -> Recurrence:
-        if self.freq == WEEKLY and not self.by_day:
-            return replace(self, by_day=(ByDay(anchor.weekday()),))
-        if self.freq == MONTHLY and not self.by_day and not self.by_month_day:
-            if anchor.day <= 28:
-                return replace(self, by_month_day=(anchor.day,))
-            return replace(self, by_month_day=tuple(range(28, anchor.day + 1)), by_set_pos=(-1,))
-        return self
+        return _explicit_rule(self, anchor.weekday(), anchor.day)
 
     def _occurrences(self, anchor: date, start: date) -> Iterator[date]:
         """Every occurrence on or after ``start``, honouring COUNT and UNTIL but not exdates."""
-        remaining = self.count
+        explicit = self._explicit(anchor)
+        if not _ever_matches(explicit, self._last_cycle_start(anchor)):
+            return
         # COUNT is measured from the anchor, so only an open-ended rule may jump ahead.
-        period = 0 if remaining is not None else self._period_index(anchor, start)
-        empty_run = 0
-        while True:
-            bounds = self._period(anchor, period)
-            if bounds is None:
-                return
-            period_start, candidates = bounds
-            if self.until is not None and period_start > self.until:
-                return
-            empty_run = 0 if candidates else empty_run + 1
-            if empty_run >= EMPTY_PERIOD_LIMIT:
-                return
-            for day in candidates:
-                if day < anchor:
-                    continue
-                if self.until is not None and day > self.until:
-                    return
-                if remaining is not None:
-                    remaining -= 1
-                if day >= start:
-                    yield day
-                if remaining == 0:
-                    return
-            period += 1
+        first = anchor
+        if self.count is None:
+            first = max(anchor, self._period_start(anchor, self._period_index(anchor, start)) or anchor)
+        leading = _leading_dates(explicit, first)
+        yield from (day for day in leading if day >= start)
+        if len(leading) < LEADING_DATES:
+            return  # the series ended within them
+        if start <= leading[-1]:
+            rest = _series(explicit, first).xafter(datetime.combine(leading[-1], time.min))
+        else:
+            rest = _series(explicit, first).xafter(datetime.combine(start, time.min), inc=True)
+        for moment in rest:
+            yield moment.date()
+
+    def _last_cycle_start(self, anchor: date) -> date:
+        """Where the last whole cycle of this rule's periods before the end of the calendar starts."""
+        last_period = self._period_index(anchor, date.max)
+        return max(anchor, self._period_start(anchor, max(0, last_period - CYCLE_PERIODS[self.freq])) or anchor)
 
     def _period_index(self, anchor: date, day: date) -> int:
         """Index of the period (counted from the anchor's) that contains ``day``, or 0 before it."""
@@ -351,47 +354,64 @@ class Recurrence:
             return (day - _monday_of(anchor)).days // (7 * self.interval)
         return (_month_index(day) - _month_index(anchor)) // self.interval
 
-    def _period(self, anchor: date, index: int) -> tuple[date, list[date]] | None:
-        """First day and candidate days of period ``index``; None past the end of the calendar."""
+    def _period_start(self, anchor: date, index: int) -> date | None:
+        """First day of period ``index`` (a day, a Monday or a 1st); None past the end of the calendar."""
         try:
             if self.freq == DAILY:
-                day = anchor + timedelta(days=index * self.interval)
-                wanted = not self.by_day or any(b.weekday == day.weekday() for b in self.by_day)
-                return day, [day] if wanted else []
+                return anchor + timedelta(days=index * self.interval)
             if self.freq == WEEKLY:
-                monday = _monday_of(anchor) + timedelta(weeks=index * self.interval)
-                weekdays = [b.weekday for b in self.by_day] or [anchor.weekday()]
-                return monday, [day for w in weekdays if (day := _plus_days(monday, w)) is not None]
+                return _monday_of(anchor) + timedelta(weeks=index * self.interval)
         except OverflowError:
             return None
         year, month0 = divmod(_month_index(anchor) + index * self.interval, 12)
-        if year > date.max.year:
-            return None
-        month = month0 + 1
-        return date(year, month, 1), [date(year, month, d) for d in self._month_days(anchor, year, month)]
+        return date(year, month0 + 1, 1) if year <= date.max.year else None
 
-    def _month_days(self, anchor: date, year: int, month: int) -> list[int]:
-        last = calendar.monthrange(year, month)[1]
-        if not self.by_day and not self.by_month_day:
-            return [min(anchor.day, last)]
-        days = set(range(1, last + 1))
-        if self.by_month_day:
-            days &= {d if d > 0 else last + 1 + d for d in self.by_month_day}
-        if self.by_day:
-            first_weekday = date(year, month, 1).weekday()
-            matching: set[int] = set()
-            for weekday, nth in self.by_day:
-                same_weekday = range(1 + (weekday - first_weekday) % 7, last + 1, 7)
-                if nth == 0:
-                    matching.update(same_weekday)
-                elif abs(nth) <= len(same_weekday):
-                    matching.add(same_weekday[nth - 1 if nth > 0 else nth])
-            days &= matching
-        ordered = sorted(days)
-        if self.by_set_pos:
-            size = len(ordered)
-            ordered = sorted({ordered[p - 1 if p > 0 else p] for p in self.by_set_pos if abs(p) <= size})
-        return ordered
+
+# The series' plumbing below is cached: the engine, previews and forecasts ask the same few
+# rules from the same period starts over and over, and building a dateutil series and walking
+# it to its first dates costs more than everything else in answering.
+
+@lru_cache(maxsize=4096)
+def _explicit_rule(rule: Recurrence, weekday: int, day: int) -> Recurrence:
+    """The rule with the anchor's implicit weekday or day of the month written out."""
+    if rule.freq == WEEKLY and not rule.by_day:
+        return replace(rule, by_day=(ByDay(weekday),))
+    if rule.freq == MONTHLY and not rule.by_day and not rule.by_month_day:
+        if day <= 28:
+            return replace(rule, by_month_day=(day,))
+        return replace(rule, by_month_day=tuple(range(28, day + 1)), by_set_pos=(-1,))
+    return rule
+
+
+@lru_cache(maxsize=1024)
+def _series(explicit: Recurrence, first: date) -> rrule:
+    """The dateutil series of an explicit rule from ``first``, a period start or the anchor."""
+    return rrule(_DATEUTIL_FREQ[explicit.freq], dtstart=datetime.combine(first, time.min),
+                 interval=explicit.interval, wkst=MO,
+                 byweekday=[rrule_weekday(b.weekday, b.nth or None) for b in explicit.by_day] or None,
+                 bymonthday=explicit.by_month_day or None, bysetpos=explicit.by_set_pos or None,
+                 count=explicit.count,
+                 until=datetime.combine(explicit.until, time.min) if explicit.until else None)
+
+
+@lru_cache(maxsize=16384)
+def _leading_dates(explicit: Recurrence, first: date) -> tuple[date, ...]:
+    """The series' first dates from ``first``: enough for the next run and a preview."""
+    return tuple(moment.date() for moment in islice(_series(explicit, first), LEADING_DATES))
+
+
+@lru_cache(maxsize=1024)
+def _ever_matches(explicit: Recurrence, cycle_start: date) -> bool:
+    """Whether the rule, without COUNT or UNTIL, has any date at all.
+
+    dateutil walks period after period looking for a match and only stops at the end of the
+    calendar, so a rule that never matches (day 30 that is also the first Monday) would walk
+    thousands of years on every question. The calendar repeats, so the last cycle of periods
+    before the end of it holds every kind of period the rule visits: a rule with no date there
+    has none anywhere, and asking there is a short walk.
+    """
+    open_ended = replace(explicit, count=None, until=None)
+    return next(iter(_series(open_ended, cycle_start)), None) is not None
 
 
 # --------------------------------------------------------------------- helpers
@@ -489,13 +509,6 @@ def _as_date(value: object, name: str) -> date:
     if not isinstance(value, date):
         raise TypeError(f"{name} must be a date, not {type(value).__name__}")
     return value
-
-
-def _plus_days(day: date, days: int) -> date | None:
-    try:
-        return day + timedelta(days=days)
-    except OverflowError:
-        return None
 
 
 def _monday_of(day: date) -> date:

@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 
 from portal.addresses.services import address_book
 from portal.autoship import queries, services
+from portal.autoship.calendar_feed import build_feed
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
                                    NextDateForm, PauseForm, RenameForm, ScheduleForm, SubscribeForm)
 from portal.autoship.models import AutoshipProfile
@@ -372,7 +373,7 @@ def calendar_feed(token: str):
     owner = services.feed_owner(db.session, token)
     if owner is None:
         abort(404, "This calendar link is unknown or was revoked.")
-    body = queries.calendar_feed(db.session, owner, company_today(), current_app.config["COMPANY_NAME"])
+    body = build_feed(db.session, owner, company_today(), current_app.config["COMPANY_NAME"])
     return Response(body, mimetype="text/calendar",
                     headers={"Content-Disposition": "inline; filename=autoship.ics",
                              "Cache-Control": "private, max-age=300"})

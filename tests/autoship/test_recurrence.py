@@ -1,6 +1,9 @@
 """Specification of ``portal.autoship.Recurrence``: RFC 5545 RRULEs anchored at a date.
 
-``dateutil.rrule`` is the oracle for RFC semantics; the implementation itself is stdlib only.
+``dateutil.rrule`` is the oracle for RFC semantics: a plain expansion of ``to_rrule(anchor)``
+from the anchor. ``Recurrence`` hands its expansion to dateutil too, but jumps ahead to the
+period it is asked about, reuses series it already built and refuses to walk the calendar for a
+rule that never matches, so the oracle checks that those shortcuts change no date.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from portal.autoship import services
 from portal.autoship.models import AutoshipEvent, AutoshipProfile
-from portal.autoship.queries import calendar_feed, summarize
+from portal.autoship.calendar_feed import build_feed
+from portal.autoship.queries import summarize
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.services import AutoshipError
 from portal.cart.services import add_to_cart
@@ -275,7 +276,7 @@ def test_the_calendar_feed_lists_upcoming_runs_and_can_be_revoked(session, membe
     new_profile(session, member, product, first=date(2026, 12, 15))
     token = services.issue_calendar_token(session, user=member)
     assert services.feed_owner(session, token).id == member.id
-    ics = calendar_feed(session, member, TODAY, "Standing Order")
+    ics = build_feed(session, member, TODAY, "Standing Order")
     assert ics.startswith("BEGIN:VCALENDAR") and "DTSTART;VALUE=DATE:20261215" in ics
     assert "DTSTART;VALUE=DATE:20270115" in ics
     services.revoke_calendar_token(session, user=member)
