@@ -289,7 +289,7 @@ def _naive_loop(session, app) -> float:
     from portal.accounts.models import User
     from portal.addresses.models import Address
     from portal.autoship.models import AutoshipProfile
-    from portal.autoship.services import priced_items, schedule_of
+    from portal.autoship.profiles import priced_items, schedule_of
     from portal.orders.pricing import shipping_rule
     from portal.orders.services import build_order
     from portal.payments.models import PaymentMethod

@@ -161,7 +161,7 @@ def profile(profile_id: int):
     from portal.accounts.models import User
     from portal.autoship import queries
     from portal.autoship.models import AutoshipProfile
-    from portal.autoship.services import AutoshipRules
+    from portal.autoship.profiles import AutoshipRules
     from portal.orders.pricing import shipping_rule
 
     found = db.session.get(AutoshipProfile, profile_id)

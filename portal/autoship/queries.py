@@ -12,7 +12,7 @@ from portal.clock import utcnow
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
 from portal.autoship.schedule import UnplannableSchedule
-from portal.autoship.services import (AutoshipRules, days_until_cutoff, describe_rule, priced_items,
+from portal.autoship.profiles import (AutoshipRules, days_until_cutoff, describe_rule, priced_items,
                                       schedule_of)
 from portal.orders.models import Order
 from portal.orders.pricing import ShippingRule, Totals, totals

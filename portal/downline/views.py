@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from portal.accounts.models import Role, User
-from portal.autoship.services import AutoshipRules
+from portal.autoship.profiles import AutoshipRules
 from portal.clock import company_today
 from portal.downline import queries
 from portal.downline.forms import filter_args, parse_filters

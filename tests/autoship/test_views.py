@@ -260,14 +260,15 @@ def test_a_change_a_constraint_still_refuses_answers_409_with_the_profile_not_a_
     a conflict, with the profile as it now is."""
     from sqlalchemy.exc import IntegrityError
 
-    from portal.autoship import services
+    from portal.autoship import lifecycle
+
     product = make_product(session, name="Omega-3")
     location = create(client, product).headers["Location"]
 
     def refused(session, **kwargs):
         raise IntegrityError("INSERT ...", {}, Exception("duplicate key"))
 
-    monkeypatch.setattr(services, "rename", refused)
+    monkeypatch.setattr(lifecycle, "rename", refused)
     response = post_form(client, f"{location}/rename", {"name": "Weekly"}, page=location)
 
     assert response.status_code == 409

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event
 
 from portal.autoship.models import AutoshipProfile
-from portal.autoship.services import schedule_of
+from portal.autoship.profiles import schedule_of
 from portal.clock import company_today
 from portal.downline import queries
 from portal.downline.queries import BadCursor, TeamFilters

@@ -26,7 +26,7 @@ from werkzeug.routing import Rule
 from portal.accounts.login_sessions import Lifetimes, start_login_session
 from portal.accounts.models import LoginSession, User
 from portal.accounts.password_reset import make_reset_token
-from portal.autoship import engine, operations, services as autoship_services
+from portal.autoship import calendar_tokens, creation, engine, operations, profiles, schedule_changes
 from portal.orders import charging
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
 from portal.autoship.recurrence import Recurrence
@@ -176,15 +176,15 @@ def _shop(session, redis, person: User, product, second_product, first_run: date
                       shipping=shipping_rule(config), today=today)
     cart_line = add_to_cart(session, user=person, product_id=second_product.id, unit_code="each",
                             quantity=1, max_quantity=999)
-    rules = autoship_services.AutoshipRules.from_config(config)
-    profile = autoship_services.create_profile(
+    rules = profiles.AutoshipRules.from_config(config)
+    profile = creation.create_profile(
         session, user=person, name="Monthly essentials", rule=Recurrence.every(1, "months"),
         regularity="calendar", first_date=first_run, address_id=address.id, card_id=declining_card.id,
         items=[(product.id, "each", 6), (second_product.id, "each", 2)], today=today, rules=rules)
-    second_run = autoship_services.preview(Recurrence.every(1, "months"), "calendar", first_run, 2)[1]
-    autoship_services.skip_date(session, user=person, profile=profile, day=second_run, today=today,
-                                rules=rules)
-    calendar_token = autoship_services.issue_calendar_token(session, user=person)
+    second_run = schedule_changes.preview(Recurrence.every(1, "months"), "calendar", first_run, 2)[1]
+    schedule_changes.skip_date(session, user=person, profile=profile, day=second_run, today=today,
+                               rules=rules)
+    calendar_token = calendar_tokens.issue_calendar_token(session, user=person)
     login_session, _identifier = start_login_session(
         session, user=person, label="Safari on iOS", remember=True, now=utcnow(),
         lifetimes=Lifetimes.from_config(config))
