@@ -200,7 +200,7 @@ def _engine_with_workers(ctx, app, url, workers: int) -> tuple[float, float, int
     from rq import Worker
 
     from portal import PROJECT_ROOT
-    from portal.autoship import operations
+    from portal.autoship import runs
     from portal.autoship.models import AutoshipRun
     from portal.extensions import db
     from portal.queues import get_queue, get_redis
@@ -220,7 +220,7 @@ def _engine_with_workers(ctx, app, url, workers: int) -> tuple[float, float, int
             time.sleep(0.05)
         start_up = time.perf_counter() - launched
         started = time.perf_counter()
-        run = operations.start_and_enqueue(db.session, as_of=AS_OF, trigger="bench", config=app.config)
+        run = runs.start_and_enqueue(db.session, as_of=AS_OF, trigger="bench", config=app.config)
         db.session.commit()
         run_id, chunks = run.id, run.chunks_total
         while True:

@@ -41,7 +41,7 @@ from portal.autoship.profiles import record, schedule_of
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.clock import utcnow
-from portal.orders.pricing import ShippingRule
+from portal.orders.pricing import ShippingRule, shipping_rule
 
 MAX_CATCH_UP_STEPS = 1000
 
@@ -51,6 +51,11 @@ class EngineRules:
     shipping: ShippingRule
     min_pv: Decimal = Decimal("0")
     chunk_size: int = 5000
+
+    @classmethod
+    def from_config(cls, config) -> "EngineRules":
+        return cls(shipping=shipping_rule(config), min_pv=Decimal(str(config["AUTOSHIP_MIN_PV"])),
+                   chunk_size=int(config["AUTOSHIP_CHUNK_SIZE"]))
 
 
 @dataclass(frozen=True)

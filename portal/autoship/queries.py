@@ -75,6 +75,16 @@ def recent_orders(session: Session, profile: AutoshipProfile, limit: int = 10) -
                                 .order_by(Order.autoship_due_date.desc()).limit(limit)))
 
 
+def every_profile(member_number: str = ""):
+    """(profile, owner) of every standing order, newest first, or of one member's: a select
+    for the admins' paged list."""
+    query = (select(AutoshipProfile, User).join(User, User.id == AutoshipProfile.user_id)
+             .order_by(AutoshipProfile.id.desc()))
+    if member_number:
+        query = query.where(User.member_number == member_number)
+    return query
+
+
 def needing_a_schedule(session: Session, user: User) -> list[AutoshipProfile]:
     """The person's standing orders the engine set aside until they choose a new schedule."""
     return list(session.scalars(select(AutoshipProfile).where(

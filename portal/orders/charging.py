@@ -12,18 +12,25 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Flask
+from rq import Retry
 from sqlalchemy.orm import Session
 
 from portal.autoship.notices import tell_payment_outcomes
+from portal.errors import DomainError, NotFound
 from portal.hold_points import AFTER_GATEWAY_CALL, hold_point
 from portal.orders.billing import (
+    CHARGEABLE,
     BillingResult,
     call_gateway,
     prepare_charges,
     record_outcomes,
 )
+from portal.orders.models import Order
 from portal.payments.services import gateway_for
 from portal.unit_of_work import commit_before, release_before
+
+# The charge jobs' retries are safe: a re-run sends a pending attempt again with its own key.
+CHARGE_RETRY = Retry(max=3, interval=[5, 60, 300])
 
 
 def retry_days(config) -> tuple[int, ...]:
@@ -45,6 +52,21 @@ def charge(app: Flask, session: Session, order_ids: list[int], today: date) -> B
         _request_planning(session, "autoship payment")
     commit_before(session, "the caller goes on: the gateway's answers are kept whatever follows")
     return result
+
+
+class NothingToCharge(DomainError):
+    """The order is not waiting for a payment (paid, cancelled, shipped...)."""
+
+
+def retry_charge(app: Flask, session: Session, order_id: int, today: date) -> tuple[Order, BillingResult]:
+    """An admin's retry of a failed payment: the order charged again now, through ``charge``.
+    NotFound for an unknown order, NothingToCharge for one that waits for no payment."""
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound("No such order.")
+    if order.status not in CHARGEABLE:
+        raise NothingToCharge(f"Order {order.number} is {order.status_label.lower()}: nothing to charge.")
+    return order, charge(app, session, [order.id], today)
 
 
 def _request_planning(session: Session, reason: str) -> None:

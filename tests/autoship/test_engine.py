@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from portal.autoship import engine, lifecycle, operations, profiles, schedule_changes, shipping_now
+from portal.autoship import engine, lifecycle, profiles, runs, schedule_changes, shipping_now
 from portal.autoship.engine import EngineRules, plan_due
 from portal.autoship.models import AutoshipEvent, AutoshipOccurrence, AutoshipProfile, AutoshipRun
 from portal.autoship.recurrence import Recurrence
@@ -79,7 +79,7 @@ def test_running_the_same_date_again_creates_nothing_and_keeps_what_the_first_at
     assert first.id == again.id and again.attempts == 3 and again.status == "done"
     assert (again.due, again.created, again.chunks_done, again.chunks_total) == (3, 3, 2, 2)
     assert [(a.number, a.trigger, a.due, a.created, a.chunks_done, a.chunks_total)
-            for a in operations.attempt_summaries(again)] == [
+            for a in runs.attempt_summaries(again)] == [
         (1, "test", 3, 3, 2, 2), (2, "test", 0, 0, 0, 0), (3, "test", 0, 0, 0, 0)]
     assert [(c.number, c.attempt, c.status, c.due, c.created) for c in again.chunks] == [
         (0, 1, "done", 2, 2), (1, 1, "done", 1, 1)]
@@ -93,7 +93,7 @@ def test_a_re_run_that_finds_new_due_profiles_numbers_its_chunks_after_the_first
     session.commit()
     again = run(session, D(2026, 12, 1))
     assert (again.due, again.created, again.status) == (2, 2, "done")
-    assert [(a.number, a.due, a.created) for a in operations.attempt_summaries(again)] == [
+    assert [(a.number, a.due, a.created) for a in runs.attempt_summaries(again)] == [
         (1, 1, 1), (2, 1, 1)]
     assert [(c.number, c.attempt, c.low_id, c.created) for c in again.chunks] == [
         (0, 1, early.id, 1), (1, 2, late.id, 1)]

@@ -17,8 +17,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from portal.accounts.password_reset import make_reset_token
-from portal.autoship import engine, operations
+from portal.autoship import engine
 from portal.orders import charging
+from portal.orders.billing import uncharged_autoship_orders
 from portal.cart.services import add_to_cart
 from portal.checkout.services import check_out
 from portal.clock import company_today
@@ -85,8 +86,8 @@ def build_world(session, redis) -> World:
     profile.next_run_date = declined.next_run_date = today
     session.commit()
     run = engine.run_in_process(session, as_of=today, trigger="test",
-                                rules=operations.engine_rules(current_app.config))
-    order_ids = operations.uncharged_orders(session, datetime.now(timezone.utc), limit=100)
+                                rules=engine.EngineRules.from_config(current_app.config))
+    order_ids = uncharged_autoship_orders(session, datetime.now(timezone.utc), limit=100)
     charged = charging.charge(current_app._get_current_object(), session, order_ids, today)
     assert (run.created, len(charged.paid), len(charged.declined)) == (2, 1, 1), (run, charged)
 

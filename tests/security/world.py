@@ -26,7 +26,7 @@ from werkzeug.routing import Rule
 from portal.accounts.login_sessions import Lifetimes, start_login_session
 from portal.accounts.models import LoginSession, User
 from portal.accounts.password_reset import make_reset_token
-from portal.autoship import calendar_tokens, creation, engine, operations, profiles, schedule_changes
+from portal.autoship import calendar_tokens, creation, engine, profiles, schedule_changes
 from portal.orders import charging
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
 from portal.autoship.recurrence import Recurrence
@@ -129,7 +129,7 @@ def build_world(session, redis) -> World:
     # The engine materialises both standing orders on their first date; the declining card
     # makes each a payment-failed order; then the profiles go back to the good card.
     run = engine.run_in_process(session, as_of=first_run, trigger="test",
-                                rules=operations.engine_rules(config))
+                                rules=engine.EngineRules.from_config(config))
     failed = {o.user_id: o for o in session.scalars(
         select(Order).where(Order.autoship_profile_id.is_not(None)))}
     charging.charge(current_app._get_current_object(), session,
