@@ -281,3 +281,19 @@ def test_the_calendar_feed_lists_upcoming_runs_and_can_be_revoked(session, membe
     assert "DTSTART;VALUE=DATE:20270115" in ics
     calendar_tokens.revoke_calendar_token(session, user=member)
     assert calendar_tokens.feed_owner(session, token) is None
+
+
+@pytest.mark.parametrize("days_ahead, days_to_cutoff, closed", [(3, 1, False), (2, 0, False), (1, -1, True)])
+def test_the_summary_says_whether_the_next_runs_edit_cutoff_has_passed(session, member, product, days_ahead,
+                                                                     days_to_cutoff, closed):
+    """The cutoff is two days: the last day to change the next run still allows it."""
+    profile = new_profile(session, member, product, first=TODAY + timedelta(days=days_ahead))
+    summary = summarize(profile, TODAY, RULES, SHIPPING)
+    assert (summary.days_to_cutoff, summary.changes_closed) == (days_to_cutoff, closed)
+
+
+def test_a_paused_standing_order_has_no_cutoff_to_close_its_changes(session, member, product):
+    profile = new_profile(session, member, product, first=TODAY + timedelta(days=3))
+    lifecycle.pause(session, user=member, profile=profile, resume_on=None, today=TODAY, rules=RULES)
+    summary = summarize(profile, TODAY + timedelta(days=2), RULES, SHIPPING)
+    assert (summary.days_to_cutoff, summary.changes_closed) == (None, False)
