@@ -5,6 +5,10 @@ idempotency key the gateway is sent, is committed before the gateway is called, 
 answers are committed as soon as they are recorded. A worker that dies between the two leaves a
 pending attempt, which the payment retries send again with the same key: the card is not charged
 twice. The views, the jobs, the CLI and the admin pages all charge through ``charge``.
+
+Once the answers are recorded, ``charge`` announces them (``portal.orders.signals``): standing
+orders tell the members and hold those whose payment finally failed, fulfilment plans the paid
+orders. The receivers write in the same transaction, committed with the answers.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from flask import Flask
 from rq import Retry
 from sqlalchemy.orm import Session
 
-from portal.autoship.notices import tell_payment_outcomes
 from portal.errors import DomainError, NotFound
 from portal.hold_points import AFTER_GATEWAY_CALL, hold_point
 from portal.orders.billing import (
@@ -26,6 +29,7 @@ from portal.orders.billing import (
     record_outcomes,
 )
 from portal.orders.models import Order
+from portal.orders.signals import orders_paid, payments_recorded
 from portal.payments.services import gateway_for
 from portal.unit_of_work import commit_before, release_before
 
@@ -47,9 +51,9 @@ def charge(app: Flask, session: Session, order_ids: list[int], today: date) -> B
     release_before(session, "the outcomes are recorded")  # the gateway call wrote nothing here
     hold_point(app, AFTER_GATEWAY_CALL)
     result = record_outcomes(session, outcomes, today=today, retry_days=retry_days(app.config))
-    tell_payment_outcomes(session, result, base_url=app.config["BASE_URL"])
+    payments_recorded.send(app, session=session, result=result)
     if result.paid:
-        _request_planning(session, "autoship payment")
+        orders_paid.send(app, session=session, order_ids=result.paid)
     commit_before(session, "the caller goes on: the gateway's answers are kept whatever follows")
     return result
 
@@ -68,7 +72,3 @@ def retry_charge(app: Flask, session: Session, order_id: int, today: date) -> tu
         raise NothingToCharge(f"Order {order.number} is {order.status_label.lower()}: nothing to charge.")
     return order, charge(app, session, [order.id], today)
 
-
-def _request_planning(session: Session, reason: str) -> None:
-    from portal.fulfilment.services import request_planning  # fulfilment reads orders
-    request_planning(session, reason)

@@ -240,3 +240,48 @@ def test_an_admin_retry_charges_a_declined_order_and_refuses_one_with_nothing_to
         charge(app, session, [order_id], day)
     with pytest.raises(charging.NothingToCharge, match=r"is cancelled: nothing to charge"):
         charging.retry_charge(app, session, order_id, D(2026, 12, 11))
+
+
+def planning_requests(redis) -> list[dict[str, int]]:
+    from portal.fulfilment import coordination
+    from portal.queues import get_queue
+
+    return [coordination.take_requests(redis, job.id) for job in get_queue("default").get_jobs()
+            if job.func_name == coordination.PLAN_JOB]
+
+
+def test_a_charge_announces_the_paid_orders_and_fulfilment_is_asked_to_plan_them(
+        app, session, redis, materialised):
+    from portal.orders.signals import orders_paid
+
+    ids = materialised(count=2)
+    assert planning_requests(redis) == []
+    announced = []
+
+    def listen(sender, *, session, order_ids):
+        announced.append(sorted(order_ids))
+
+    with orders_paid.connected_to(listen):
+        charge(app, session, ids)
+
+    assert announced == [ids]
+    assert planning_requests(redis) == [{"autoship payment": 1}]  # one run asked for, after the commit
+
+
+def test_a_charge_announces_its_outcomes_and_the_member_is_told_of_a_decline_with_no_planning(
+        app, session, redis, materialised):
+    from portal.orders.signals import payments_recorded
+
+    [order_id] = materialised("4000000000000002")
+    announced = []
+
+    def listen(sender, *, session, result):
+        announced.append((result.paid, result.declined))
+
+    with payments_recorded.connected_to(listen):
+        charge(app, session, [order_id])
+
+    assert announced == [([], [order_id])]
+    number = session.get(Order, order_id).number
+    assert session.scalars(select(OutboxMessage.subject)).all() == [f"Payment for order {number} was declined"]
+    assert planning_requests(redis) == []

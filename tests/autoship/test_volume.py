@@ -273,3 +273,29 @@ def test_the_repair_command_prints_what_it_fixed(app, session, member, product):
     again = app.test_cli_runner().invoke(args=["autoship", "repair-cycle-pv"])
     assert again.output.strip() == "Cycle PV repair: 0 of 3 standing orders were stale."
     assert stored_pv(session, profiles[0]) == Decimal("16.00")
+
+
+def test_the_catalog_announces_a_withdrawal_once_and_standing_orders_react_once(app, session, redis, member,
+                                                                              product):
+    """The catalog does not know about standing orders: it announces, they react, connected
+    once however many apps were built in this process."""
+    from portal import create_app
+    from portal.catalog.signals import product_sale_changed
+
+    create_app(app.config.copy())  # a second app connects the same receivers again
+    profile = new_profile(session, member, product)
+    session.commit()
+    announced = []
+
+    def listen(sender, *, session):
+        announced.append(sender.id)
+
+    with product_sale_changed.connected_to(listen):
+        set_product_active(session, product.id, False)
+        set_product_active(session, product.id, False)  # no change: no announcement
+    session.commit()
+
+    assert announced == [product.id]
+    [job] = get_queue("default").jobs
+    assert (job.func_name, job.args) == ("jobs.autoship.refresh_product_cycle_pv", [product.id])
+    assert refresh_product_cycle_pv(product.id) == 1 and stored_pv(session, profile) is None
