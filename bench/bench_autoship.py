@@ -182,7 +182,7 @@ def _engine_with_workers(ctx, app, url, workers: int) -> tuple[float, float, int
     from rq import Worker
 
     from portal import PROJECT_ROOT
-    from portal.autoship import operations
+    from portal.autoship import runs
     from portal.autoship.models import AutoshipRun
     from portal.extensions import db
     from portal.queues import get_queue, get_redis
@@ -202,7 +202,7 @@ def _engine_with_workers(ctx, app, url, workers: int) -> tuple[float, float, int
             time.sleep(0.05)
         start_up = time.perf_counter() - launched
         started = time.perf_counter()
-        run = operations.start_and_enqueue(db.session, as_of=AS_OF, trigger="bench", config=app.config)
+        run = runs.start_and_enqueue(db.session, as_of=AS_OF, trigger="bench", config=app.config)
         db.session.commit()
         run_id, chunks = run.id, run.chunks_total
         while True:
@@ -271,7 +271,7 @@ def _naive_loop(session, app) -> float:
     from portal.accounts.models import User
     from portal.addresses.models import Address
     from portal.autoship.models import AutoshipProfile
-    from portal.autoship.services import priced_items, schedule_of
+    from portal.autoship.profiles import priced_items, schedule_of
     from portal.orders.pricing import shipping_rule
     from portal.orders.services import build_order
     from portal.payments.models import PaymentMethod

@@ -10,11 +10,12 @@ from datetime import date, timedelta
 from flask import current_app
 
 from portal.clock import company_today, utcnow
-from portal.autoship import engine, operations, volume
+from portal.autoship import engine, runs, volume
 from portal.autoship.notices import send_reminders
 from portal.extensions import db
-from portal.orders.billing import orders_due_for_retry, orders_with_stale_attempts
-from portal.orders.charging import charge
+from portal.orders.billing import (orders_due_for_retry, orders_with_stale_attempts,
+                                   uncharged_autoship_orders)
+from portal.orders.charging import CHARGE_RETRY, charge
 from portal.orders.pricing import shipping_rule
 from portal.queues import enqueue_after_commit
 from portal.unit_of_work import commit_before, transactional
@@ -23,8 +24,8 @@ from portal.unit_of_work import commit_before, transactional
 @transactional
 def start(as_of: str, trigger: str = "cron") -> dict | None:
     """Start the run for ``as_of`` unless it exists (cron may fire twice: RQ's cron has no lock)."""
-    run = operations.start_and_enqueue(db.session, as_of=date.fromisoformat(as_of), trigger=trigger,
-                                       config=current_app.config, restart=False)
+    run = runs.start_and_enqueue(db.session, as_of=date.fromisoformat(as_of), trigger=trigger,
+                                 config=current_app.config, restart=False)
     return None if run is None else {"run_id": run.id, "due": run.due, "chunks": run.chunks_total}
 
 
@@ -32,11 +33,11 @@ def start(as_of: str, trigger: str = "cron") -> dict | None:
 def materialise(run_id: int, number: int) -> dict:
     try:
         result = engine.materialise_chunk(db.session, run_id=run_id, number=number,
-                                          rules=operations.engine_rules(current_app.config))
+                                          rules=engine.EngineRules.from_config(current_app.config))
         if result.created:
             enqueue_after_commit(db.session, "jobs.autoship.charge_chunk", run_id, number,
                                  queue="billing", job_id=f"autoship-charge-{run_id}-{number}",
-                                 retry=operations.CHARGE_RETRY, job_timeout=3600)
+                                 retry=CHARGE_RETRY, job_timeout=3600)
         db.session.flush()  # a failing statement fails here, inside the try
     except Exception as error:
         db.session.rollback()
@@ -49,7 +50,7 @@ def materialise(run_id: int, number: int) -> dict:
 
 @transactional
 def charge_chunk(run_id: int, number: int) -> dict:
-    order_ids = operations.chunk_orders(db.session, run_id, number)
+    order_ids = runs.chunk_orders(db.session, run_id, number)
     result = charge(current_app._get_current_object(), db.session, order_ids,
                                company_today())
     return {"paid": len(result.paid), "declined": len(result.declined),
@@ -63,7 +64,7 @@ def retry_payments() -> int:
     today = company_today()
     stale = utcnow() - timedelta(minutes=float(current_app.config["PAYMENT_STALE_MINUTES"]))
     order_ids = sorted(set(orders_due_for_retry(db.session, today))
-                       | set(operations.uncharged_orders(db.session, stale))
+                       | set(uncharged_autoship_orders(db.session, stale))
                        | set(orders_with_stale_attempts(db.session, stale)))
     if order_ids:
         charge(current_app._get_current_object(), db.session, order_ids, today)
@@ -84,7 +85,7 @@ def tick() -> dict:
     """Cron, every few minutes: start today's run once its time has come; then reminders and
     payment retries (both safe to repeat)."""
     started = None
-    today = operations.run_for_today_is_due(db.session, current_app.config)
+    today = runs.run_for_today_is_due(db.session, current_app.config)
     if today is not None:
         started = start(today.isoformat(), "cron")
     return {"started": started, "reminders": reminders(), "retried": retry_payments()}

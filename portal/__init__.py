@@ -74,11 +74,22 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
                       admin_bp, fulfilment_bp, downline_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)
+    connect_signals()
     errors.register(app)
     templating.register(app)
     app.cli.add_command(seed_cli)
     app.cli.add_command(autoship_cli)
     return app
+
+
+def connect_signals() -> None:
+    """Each concept that reacts to another's announcements (blinker signals) connects its
+    receivers here, once the app is built, whatever was imported first."""
+    from portal.autoship import reactions as autoship_reactions
+    from portal.fulfilment import reactions as fulfilment_reactions
+
+    autoship_reactions.connect_signals()
+    fulfilment_reactions.connect_signals()
 
 
 def _load_config(app: Flask, config: type[Config] | dict | None) -> None:

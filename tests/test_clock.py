@@ -6,7 +6,7 @@ import pytest
 
 from portal.clock import company_today, frozen_at, utcnow
 from portal.autoship.engine import start_run
-from portal.autoship.operations import run_for_today_is_due
+from portal.autoship.runs import run_for_today_is_due
 from tests.factories import make_user
 
 

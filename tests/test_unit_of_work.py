@@ -212,7 +212,7 @@ def test_a_job_that_raises_leaves_nothing_written(session, person, monkeypatch):
 
 def test_a_job_run_by_another_job_joins_its_unit_of_work(session, person, monkeypatch):
     """The cron tick runs start, reminders and the payment retries: one unit, decided by the tick."""
-    monkeypatch.setattr(jobs.autoship.operations, "run_for_today_is_due", lambda *a: None)
+    monkeypatch.setattr(jobs.autoship.runs, "run_for_today_is_due", lambda *a: None)
     monkeypatch.setattr(jobs.autoship, "retry_payments", lambda: 0)
 
     def writes(session_, **kwargs):

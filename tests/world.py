@@ -31,7 +31,7 @@ from portal.accounts.login_sessions import Lifetimes, start_login_session
 from portal.accounts.models import LoginSession, User
 from portal.accounts.password_reset import make_reset_token
 from portal.addresses.models import Address
-from portal.autoship import engine, operations, services as autoship_services
+from portal.autoship import calendar_tokens, creation, engine, profiles, schedule_changes
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
 from portal.autoship.recurrence import Recurrence
 from portal.cart.models import CartLine
@@ -142,7 +142,7 @@ def build_world(session, redis) -> World:
     # The engine materialises both standing orders on their first date; the declining card
     # makes each a payment-failed order; then the profiles go back to the good card.
     run = engine.run_in_process(session, as_of=first_run, trigger="test",
-                                rules=operations.engine_rules(config))
+                                rules=engine.EngineRules.from_config(config))
     failed = {o.user_id: o for o in session.scalars(
         select(Order).where(Order.autoship_profile_id.is_not(None)))}
     charging.charge(current_app._get_current_object(), session,
@@ -207,15 +207,15 @@ def _shop(session, redis, person: User, product, second_product, first_run: date
     order = _check_out(session, redis, person, address, card, product, today)
     cart_line = add_to_cart(session, user=person, product_id=second_product.id, unit_code="each",
                             quantity=1, max_quantity=999)
-    rules = autoship_services.AutoshipRules.from_config(config)
-    profile = autoship_services.create_profile(
+    rules = profiles.AutoshipRules.from_config(config)
+    profile = creation.create_profile(
         session, user=person, name="Monthly essentials", rule=Recurrence.every(1, "months"),
         regularity="calendar", first_date=first_run, address_id=address.id, card_id=declining_card.id,
         items=[(product.id, "each", 6), (second_product.id, "each", 2)], today=today, rules=rules)
-    second_run = autoship_services.preview(Recurrence.every(1, "months"), "calendar", first_run, 2)[1]
-    autoship_services.skip_date(session, user=person, profile=profile, day=second_run, today=today,
-                                rules=rules)
-    calendar_token = autoship_services.issue_calendar_token(session, user=person)
+    second_run = schedule_changes.preview(Recurrence.every(1, "months"), "calendar", first_run, 2)[1]
+    schedule_changes.skip_date(session, user=person, profile=profile, day=second_run, today=today,
+                               rules=rules)
+    calendar_token = calendar_tokens.issue_calendar_token(session, user=person)
     login_session, _identifier = start_login_session(
         session, user=person, label="Safari on iOS", remember=True, now=utcnow(),
         lifetimes=Lifetimes.from_config(config))

@@ -8,15 +8,19 @@ from datetime import date, timedelta
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from sqlalchemy import select
 
-from portal.clock import company_today
-from portal.autoship import operations
+from portal.accounts.models import User
+from portal.autoship import queries
 from portal.autoship.forecast import forecast
-from portal.autoship.models import AutoshipRun
+from portal.autoship.models import AutoshipProfile, AutoshipRun
+from portal.autoship.profiles import AutoshipRules
+from portal.autoship.runs import attempt_summaries, retry_failed_chunks, start_and_enqueue
+from portal.clock import company_today
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.forms import parse_date
-from portal.orders.charging import charge
-from portal.orders.models import ChargeAttempt, Order
+from portal.orders.billing import CHARGEABLE, failed_payments
+from portal.orders.charging import NothingToCharge, retry_charge
+from portal.orders.pricing import shipping_rule
 from portal.pagination import page_number, paginate
 from portal.roles import admin_required
 from portal.templating import render
@@ -65,9 +69,8 @@ def start():
     if as_of > _today() + timedelta(days=1):
         return _runs_page(422, "No run started: a run materialises what is due; it cannot run "
                                "for a future date.", raw)
-    run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="admin",
-                                       config=current_app.config)
-    attempt = operations.attempt_summaries(run)[-1]
+    run = start_and_enqueue(db.session, as_of=as_of, trigger="admin", config=current_app.config)
+    attempt = attempt_summaries(run)[-1]
     flash(f"Run for {as_of:%B %-d, %Y} started (attempt {attempt.number}): {attempt.due} due "
           f"profiles in {attempt.chunks_total} chunks.", "success")
     return redirect(url_for("autoship_admin.run", run_id=run.id), 303)
@@ -79,12 +82,12 @@ def run(run_id: int):
         else "autoship/admin/_run.html"
     found = _run(run_id)
     return render("autoship/admin/run.html", fragment, run=found,
-                  attempts=operations.attempt_summaries(found))
+                  attempts=attempt_summaries(found))
 
 
 @bp.post("/runs/<int:run_id>/retry")
 def retry(run_id: int):
-    count = operations.retry_failed_chunks(db.session, _run(run_id).id)
+    count = retry_failed_chunks(db.session, _run(run_id).id)
     flash(f"{count} chunk(s) enqueued again." if count else "Every chunk of this run is done.", "success")
     return redirect(url_for("autoship_admin.run", run_id=run_id), 303)
 
@@ -116,25 +119,18 @@ def _date_arg(name: str, default: date, errors: dict[str, str]) -> date:
 
 @bp.get("/payments")
 def payments():
-    query = (select(Order).where(Order.payment_attempts > 0,
-                                 Order.status.in_(("payment_failed", "pending_payment", "cancelled")))
-             .where(select(ChargeAttempt.id).where(ChargeAttempt.order_id == Order.id,
-                                                   ChargeAttempt.outcome != "succeeded").exists())
-             .order_by(Order.next_payment_retry_on.is_(None), Order.next_payment_retry_on, Order.id.desc()))
-    page = paginate(db.session, query, page_number(request.args.get("page")),
+    page = paginate(db.session, failed_payments(), page_number(request.args.get("page")),
                     current_app.config["ADMIN_PAGE_SIZE"])
-    return render("autoship/admin/payments.html", page=page)
+    return render("autoship/admin/payments.html", page=page, chargeable=CHARGEABLE)
 
 
 @bp.post("/payments/<int:order_id>/retry")
 def retry_payment(order_id: int):
-    order = db.session.get(Order, order_id)
-    if order is None:
-        raise NotFound("No such order.")
-    if order.status not in ("payment_failed", "pending_payment"):
-        return render("errors/error.html", status=422, title="Not retried",
-                      message=f"Order {order.number} is {order.status_label.lower()}: nothing to charge.")
-    result = charge(current_app._get_current_object(), db.session, [order.id], _today())
+    try:
+        order, result = retry_charge(current_app._get_current_object(), db.session, order_id, _today())
+    except NothingToCharge as refused:
+        return render("errors/error.html", status=refused.status, title="Not retried",
+                      message=refused.message)
     flash(f"Order {order.number}: " + ("paid." if result.paid else "declined again."), "success")
     return redirect(url_for("autoship_admin.payments"), 303)
 
@@ -142,15 +138,9 @@ def retry_payment(order_id: int):
 @bp.get("/profiles")
 def profiles():
     """Every standing order, newest first, optionally of one member (by member number)."""
-    from portal.accounts.models import User
-    from portal.autoship.models import AutoshipProfile
-
     number = request.args.get("member", "").strip()[:12]
-    query = (select(AutoshipProfile, User).join(User, User.id == AutoshipProfile.user_id)
-             .order_by(AutoshipProfile.id.desc()))
-    if number:
-        query = query.where(User.member_number == number)
-    page = paginate(db.session, query, page_number(request.args.get("page")),
+    page = paginate(db.session, queries.every_profile(member_number=number),
+                    page_number(request.args.get("page")),
                     current_app.config["ADMIN_PAGE_SIZE"], scalars=False)
     return render("autoship/admin/profiles.html", page=page, member=number)
 
@@ -158,12 +148,6 @@ def profiles():
 @bp.get("/profiles/<int:profile_id>")
 def profile(profile_id: int):
     """A profile as the member sees it, with its whole history, read-only."""
-    from portal.accounts.models import User
-    from portal.autoship import queries
-    from portal.autoship.models import AutoshipProfile
-    from portal.autoship.services import AutoshipRules
-    from portal.orders.pricing import shipping_rule
-
     found = db.session.get(AutoshipProfile, profile_id)
     if found is None:
         raise NotFound("No such standing order.")

@@ -33,7 +33,7 @@ def _day(ctx, param, value):
 def _summary(run, seconds: float) -> dict:
     """What this attempt of the run did (a re-run reports its own counts; the earlier
     attempts' stay on the run and its admin page)."""
-    from portal.autoship.operations import attempt_summaries
+    from portal.autoship.runs import attempt_summaries
 
     attempt = attempt_summaries(run)[-1]
     return {"as_of": run.as_of.isoformat(), "attempt": attempt.number, "due": attempt.due,
@@ -50,22 +50,23 @@ def _summary(run, seconds: float) -> dict:
 @transactional
 def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> None:
     """Materialise every profile due on or before the date into exactly one order each."""
-    from portal.autoship import engine, operations
+    from portal.autoship import engine, runs
     from portal.autoship.models import AutoshipRun
+    from portal.orders.billing import uncharged_autoship_orders
     from portal.orders.charging import charge
 
     as_of = as_of or company_today()
     started = time.perf_counter()
     if sync:
         run = engine.run_in_process(db.session, as_of=as_of, trigger="cli",
-                                    rules=operations.engine_rules(current_app.config))
+                                    rules=engine.EngineRules.from_config(current_app.config))
         seconds = time.perf_counter() - started
-        order_ids = operations.uncharged_orders(db.session, utcnow(), limit=10**9)
+        order_ids = uncharged_autoship_orders(db.session, utcnow(), limit=10**9)
         if order_ids:
             charge(current_app._get_current_object(), db.session, order_ids, as_of)
     else:
-        run = operations.start_and_enqueue(db.session, as_of=as_of, trigger="cli",
-                                           config=current_app.config)
+        run = runs.start_and_enqueue(db.session, as_of=as_of, trigger="cli",
+                                     config=current_app.config)
         commit_before(db.session, "the workers are given the chunks")  # enqueued on commit
         while wait and run.status == "running":
             time.sleep(0.5)

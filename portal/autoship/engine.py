@@ -37,10 +37,11 @@ from portal.autoship.chunk_statement import SKIP_NOTE, array_literal, chunk_stat
 from portal.autoship.models import (AutoshipEvent, AutoshipOccurrence, AutoshipProfile, AutoshipRun,
                                     AutoshipRunAttempt, AutoshipRunChunk, AutoshipSkip,
                                     ProfileStatus, Regularity, RunStatus)
+from portal.autoship.profiles import record, schedule_of
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.clock import utcnow
-from portal.orders.pricing import ShippingRule
+from portal.orders.pricing import ShippingRule, shipping_rule
 
 MAX_CATCH_UP_STEPS = 1000
 
@@ -50,6 +51,11 @@ class EngineRules:
     shipping: ShippingRule
     min_pv: Decimal = Decimal("0")
     chunk_size: int = 5000
+
+    @classmethod
+    def from_config(cls, config) -> "EngineRules":
+        return cls(shipping=shipping_rule(config), min_pv=Decimal(str(config["AUTOSHIP_MIN_PV"])),
+                   chunk_size=int(config["AUTOSHIP_CHUNK_SIZE"]))
 
 
 @dataclass(frozen=True)
@@ -164,8 +170,6 @@ def unfinished_chunks(session: Session, run_id: int) -> list[int]:
 def resume_paused(session: Session, as_of: date) -> int:
     """Paused profiles whose automatic resume date has come are active again, their next
     run the first scheduled date on or after that resume date."""
-    from portal.autoship.services import record, schedule_of
-
     profiles = list(session.scalars(select(AutoshipProfile).where(
         AutoshipProfile.status == ProfileStatus.PAUSED, AutoshipProfile.paused_until <= as_of)
         .with_for_update()))

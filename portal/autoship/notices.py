@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipProfile, AutoshipReminder, ProfileStatus
-from portal.autoship.services import priced_items, record
+from portal.autoship.profiles import priced_items, record
 from portal.mail.services import queue_mail
 from portal.orders.billing import BillingResult
 from portal.orders.models import Order

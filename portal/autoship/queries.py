@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, selectinload
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
 from portal.autoship.schedule import UnplannableSchedule
-from portal.autoship.services import (AutoshipRules, days_until_cutoff, describe_rule, priced_items,
-                                      schedule_of)
+from portal.autoship.profiles import (AutoshipRules, changes_closed, days_until_cutoff, describe_rule,
+                                      priced_items, schedule_of)
 from portal.orders.models import Order
 from portal.orders.pricing import ShippingRule, Totals, totals
 
@@ -27,6 +27,7 @@ class ProfileSummary:
     problems: list[str]
     below_min_pv: bool
     days_to_cutoff: int | None
+    changes_closed: bool  # the next run's edit cutoff has passed: changes that affect it are refused
     # Why no date of it can be planned (the engine set it aside, or would): shown on every page
     # that shows the profile, with what to do about it. None when it plans fine.
     unplannable: str | None = None
@@ -45,6 +46,7 @@ def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
     lines, problems = priced_items(profile)
     cycle = totals(lines, shipping)
     upcoming, unplannable = [], None
+    days_to_cutoff = days_until_cutoff(profile, today, rules)
     if profile.status == ProfileStatus.UNPLANNABLE:
         unplannable = profile.set_aside_reason or "Its schedule cannot be planned."
     elif profile.status == ProfileStatus.ACTIVE:
@@ -60,7 +62,7 @@ def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
         skipped=sorted(s.skip_date for s in profile.skips if s.skip_date > today),
         cycle=cycle, problems=problems,
         below_min_pv=bool(lines) and cycle.pv < rules.min_pv,
-        days_to_cutoff=days_until_cutoff(profile, today, rules))
+        days_to_cutoff=days_to_cutoff, changes_closed=changes_closed(days_to_cutoff))
 
 
 def history(session: Session, profile: AutoshipProfile, limit: int = 50) -> list[AutoshipEvent]:
@@ -72,6 +74,16 @@ def history(session: Session, profile: AutoshipProfile, limit: int = 50) -> list
 def recent_orders(session: Session, profile: AutoshipProfile, limit: int = 10) -> list[Order]:
     return list(session.scalars(select(Order).where(Order.autoship_profile_id == profile.id)
                                 .order_by(Order.autoship_due_date.desc()).limit(limit)))
+
+
+def every_profile(member_number: str = ""):
+    """(profile, owner) of every standing order, newest first, or of one member's: a select
+    for the admins' paged list."""
+    query = (select(AutoshipProfile, User).join(User, User.id == AutoshipProfile.user_id)
+             .order_by(AutoshipProfile.id.desc()))
+    if member_number:
+        query = query.where(User.member_number == member_number)
+    return query
 
 
 def needing_a_schedule(session: Session, user: User) -> list[AutoshipProfile]:

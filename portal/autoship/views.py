@@ -11,7 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from portal.addresses.services import address_book
-from portal.autoship import queries, services
+from portal.autoship import (calendar_tokens, creation, items, lifecycle, profiles, queries,
+                              schedule_changes, shipping_now)
 from portal.autoship.calendar_feed import build_feed
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
                                    NextDateForm, PauseForm, RenameForm, ScheduleForm, SubscribeForm)
@@ -30,8 +31,8 @@ from portal.unit_of_work import refusal
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
 
 
-def _rules() -> services.AutoshipRules:
-    return services.AutoshipRules.from_config(current_app.config)
+def _rules() -> profiles.AutoshipRules:
+    return profiles.AutoshipRules.from_config(current_app.config)
 
 
 def _product_choices() -> list[SelectChoice]:
@@ -53,7 +54,7 @@ def _form_errors(form) -> str:
 
 def render_profile(profile_id: int, status: int = 200, error: str | None = None, **forms):
     db.session.expire_all()
-    profile = services.owned_profile(db.session, current_user, profile_id)
+    profile = profiles.owned_profile(db.session, current_user, profile_id)
     today = company_today()
     delivery = forms.pop("delivery", None) or DeliveryForm(formdata=None, obj=profile)
     _delivery_choices(delivery)
@@ -71,7 +72,7 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
                   next_date=forms.pop("next_date", None) or NextDateForm(formdata=None),
                   pause=forms.pop("pause", None) or PauseForm(formdata=None),
                   rename=forms.pop("rename", None) or RenameForm(formdata=None, name=profile.name),
-                  ship_now_date=services.ship_now_date(profile, today),
+                  ship_now_date=shipping_now.ship_now_date(profile, today),
                   rules=_rules())
 
 
@@ -81,7 +82,7 @@ def act(profile_id: int, change: Callable[[AutoshipProfile], object],
     refreshed profile (htmx) or a redirect to it; a refusal is a 4xx with its message.
     ``done`` is the message of success, or makes it from what ``change`` returned (the edge
     commits; should that fail, the message is taken back with the rest)."""
-    profile = services.owned_profile(db.session, current_user, profile_id)
+    profile = profiles.owned_profile(db.session, current_user, profile_id)
     forms = {form_name: form} if form_name else {}
     if form is not None and not form.validate_on_submit():
         return render_profile(profile_id, 422, _form_errors(form), **forms)
@@ -130,7 +131,7 @@ def new():
     if form.validate_on_submit():
         with refusal(form):
             try:
-                profile = services.create_profile(
+                profile = creation.create_profile(
                     db.session, user=current_user, name=form.name.data, rule=form.rule(),
                     regularity=form.regularity.data, first_date=form.first_date.data,
                     address_id=form.address_id.data, card_id=form.card_id.data,
@@ -138,7 +139,7 @@ def new():
                     today=company_today(), rules=_rules(), price_policy=form.price_policy.data,
                     shipping_method=form.shipping_method.data)
             except ValueError as error:  # the recurrence fields describe no valid rule
-                raise services.AutoshipError(str(error), "rrule") from error
+                raise profiles.AutoshipError(str(error), "rrule") from error
             flash(f"Standing order “{profile.name}” created. First shipment: "
                   f"{profile.next_run_date:%A, %B %-d}.", "success")
             return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
@@ -154,7 +155,7 @@ def preview():
     if not form.validate():
         return render("autoship/_preview.html", status=422, error=_form_errors(form), dates=[])
     try:
-        dates = services.preview(form.rule(), form.regularity.data, form.first_date.data)
+        dates = schedule_changes.preview(form.rule(), form.regularity.data, form.first_date.data)
     except ValueError as error:
         return render("autoship/_preview.html", status=422, error=str(error), dates=[])
     except DomainError as error:  # the same refusal as saving it would give
@@ -176,7 +177,7 @@ def profile(profile_id: int):
 def add_item(profile_id: int):
     form = ItemForm()
     form.product_id.choices = _product_choices()
-    return act(profile_id, lambda p: services.add_item(
+    return act(profile_id, lambda p: items.add_item(
         db.session, user=current_user, profile=p, product_id=form.product_id.data,
         unit_code=form.unit.data, quantity=form.quantity.data, today=company_today(),
         rules=_rules()), "Item added.", form, "add_item")
@@ -187,7 +188,7 @@ def add_item(profile_id: int):
 @shopper_required
 def change_item(profile_id: int, item_id: int):
     form = ItemChangeForm()
-    return act(profile_id, lambda p: services.change_item(
+    return act(profile_id, lambda p: items.change_item(
         db.session, user=current_user, profile=p, item_id=item_id, unit_code=form.unit.data,
         quantity=form.quantity.data, today=company_today(), rules=_rules()), "Item updated.", form)
 
@@ -196,7 +197,7 @@ def change_item(profile_id: int, item_id: int):
 @login_required
 @shopper_required
 def remove_item(profile_id: int, item_id: int):
-    return act(profile_id, lambda p: services.remove_item(
+    return act(profile_id, lambda p: items.remove_item(
         db.session, user=current_user, profile=p, item_id=item_id, today=company_today(),
         rules=_rules()), "Item removed.")
 
@@ -211,10 +212,10 @@ def change_schedule(profile_id: int):
         try:
             rule = form.rule()
         except ValueError as error:
-            raise services.AutoshipError(str(error), "rrule") from error
-        services.change_schedule(db.session, user=current_user, profile=p, rule=rule,
-                                 regularity=form.regularity.data, first_date=form.first_date.data,
-                                 today=company_today(), rules=_rules())
+            raise profiles.AutoshipError(str(error), "rrule") from error
+        schedule_changes.change_schedule(db.session, user=current_user, profile=p, rule=rule,
+                                         regularity=form.regularity.data, first_date=form.first_date.data,
+                                         today=company_today(), rules=_rules())
     return act(profile_id, change, "Schedule changed.", form, "schedule")
 
 
@@ -223,7 +224,7 @@ def change_schedule(profile_id: int):
 @shopper_required
 def change_next_date(profile_id: int):
     form = NextDateForm()
-    return act(profile_id, lambda p: services.change_next_date(
+    return act(profile_id, lambda p: schedule_changes.change_next_date(
         db.session, user=current_user, profile=p, new_date=form.new_date.data,
         move_anchor=form.mode.data == "anchor", today=company_today(), rules=_rules()),
         "Next shipment date changed.", form, "next_date")
@@ -234,7 +235,7 @@ def change_next_date(profile_id: int):
 @shopper_required
 def skip(profile_id: int):
     form = DayForm()
-    return act(profile_id, lambda p: services.skip_date(
+    return act(profile_id, lambda p: schedule_changes.skip_date(
         db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
         rules=_rules()), "Shipment skipped.", form)
 
@@ -244,7 +245,7 @@ def skip(profile_id: int):
 @shopper_required
 def unskip(profile_id: int):
     form = DayForm()
-    return act(profile_id, lambda p: services.unskip_date(
+    return act(profile_id, lambda p: schedule_changes.unskip_date(
         db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
         rules=_rules()), "Skip undone.", form)
 
@@ -254,7 +255,7 @@ def unskip(profile_id: int):
 @shopper_required
 def pause(profile_id: int):
     form = PauseForm()
-    return act(profile_id, lambda p: services.pause(
+    return act(profile_id, lambda p: lifecycle.pause(
         db.session, user=current_user, profile=p, resume_on=form.resume_on.data,
         today=company_today(), rules=_rules()), "Standing order paused.", form, "pause")
 
@@ -263,7 +264,7 @@ def pause(profile_id: int):
 @login_required
 @shopper_required
 def resume(profile_id: int):
-    return act(profile_id, lambda p: services.resume(
+    return act(profile_id, lambda p: lifecycle.resume(
         db.session, user=current_user, profile=p, today=company_today()),
         "Standing order active again.")
 
@@ -272,7 +273,7 @@ def resume(profile_id: int):
 @login_required
 @shopper_required
 def cancel(profile_id: int):
-    return act(profile_id, lambda p: services.cancel(
+    return act(profile_id, lambda p: lifecycle.cancel(
         db.session, user=current_user, profile=p, today=company_today(), rules=_rules()),
         "Standing order cancelled.")
 
@@ -286,7 +287,7 @@ def ship_now(profile_id: int):
     except ValueError:
         offered = None
 
-    return act(profile_id, lambda p: services.ship_now(
+    return act(profile_id, lambda p: shipping_now.ship_now(
         db.session, user=current_user, profile=p, gateway=gateway_for(),
         shipping=shipping_rule(current_app.config), today=company_today(), offered=offered),
         lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
@@ -297,8 +298,8 @@ def ship_now(profile_id: int):
 @shopper_required
 def rename(profile_id: int):
     form = RenameForm()
-    return act(profile_id, lambda p: services.rename(db.session, user=current_user, profile=p,
-                                                     name=form.name.data), "Renamed.", form, "rename")
+    return act(profile_id, lambda p: lifecycle.rename(db.session, user=current_user, profile=p,
+                                                      name=form.name.data), "Renamed.", form, "rename")
 
 
 @bp.post("/<int:profile_id>/delivery")
@@ -306,7 +307,7 @@ def rename(profile_id: int):
 @shopper_required
 def delivery(profile_id: int):
     form = DeliveryForm()
-    return act(profile_id, lambda p: services.change_delivery(
+    return act(profile_id, lambda p: lifecycle.change_delivery(
         db.session, user=current_user, profile=p, address_id=form.address_id.data,
         card_id=form.card_id.data, shipping_method=form.shipping_method.data,
         price_policy=form.price_policy.data, out_of_stock_policy=form.out_of_stock_policy.data,
@@ -318,7 +319,7 @@ def delivery(profile_id: int):
 @shopper_required
 def from_cart():
     with refusal() as refused:
-        profile = services.profile_from_cart(db.session, user=current_user, today=company_today(),
+        profile = creation.profile_from_cart(db.session, user=current_user, today=company_today(),
                                              rules=_rules())
     if refused:
         flash(refused.message, "error")
@@ -340,7 +341,7 @@ def subscribe():
         return render("errors/error.html", "errors/_error.html", status=422, title="Not subscribed",
                       message=_form_errors(form) or "Choose a product and a standing order.")
     with refusal() as refused:
-        profile = services.subscribe(db.session, user=current_user, product_id=product_id,
+        profile = creation.subscribe(db.session, user=current_user, product_id=product_id,
                                      unit_code=form.unit.data, quantity=form.quantity.data,
                                      profile_id=profile_id,
                                      today=company_today(), rules=_rules())
@@ -359,10 +360,10 @@ def subscribe():
 @shopper_required
 def calendar_token():
     if request.form.get("action") == "revoke":
-        services.revoke_calendar_token(db.session, user=current_user)
+        calendar_tokens.revoke_calendar_token(db.session, user=current_user)
         flash("Your calendar link no longer works.", "success")
         return redirect(url_for("autoship.index"), 303)
-    token = services.issue_calendar_token(db.session, user=current_user)
+    token = calendar_tokens.issue_calendar_token(db.session, user=current_user)
     flash("Your new calendar link (any earlier one stopped working): "
           + url_for("autoship.calendar_feed", token=token, _external=True), "success")
     return redirect(url_for("autoship.index"), 303)
@@ -370,7 +371,7 @@ def calendar_token():
 
 @bp.get("/calendar/<token>.ics")
 def calendar_feed(token: str):
-    owner = services.feed_owner(db.session, token)
+    owner = calendar_tokens.feed_owner(db.session, token)
     if owner is None:
         abort(404, "This calendar link is unknown or was revoked.")
     body = build_feed(db.session, owner, company_today(), current_app.config["COMPANY_NAME"])

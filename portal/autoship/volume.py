@@ -4,9 +4,10 @@ in hundredths; None when no item can be sold any more.
 
 The team views sum it over a whole downline, which would otherwise mean joining every item of
 every profile to the catalog. It is kept current by the code that changes what it depends on:
-the autoship services after an item or the price policy changes (``refresh_cycle_pv``, at
-once), the catalog when a product is withdrawn or back on sale (``request_cycle_pv_refresh``:
-tens of thousands of profiles may hold it, so a job recomputes them after the commit), and
+the standing-order changes after an item or the price policy changes (``refresh_cycle_pv``, at
+once), a product withdrawn or back on sale, as the catalog announces it
+(``portal.autoship.reactions`` calls ``request_cycle_pv_refresh``: tens of thousands of
+profiles may hold it, so a job recomputes them after the commit), and
 bulk loaders after their inserts. Anything that forgets is caught by ``repair_cycle_pv``, run
 nightly by cron. ``_fresh_cycle_pv`` is its one definition in SQL (the engine prices the
 same way: ``portal.autoship.engine``).

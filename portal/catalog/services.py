@@ -7,8 +7,8 @@ from decimal import Decimal
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from portal.autoship.volume import request_cycle_pv_refresh
 from portal.catalog.models import MAX_ON_HAND, Product, ProductUnit, StockLevel, UnitCode
+from portal.catalog.signals import product_sale_changed
 from portal.errors import DomainError, NotFound
 
 
@@ -84,16 +84,15 @@ def create_product(session: Session, *, sku: str, name: str, description: str, c
 
 
 def set_product_active(session: Session, product_id: int, active: bool) -> Product:
-    """Put a product on sale or withdraw it. The standing orders holding it get their stored
-    cycle PV recomputed by a job after the commit (a withdrawn product's items no longer
-    count): tens of thousands of them may hold it, too many to rewrite inside a request."""
+    """Put a product on sale or withdraw it, and announce the change (``product_sale_changed``)
+    when there is one: the standing orders holding it recompute their stored cycle PV."""
     product = session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.")
     if product.active != active:
         product.active = active
         session.flush()
-        request_cycle_pv_refresh(session, product_id=product.id)
+        product_sale_changed.send(product, session=session)
     return product
 
 

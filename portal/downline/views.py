@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 from htmx_flask import request
 
 from portal.accounts.models import Role, User
-from portal.autoship.services import AutoshipRules
+from portal.autoship.profiles import AutoshipRules
 from portal.clock import company_today
 from portal.downline.attention import RECENT_DAYS, attention_page
 from portal.downline.chart import bar_chart

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from portal.clock import utcnow
-from portal.orders.models import ChargeAttempt, Order
+from portal.orders.models import ChargeAttempt, Order, OrderSource
 from portal.orders.services import change_status
 from portal.orders.states import OrderStatus
 from portal.payments.gateway import GatewayUnavailable, IdempotencyConflict, PaymentDeclined, PaymentGateway
@@ -147,6 +147,46 @@ def orders_with_stale_attempts(session: Session, written_before: datetime, limit
         select(ChargeAttempt.id).where(ChargeAttempt.order_id == Order.id, ChargeAttempt.outcome == "pending",
                                        ChargeAttempt.created_at < written_before).exists())
         .order_by(Order.id).limit(limit)))
+
+
+def uncharged_autoship_orders(session: Session, placed_before: datetime, limit: int = 5000) -> list[int]:
+    """Autoship orders nobody has tried to charge yet (their charge job was lost with Redis,
+    say): the cron tick charges them."""
+    return list(session.scalars(select(Order.id).where(
+        Order.source == OrderSource.AUTOSHIP, Order.status == OrderStatus.PENDING_PAYMENT,
+        Order.payment_attempts == 0, Order.placed_at < placed_before)
+        .order_by(Order.id).limit(limit)))
+
+
+def autoship_orders_to_charge(session: Session, *, due_by: date,
+                              profile_ids: tuple[int, int]) -> list[int]:
+    """The autoship orders due by ``due_by`` of the profiles with ids between ``profile_ids``
+    (both included) that are still to charge: never tried, or with an attempt left pending by
+    a worker that died after the gateway call (sending it again replays its idempotency key,
+    so the card is not charged twice)."""
+    low, high = profile_ids
+    pending_attempt = select(ChargeAttempt.id).where(ChargeAttempt.order_id == Order.id,
+                                                     ChargeAttempt.outcome == "pending").exists()
+    return list(session.scalars(select(Order.id).where(
+        Order.source == OrderSource.AUTOSHIP, Order.autoship_due_date <= due_by,
+        Order.autoship_profile_id.between(low, high),
+        or_((Order.status == OrderStatus.PENDING_PAYMENT) & (Order.payment_attempts == 0),
+            Order.status.in_(CHARGEABLE) & pending_attempt))
+        .order_by(Order.id)))
+
+
+def failed_payments():
+    """The orders whose payment failed and that are not paid, as a select for a paged list:
+    at least one attempt did not succeed, and the order waits for its next retry, is still to
+    charge, or was cancelled after the last one. Those with a retry date first, soonest first;
+    then the newest."""
+    failed_attempt = select(ChargeAttempt.id).where(ChargeAttempt.order_id == Order.id,
+                                                    ChargeAttempt.outcome != "succeeded").exists()
+    return (select(Order)
+            .where(Order.payment_attempts > 0, Order.status.in_(CHARGEABLE + (OrderStatus.CANCELLED,)),
+                   failed_attempt)
+            .order_by(Order.next_payment_retry_on.is_(None), Order.next_payment_retry_on,
+                      Order.id.desc()))
 
 
 def prepare_retry_by_member(session: Session, *, order: Order, card: PaymentMethod) -> None:

@@ -4,7 +4,8 @@ from decimal import Decimal
 import pytest
 
 from portal.autoship.recurrence import Recurrence
-from portal.autoship.services import AutoshipRules, create_profile
+from portal.autoship.creation import create_profile
+from portal.autoship.profiles import AutoshipRules
 from tests.factories import make_address, make_card, make_product, make_user
 
 TODAY = date(2026, 11, 22)

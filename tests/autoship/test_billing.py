@@ -1,6 +1,7 @@
 """Charging what the engine made: once per order, retried after declines, never twice."""
 
 import os
+import re
 import threading
 import time
 from datetime import date, timedelta
@@ -9,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import hold_points
-from portal.autoship import engine, operations
+from portal.autoship import engine, runs
 from portal.orders import charging
 from portal.autoship.models import AutoshipProfile, AutoshipRun
 from portal.clock import utcnow
@@ -90,7 +91,7 @@ def test_a_worker_that_dies_between_the_gateway_and_the_commit_never_charges_twi
     assert session.get(Order, order_id).status == "pending_payment"
     # Found again by a re-run of the chunk's job, and by the cron tick once the attempt is stale.
     run = session.scalar(select(AutoshipRun))
-    assert operations.chunk_orders(session, run.id, 0) == [order_id]
+    assert runs.chunk_orders(session, run.id, 0) == [order_id]
     assert orders_with_stale_attempts(session, utcnow() - timedelta(minutes=15)) == []
     assert orders_with_stale_attempts(session, utcnow() + timedelta(seconds=1)) == [order_id]
     result = charge(app, session, [order_id])          # the job runs again
@@ -99,7 +100,7 @@ def test_a_worker_that_dies_between_the_gateway_and_the_commit_never_charges_twi
     assert order.charge_id == first[0].charge_id
     assert len(list(redis.scan_iter("sandbox-gateway:charge:*"))) == 1
     assert session.scalar(select(func.count()).select_from(ChargeAttempt)) == 1
-    assert operations.chunk_orders(session, run.id, 0) == []
+    assert runs.chunk_orders(session, run.id, 0) == []
     assert orders_with_stale_attempts(session, utcnow() + timedelta(seconds=1)) == []
 
 
@@ -194,3 +195,93 @@ def test_a_hold_point_does_nothing_outside_the_test_configuration(app, redis, mo
     started = time.monotonic()
     hold_points.hold_point(app, hold_points.AFTER_GATEWAY_CALL)
     assert time.monotonic() - started < 0.5 and redis.keys("test-hold:*") == []
+
+
+def test_the_failed_payments_page_lists_declined_and_cancelled_orders_not_paid_ones(
+        app, client, session, member, product, materialised):
+    from tests.conftest import log_in
+    from tests.factories import make_admin
+
+    declined, cancelled = materialised("4000000000000002", count=2)
+    charge(app, session, [declined, cancelled])
+    for day in (D(2026, 12, 2), D(2026, 12, 5), D(2026, 12, 10)):
+        charge(app, session, [cancelled], day)
+    paid = new_profile(session, member, product, first=D(2026, 12, 2))
+    session.commit()
+    engine.run_in_process(session, as_of=D(2026, 12, 2), trigger="test", rules=ENGINE)
+    [paid_order] = session.scalars(select(Order.id).where(Order.autoship_profile_id == paid.id)).all()
+    charge(app, session, [paid_order], D(2026, 12, 2))
+    session.expire_all()
+    numbers = {order_id: session.get(Order, order_id).number for order_id in (declined, cancelled, paid_order)}
+    log_in(client, make_admin(session))
+    session.commit()
+
+    page = client.get("/admin/autoship/payments").get_data(as_text=True)
+
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r"<tr>(.*?)</tr>", page, re.S)]
+    listed = {number: row for number in numbers.values() for row in rows if number in row}
+    assert set(listed) == {numbers[declined], numbers[cancelled]}  # the paid one is not listed
+    assert "Payment failed" in listed[numbers[declined]] and "Dec 2" in listed[numbers[declined]]
+    assert "Retry now" in listed[numbers[declined]]
+    assert "Cancelled" in listed[numbers[cancelled]] and "Retry now" not in listed[numbers[cancelled]]
+    # the one with a retry date comes before the cancelled one, which has none
+    assert rows.index(listed[numbers[declined]]) < rows.index(listed[numbers[cancelled]])
+
+
+def test_an_admin_retry_charges_a_declined_order_and_refuses_one_with_nothing_to_charge(
+        app, session, materialised):
+    [order_id] = materialised("4000000000000002")
+    charge(app, session, [order_id])
+
+    order, result = charging.retry_charge(app, session, order_id, D(2026, 12, 1))
+
+    assert (result.declined, order.payment_attempts) == ([order_id], 2)
+    for day in (D(2026, 12, 5), D(2026, 12, 10)):
+        charge(app, session, [order_id], day)
+    with pytest.raises(charging.NothingToCharge, match=r"is cancelled: nothing to charge"):
+        charging.retry_charge(app, session, order_id, D(2026, 12, 11))
+
+
+def planning_requests(redis) -> list[dict[str, int]]:
+    from portal.fulfilment import coordination
+    from portal.queues import get_queue
+
+    return [coordination.take_requests(redis, job.id) for job in get_queue("default").get_jobs()
+            if job.func_name == coordination.PLAN_JOB]
+
+
+def test_a_charge_announces_the_paid_orders_and_fulfilment_is_asked_to_plan_them(
+        app, session, redis, materialised):
+    from portal.orders.signals import orders_paid
+
+    ids = materialised(count=2)
+    assert planning_requests(redis) == []
+    announced = []
+
+    def listen(sender, *, session, order_ids):
+        announced.append(sorted(order_ids))
+
+    with orders_paid.connected_to(listen):
+        charge(app, session, ids)
+
+    assert announced == [ids]
+    assert planning_requests(redis) == [{"autoship payment": 1}]  # one run asked for, after the commit
+
+
+def test_a_charge_announces_its_outcomes_and_the_member_is_told_of_a_decline_with_no_planning(
+        app, session, redis, materialised):
+    from portal.orders.signals import payments_recorded
+
+    [order_id] = materialised("4000000000000002")
+    announced = []
+
+    def listen(sender, *, session, result):
+        announced.append((result.paid, result.declined))
+
+    with payments_recorded.connected_to(listen):
+        charge(app, session, [order_id])
+
+    assert announced == [([], [order_id])]
+    number = session.get(Order, order_id).number
+    assert session.scalars(select(OutboxMessage.subject)).all() == [f"Payment for order {number} was declined"]
+    assert planning_requests(redis) == []

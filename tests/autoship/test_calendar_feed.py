@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from icalendar import Calendar
 
-from portal.autoship import services
+from portal.autoship import calendar_tokens, lifecycle
 from portal.autoship.calendar_feed import FeedEvent, write_feed
 from portal.clock import company_today
 from tests.autoship.conftest import new_profile
@@ -27,8 +27,8 @@ def test_a_long_name_with_a_comma_and_a_semicolon_is_served_folded_and_reads_bac
     assert len(LONG_NAME) == 80 and "," in LONG_NAME and ";" in LONG_NAME
     first = company_today() + timedelta(days=10)
     profile = new_profile(session, member, product, first=first)
-    services.rename(session, user=member, profile=profile, name=LONG_NAME)
-    token = services.issue_calendar_token(session, user=member)
+    lifecycle.rename(session, user=member, profile=profile, name=LONG_NAME)
+    token = calendar_tokens.issue_calendar_token(session, user=member)
 
     response = client.get(f"/autoship/calendar/{token}.ics")
 
@@ -53,7 +53,7 @@ def test_a_long_name_with_a_comma_and_a_semicolon_is_served_folded_and_reads_bac
 def test_the_same_runs_keep_their_uids_from_one_fetch_to_the_next(client, session, member, product, clock):
     clock(NOW)
     new_profile(session, member, product, first=company_today() + timedelta(days=10))
-    token = services.issue_calendar_token(session, user=member)
+    token = calendar_tokens.issue_calendar_token(session, user=member)
     before = [str(event["UID"]) for event in events_of(client.get(f"/autoship/calendar/{token}.ics").get_data())]
     clock(NOW + timedelta(hours=5))
     after = events_of(client.get(f"/autoship/calendar/{token}.ics").get_data())
@@ -76,7 +76,7 @@ def test_commas_semicolons_backslashes_and_newlines_in_a_name_are_escaped():
 
 def test_a_person_without_upcoming_runs_gets_an_empty_calendar(client, session, member, clock):
     clock(NOW)
-    token = services.issue_calendar_token(session, user=member)
+    token = calendar_tokens.issue_calendar_token(session, user=member)
     response = client.get(f"/autoship/calendar/{token}.ics")
     assert response.status_code == 200
     assert events_of(response.get_data()) == []

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from portal.autoship import engine, operations, services
+from portal.autoship import engine, lifecycle, profiles, runs, schedule_changes, shipping_now
 from portal.autoship.engine import EngineRules, plan_due
 from portal.autoship.models import AutoshipEvent, AutoshipOccurrence, AutoshipProfile, AutoshipRun
 from portal.autoship.recurrence import Recurrence
@@ -79,7 +79,7 @@ def test_running_the_same_date_again_creates_nothing_and_keeps_what_the_first_at
     assert first.id == again.id and again.attempts == 3 and again.status == "done"
     assert (again.due, again.created, again.chunks_done, again.chunks_total) == (3, 3, 2, 2)
     assert [(a.number, a.trigger, a.due, a.created, a.chunks_done, a.chunks_total)
-            for a in operations.attempt_summaries(again)] == [
+            for a in runs.attempt_summaries(again)] == [
         (1, "test", 3, 3, 2, 2), (2, "test", 0, 0, 0, 0), (3, "test", 0, 0, 0, 0)]
     assert [(c.number, c.attempt, c.status, c.due, c.created) for c in again.chunks] == [
         (0, 1, "done", 2, 2), (1, 1, "done", 1, 1)]
@@ -93,7 +93,7 @@ def test_a_re_run_that_finds_new_due_profiles_numbers_its_chunks_after_the_first
     session.commit()
     again = run(session, D(2026, 12, 1))
     assert (again.due, again.created, again.status) == (2, 2, "done")
-    assert [(a.number, a.due, a.created) for a in operations.attempt_summaries(again)] == [
+    assert [(a.number, a.due, a.created) for a in runs.attempt_summaries(again)] == [
         (1, 1, 1), (2, 1, 1)]
     assert [(c.number, c.attempt, c.low_id, c.created) for c in again.chunks] == [
         (0, 1, early.id, 1), (1, 2, late.id, 1)]
@@ -118,8 +118,8 @@ def test_an_order_made_by_ship_now_for_that_date_is_not_made_again(session, redi
     session.commit()
     due = profile.next_run_date
     profile.next_run_date = due  # a member ships now while the run is starting
-    order = services.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
-                              shipping=ENGINE.shipping, today=TODAY)
+    order = shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
+                                  shipping=ENGINE.shipping, today=TODAY)
     profile.next_run_date = due  # ... and the run still sees the profile as due
     session.commit()
     result = run(session, due)
@@ -141,13 +141,13 @@ def test_after_downtime_one_order_for_the_latest_date_and_the_rest_recorded_miss
 
 def test_skips_pauses_and_cancellations_are_honoured(session, member, product):
     skipped = new_profile(session, member, product, first=D(2026, 12, 1))
-    services.skip_date(session, user=member, profile=skipped, day=D(2026, 12, 1), today=TODAY, rules=RULES)
+    schedule_changes.skip_date(session, user=member, profile=skipped, day=D(2026, 12, 1), today=TODAY, rules=RULES)
     paused = new_profile(session, member, product, first=D(2026, 12, 1))
-    services.pause(session, user=member, profile=paused, resume_on=None, today=TODAY, rules=RULES)
+    lifecycle.pause(session, user=member, profile=paused, resume_on=None, today=TODAY, rules=RULES)
     cancelled = new_profile(session, member, product, first=D(2026, 12, 1))
-    services.cancel(session, user=member, profile=cancelled, today=TODAY, rules=RULES)
+    lifecycle.cancel(session, user=member, profile=cancelled, today=TODAY, rules=RULES)
     resuming = new_profile(session, member, product, first=D(2026, 12, 1))
-    services.pause(session, user=member, profile=resuming, resume_on=D(2026, 12, 10), today=TODAY, rules=RULES)
+    lifecycle.pause(session, user=member, profile=resuming, resume_on=D(2026, 12, 10), today=TODAY, rules=RULES)
     session.commit()
     assert run(session, D(2026, 12, 5)).created == 0
     result = run(session, D(2026, 12, 15))  # the automatic resume date has passed
@@ -278,8 +278,8 @@ def test_a_chunk_over_every_case_the_engine_distinguishes_orders_by_the_rule_boo
     other.home, other.card = make_address(session, other, moniker="Office"), make_card(session, other, redis)
     shipped = new_profile(session, other, product, first=first, items=[(product.id, "lot", 1)])
     session.flush()
-    services.ship_now(session, user=other, profile=shipped, gateway=SandboxGateway(redis),
-                      shipping=ENGINE.shipping, today=TODAY)
+    shipping_now.ship_now(session, user=other, profile=shipped, gateway=SandboxGateway(redis),
+                          shipping=ENGINE.shipping, today=TODAY)
     shipped.next_run_date = first  # the run still sees it as due: the order exists already
     gone.active = False
     no_cases.unit("case").active = False
@@ -317,7 +317,7 @@ def test_a_standing_order_of_free_items_is_charged_nothing_not_the_shipping_fee(
                           each_pv=Decimal("0.00"), each_bv=Decimal("0.00"))
     profile = new_profile(session, member, sample, first=D(2026, 12, 1), items=[(sample.id, "each", 1)])
     session.commit()
-    lines, _ = services.priced_items(profile)
+    lines, _ = profiles.priced_items(profile)
     from portal.orders.pricing import totals
     shown = totals(lines, ENGINE.shipping)
     assert (shown.subtotal, shown.shipping, shown.total) == (Decimal("0.00"),) * 3

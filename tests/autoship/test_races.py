@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
-from portal.autoship import services
+from portal.autoship import items, lifecycle, profiles, schedule_changes, shipping_now
 from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipProfile, AutoshipSkip,
                                     OutOfStockPolicy, PricePolicy)
 from portal.autoship.recurrence import Recurrence
-from portal.autoship.services import AlreadyDone, AutoshipError
+from portal.autoship.profiles import AlreadyDone, AutoshipError
 from portal.errors import NotFound
 from portal.orders.models import Order
 from portal.orders.pricing import ShippingRule
@@ -49,7 +49,7 @@ def racing(app, session, member, profile, change):
 
     def second_request(other):
         person = other.get(User, ids[0])
-        mine = services.owned_profile(other, person, ids[1])  # loaded before the wait
+        mine = profiles.owned_profile(other, person, ids[1])  # loaded before the wait
         [(item.quantity, item.unit_code) for item in mine.items]
         [skip.skip_date for skip in mine.skips]
         return change(other, person, mine)
@@ -69,8 +69,8 @@ def test_the_same_item_added_twice_at_once_adds_up(app, session, member, standin
     tea_id = tea.id  # read here: the test's objects are not the other request's to load
 
     def add_tea(s, person, mine):
-        return services.add_item(s, user=person, profile=mine, product_id=tea_id, unit_code="each",
-                                 quantity=3, today=TODAY, rules=RULES)
+        return items.add_item(s, user=person, profile=mine, product_id=tea_id, unit_code="each",
+                              quantity=3, today=TODAY, rules=RULES)
 
     outcome = racing(app, session, member, profile, add_tea)
 
@@ -86,7 +86,7 @@ def test_the_same_date_skipped_twice_at_once_is_already_skipped(app, session, me
     january = date(2027, 1, 15)
 
     def skip_january(s, person, mine):
-        services.skip_date(s, user=person, profile=mine, day=january, today=TODAY, rules=RULES)
+        schedule_changes.skip_date(s, user=person, profile=mine, day=january, today=TODAY, rules=RULES)
 
     outcome = racing(app, session, member, profile, skip_january)
 
@@ -102,7 +102,7 @@ def test_the_next_date_skipped_twice_at_once_skips_it_once(app, session, member,
     profile, _ = standing
 
     def skip_next(s, person, mine):
-        services.skip_date(s, user=person, profile=mine, day=FIRST, today=TODAY, rules=RULES)
+        schedule_changes.skip_date(s, user=person, profile=mine, day=FIRST, today=TODAY, rules=RULES)
 
     outcome = racing(app, session, member, profile, skip_next)
 
@@ -113,11 +113,11 @@ def test_the_next_date_skipped_twice_at_once_skips_it_once(app, session, member,
 def test_a_skip_undone_twice_at_once_is_undone_once(app, session, member, standing):
     profile, _ = standing
     january = date(2027, 1, 15)
-    services.skip_date(session, user=member, profile=profile, day=january, today=TODAY, rules=RULES)
+    schedule_changes.skip_date(session, user=member, profile=profile, day=january, today=TODAY, rules=RULES)
     session.commit()
 
     def unskip_january(s, person, mine):
-        services.unskip_date(s, user=person, profile=mine, day=january, today=TODAY, rules=RULES)
+        schedule_changes.unskip_date(s, user=person, profile=mine, day=january, today=TODAY, rules=RULES)
 
     outcome = racing(app, session, member, profile, unskip_january)
 
@@ -132,11 +132,11 @@ def test_ship_now_pressed_twice_at_once_ships_and_charges_once(app, session, red
                                                                regularity, rule):
     profile = new_profile(session, member, product, first=FIRST, rule=rule, regularity=regularity)
     session.commit()
-    offered = services.ship_now_date(profile, TODAY)  # what both pages showed
+    offered = shipping_now.ship_now_date(profile, TODAY)  # what both pages showed
 
     def ship(s, person, mine):
-        return services.ship_now(s, user=person, profile=mine, gateway=SandboxGateway(redis),
-                                 shipping=SHIPPING, today=TODAY, offered=offered)
+        return shipping_now.ship_now(s, user=person, profile=mine, gateway=SandboxGateway(redis),
+                                     shipping=SHIPPING, today=TODAY, offered=offered)
 
     outcome = racing(app, session, member, profile, ship)
 
@@ -151,13 +151,13 @@ def test_ship_now_pressed_twice_at_once_ships_and_charges_once(app, session, red
 
 def test_the_same_item_removed_twice_at_once_is_removed_once(app, session, member, standing):
     profile, tea = standing
-    services.add_item(session, user=member, profile=profile, product_id=tea.id, unit_code="each",
-                      quantity=1, today=TODAY, rules=RULES)
+    items.add_item(session, user=member, profile=profile, product_id=tea.id, unit_code="each",
+                   quantity=1, today=TODAY, rules=RULES)
     session.commit()
     tea_item = session.scalar(select(AutoshipItem.id).where(AutoshipItem.product_id == tea.id))
 
     def remove_tea(s, person, mine):
-        services.remove_item(s, user=person, profile=mine, item_id=tea_item, today=TODAY, rules=RULES)
+        items.remove_item(s, user=person, profile=mine, item_id=tea_item, today=TODAY, rules=RULES)
 
     outcome = racing(app, session, member, profile, remove_tea)
 
@@ -171,22 +171,22 @@ def test_the_last_two_items_removed_at_once_leave_one(app, session, member, stan
     """Each tab sees two items and removes a different one: the second finds one item left,
     which a standing order keeps."""
     profile, tea = standing
-    services.add_item(session, user=member, profile=profile, product_id=tea.id, unit_code="each",
-                      quantity=1, today=TODAY, rules=RULES)
+    items.add_item(session, user=member, profile=profile, product_id=tea.id, unit_code="each",
+                   quantity=1, today=TODAY, rules=RULES)
     session.commit()
     first_id, second_id = session.scalars(select(AutoshipItem.id).order_by(AutoshipItem.id)).all()
-    services.remove_item(session, user=member, profile=profile, item_id=first_id, today=TODAY,
-                         rules=RULES)
+    items.remove_item(session, user=member, profile=profile, item_id=first_id, today=TODAY,
+                      rules=RULES)
 
     def remove_the_other(s, person, mine):
-        services.remove_item(s, user=person, profile=mine, item_id=second_id, today=TODAY,
-                             rules=RULES)
+        items.remove_item(s, user=person, profile=mine, item_id=second_id, today=TODAY,
+                          rules=RULES)
 
     ids = member.id, profile.id
 
     def second_request(other):
         person = other.get(User, ids[0])
-        remove_the_other(other, person, services.owned_profile(other, person, ids[1]))
+        remove_the_other(other, person, profiles.owned_profile(other, person, ids[1]))
 
     outcome = run_behind(app, session, second_request)
 
@@ -200,8 +200,8 @@ def test_a_quantity_changed_twice_at_once_ends_as_the_second_said(app, session, 
     quantities = iter([5, 7])
 
     def change(s, person, mine):
-        services.change_item(s, user=person, profile=mine, item_id=item_id, unit_code="each",
-                             quantity=next(quantities), today=TODAY, rules=RULES)
+        items.change_item(s, user=person, profile=mine, item_id=item_id, unit_code="each",
+                          quantity=next(quantities), today=TODAY, rules=RULES)
 
     outcome = racing(app, session, member, profile, change)
 
@@ -222,9 +222,9 @@ def test_a_status_change_made_twice_at_once_is_made_once(app, session, member, s
 
     def change(s, person, mine):
         if action == "cancel":
-            services.cancel(s, user=person, profile=mine, today=TODAY, rules=RULES)
+            lifecycle.cancel(s, user=person, profile=mine, today=TODAY, rules=RULES)
         else:
-            services.pause(s, user=person, profile=mine, resume_on=None, today=TODAY, rules=RULES)
+            lifecycle.pause(s, user=person, profile=mine, resume_on=None, today=TODAY, rules=RULES)
 
     outcome = racing(app, session, member, profile, change)
 
@@ -237,13 +237,13 @@ def test_a_standing_order_resumed_twice_at_once_is_resumed_once(app, session, me
                                                                  status):
     profile, _ = standing
     if status == "paused":
-        services.pause(session, user=member, profile=profile, resume_on=None, today=TODAY, rules=RULES)
+        lifecycle.pause(session, user=member, profile=profile, resume_on=None, today=TODAY, rules=RULES)
     else:
-        services.cancel(session, user=member, profile=profile, today=TODAY, rules=RULES)
+        lifecycle.cancel(session, user=member, profile=profile, today=TODAY, rules=RULES)
     session.commit()
 
     def resume(s, person, mine):
-        services.resume(s, user=person, profile=mine, today=TODAY)
+        lifecycle.resume(s, user=person, profile=mine, today=TODAY)
 
     outcome = racing(app, session, member, profile, resume)
 
@@ -261,15 +261,15 @@ def test_schedule_delivery_and_name_changed_twice_at_once_each_apply_in_turn(
     office_id, spare_id = office.id, spare.id
 
     def change(s, person, mine):
-        services.change_schedule(s, user=person, profile=mine, rule=Recurrence.every(2, "weeks"),
-                                 regularity="rolling", first_date=TODAY + timedelta(days=5),
-                                 today=TODAY, rules=RULES)
-        services.change_delivery(s, user=person, profile=mine, address_id=office_id,
-                                 card_id=spare_id, shipping_method="standard",
-                                 price_policy=PricePolicy.RUN_TIME,
-                                 out_of_stock_policy=OutOfStockPolicy.BACKORDER,
-                                 today=TODAY, rules=RULES)
-        services.rename(s, user=person, profile=mine, name="Fortnightly")
+        schedule_changes.change_schedule(s, user=person, profile=mine, rule=Recurrence.every(2, "weeks"),
+                                         regularity="rolling", first_date=TODAY + timedelta(days=5),
+                                         today=TODAY, rules=RULES)
+        lifecycle.change_delivery(s, user=person, profile=mine, address_id=office_id,
+                                  card_id=spare_id, shipping_method="standard",
+                                  price_policy=PricePolicy.RUN_TIME,
+                                  out_of_stock_policy=OutOfStockPolicy.BACKORDER,
+                                  today=TODAY, rules=RULES)
+        lifecycle.rename(s, user=person, profile=mine, name="Fortnightly")
 
     outcome = racing(app, session, member, profile, change)
 

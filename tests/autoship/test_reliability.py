@@ -18,7 +18,7 @@ from rq.registry import StartedJobRegistry
 from sqlalchemy import func, insert, select, text
 
 from portal import PROJECT_ROOT, hold_points
-from portal.autoship import operations
+from portal.autoship import runs
 from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun
 from portal.autoship.volume import refresh_cycle_pv
 from portal.extensions import db
@@ -131,7 +131,7 @@ def small_chunks(chunk_size):
 
 def test_a_worker_killed_mid_chunk_leaves_every_order_exactly_once(app, session, member, product, small_chunks):
     seed_due_profiles(session, member, product, 600)
-    run = operations.start_and_enqueue(session, as_of=AS_OF, trigger="test", config=app.config)
+    run = runs.start_and_enqueue(session, as_of=AS_OF, trigger="test", config=app.config)
     session.commit()
     run_id = run.id
     # Hold the run row: the first chunk does all its inserts, then waits at its last
@@ -151,7 +151,7 @@ def test_a_worker_killed_mid_chunk_leaves_every_order_exactly_once(app, session,
     blocker.close()
     # RQ cannot finish what a SIGKILL interrupted: the operator (or the admin button) re-runs
     # the unfinished chunks, and the other chunks are still queued.
-    operations.retry_failed_chunks(db.session, run_id)
+    runs.retry_failed_chunks(db.session, run_id)
     db.session.commit()
     burst(app)
     exactly_once(db.session, 600)
@@ -164,10 +164,10 @@ def test_two_concurrent_runs_and_two_cron_processes_make_one_set_of_orders(app, 
     env = chunked_worker_env(app)
     command = [sys.executable, "-m", "flask", "--app", "wsgi", "autoship", "run", "--as-of",
                AS_OF.isoformat(), "--sync", "--json"]
-    runs = [subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE) for _ in range(2)]
-    outputs = [process.communicate(timeout=240) for process in runs]
-    assert all(process.returncode == 0 for process in runs), [err.decode()[-2000:] for _, err in outputs]
+    processes = [subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE) for _ in range(2)]
+    outputs = [process.communicate(timeout=240) for process in processes]
+    assert all(process.returncode == 0 for process in processes), [err.decode()[-2000:] for _, err in outputs]
     exactly_once(db.session, 400)
 
     # Two cron processes both decide today's run is due: one run row, no second set of jobs.
@@ -193,7 +193,7 @@ def test_three_runs_of_the_same_date_leave_the_same_database(app, session, membe
     session.close()
     states = []
     for _ in range(3):
-        operations.start_and_enqueue(db.session, as_of=AS_OF, trigger="test", config=app.config)
+        runs.start_and_enqueue(db.session, as_of=AS_OF, trigger="test", config=app.config)
         db.session.commit()
         burst(app)
         states.append(snapshot(db.session))
@@ -203,7 +203,7 @@ def test_three_runs_of_the_same_date_leave_the_same_database(app, session, membe
 def test_redis_flushed_mid_run_then_run_again_loses_and_duplicates_nothing(app, session, member, product, small_chunks):
     seed_due_profiles(session, member, product, 600)
     session.close()
-    operations.start_and_enqueue(db.session, as_of=AS_OF, trigger="test", config=app.config)
+    runs.start_and_enqueue(db.session, as_of=AS_OF, trigger="test", config=app.config)
     db.session.commit()
     queue = get_queue("default", app)
     first_job = queue.get_job_ids()[0]
@@ -217,7 +217,7 @@ def test_redis_flushed_mid_run_then_run_again_loses_and_duplicates_nothing(app, 
     db.session.expire_all()
     partly = db.session.scalar(select(func.count()).select_from(Order))
     assert partly < 600
-    operations.start_and_enqueue(db.session, as_of=AS_OF, trigger="test", config=app.config)
+    runs.start_and_enqueue(db.session, as_of=AS_OF, trigger="test", config=app.config)
     db.session.commit()
     burst(app)
     exactly_once(db.session, 600)
@@ -276,7 +276,7 @@ def test_a_worker_killed_between_the_gateway_call_and_the_commit_charges_each_or
     chunk_size(20)
     declining = make_card(session, member, redis, number="4000000000000002").id
     seed_due_profiles(session, member, product, 60, cards=[member.card.id, member.card.id, declining])
-    run_id = operations.start_and_enqueue(session, as_of=AS_OF, trigger="test", config=app.config).id
+    run_id = runs.start_and_enqueue(session, as_of=AS_OF, trigger="test", config=app.config).id
     session.commit()
     session.close()
     burst(app, "default")  # three chunks materialised; their three charge jobs wait on "billing"

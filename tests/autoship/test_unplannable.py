@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, insert, select
 
-from portal.autoship import engine, services
+from portal.autoship import calendar_tokens, engine, profiles, schedule_changes
 from portal.autoship.engine import EngineRules
 from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, AutoshipReminder
 from portal.autoship.notices import send_reminders
@@ -66,20 +66,20 @@ def insert_profiles(session, member, product, *, count: int, due: date, bad_at: 
 def test_a_schedule_without_a_next_date_is_refused_when_created_or_changed(session, member, product,
                                                                            anchor, regularity):
     rule = Recurrence.parse(BAD_RULE)
-    with pytest.raises(services.AutoshipError) as refused:
+    with pytest.raises(profiles.AutoshipError) as refused:
         new_profile(session, member, product, rule=rule, first=anchor, regularity=regularity)
     assert refused.value.field == "rrule"
     assert "no date" in refused.value.message
     profile = new_profile(session, member, product)
-    with pytest.raises(services.AutoshipError, match="no date"):
-        services.change_schedule(session, user=member, profile=profile, rule=rule, regularity=regularity,
-                                 first_date=anchor, today=TODAY, rules=RULES)
-    with pytest.raises(services.AutoshipError, match="no date"):
-        services.preview(rule, regularity, anchor)
+    with pytest.raises(profiles.AutoshipError, match="no date"):
+        schedule_changes.change_schedule(session, user=member, profile=profile, rule=rule, regularity=regularity,
+                                         first_date=anchor, today=TODAY, rules=RULES)
+    with pytest.raises(profiles.AutoshipError, match="no date"):
+        schedule_changes.preview(rule, regularity, anchor)
 
 
 def test_the_rolling_refusal_says_why_and_what_to_do(session, member, product):
-    with pytest.raises(services.AutoshipError) as refused:
+    with pytest.raises(profiles.AutoshipError) as refused:
         new_profile(session, member, product, rule=Recurrence.parse(BAD_RULE), first=date(2026, 12, 7),
                     regularity="rolling")
     assert refused.value.message == (
@@ -193,7 +193,7 @@ def test_every_page_shows_it_before_and_after_the_run_with_what_to_do(app, clien
     bad_id = ids[1]
     people = {"member": member, "upline": session.get(type(member), member.sponsor_id),
               "admin": make_admin(session)}
-    token = services.issue_calendar_token(session, user=member)
+    token = calendar_tokens.issue_calendar_token(session, user=member)
     session.commit()
     with_reason = {url.format(id=bad_id, number=member.member_number) for url in WITH_REASON}
 

@@ -210,10 +210,21 @@ def test_edits_inside_the_cutoff_are_refused_with_a_countdown_message(client, se
     product = make_product(session)
     location = create(client, product, first_date=(company_today() + timedelta(days=1)).isoformat()).headers["Location"]
     page = client.get(location).get_data(as_text=True)
-    assert "being prepared" in page
+    assert "being prepared" in page and "Changes that affect it closed 2 days before it." in page
+    assert 'class="secondary" disabled>Add item' in page and "disabled>Save schedule" in page
     response = post_form(client, f"{location}/items", {"product_id": product.id, "unit": "case", "quantity": 1},
                          page=location)
     assert response.status_code == 422 and "closed 2 days before" in response.get_data(as_text=True)
+
+
+def test_a_standing_order_open_for_changes_shows_the_days_left_and_enabled_buttons(client, session, shopper):
+    product = make_product(session)
+    location = create(client, product, first_date=(company_today() + timedelta(days=5)).isoformat()).headers["Location"]
+    page = client.get(location).get_data(as_text=True)
+    assert "you can change it for <strong>3 more days</strong>" in page and "being prepared" not in page
+    assert 'class="secondary" >Add item' in page and "disabled>" not in page
+    listing = client.get("/autoship/").get_data(as_text=True)
+    assert "changes possible for 3 more days" in listing
 
 
 def test_ship_now_pressed_again_from_the_same_page_ships_once_and_says_so(app, client, session, shopper):
@@ -260,14 +271,15 @@ def test_a_change_a_constraint_still_refuses_answers_409_with_the_profile_not_a_
     a conflict, with the profile as it now is."""
     from sqlalchemy.exc import IntegrityError
 
-    from portal.autoship import services
+    from portal.autoship import lifecycle
+
     product = make_product(session, name="Omega-3")
     location = create(client, product).headers["Location"]
 
     def refused(session, **kwargs):
         raise IntegrityError("INSERT ...", {}, Exception("duplicate key"))
 
-    monkeypatch.setattr(services, "rename", refused)
+    monkeypatch.setattr(lifecycle, "rename", refused)
     response = post_form(client, f"{location}/rename", {"name": "Weekly"}, page=location)
 
     assert response.status_code == 409

@@ -14,9 +14,9 @@ from jobs import autoship as autoship_jobs
 from jobs.autoship import refresh_product_cycle_pv
 from jobs.cron import build_scheduler, schedule
 from portal.clock import utcnow
-from portal.autoship import services
+from portal.autoship import items, lifecycle
 from portal.autoship.models import AutoshipItem, AutoshipProfile
-from portal.autoship.services import priced_items
+from portal.autoship.profiles import priced_items
 from portal.autoship.volume import refresh_cycle_pv, repair_cycle_pv
 from portal.catalog.services import set_product_active
 from portal.queues import get_queue
@@ -82,15 +82,15 @@ def test_a_new_profile_stores_the_pv_of_one_run(session, member, product):
 def test_item_changes_update_it(session, member, product):
     other = make_product(session, each_pv=Decimal("2.50"))
     profile = new_profile(session, member, product)
-    services.add_item(session, user=member, profile=profile, product_id=other.id, unit_code="each",
-                      quantity=2, today=TODAY, rules=RULES)
+    items.add_item(session, user=member, profile=profile, product_id=other.id, unit_code="each",
+                   quantity=2, today=TODAY, rules=RULES)
     assert profile.cycle_pv == Decimal("21.00")
     item = next(i for i in profile.items if i.product_id == product.id)
-    services.change_item(session, user=member, profile=profile, item_id=item.id, unit_code="each",
-                         quantity=5, today=TODAY, rules=RULES)
+    items.change_item(session, user=member, profile=profile, item_id=item.id, unit_code="each",
+                      quantity=5, today=TODAY, rules=RULES)
     assert profile.cycle_pv == Decimal("45.00")
-    services.remove_item(session, user=member, profile=profile, item_id=item.id, today=TODAY,
-                         rules=RULES)
+    items.remove_item(session, user=member, profile=profile, item_id=item.id, today=TODAY,
+                      rules=RULES)
     assert stored_pv(session, profile) == Decimal("5.00")
 
 
@@ -116,10 +116,10 @@ def test_locked_items_keep_their_pv_when_the_catalog_changes(session, member, pr
     session.flush()
     assert refresh_cycle_pv(session, product_ids=[product.id]) == 1  # the locked one is right
     assert (locked.cycle_pv, running.cycle_pv) == (Decimal("16.00"), Decimal("18.00"))
-    services.change_delivery(session, user=member, profile=locked, address_id=member.home.id,
-                             card_id=member.card.id, shipping_method="standard",
-                             price_policy="run_time", out_of_stock_policy="backorder",
-                             today=TODAY, rules=RULES)
+    lifecycle.change_delivery(session, user=member, profile=locked, address_id=member.home.id,
+                              card_id=member.card.id, shipping_method="standard",
+                              price_policy="run_time", out_of_stock_policy="backorder",
+                              today=TODAY, rules=RULES)
     assert stored_pv(session, locked) == Decimal("18.00")
 
 
@@ -274,3 +274,29 @@ def test_the_repair_command_prints_what_it_fixed(app, session, member, product):
     again = app.test_cli_runner().invoke(args=["autoship", "repair-cycle-pv"])
     assert again.output.strip() == "Cycle PV repair: 0 of 3 standing orders were stale."
     assert stored_pv(session, profiles[0]) == Decimal("16.00")
+
+
+def test_the_catalog_announces_a_withdrawal_once_and_standing_orders_react_once(app, session, redis, member,
+                                                                              product):
+    """The catalog does not know about standing orders: it announces, they react, connected
+    once however many apps were built in this process."""
+    from portal import create_app
+    from portal.catalog.signals import product_sale_changed
+
+    create_app(app.config.copy())  # a second app connects the same receivers again
+    profile = new_profile(session, member, product)
+    session.commit()
+    announced = []
+
+    def listen(sender, *, session):
+        announced.append(sender.id)
+
+    with product_sale_changed.connected_to(listen):
+        set_product_active(session, product.id, False)
+        set_product_active(session, product.id, False)  # no change: no announcement
+    session.commit()
+
+    assert announced == [product.id]
+    [job] = get_queue("default").jobs
+    assert (job.func_name, job.args) == ("jobs.autoship.refresh_product_cycle_pv", [product.id])
+    assert refresh_product_cycle_pv(product.id) == 1 and stored_pv(session, profile) is None

@@ -12,7 +12,8 @@ import pytest
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipProfile
 from portal.autoship.recurrence import Recurrence
-from portal.autoship.services import AutoshipRules, create_profile
+from portal.autoship.creation import create_profile
+from portal.autoship.profiles import AutoshipRules
 from portal.clock import company_today
 from tests.factories import make_address, make_card, make_product
 from tests.genealogy.trees import PREFIX_TREE, build_tree

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from jobs.autoship import refresh_product_cycle_pv
 from portal.accounts.models import Role
-from portal.autoship import services
+from portal.autoship import creation, items, lifecycle, schedule_changes
 from portal.autoship.models import AutoshipProfile, ProfileStatus
 from portal.autoship.recurrence import Recurrence
-from portal.autoship.services import priced_items, schedule_of
+from portal.autoship.profiles import priced_items, schedule_of
 from portal.catalog.services import set_product_active
 from portal.clock import company_today
 from portal.downline.listing import SORTS, TeamFilters, team_page, team_rows
@@ -51,7 +51,7 @@ def random_team(session, redis, rng: random.Random, people: int = 30):
             home, card = make_address(session, person), make_card(session, person, redis)
         for _ in range(holds):
             chosen = rng.sample(products, rng.randint(1, 3))
-            profile = services.create_profile(
+            profile = creation.create_profile(
                 session, user=person, name="Random", rule=Recurrence.parse(rng.choice(SCHEDULES)),
                 regularity=rng.choice(("calendar", "calendar", "rolling")),
                 first_date=today + timedelta(days=rng.randrange(3, 100)),
@@ -69,31 +69,31 @@ def random_team(session, redis, rng: random.Random, people: int = 30):
 def edit_randomly(session, rng, person, profile, products, today):
     if rng.random() < 0.3:
         product = rng.choice(products)
-        services.add_item(session, user=person, profile=profile, product_id=product.id,
-                          unit_code="each", quantity=rng.randint(1, 3), today=today, rules=RULES)
+        items.add_item(session, user=person, profile=profile, product_id=product.id,
+                       unit_code="each", quantity=rng.randint(1, 3), today=today, rules=RULES)
     if rng.random() < 0.3:
         item = rng.choice(profile.items)
-        services.change_item(session, user=person, profile=profile, item_id=item.id,
-                             unit_code="each", quantity=rng.randint(1, 9), today=today, rules=RULES)
+        items.change_item(session, user=person, profile=profile, item_id=item.id,
+                          unit_code="each", quantity=rng.randint(1, 9), today=today, rules=RULES)
     if rng.random() < 0.2 and len(profile.items) > 1:
-        services.remove_item(session, user=person, profile=profile, item_id=profile.items[-1].id,
-                             today=today, rules=RULES)
+        items.remove_item(session, user=person, profile=profile, item_id=profile.items[-1].id,
+                          today=today, rules=RULES)
     if rng.random() < 0.2:
         policy = "locked" if profile.price_policy == "run_time" else "run_time"
-        services.change_delivery(session, user=person, profile=profile,
-                                 address_id=profile.address_id, card_id=profile.payment_method_id,
-                                 shipping_method="standard", price_policy=policy,
-                                 out_of_stock_policy="backorder", today=today, rules=RULES)
+        lifecycle.change_delivery(session, user=person, profile=profile,
+                                  address_id=profile.address_id, card_id=profile.payment_method_id,
+                                  shipping_method="standard", price_policy=policy,
+                                  out_of_stock_policy="backorder", today=today, rules=RULES)
     if rng.random() < 0.25:
         second = schedule_of(profile).following(profile.next_run_date)
         if second:
-            services.skip_date(session, user=person, profile=profile, day=second, today=today,
-                               rules=RULES)
+            schedule_changes.skip_date(session, user=person, profile=profile, day=second, today=today,
+                                       rules=RULES)
     fate = rng.random()
     if fate < 0.1:
-        services.pause(session, user=person, profile=profile, resume_on=None, today=today, rules=RULES)
+        lifecycle.pause(session, user=person, profile=profile, resume_on=None, today=today, rules=RULES)
     elif fate < 0.2:
-        services.cancel(session, user=person, profile=profile, today=today, rules=RULES)
+        lifecycle.cancel(session, user=person, profile=profile, today=today, rules=RULES)
     elif fate < 0.3:
         profile.status = ProfileStatus.PAYMENT_FAILED
     elif fate < 0.4:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import event
 
 from portal.autoship.models import AutoshipProfile, AutoshipSkip
-from portal.autoship.services import schedule_of
+from portal.autoship.profiles import schedule_of
 from portal.clock import company_today
 from portal.downline.totals import team_totals
 from portal.extensions import db

@@ -1,33 +1,24 @@
-"""Running the engine: starting a day's run, finding what it created to charge, daily
-housekeeping. The jobs, the CLI and the admin pages all go through these functions; charging
-itself is ``portal.orders.charging``."""
+"""A day's run of the engine as the jobs, the CLI and the admin pages drive it: starting it and
+enqueueing its chunks, retrying the failed ones, what each attempt did, which orders a chunk
+left to charge, and whether the daily run is due. The work of a chunk is
+``portal.autoship.engine``; charging is ``portal.orders.charging``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
 from rq import Retry
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from portal.clock import company_now
-from portal.autoship.engine import EngineRules, start_run, unfinished_chunks
+from portal.autoship.engine import start_run, unfinished_chunks
 from portal.autoship.models import AutoshipRun, AutoshipRunChunk
-from portal.orders.billing import CHARGEABLE
-from portal.orders.models import ChargeAttempt, Order
-from portal.orders.pricing import shipping_rule
-from portal.orders.states import OrderStatus
+from portal.clock import company_now
+from portal.orders.billing import autoship_orders_to_charge
 from portal.queues import enqueue_after_commit
 
 CHUNK_RETRY = Retry(max=3, interval=[5, 30, 120])
-CHARGE_RETRY = Retry(max=3, interval=[5, 60, 300])  # safe: a re-run replays pending attempts' keys
-
-
-def engine_rules(config) -> EngineRules:
-    return EngineRules(shipping=shipping_rule(config), min_pv=Decimal(str(config["AUTOSHIP_MIN_PV"])),
-                       chunk_size=int(config["AUTOSHIP_CHUNK_SIZE"]))
 
 
 def chunk_job_id(run: AutoshipRun, number: int) -> str:
@@ -104,34 +95,15 @@ def attempt_summaries(run: AutoshipRun) -> list[AttemptSummary]:
     return summaries
 
 
-def _uncharged():
-    return select(Order.id).where(Order.source == "autoship",
-                                  Order.status == OrderStatus.PENDING_PAYMENT,
-                                  Order.payment_attempts == 0).order_by(Order.id)
-
-
 def chunk_orders(session: Session, run_id: int, number: int) -> list[int]:
-    """The orders a chunk created that are still to charge: never tried, or with an attempt
-    left pending by a worker that died after the gateway call (sending it again replays its
-    idempotency key, so the card is not charged twice)."""
+    """The orders a chunk created that are still to charge (``autoship_orders_to_charge`` over
+    the chunk's profiles and the run's date)."""
     run = session.get(AutoshipRun, run_id)
     chunk = session.get(AutoshipRunChunk, (run_id, number))
     if run is None or chunk is None:  # the run was restarted since; the sweep charges them
         return []
-    pending_attempt = select(ChargeAttempt.id).where(ChargeAttempt.order_id == Order.id,
-                                                     ChargeAttempt.outcome == "pending").exists()
-    return list(session.scalars(select(Order.id).where(
-        Order.source == "autoship", Order.autoship_due_date <= run.as_of,
-        Order.autoship_profile_id.between(chunk.low_id, chunk.high_id),
-        or_((Order.status == OrderStatus.PENDING_PAYMENT) & (Order.payment_attempts == 0),
-            Order.status.in_(CHARGEABLE) & pending_attempt))
-        .order_by(Order.id)))
-
-
-def uncharged_orders(session: Session, placed_before: datetime, limit: int = 5000) -> list[int]:
-    """Autoship orders nobody has tried to charge yet (their charge job was lost with Redis,
-    say): the cron tick charges them."""
-    return list(session.scalars(_uncharged().where(Order.placed_at < placed_before).limit(limit)))
+    return autoship_orders_to_charge(session, due_by=run.as_of,
+                                     profile_ids=(chunk.low_id, chunk.high_id))
 
 
 def run_for_today_is_due(session: Session, config) -> date | None:
@@ -143,4 +115,3 @@ def run_for_today_is_due(session: Session, config) -> date | None:
     today = now.date()
     exists = session.scalar(select(AutoshipRun.id).where(AutoshipRun.as_of == today))
     return None if exists else today
-

@@ -1,0 +1,114 @@
+"""A standing order's status and particulars: pausing, resuming (or reactivating) and
+cancelling it; its name; where it ships, how it is paid and priced."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.addresses.services import owned_address
+from portal.autoship.items import lock_prices
+from portal.autoship.models import (AutoshipProfile, OutOfStockPolicy, PricePolicy, ProfileStatus,
+                                    Regularity, SHIPPING_METHODS)
+from portal.autoship.profiles import (AutoshipError, AutoshipRules, check_first_date,
+                                      check_open_for_changes, checked_name, lock_profile, planning,
+                                      record, schedule_of)
+from portal.autoship.volume import refresh_cycle_pv
+from portal.clock import utcnow
+from portal.payments.services import usable_card
+
+
+def pause(session: Session, *, user: User, profile: AutoshipProfile, resume_on: date | None,
+          today: date, rules: AutoshipRules) -> None:
+    lock_profile(session, profile)
+    if profile.status != ProfileStatus.ACTIVE:
+        raise AutoshipError("Only an active standing order can be paused.")
+    check_open_for_changes(profile, today, rules)
+    if resume_on is not None:
+        if resume_on <= today:
+            raise AutoshipError("The resume date must be after today.", "resume_on")
+        check_first_date(resume_on, today)
+    profile.status, profile.paused_until = ProfileStatus.PAUSED, resume_on
+    session.flush()
+    record(session, profile, user, "paused",
+           f"until {resume_on.isoformat()}" if resume_on else "until resumed")
+
+
+def resume(session: Session, *, user: User | None, profile: AutoshipProfile, today: date) -> None:
+    """Back to active (from paused, payment failed or cancelled): the next run is the first
+    scheduled date after today."""
+    lock_profile(session, profile)
+    if profile.status == ProfileStatus.ACTIVE:
+        raise AutoshipError("This standing order is already active.")
+    if not profile.items:
+        raise AutoshipError("Add an item before reactivating this standing order.")
+    with planning(profile):
+        next_run = schedule_of(profile).first_on_or_after(today + timedelta(days=1))
+    if profile.regularity == Regularity.CALENDAR and profile.next_run_date \
+            and profile.next_run_date > today and profile.status == ProfileStatus.PAUSED:
+        next_run = profile.next_run_date
+    if next_run is None:
+        raise AutoshipError("This schedule has no more dates; choose a new schedule first.")
+    previous = profile.status
+    profile.status, profile.paused_until, profile.cancelled_at = ProfileStatus.ACTIVE, None, None
+    profile.next_run_date = next_run
+    session.flush()
+    record(session, profile, user, "resumed" if previous == ProfileStatus.PAUSED else "reactivated",
+           f"next {next_run.isoformat()}")
+
+
+def cancel(session: Session, *, user: User, profile: AutoshipProfile, today: date,
+           rules: AutoshipRules) -> None:
+    lock_profile(session, profile)
+    if profile.status == ProfileStatus.CANCELLED:
+        raise AutoshipError("This standing order is already cancelled.")
+    check_open_for_changes(profile, today, rules)
+    profile.status, profile.cancelled_at = ProfileStatus.CANCELLED, utcnow()
+    session.flush()
+    record(session, profile, user, "cancelled")
+
+
+def rename(session: Session, *, user: User, profile: AutoshipProfile, name: str) -> None:
+    lock_profile(session, profile)
+    before, profile.name = profile.name, checked_name(name)
+    session.flush()
+    record(session, profile, user, "renamed", f"{before} → {profile.name}")
+
+
+def change_delivery(session: Session, *, user: User, profile: AutoshipProfile, address_id: int,
+                    card_id: int, shipping_method: str, price_policy: str,
+                    out_of_stock_policy: str, today: date, rules: AutoshipRules) -> None:
+    """Ship-to, card, shipping method, price policy and out-of-stock policy, checked together."""
+    lock_profile(session, profile)
+    address = owned_address(session, user, address_id)
+    card = usable_card(session, user, card_id, today)
+    if shipping_method not in SHIPPING_METHODS:
+        raise AutoshipError("Choose a shipping method.", "shipping_method")
+    if price_policy not in (PricePolicy.RUN_TIME, PricePolicy.LOCKED):
+        raise AutoshipError("Choose how the price is set.", "price_policy")
+    if out_of_stock_policy not in (OutOfStockPolicy.BACKORDER, OutOfStockPolicy.SKIP_ITEM):
+        raise AutoshipError("Choose what happens when an item is out of stock.", "out_of_stock_policy")
+    changes = [f"{label}: {old} → {new}" for label, old, new in (
+        ("address", profile.address_id, address.id), ("card", profile.payment_method_id, card.id),
+        ("shipping", profile.shipping_method, shipping_method),
+        ("price", profile.price_policy, price_policy),
+        ("out of stock", profile.out_of_stock_policy, out_of_stock_policy)) if old != new]
+    if not changes:
+        return
+    check_open_for_changes(profile, today, rules)
+    if price_policy != profile.price_policy:
+        for item in profile.items:
+            if price_policy == PricePolicy.LOCKED:
+                lock_prices(item)
+            else:
+                item.locked_price = item.locked_pv = item.locked_bv = None
+    profile.address_id, profile.payment_method_id = address.id, card.id
+    profile.shipping_method, profile.price_policy = shipping_method, price_policy
+    profile.out_of_stock_policy = out_of_stock_policy
+    if profile.status == ProfileStatus.PAYMENT_FAILED and "card" in " ".join(changes):
+        record(session, profile, user, "card replaced after a failed payment")
+    session.flush()
+    refresh_cycle_pv(session, profile_ids=[profile.id])
+    record(session, profile, user, "delivery changed", "; ".join(changes))

@@ -1,0 +1,172 @@
+"""A standing order as every change sees it: finding the person's own, locking it, its
+schedule and priced cycle, the edit cutoff, the checks shared by the changes, and the audit
+history each change writes to. The changes themselves live beside it: ``creation``,
+``items``, ``schedule_changes``, ``lifecycle``, ``shipping_now``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, ProfileStatus
+from portal.autoship.recurrence import Recurrence
+from portal.autoship.schedule import Schedule, UnplannableSchedule
+from portal.errors import DomainError, NotFound
+from portal.orders.pricing import PricedLine
+from portal.orders.rules import unit_amount
+
+MAX_NAME_LENGTH = 80
+HORIZON_DAYS = 366  # how far ahead a first or moved date may be
+NEEDS_NEW_SCHEDULE = ("No date of this standing order's schedule can be planned, so it was set "
+                      "aside. Choose a new schedule to make it active again, or cancel it.")
+
+
+class AutoshipError(DomainError):
+    pass
+
+
+class AlreadyDone(AutoshipError):
+    """The change was just made, by another tab or device of the person."""
+
+    status = 409
+
+
+@dataclass(frozen=True)
+class AutoshipRules:
+    cutoff_days: int = 2          # no changes that affect a run this close to it
+    max_quantity: int = 999
+    min_pv: Decimal = Decimal("0")
+
+    @classmethod
+    def from_config(cls, config) -> "AutoshipRules":
+        return cls(cutoff_days=int(config["AUTOSHIP_EDIT_CUTOFF_DAYS"]),
+                   max_quantity=int(config["MAX_LINE_QUANTITY"]),
+                   min_pv=Decimal(str(config["AUTOSHIP_MIN_PV"])))
+
+
+# ------------------------------------------------------------------ reading
+
+def lock_profile(session: Session, profile: AutoshipProfile) -> None:
+    """Hold the profile's row until this transaction ends, and read it again with its items
+    and skips: a concurrent change of the same profile (another tab, another device) waits
+    here for this one, then checks against what this one committed, as if it came after.
+
+    Every change of a profile starts with it (SELECT ... FOR UPDATE)."""
+    session.flush()  # what the caller changed already is kept, not read over
+    session.refresh(profile, with_for_update=True)
+    # Items already in the session get their committed quantities; the collections reload.
+    session.execute(select(AutoshipItem).where(AutoshipItem.profile_id == profile.id)
+                    .execution_options(populate_existing=True))
+    session.expire(profile, ["items", "skips"])
+
+
+def owned_profile(session: Session, user: User, profile_id: int) -> AutoshipProfile:
+    profile = session.get(AutoshipProfile, profile_id)
+    if profile is None or profile.user_id != user.id:
+        raise NotFound("We could not find that standing order in your account.")
+    return profile
+
+
+def schedule_of(profile: AutoshipProfile) -> Schedule:
+    return Schedule.of(profile.rrule, profile.anchor_date, profile.regularity,
+                       (skip.skip_date for skip in profile.skips))
+
+
+def describe_rule(profile: AutoshipProfile) -> str:
+    """The profile's rule in words; the stored text itself if it no longer parses."""
+    try:
+        return Recurrence.parse(profile.rrule).describe(profile.anchor_date)
+    except ValueError:
+        return profile.rrule
+
+
+@contextmanager
+def planning(profile: AutoshipProfile) -> Iterator[None]:
+    """Schedule arithmetic on a stored profile: a schedule it cannot plan is the member's to
+    fix (a new schedule, or cancel), told as such, never a 500."""
+    if profile.status == ProfileStatus.UNPLANNABLE:
+        raise AutoshipError(NEEDS_NEW_SCHEDULE)
+    try:
+        yield
+    except UnplannableSchedule as error:
+        raise AutoshipError(f"This schedule cannot be planned any more ({error}). "
+                            "Choose a new schedule, or cancel the standing order.") from error
+
+
+def days_until_cutoff(profile: AutoshipProfile, today: date, rules: AutoshipRules) -> int | None:
+    """Days left to change the next run (0 or less: locked); None when nothing is scheduled."""
+    if profile.next_run_date is None or profile.status != ProfileStatus.ACTIVE:
+        return None
+    return (profile.next_run_date - today).days - rules.cutoff_days
+
+
+def changes_closed(days_to_cutoff: int | None) -> bool:
+    """Whether the edit cutoff of the next run has passed (``days_until_cutoff`` below 0):
+    changes that affect that run are refused, and the pages offer none."""
+    return days_to_cutoff is not None and days_to_cutoff < 0
+
+
+def priced_items(profile: AutoshipProfile) -> tuple[list[PricedLine], list[str]]:
+    """The cycle priced by the profile's policy, and what cannot be shipped as it stands."""
+    lines, problems = [], []
+    for item in profile.items:
+        product, unit = item.product, item.product.unit(item.unit_code)
+        if not product.active or unit is None:
+            problems.append(f"{product.name} ({item.unit_code}) is no longer sold; "
+                            "it will be left out until you replace it.")
+            continue
+        policy = profile.price_policy
+        lines.append(PricedLine(
+            product_id=product.id, sku=product.sku, name=product.name, unit_code=unit.code,
+            eaches_per_unit=unit.eaches_per_unit, quantity=item.quantity,
+            unit_price=unit_amount(policy, item.locked_price, unit.price),
+            unit_pv=unit_amount(policy, item.locked_pv, unit.pv),
+            unit_bv=unit_amount(policy, item.locked_bv, unit.bv)))
+    return lines, problems
+
+
+# ------------------------------------------------------------------ checks every change shares
+
+def record(session: Session, profile: AutoshipProfile, actor: User | None, action: str,
+           details: str = "") -> None:
+    """One line of the profile's audit history."""
+    session.add(AutoshipEvent(profile_id=profile.id, actor_id=actor.id if actor else None,
+                              action=action, details=details[:2000]))
+
+
+def check_open_for_changes(profile: AutoshipProfile, today: date, rules: AutoshipRules) -> None:
+    """Refuse a change that would affect a run already being prepared, or a cancelled profile."""
+    if profile.status == ProfileStatus.CANCELLED:
+        raise AutoshipError("This standing order is cancelled. Reactivate it to change it.")
+    if profile.status == ProfileStatus.UNPLANNABLE:
+        return  # the engine set it aside: no shipment of it is being prepared
+    if changes_closed(days_until_cutoff(profile, today, rules)):
+        raise AutoshipError(
+            f"Your next shipment on {profile.next_run_date:%B %-d} is being prepared: changes "
+            f"that affect it are closed {rules.cutoff_days} days before. You can skip a later "
+            "date now, or change this one after it ships.")
+
+
+def checked_name(name: str) -> str:
+    """The name with its whitespace tidied; refused when empty or too long."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise AutoshipError("Give the standing order a name, like “Monthly essentials”.", "name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise AutoshipError(f"Use at most {MAX_NAME_LENGTH} characters for the name.", "name")
+    return name
+
+
+def check_first_date(first: date, today: date) -> None:
+    """A first or moved date: from today, within the horizon."""
+    if first < today:
+        raise AutoshipError("That date is in the past. Choose today or a later date.", "first_date")
+    if first > today + timedelta(days=HORIZON_DAYS):
+        raise AutoshipError("Choose a date within the next twelve months.", "first_date")

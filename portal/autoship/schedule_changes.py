@@ -1,0 +1,136 @@
+"""When a standing order ships, as its owner changes it: accepting and previewing a schedule,
+a new schedule, the next date moved, dates skipped and unskipped. The schedule arithmetic
+itself is ``portal.autoship.schedule``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from portal.accounts.models import User
+from portal.autoship.models import AutoshipProfile, AutoshipSkip, ProfileStatus, Regularity
+from portal.autoship.profiles import (AlreadyDone, AutoshipError, AutoshipRules, check_first_date,
+                                      check_open_for_changes, describe_rule, lock_profile,
+                                      planning, record, schedule_of)
+from portal.autoship.recurrence import Recurrence
+from portal.autoship.schedule import Schedule, UnplannableSchedule, check_schedule
+from portal.clock import utcnow
+from portal.errors import NotFound
+
+
+def accepted_schedule(rule: Recurrence, first_date: date, regularity: str,
+                      skips: frozenset[date] = frozenset()) -> date:
+    """The first date of a schedule a person chose; refused beside the rule if the engine could
+    not plan it (see ``check_schedule``, the one check for every place that accepts one)."""
+    try:
+        return check_schedule(rule, first_date, regularity, skips)
+    except UnplannableSchedule as error:
+        raise AutoshipError(str(error), "rrule") from error
+
+
+def preview(rule: Recurrence, regularity: str, first_date: date, count: int = 6) -> list[date]:
+    """The first ``count`` dates; AutoshipError for a schedule that would not be accepted."""
+    schedule = Schedule(rule, first_date, regularity)
+    return schedule.upcoming(accepted_schedule(rule, first_date, regularity), count)
+
+
+def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, rule: Recurrence,
+                    regularity: str, first_date: date, today: date, rules: AutoshipRules) -> None:
+    """A new rule, anchored at ``first_date``: the next run is its first date from then on.
+    Skips stay: they are keyed by date and still apply where the new rule meets them."""
+    lock_profile(session, profile)
+    check_open_for_changes(profile, today, rules)
+    if regularity not in (Regularity.CALENDAR, Regularity.ROLLING):
+        raise AutoshipError("Choose a calendar or a rolling schedule.", "regularity")
+    check_first_date(first_date, today)
+    next_run = accepted_schedule(rule, first_date, regularity,
+                                 frozenset(s.skip_date for s in profile.skips))
+    before = f"{describe_rule(profile)} ({profile.regularity})"
+    profile.rrule, profile.regularity, profile.anchor_date = str(rule), regularity, first_date
+    set_aside = profile.status == ProfileStatus.UNPLANNABLE
+    if profile.status in (ProfileStatus.ACTIVE, ProfileStatus.UNPLANNABLE):
+        # A profile the engine set aside runs again once it has a schedule it can plan.
+        profile.status, profile.set_aside_reason = ProfileStatus.ACTIVE, None
+        profile.next_run_date = next_run
+    session.flush()
+    record(session, profile, user, "schedule changed",
+           f"{before} → {rule.describe(first_date)} ({regularity}), next {next_run.isoformat()}"
+           + ("; active again" if set_aside else ""))
+
+
+def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, new_date: date,
+                     move_anchor: bool, today: date, rules: AutoshipRules) -> None:
+    """Move the next run to ``new_date``: once (the pattern continues afterwards), or for good
+    (the series is re-anchored there)."""
+    lock_profile(session, profile)
+    check_open_for_changes(profile, today, rules)
+    if profile.status != ProfileStatus.ACTIVE:
+        raise AutoshipError("Resume the standing order before choosing its next date.")
+    if new_date <= today:
+        raise AutoshipError("Choose a date after today. To ship today, use “Ship now”.", "new_date")
+    check_first_date(new_date, today)
+    if any(skip.skip_date == new_date for skip in profile.skips):
+        raise AutoshipError("You skipped that date. Unskip it first, or choose another.", "new_date")
+    before = profile.next_run_date
+    if move_anchor:
+        profile.anchor_date = new_date
+        with planning(profile):
+            next_run = schedule_of(profile).first_on_or_after(new_date)
+        if next_run is None:
+            raise AutoshipError("The schedule has no date from then on.", "new_date")
+        profile.next_run_date = next_run
+    else:
+        profile.next_run_date = new_date
+    session.flush()
+    record(session, profile, user, "next date moved" + (" for good" if move_anchor else " once"),
+           f"{before} → {profile.next_run_date}")
+
+
+def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: date, today: date,
+              rules: AutoshipRules) -> None:
+    """Skip one upcoming occurrence, kept as an exception keyed by its date."""
+    lock_profile(session, profile)
+    if profile.status != ProfileStatus.ACTIVE:
+        raise AutoshipError("Only an active standing order has dates to skip.")
+    if any(skip.skip_date == day for skip in profile.skips):
+        raise AlreadyDone(f"{day:%A, %B %-d} is already skipped.", "day")
+    with planning(profile):
+        upcoming = schedule_of(profile).upcoming(profile.next_run_date, 24)
+    if day not in upcoming:
+        raise AutoshipError("That date is not one of the next shipments of this standing order.",
+                            "day")
+    if day == profile.next_run_date:
+        check_open_for_changes(profile, today, rules)
+    session.add(AutoshipSkip(profile_id=profile.id, skip_date=day))
+    session.flush()
+    session.refresh(profile, ["skips"])
+    if day == profile.next_run_date:
+        with planning(profile):
+            profile.next_run_date = schedule_of(profile).following(day)
+        if profile.next_run_date is None:
+            profile.status = ProfileStatus.CANCELLED
+            profile.cancelled_at = utcnow()
+    session.flush()
+    record(session, profile, user, "date skipped", day.isoformat())
+
+
+def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: date, today: date,
+                rules: AutoshipRules) -> None:
+    lock_profile(session, profile)
+    skip = next((s for s in profile.skips if s.skip_date == day), None)
+    if skip is None:
+        raise NotFound("That date is not skipped.")
+    if day <= today:
+        raise AutoshipError("That date has passed.")
+    profile.skips.remove(skip)
+    session.flush()
+    if profile.status == ProfileStatus.ACTIVE and profile.next_run_date and day < profile.next_run_date:
+        with planning(profile):
+            schedule = schedule_of(profile)
+            runs_then = schedule.upcoming(schedule.first_on_or_after(day), 1) == [day]
+        if runs_then:
+            check_open_for_changes(profile, today, rules)
+            profile.next_run_date = day
+    session.flush()
+    record(session, profile, user, "skip undone", day.isoformat())

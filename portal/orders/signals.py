@@ -1,0 +1,21 @@
+"""What orders announce to the concepts that depend on them, so that they never import them.
+
+Signals are sent inside the unit of work that made the change, after it is flushed; receivers
+run at once, in the same transaction and with the same session: what they write commits or
+rolls back with it. The receivers are connected by the reacting concepts (their
+``reactions.connect_signals``, called from ``create_app``)."""
+
+from __future__ import annotations
+
+from blinker import Namespace
+
+orders_signals = Namespace()
+
+payments_recorded = orders_signals.signal("payments-recorded", doc="""\
+The gateway's answers to a batch of charges are recorded. Sent by ``charging.charge`` with the
+Flask app as sender and keywords ``session`` and ``result`` (a ``BillingResult``: the orders
+paid, declined and cancelled after their last attempt).""")
+
+orders_paid = orders_signals.signal("orders-paid", doc="""\
+Orders were paid by a charge (sent after ``payments_recorded`` when any was). Sender: the Flask
+app; keywords ``session`` and ``order_ids``.""")
