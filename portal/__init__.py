@@ -54,7 +54,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.autoship.admin_views import bp as autoship_admin_bp
     from portal.autoship.views import bp as autoship_bp
     from portal.admin.views import bp as admin_bp
-    from portal.admin.rq import mount_rq_dashboard
+    from portal.admin.dashboard_views import mount_rq_dashboard
     from portal.cart.views import bp as cart_bp
     from portal.catalog.views import bp as catalog_bp
     from portal.checkout.views import bp as checkout_bp

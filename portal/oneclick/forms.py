@@ -1,8 +1,6 @@
 """The shapes of 1-Click input. Ids and quantities are bounded here, so that no typed value
 reaches the database as an out-of-range integer."""
 
-import re
-
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import AnyOf, InputRequired, NumberRange, Regexp
@@ -10,10 +8,8 @@ from wtforms.validators import AnyOf, InputRequired, NumberRange, Regexp
 from portal.catalog.models import UnitCode
 from portal.forms import IntegerField, form_messages
 from portal.ids import MAX_ID, coerce_id
+from portal.oneclick.rules import BUTTON_NOT_VALID, KEY_PATTERN
 
-KEY_REGEXP = r"^[A-Za-z0-9_-]{16,80}$"
-KEY_PATTERN = re.compile(KEY_REGEXP)
-BUTTON_NOT_VALID = "This 1-Click button is not valid. Reload the page and try again."
 
 
 class PressForm(FlaskForm):
@@ -34,7 +30,7 @@ class PressForm(FlaskForm):
         InputRequired("Choose who is ordering."),
         NumberRange(min=1, max=MAX_ID, message="Choose who is ordering.")])
     idempotency_key = StringField(validators=[InputRequired(BUTTON_NOT_VALID),
-                                              Regexp(KEY_REGEXP, message=BUTTON_NOT_VALID)])
+                                              Regexp(KEY_PATTERN, message=BUTTON_NOT_VALID)])
     compact = BooleanField()
 
     class Meta:

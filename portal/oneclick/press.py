@@ -38,14 +38,13 @@ from portal.catalog.models import Product, ProductUnit, StockLevel, unit_label
 from portal.catalog.services import active_product, sellable_unit
 from portal.fulfilment.models import PurchaseOrderLine
 from portal.fulfilment.planning import expected_arrivals_query
-from portal.oneclick.forms import BUTTON_NOT_VALID, KEY_PATTERN
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.oneclick.queries import client_by_hash, press_by_key, stored_details_problem
 from portal.oneclick.confirmation import Confirmation
 from portal.oneclick.errors import (ClientNotRecognised, IdempotencyKeyReused, OneClickError,
                                     OneClickOff, StoredDetailsUnusable, TooManyOrders)
-from portal.oneclick.rules import (SHIPS_AFTER_LEAD_TIME, SHIPS_FROM_STOCK, SHIPS_ON_ARRIVAL,
-                                   SHOPPER_ROLES, OneClickRules)
+from portal.oneclick.rules import (BUTTON_NOT_VALID, KEY_PATTERN, SHIPS_AFTER_LEAD_TIME, SHIPS_FROM_STOCK,
+                                   SHIPS_ON_ARRIVAL, SHOPPER_ROLES, OneClickRules)
 from portal.orders.models import Order, OrderLine, OrderSource, order_number
 from portal.orders.pricing import PricedLine, totals
 from portal.orders.services import add_line_to_open_order, insert_open_order, totals_with_line

@@ -4,13 +4,17 @@ line, the shipping fee) and the reasons an item ships when it does."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
 from portal.accounts.models import Role
-from portal.orders.pricing import ShippingRule, shipping_rule
+from portal.orders.rules import ShippingRule, shipping_rule
 
 SHOPPER_ROLES = (Role.MEMBER, Role.IBO)
+# A button's idempotency key: what the page generated, never anything a person types.
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
+BUTTON_NOT_VALID = "This 1-Click button is not valid. Reload the page and try again."
 SHIPS_FROM_STOCK, SHIPS_ON_ARRIVAL, SHIPS_AFTER_LEAD_TIME = "stock", "arrival", "lead time"
 
 

@@ -23,11 +23,11 @@ from portal.oneclick import queries
 from portal.oneclick.confirmation import Confirmation
 from portal.oneclick.errors import ClientRevoked
 from portal.oneclick.press import place_oneclick_order
-from portal.oneclick.rules import rules_from
+from portal.oneclick.rules import BUTTON_NOT_VALID, rules_from
 from portal.oneclick.settings import (disable_everywhere, disable_here, disable_on_client,
                                       enable_from_order as enable_with_order, enable_oneclick)
 from portal.oneclick.window import cancel_oneclick_line, cancel_oneclick_order, cancel_oneclick_press
-from portal.oneclick.forms import BUTTON_NOT_VALID, ConfirmForm, PressForm, SettingsForm
+from portal.oneclick.forms import ConfirmForm, PressForm, SettingsForm
 from portal.oneclick.identifiers import hash_token, new_token, set_token_cookie, token_from
 from portal.orders.models import Order
 from portal.payments.services import wallet

@@ -183,7 +183,7 @@ EXPECTED = {
     "POST /admin/fulfilment/inventory/arrivals/lines/<int:line_id>/receive": ADMIN_INPUT,
     "POST /admin/fulfilment/inventory/receipts.csv": ADMIN_INPUT,
     "POST /admin/fulfilment/inventory/arrivals.csv": ADMIN_INPUT,
-    # rq-dashboard (third party, behind portal/admin/rq.py's guard)
+    # rq-dashboard (third party, behind portal/admin/dashboard_views.py's guard)
     "GET /admin/rq/": DASHBOARD,
     # instance 0 is the default, so werkzeug sends these to /admin/rq/ (404 to non-admins)
     # before any guard runs; no other instance exists
