@@ -67,28 +67,22 @@ def _remind(session: Session, profile: AutoshipProfile, run_date: date, base_url
 def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: str) -> None:
     """Mail each member what happened; a finally failed autoship marks its profile."""
     base = base_url.rstrip("/")
-    for order_id in result.paid:
-        order = session.get(Order, order_id)
-        queue_mail(session, user=session.get(User, order.user_id),
-                   subject=f"Order {order.number} is paid",
-                   body=f"We charged ${order.total} to your {order.payment_label} for order "
-                        f"{order.number}. It ships to {order.ship_moniker}.\n{base}/orders/{order.id}\n")
-    for order_id in result.declined:
-        order = session.get(Order, order_id)
-        queue_mail(session, user=session.get(User, order.user_id),
-                   subject=f"Payment for order {order.number} was declined",
-                   body=f"Your {order.payment_label} was declined for order {order.number} "
-                        f"(${order.total}). We will try again on {order.next_payment_retry_on:%B %-d}. "
-                        f"To use another card and pay now, visit {base}/orders/{order.id}\n")
-    for order_id in result.cancelled:
-        order = session.get(Order, order_id)
-        queue_mail(session, user=session.get(User, order.user_id),
-                   subject=f"Order {order.number} is cancelled: payment failed",
-                   body=f"We could not charge your {order.payment_label} for order {order.number} "
-                        f"after several tries, so the order is cancelled."
-                        + (" Your standing order is on hold until you choose a working card: "
-                           f"{base}/autoship/{order.autoship_profile_id}\n"
-                           if order.autoship_profile_id else "\n"))
+    for order in _orders(session, result.paid):
+        _mail_owner(session, order, subject=f"Order {order.number} is paid",
+                    body=f"We charged ${order.total} to your {order.payment_label} for order "
+                         f"{order.number}. It ships to {order.ship_moniker}.\n{base}/orders/{order.id}\n")
+    for order in _orders(session, result.declined):
+        _mail_owner(session, order, subject=f"Payment for order {order.number} was declined",
+                    body=f"Your {order.payment_label} was declined for order {order.number} "
+                         f"(${order.total}). We will try again on {order.next_payment_retry_on:%B %-d}. "
+                         f"To use another card and pay now, visit {base}/orders/{order.id}\n")
+    for order in _orders(session, result.cancelled):
+        _mail_owner(session, order, subject=f"Order {order.number} is cancelled: payment failed",
+                    body=f"We could not charge your {order.payment_label} for order {order.number} "
+                         f"after several tries, so the order is cancelled."
+                         + (" Your standing order is on hold until you choose a working card: "
+                            f"{base}/autoship/{order.autoship_profile_id}\n"
+                            if order.autoship_profile_id else "\n"))
         if order.autoship_profile_id:
             profile = session.get(AutoshipProfile, order.autoship_profile_id)
             if profile.status == ProfileStatus.ACTIVE:
@@ -97,3 +91,10 @@ def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: 
                        f"order {order.number} cancelled after its last payment attempt")
     session.flush()
 
+
+def _orders(session: Session, order_ids) -> list[Order]:
+    return [session.get(Order, order_id) for order_id in order_ids]
+
+
+def _mail_owner(session: Session, order: Order, *, subject: str, body: str) -> None:
+    queue_mail(session, user=session.get(User, order.user_id), subject=subject, body=body)

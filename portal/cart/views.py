@@ -34,6 +34,17 @@ def render_cart(status: int = 200, error: str | None = None):
                   error=error)
 
 
+def _changed(refused, done: str):
+    """The answer to a change of a cart line: the cart with the refusal, or the changed cart
+    (htmx, telling the cart link to refresh) or a redirect to it with ``done``."""
+    if refused:
+        return render_cart(refused.status, refused.message)
+    if request.htmx:
+        return make_response(render_cart(), trigger="cart-changed")
+    flash(done, "success")
+    return redirect(url_for("cart.view"), 303)
+
+
 @bp.get("/")
 @login_required
 @shopper_required
@@ -85,12 +96,7 @@ def change(line_id: int):
         services.change_line(db.session, user=current_user, line_id=line_id,
                              unit_code=form.unit.data, quantity=form.quantity.data,
                              max_quantity=current_app.config["MAX_LINE_QUANTITY"])
-    if refused:
-        return render_cart(refused.status, refused.message)
-    if request.htmx:
-        return make_response(render_cart(), trigger="cart-changed")
-    flash("Your cart is updated.", "success")
-    return redirect(url_for("cart.view"), 303)
+    return _changed(refused, "Your cart is updated.")
 
 
 @bp.post("/lines/<int:line_id>/remove")
@@ -99,9 +105,4 @@ def change(line_id: int):
 def remove(line_id: int):
     with refusal() as refused:
         services.remove_line(db.session, user=current_user, line_id=line_id)
-    if refused:
-        return render_cart(refused.status, refused.message)
-    if request.htmx:
-        return make_response(render_cart(), trigger="cart-changed")
-    flash("Removed from your cart.", "success")
-    return redirect(url_for("cart.view"), 303)
+    return _changed(refused, "Removed from your cart.")

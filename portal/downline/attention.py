@@ -18,7 +18,7 @@ from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipProfile
                                     ProfileStatus)
 from portal.catalog.models import Product, ProductUnit, StockLevel
 from portal.downline.paging import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from portal.downline.statuses import STATUS_LABELS, stored_pv
+from portal.downline.statuses import TeamPerson, stored_pv
 from portal.genealogy.queries import downline_bounds
 from portal.orders.models import ChargeAttempt, Order
 from portal.payments.models import PaymentMethod
@@ -37,7 +37,7 @@ ATTENTION_REASONS = {
 
 
 @dataclass(frozen=True)
-class AttentionRow:
+class AttentionRow(TeamPerson):
     profile_id: int
     profile_name: str
     status: str
@@ -49,14 +49,6 @@ class AttentionRow:
     level: int
     tree_path: str
     reasons: list[str]
-
-    @property
-    def name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, aliased
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipProfile, ProfileStatus
 from portal.downline.paging import MAX_PAGE_SIZE, decode_cursor, encode_cursor
-from portal.downline.statuses import (RANKED, STATUS_LABELS, best_status_rank, status_of_rank,
+from portal.downline.statuses import (RANKED, TeamPerson, best_status_rank, status_of_rank,
                                       status_rank, stored_pv)
 from portal.genealogy.queries import downline_bounds
 from portal.orders.models import Order
@@ -59,7 +59,7 @@ class TeamFilters:
 
 
 @dataclass(frozen=True)
-class TeamRow:
+class TeamRow(TeamPerson):
     id: int
     member_number: str
     first_name: str
@@ -72,14 +72,6 @@ class TeamRow:
     next_run: date | None
     pv: Decimal
     last_order_at: datetime | None
-
-    @property
-    def name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
 
     def days_since_last_order(self, today: date) -> int | None:
         return None if self.last_order_at is None else (today - self.last_order_at.date()).days

@@ -5,6 +5,8 @@ order active > payment failed > needs a new schedule (set aside by the engine) >
 cancelled, and "none" when they hold no standing order at all. The ranking is written once here,
 as a Python order and as the SQL expression every team statement ranks with.
 
+Every team row shows its person the same way (``TeamPerson``): the name, and the status's label.
+
 Beside it, the other value of a standing order every team page reads: its stored cycle PV
 (``portal.autoship.volume``), which sits with the status in ``ix_autoship_profiles_user_id_status``
 so that neither needs an item read.
@@ -45,3 +47,16 @@ def status_of_rank(rank: int | None) -> str:
 def stored_pv(profile):
     """The profile's stored cycle PV in hundredths (NULL: nothing in it can be sold)."""
     return type_coerce(profile.cycle_pv, Integer)
+
+
+class TeamPerson:
+    """What a team row shows of its person, read from the row's ``first_name``, ``last_name``
+    and ``status``: a base of the team pages' row dataclasses."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]

@@ -9,11 +9,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from portal.accounts.models import User
-from portal.downline.statuses import STATUS_LABELS, best_status_rank, status_of_rank
+from portal.downline.statuses import TeamPerson, best_status_rank, status_of_rank
 
 
 @dataclass(frozen=True)
-class TreeNode:
+class TreeNode(TeamPerson):
     id: int
     member_number: str
     first_name: str
@@ -22,14 +22,6 @@ class TreeNode:
     tree_path: str
     recruits: int
     status: str
-
-    @property
-    def name(self) -> str:
-        return f"{self.first_name} {self.last_name}"
-
-    @property
-    def status_label(self) -> str:
-        return STATUS_LABELS[self.status]
 
 
 def direct_recruits_page(session: Session, sponsor: User, *, after: str | None = None,

@@ -44,6 +44,15 @@ def team_scope() -> User | None:
     return team_owner(db.session, number) if number else None
 
 
+def picked_scope() -> User:
+    """The IBO whose downline is shown, for the pages that have no picker (a CSV, a branch,
+    a person): a 404 while an admin has not picked one."""
+    scope = team_scope()
+    if scope is None:
+        abort(404, "Pick an IBO first.")
+    return scope
+
+
 def _scope_args() -> dict[str, str]:
     if current_user.is_authenticated and current_user.role == Role.ADMIN and request.args.get("as"):
         return {"as": request.args["as"].strip()}
@@ -92,9 +101,7 @@ def autoships():
 @login_required
 @team_required
 def autoships_csv():
-    scope = team_scope()
-    if scope is None:
-        abort(404, "Pick an IBO first.")
+    scope = picked_scope()
     filters, _ = parse_filters(request.args)
     today = company_today()
     rows = team_rows(db.session, scope, filters)  # runs when the response streams
@@ -132,6 +139,17 @@ def attention():
     return render("downline/attention.html", **context)
 
 
+def _recruits(scope: User, parent: User, *, root: bool, fragment: bool):
+    """A page of ``parent``'s direct recruits (``root``: the top of the tree shown): the tree
+    page, or (``fragment``) its nodes alone, which htmx appends under the branch it opened or
+    after the nodes already shown."""
+    nodes, after = direct_recruits_page(db.session, parent, after=parse_tree_after(request.args))
+    context = dict(nodes=nodes, after=after, parent=parent, root=root)
+    if fragment:
+        return render("downline/_tree_nodes.html", **context)
+    return render("downline/tree.html", scope=scope, **context)
+
+
 @bp.get("/tree")
 @login_required
 @team_required
@@ -139,33 +157,23 @@ def tree():
     scope = team_scope()
     if scope is None:
         return _picker("Team tree")
-    nodes, after = direct_recruits_page(db.session, scope, after=parse_tree_after(request.args))
-    if request.htmx and request.args.get("after"):
-        return render("downline/_tree_nodes.html", nodes=nodes, after=after, parent=scope, root=True)
-    return render("downline/tree.html", scope=scope, nodes=nodes, after=after, parent=scope, root=True)
+    return _recruits(scope, scope, root=True, fragment=bool(request.htmx and request.args.get("after")))
 
 
 @bp.get("/tree/<member_number>")
 @login_required
 @team_required
 def recruits(member_number: str):
-    scope = team_scope()
-    if scope is None:
-        abort(404, "Pick an IBO first.")
-    parent = person_in_downline(db.session, scope, member_number)
-    nodes, after = direct_recruits_page(db.session, parent, after=parse_tree_after(request.args))
-    if request.htmx:
-        return render("downline/_tree_nodes.html", nodes=nodes, after=after, parent=parent, root=False)
-    return render("downline/tree.html", scope=scope, nodes=nodes, after=after, parent=parent, root=False)
+    scope = picked_scope()
+    return _recruits(scope, person_in_downline(db.session, scope, member_number), root=False,
+                     fragment=bool(request.htmx))
 
 
 @bp.get("/people/<member_number>")
 @login_required
 @team_required
 def person(member_number: str):
-    scope = team_scope()
-    if scope is None:
-        abort(404, "Pick an IBO first.")
+    scope = picked_scope()
     person = person_in_downline(db.session, scope, member_number)
     today = company_today()
     views = person_profiles(db.session, person, today=today,
