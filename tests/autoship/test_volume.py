@@ -298,5 +298,5 @@ def test_the_catalog_announces_a_withdrawal_once_and_standing_orders_react_once(
 
     assert announced == [product.id]
     [job] = get_queue("default").jobs
-    assert (job.func_name, job.args) == ("jobs.autoship.refresh_product_cycle_pv", [product.id])
+    assert (job.func_name, job.args) == ("jobs.autoship.refresh_product_cycle_pv", (product.id,))
     assert refresh_product_cycle_pv(product.id) == 1 and stored_pv(session, profile) is None
