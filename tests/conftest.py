@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import html
 import logging
 import os
 import re
@@ -341,6 +342,11 @@ def post_form(client, url: str, data: dict | None = None, page: str | None = Non
     """POST like a browser: with the CSRF token the form page carried."""
     token = csrf_token(client, page or "/shop/")
     return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+def page_text(markup: str) -> str:
+    """What a reader sees of ``markup``: its text, with tags and runs of white space gone."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
 
 
 def worker_env(app, **settings: str) -> dict:
