@@ -356,16 +356,22 @@ def worker_env(app, **settings: str) -> dict:
                 PORTAL_INSTANCE_PATH=app.instance_path, **settings)
 
 
-@pytest.fixture
-def run_worker(app):
-    """Run a real RQ worker process in burst mode against the test database and Redis."""
+def burst_worker(app, **settings: str):
+    """A function that runs a real RQ worker process in burst mode on the given queues, against
+    the test database and Redis with ``settings`` in its environment, and checks it ended well."""
 
     def run(*queues: str, timeout: int = 90) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", *queues],
-                                env=worker_env(app), cwd=PROJECT_ROOT, capture_output=True,
+                                env=worker_env(app, **settings), cwd=PROJECT_ROOT, capture_output=True,
                                 text=True, timeout=timeout)
         CARD_DATA_LOG.scan_output(result.stdout + result.stderr, "of a worker process")
         assert result.returncode == 0, result.stderr[-3000:]
         return result
 
     return run
+
+
+@pytest.fixture
+def run_worker(app):
+    """Run a real RQ worker process in burst mode against the test database and Redis."""
+    return burst_worker(app)
