@@ -38,8 +38,8 @@ from typing import Any
 from sqlalchemy import event, select
 
 from bench.rows import on_each_backend, people_label, result_row
-from bench.seeding import (insert_standing_orders, numbered_products, payers, profile_row,
-                           synthetic_tree, vacuum_analyze)
+from bench.seeding import (insert_standing_orders, nearest_downline, numbered_products, payers,
+                           profile_row, timed_tree, vacuum_analyze)
 
 SEED = 1
 ON_AUTOSHIP = 0.4
@@ -109,10 +109,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
     with app.app_context():
         session = db.session
         today = company_today()
-        ctx.log(f"downline [{backend}]: seeding {people:,} people")
-        started = perf_counter()
-        synthetic_tree(session, people)
-        people_seconds = perf_counter() - started
+        _, people_seconds = timed_tree(ctx, "downline", backend, session, people)
         started = perf_counter()
         profiles, items = seed_profiles(session, today)
         _analyze(session)
@@ -123,8 +120,8 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
                          f"(the people took {people_seconds:.0f} s)"))
 
         sizes = downline_sizes(sponsor_links(session))
-        ancestor_id = min(sizes, key=lambda uid: (abs(sizes[uid] - people // 10), uid))
-        exporter_id = min(sizes, key=lambda uid: (abs(sizes[uid] - 100_000), uid))
+        ancestor_id = nearest_downline(sizes, people // 10)
+        exporter_id = nearest_downline(sizes, 100_000)
         ancestor = session.get(User, ancestor_id)
         where = f"downline of {sizes[ancestor_id]:,} (depth {ancestor.depth})"
         ctx.log(f"downline [{backend}]: {where}")

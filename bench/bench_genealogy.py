@@ -30,7 +30,7 @@ from sqlalchemy import event, inspect, not_, select, text
 from sqlalchemy.orm import Session
 
 from bench.rows import on_each_backend, people_label, result_row
-from bench.seeding import synthetic_tree, vacuum_analyze
+from bench.seeding import nearest_downline, timed_tree, vacuum_analyze
 
 REPEAT = 50
 PROPOSED_INDEX = "ix_users_downline"
@@ -51,10 +51,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
     rows: list[dict] = []
     with app.app_context():
         session = db.session
-        ctx.log(f"genealogy [{backend}]: seeding {people:,} people")
-        started = perf_counter()
-        summary = synthetic_tree(session, people, progress=_progress_bar(people))
-        seconds = perf_counter() - started
+        summary, seconds = timed_tree(ctx, "genealogy", backend, session, people, progress=_progress_bar(people))
         ibos, deepest = re.search(r"\(([\d,]+) IBOs, deepest level (\d+)\)", summary).groups()
         rows.append(result_row(f"{label} people: seed (seed_synthetic)", backend, round(seconds, 1), "s",
                          f"{people / seconds:,.0f} people/s incl. address + card each and "
@@ -64,8 +61,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
         sponsors = sponsor_links(session)
         sizes = downline_sizes(sponsors)
         rows[-1]["notes"] += f"; {check_near_miss(session, sponsors, sizes)}"
-        target = people // 10
-        ancestor_id = min(sizes, key=lambda uid: (abs(sizes[uid] - target), uid))
+        ancestor_id = nearest_downline(sizes, people // 10)
         expected_size = sizes[ancestor_id]
         ancestor = session.get(User, ancestor_id)
         ctx.log(f"genealogy [{backend}]: ancestor {ancestor_id} at depth {ancestor.depth} with "

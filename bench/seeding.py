@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from itertools import islice
+from time import perf_counter
 
 from sqlalchemy import insert, select, text
 
@@ -30,6 +31,20 @@ def synthetic_tree(session, people: int, progress=None) -> str:
 
     return seed_synthetic(session, count=people, seed=TREE_SEED, ibo_share=TREE_IBO_SHARE,
                           max_depth=TREE_MAX_DEPTH, progress=progress)
+
+
+def timed_tree(ctx, bench: str, backend: str, session, people: int, progress=None) -> tuple[str, float]:
+    """``synthetic_tree`` for ``bench`` on ``backend``, logged: its summary and the seconds it took."""
+    ctx.log(f"{bench} [{backend}]: seeding {people:,} people")
+    started = perf_counter()
+    summary = synthetic_tree(session, people, progress=progress)
+    return summary, perf_counter() - started
+
+
+def nearest_downline(sizes: dict[int, int], count: int) -> int:
+    """The member whose downline (``sizes``: member id -> people below) is nearest ``count``
+    people; of equals, the lowest id, so that every run measures the same member."""
+    return min(sizes, key=lambda uid: (abs(sizes[uid] - count), uid))
 
 
 def demo_products(session, *, bv_share: Decimal, on_hand: int) -> list:

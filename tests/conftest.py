@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import html
 import logging
 import os
 import re
@@ -343,6 +344,11 @@ def post_form(client, url: str, data: dict | None = None, page: str | None = Non
     return client.post(url, data={**(data or {}), "csrf_token": token}, **kwargs)
 
 
+def page_text(markup: str) -> str:
+    """What a reader sees of ``markup``: its text, with tags and runs of white space gone."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
+
+
 def worker_env(app, **settings: str) -> dict:
     """The environment of a worker process that shares this test's database and Redis."""
     return dict(os.environ, DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"],
@@ -350,16 +356,22 @@ def worker_env(app, **settings: str) -> dict:
                 PORTAL_INSTANCE_PATH=app.instance_path, **settings)
 
 
-@pytest.fixture
-def run_worker(app):
-    """Run a real RQ worker process in burst mode against the test database and Redis."""
+def burst_worker(app, **settings: str):
+    """A function that runs a real RQ worker process in burst mode on the given queues, against
+    the test database and Redis with ``settings`` in its environment, and checks it ended well."""
 
     def run(*queues: str, timeout: int = 90) -> subprocess.CompletedProcess:
         result = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", *queues],
-                                env=worker_env(app), cwd=PROJECT_ROOT, capture_output=True,
+                                env=worker_env(app, **settings), cwd=PROJECT_ROOT, capture_output=True,
                                 text=True, timeout=timeout)
         CARD_DATA_LOG.scan_output(result.stdout + result.stderr, "of a worker process")
         assert result.returncode == 0, result.stderr[-3000:]
         return result
 
     return run
+
+
+@pytest.fixture
+def run_worker(app):
+    """Run a real RQ worker process in burst mode against the test database and Redis."""
+    return burst_worker(app)

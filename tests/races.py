@@ -103,3 +103,42 @@ def _wait_until_blocked(pid: int, thread: threading.Thread, timeout: float = 30)
             time.sleep(0.01)
     raise AssertionError("the other request did not wait for this one: it "
                          + ("is still running" if thread.is_alive() else "finished first"))
+
+
+def all_at_once(count: int, work: Callable[[int], T]) -> tuple[list[T], list[str]]:
+    """Run ``work(n)`` for each ``n`` below ``count``, each in a thread of its own, all let go
+    at the same moment; what they answered, and the errors they raised (as repr), for the
+    caller to assert on."""
+    barrier, answers, errors = threading.Barrier(count), [], []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait()
+            answers.append(work(n))
+        except Exception as error:  # collected and asserted by the caller
+            errors.append(repr(error))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers, errors
+
+
+def run_together(app, count: int, work: Callable[[int], T]) -> tuple[list[T], list[str]]:
+    """``all_at_once`` for concurrent requests: each ``work(n)`` in an app context with a
+    database session of its own, committed after it (rolled back if it raised)."""
+    def request(n: int) -> T:
+        with app.app_context():
+            try:
+                answer = work(n)
+                db.session.commit()
+                return answer
+            except Exception:
+                db.session.rollback()
+                raise
+            finally:
+                db.session.remove()
+
+    return all_at_once(count, request)

@@ -281,11 +281,18 @@ def sessions_of(session, person) -> list[LoginSession]:
                            .order_by(LoginSession.id)).all()
 
 
-def test_the_account_page_lists_where_one_is_signed_in(app, session):
+def on_a_laptop_and_a_phone(app, session, *, phone_remembered: bool = False):
+    """A member logged in on a laptop (Firefox on Linux) and on a phone (Safari on iOS, kept
+    logged in when ``phone_remembered``): the person, the two browsers and the phone's session."""
     person = make_user(session)
     laptop, phone = browser_of(app, FIREFOX_ON_LINUX), browser_of(app, SAFARI_ON_IPHONE)
     log_in(laptop, person)
-    log_in_remembered(phone, person)
+    (log_in_remembered if phone_remembered else log_in)(phone, person)
+    return person, laptop, phone, sessions_of(session, person)[1]
+
+
+def test_the_account_page_lists_where_one_is_signed_in(app, session):
+    person, laptop, _, _ = on_a_laptop_and_a_phone(app, session, phone_remembered=True)
 
     page = laptop.get("/account/password").get_data(as_text=True)
 
@@ -299,11 +306,7 @@ def test_the_account_page_lists_where_one_is_signed_in(app, session):
 
 
 def test_ending_a_session_from_the_list_logs_that_device_out(app, session):
-    person = make_user(session)
-    laptop, phone = browser_of(app, FIREFOX_ON_LINUX), browser_of(app, SAFARI_ON_IPHONE)
-    log_in(laptop, person)
-    log_in_remembered(phone, person)
-    phone_session = sessions_of(session, person)[1]
+    _, laptop, phone, phone_session = on_a_laptop_and_a_phone(app, session, phone_remembered=True)
 
     response = post_form(laptop, f"/account/sessions/{phone_session.id}/end", page="/account/password")
 
@@ -318,11 +321,7 @@ def test_ending_a_session_from_the_list_logs_that_device_out(app, session):
 
 
 def test_ending_a_session_with_htmx_answers_the_list_again(app, session):
-    person = make_user(session)
-    laptop, phone = browser_of(app, FIREFOX_ON_LINUX), browser_of(app, SAFARI_ON_IPHONE)
-    log_in(laptop, person)
-    log_in(phone, person)
-    phone_session = sessions_of(session, person)[1]
+    _, laptop, phone, phone_session = on_a_laptop_and_a_phone(app, session)
 
     response = laptop.post(f"/account/sessions/{phone_session.id}/end",
                            headers={"HX-Request": "true",
@@ -363,11 +362,7 @@ def test_another_persons_session_is_not_found_and_keeps_working(client, another_
 
 
 def test_ending_a_session_twice_finds_it_gone_the_second_time(app, session):
-    person = make_user(session)
-    laptop, phone = browser_of(app, FIREFOX_ON_LINUX), browser_of(app, SAFARI_ON_IPHONE)
-    log_in(laptop, person)
-    log_in(phone, person)
-    phone_session = sessions_of(session, person)[1]
+    _, laptop, _, phone_session = on_a_laptop_and_a_phone(app, session)
     url = f"/account/sessions/{phone_session.id}/end"
 
     assert post_form(laptop, url, page="/account/password").status_code == 303
@@ -379,11 +374,8 @@ def test_ending_a_session_twice_finds_it_gone_the_second_time(app, session):
 
 
 def test_ending_a_session_takes_a_post_with_a_csrf_token(app, session):
-    person = make_user(session)
-    laptop, phone = browser_of(app, FIREFOX_ON_LINUX), browser_of(app, SAFARI_ON_IPHONE)
-    log_in(laptop, person)
-    log_in(phone, person)
-    url = f"/account/sessions/{sessions_of(session, person)[1].id}/end"
+    _, laptop, phone, phone_session = on_a_laptop_and_a_phone(app, session)
+    url = f"/account/sessions/{phone_session.id}/end"
 
     assert laptop.get(url).status_code == 405
     refused = laptop.post(url)

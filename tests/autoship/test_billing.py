@@ -20,7 +20,8 @@ from portal.orders.models import ChargeAttempt, Order
 from portal.payments.gateway import SandboxGateway
 from tests.autoship.conftest import new_profile
 from tests.autoship.test_engine import ENGINE
-from tests.factories import make_card
+from tests.conftest import log_in, page_text, post_form
+from tests.factories import make_admin, make_card
 
 D = date
 
@@ -113,7 +114,6 @@ def test_a_processing_error_is_retried_the_next_day_without_counting_as_a_declin
 
 
 def test_a_member_pays_a_declined_order_at_once_with_another_card(app, client, session, redis, member, materialised):
-    from tests.conftest import log_in, post_form
     [order_id] = materialised("4000000000009995")
     charge(app, session, [order_id])
     good = make_card(session, member, redis)
@@ -125,20 +125,25 @@ def test_a_member_pays_a_declined_order_at_once_with_another_card(app, client, s
     session.expire_all()
     order = session.get(Order, order_id)
     assert (order.status, order.payment_method_id) == ("paid", good.id)
-    assert post_form(client, f"/orders/{order_id}/pay", {"card_id": good.id},
-                     page=f"/orders/{order_id}").status_code == 422
+    paid = page_text(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert f"Thank you: order {order.number} is paid." in paid and "Your payment was declined" not in paid
+    again = post_form(client, f"/orders/{order_id}/pay", {"card_id": good.id}, page=f"/orders/{order_id}")
+    assert again.status_code == 422
+    assert "Not paid This order is not waiting for a payment." in page_text(again.get_data(as_text=True))
 
 
 def test_paying_with_something_that_is_no_card_id_is_a_422(app, client, session, redis, member, materialised):
-    from tests.conftest import log_in, post_form
     [order_id] = materialised("4000000000009995")
     charge(app, session, [order_id])
     log_in(client, member)
     for card_id in ("²", "9223372036854775808", "", "1e3"):
         response = post_form(client, f"/orders/{order_id}/pay", {"card_id": card_id}, page=f"/orders/{order_id}")
         assert response.status_code == 422, card_id
+        assert "Not paid Choose a card." in page_text(response.get_data(as_text=True)), card_id
     session.expire_all()
     assert session.get(Order, order_id).status == "payment_failed"
+    assert session.scalar(select(func.count()).select_from(ChargeAttempt)) == 1  # the run's decline alone
+    assert "Your payment was declined" in client.get(f"/orders/{order_id}").get_data(as_text=True)
 
 
 def test_reminders_go_once_before_the_run_with_items_total_and_links(app, session, member, product):
@@ -199,8 +204,6 @@ def test_a_hold_point_does_nothing_outside_the_test_configuration(app, redis, mo
 
 def test_the_failed_payments_page_lists_declined_and_cancelled_orders_not_paid_ones(
         app, client, session, member, product, materialised):
-    from tests.conftest import log_in
-    from tests.factories import make_admin
 
     declined, cancelled = materialised("4000000000000002", count=2)
     charge(app, session, [declined, cancelled])
@@ -218,7 +221,7 @@ def test_the_failed_payments_page_lists_declined_and_cancelled_orders_not_paid_o
 
     page = client.get("/admin/autoship/payments").get_data(as_text=True)
 
-    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r"<tr>(.*?)</tr>", page, re.S)]
+    rows = [page_text(row) for row in re.findall(r"<tr>(.*?)</tr>", page, re.S)]
     listed = {number: row for number in numbers.values() for row in rows if number in row}
     assert set(listed) == {numbers[declined], numbers[cancelled]}  # the paid one is not listed
     assert "Payment failed" in listed[numbers[declined]] and "Dec 2" in listed[numbers[declined]]

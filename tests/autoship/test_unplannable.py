@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, insert, select
 
-from portal.autoship import calendar_tokens, engine, profiles, schedule_changes
+from portal.autoship import calendar_tokens, engine, profiles, queries, schedule_changes
 from portal.autoship.engine import EngineRules
 from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, AutoshipReminder
 from portal.autoship.notices import send_reminders
@@ -87,14 +87,19 @@ def test_the_rolling_refusal_says_why_and_what_to_do(session, member, product):
         "Monday” has no date after Tuesday, December 8, 2026. Choose a calendar schedule or another rule.")
 
 
-@pytest.mark.parametrize("rrule, regularity", [
-    ("FREQ=DAILY;INTERVAL=7;BYDAY=MO", "calendar"), ("FREQ=DAILY;INTERVAL=10;BYDAY=MO", "rolling"),
-    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", "rolling"), ("FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=31", "rolling"),
-    ("FREQ=MONTHLY;INTERVAL=2;BYDAY=-1FR", "rolling"), ("FREQ=MONTHLY;INTERVAL=1;COUNT=1", "calendar")])
-def test_schedules_the_engine_can_plan_are_still_accepted(session, member, product, rrule, regularity):
+@pytest.mark.parametrize("rrule, regularity, shipments", [  # each first shipped on Monday, December 7
+    ("FREQ=DAILY;INTERVAL=7;BYDAY=MO", "calendar", [date(2026, 12, 7), date(2026, 12, 14), date(2026, 12, 21)]),
+    ("FREQ=DAILY;INTERVAL=10;BYDAY=MO", "rolling", [date(2026, 12, 7), date(2027, 2, 15), date(2027, 4, 26)]),
+    ("FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH", "rolling", [date(2026, 12, 7), date(2026, 12, 10), date(2026, 12, 21)]),
+    ("FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=31", "rolling", [date(2026, 12, 7), date(2026, 12, 31), date(2027, 1, 31)]),
+    ("FREQ=MONTHLY;INTERVAL=2;BYDAY=-1FR", "rolling", [date(2026, 12, 7), date(2026, 12, 25), date(2027, 2, 26)]),
+    ("FREQ=MONTHLY;INTERVAL=1;COUNT=1", "calendar", [date(2026, 12, 7)])])
+def test_schedules_the_engine_can_plan_are_still_accepted(session, member, product, rrule, regularity, shipments):
     profile = new_profile(session, member, product, rule=Recurrence.parse(rrule), first=date(2026, 12, 7),
                           regularity=regularity)
-    assert profile.status == "active" and profile.next_run_date >= date(2026, 12, 7)
+    summary = queries.summarize(profile, TODAY, RULES, SHIPPING)  # what the profile's page shows
+    assert (profile.status, profile.next_run_date, summary.unplannable) == ("active", date(2026, 12, 7), None)
+    assert summary.upcoming[:3] == shipments
 
 
 def test_the_new_form_the_schedule_form_and_the_preview_refuse_it_beside_the_rule(client, session, member,

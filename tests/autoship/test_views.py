@@ -1,7 +1,8 @@
 """Every standing-order action works as a plain form post and as an htmx interaction."""
 
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
@@ -9,7 +10,7 @@ from sqlalchemy import func, select
 from portal.autoship.models import AutoshipProfile
 from portal.clock import company_today
 from portal.orders.models import Order
-from tests.conftest import csrf_token, log_in, post_form
+from tests.conftest import csrf_token, log_in, page_text, post_form
 from tests.factories import make_address, make_admin, make_card, make_product, make_user
 
 
@@ -49,18 +50,18 @@ def test_bad_schedules_and_dates_are_refused_beside_the_fields(client, session, 
     past = (company_today() - timedelta(days=3)).isoformat()
     for overrides, message in (({"first_date": past}, "in the past"),
                                ({"kind": "rrule", "rrule": "FREQ=YEARLY"}, "YEARLY"),
-                               ({"kind": "rrule", "rrule": "garbage"}, ""),
+                               ({"kind": "rrule", "rrule": "garbage"}, "is not a NAME=VALUE rule part"),
                                ({"quantity": 0}, "1 to 999"),
                                ({"product_id": 999999}, "do not sell"),
-                               ({"first_date": "not a date"}, ""),
+                               ({"first_date": "not a date"}, "Not a valid date value."),
                                ({"first_date": "9999-12-31"}, "between 1900 and 2199"),
                                ({"kind": "monthly_day", "day": "1" + "0" * 400}, "Not a valid integer"),
                                ({"interval": "1e3"}, "Not a valid integer"),
-                               ({"product_id": "9223372036854775808"}, ""),
-                               ({"address_id": "²"}, "")):
+                               ({"product_id": "9223372036854775808"}, "Invalid Choice: could not coerce."),
+                               ({"address_id": "²"}, "Invalid Choice: could not coerce.")):
         response = create(client, product, **overrides)
         assert response.status_code in (404, 422), overrides
-        assert message in response.get_data(as_text=True)
+        assert message in response.get_data(as_text=True), overrides
     assert session.scalar(select(func.count()).select_from(AutoshipProfile)) == 0
 
 
@@ -93,31 +94,77 @@ def test_htmx_actions_answer_the_refreshed_profile(client, htmx, session, shoppe
     assert profile.next_run_date > next_run
 
 
+def selected(page: str, name: str) -> str | None:
+    """The value of the option chosen in the select ``name`` of ``page``, if any."""
+    choices = re.search(rf'<select[^>]*name="{name}"[^>]*>(.*?)</select>', page, re.S).group(1)
+    chosen = re.search(r'<option selected value="([^"]*)"', choices)
+    return chosen and chosen.group(1)
+
+
 def test_plain_posts_for_pause_resume_next_date_rename_delivery_and_cancel(client, session, shopper):
-    product = make_product(session)
+    product = make_product(session, name="Omega-3", each_price=Decimal("10.00"))
     location = create(client, product).headers["Location"]
     profile = session.scalar(select(AutoshipProfile))
-    later = (company_today() + timedelta(days=40)).isoformat()
-    steps = [("pause", {"resume_on": later}), ("resume", {}),
-             ("next-date", {"new_date": later, "mode": "once"}), ("rename", {"name": "Household"}),
-             ("delivery", {"address_id": profile.address_id, "card_id": profile.payment_method_id,
-                           "shipping_method": "express", "price_policy": "locked",
-                           "out_of_stock_policy": "skip_item"}),
-             ("cancel", {}), ("resume", {})]
-    for action, data in steps:
+    first, later = profile.next_run_date, company_today() + timedelta(days=40)
+
+    def press(action, **data) -> str:
+        """Post the action's form as a browser without JavaScript does; the page it lands on."""
         response = post_form(client, f"{location}/{action}", data, page=location)
         assert response.status_code == 303, (action, response.get_data(as_text=True)[-500:])
+        return client.get(response.headers["Location"]).get_data(as_text=True)
+
+    paused = page_text(press("pause", resume_on=later.isoformat()))
+    assert "Standing order paused." in paused and "Monthly essentials Paused" in paused
+    assert f"paused until {later:%B %-d, %Y}" in paused and "Nothing scheduled." in paused
+
+    resumed = page_text(press("resume"))
+    assert "Standing order active again." in resumed and "Monthly essentials Active" in resumed
+    assert f"Next shipment: {first:%A, %B %-d, %Y}" in resumed  # the calendar date it had
+
+    moved = page_text(press("next-date", new_date=later.isoformat(), mode="once"))
+    assert "Next shipment date changed." in moved
+    assert f"Next shipment: {later:%A, %B %-d, %Y}" in moved and f"{first:%a, %b %-d, %Y}" not in moved
+
+    renamed = page_text(press("rename", name="Household"))
+    assert "Renamed." in renamed and "Household Active" in renamed
+    assert "renamed: Monthly essentials → Household" in renamed  # in its history
+
+    delivery = press("delivery", address_id=profile.address_id, card_id=profile.payment_method_id,
+                     shipping_method="express", price_policy="locked", out_of_stock_policy="skip_item")
+    assert (selected(delivery, "shipping_method"), selected(delivery, "price_policy"),
+            selected(delivery, "out_of_stock_policy")) == ("express", "locked", "skip_item")
+    delivery = page_text(delivery)
+    assert "Delivery and payment saved." in delivery
+    assert f"Omega-3 {product.sku} · locked at $10.00" in delivery
+    assert "Total per shipment (locked prices) $25.95" in delivery
+
+    cancelled = page_text(press("cancel"))
+    assert "Standing order cancelled." in cancelled and "Household Cancelled" in cancelled
+    assert "Nothing scheduled." in cancelled and "Reactivate" in cancelled and "Ship now" not in cancelled
+
+    reactivated = page_text(press("resume"))
+    assert "Standing order active again." in reactivated and "Household Active" in reactivated
+    assert f"Next shipment: {first:%A, %B %-d, %Y}" in reactivated  # the first scheduled date after today
     session.expire_all()
     assert (profile.name, profile.shipping_method, profile.price_policy, profile.status) == (
         "Household", "express", "locked", "active")
 
 
 def test_ship_now_places_a_paid_order(client, session, shopper):
-    product = make_product(session)
+    product = make_product(session, name="Omega-3", each_price=Decimal("10.00"))
     location = create(client, product).headers["Location"]
-    assert post_form(client, f"{location}/ship-now", page=location).status_code == 303
+    due, following = re.findall(r'name="day" value="([0-9-]+)"', client.get(location).get_data(as_text=True))[:2]
+
+    response = post_form(client, f"{location}/ship-now", page=location)
+
+    assert response.status_code == 303
     order = session.scalar(select(Order))
-    assert (order.source, order.status) == ("autoship", "paid")
+    assert (order.source, order.status, order.total, order.autoship_due_date.isoformat()) == (
+        "autoship", "paid", Decimal("25.95"), due)  # two at $10.00 and $5.95 shipping
+    page = page_text(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert f"Order {order.number} placed and paid: 25.95 USD." in page
+    assert f"{order.number} for {order.autoship_due_date:%b %-d, %Y} · $25.95 · Paid" in page
+    assert f"Next shipment: {date.fromisoformat(following):%A, %B %-d, %Y}" in page
 
 
 def test_make_this_my_autoship_turns_the_cart_into_a_profile(client, session, shopper):
@@ -125,12 +172,21 @@ def test_make_this_my_autoship_turns_the_cart_into_a_profile(client, session, sh
     post_form(client, "/cart/add", {"product_id": product.id, "unit": "case", "quantity": 1})
     response = post_form(client, "/autoship/from-cart", page="/cart/")
     assert response.status_code == 303
-    assert session.scalar(select(AutoshipProfile)).items[0].unit_code == "case"
+    profile = session.scalar(select(AutoshipProfile))
+    assert profile.items[0].unit_code == "case"
+    page = page_text(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}" in page
     assert post_form(client, "/autoship/from-cart", page="/cart/").status_code == 303  # a second profile
+    assert session.scalar(select(func.count()).select_from(AutoshipProfile)) == 2
 
 
 def test_an_empty_cart_cannot_become_a_profile(client, session, shopper):
-    assert post_form(client, "/autoship/from-cart", page="/cart/").status_code == 422
+    response = post_form(client, "/autoship/from-cart", page="/cart/")
+    assert response.status_code == 422
+    page = page_text(response.get_data(as_text=True))
+    assert "No standing order created" in page
+    assert "Your cart is empty: add what you want delivered regularly first." in page
+    assert session.scalar(select(func.count()).select_from(AutoshipProfile)) == 0
 
 
 def test_subscribe_from_the_product_page_new_or_into_an_existing_profile(client, session, shopper):
@@ -140,15 +196,21 @@ def test_subscribe_from_the_product_page_new_or_into_an_existing_profile(client,
     assert post_form(client, "/autoship/subscribe", {"product_id": product.id, "unit": "each",
                                                      "quantity": 1, "profile": "new"}).status_code == 303
     profile = session.scalar(select(AutoshipProfile))
-    assert post_form(client, "/autoship/subscribe", {"product_id": product.id, "unit": "case", "quantity": 1,
-                                                     "profile": profile.id}).status_code == 303
+    response = post_form(client, "/autoship/subscribe", {"product_id": product.id, "unit": "case", "quantity": 1,
+                                                         "profile": profile.id})
+    assert response.status_code == 303
     session.expire_all()
     assert len(profile.items) == 2
+    assert f"Added to “{profile.name}”, next shipment {profile.next_run_date:%B %-d}." \
+        in page_text(client.get(response.headers["Location"]).get_data(as_text=True))
     for bad in ({"product_id": "x", "unit": "each", "quantity": 1, "profile": "new"},
                 {"product_id": product.id, "unit": "each", "quantity": 1, "profile": "abc"},
                 {"product_id": product.id, "unit": "pallet", "quantity": 1, "profile": "new"},
                 {"product_id": product.id, "unit": "each", "quantity": -4, "profile": "new"}):
-        assert 400 <= post_form(client, "/autoship/subscribe", bad).status_code < 500
+        refused = post_form(client, "/autoship/subscribe", bad)
+        assert refused.status_code == 422 and "Not subscribed" in refused.get_data(as_text=True), bad
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(AutoshipProfile)) == 1 and len(profile.items) == 2
 
 
 def test_subscribe_and_the_new_page_take_only_real_ids(client, session, shopper):
@@ -157,9 +219,12 @@ def test_subscribe_and_the_new_page_take_only_real_ids(client, session, shopper)
     for data in ({"product_id": "²", "unit": "each", "quantity": 1, "profile": "new"},
                  {"product_id": product.id, "unit": "each", "quantity": 1, "profile": "①"},
                  {"product_id": "9223372036854775808", "unit": "each", "quantity": 1, "profile": "new"}):
-        assert post_form(client, "/autoship/subscribe", data, page=page).status_code == 422, data
+        refused = post_form(client, "/autoship/subscribe", data, page=page)
+        assert refused.status_code == 422 and "Choose a product and a standing order." in refused.get_data(
+            as_text=True), data
     assert session.scalar(select(func.count()).select_from(AutoshipProfile)) == 0
-    assert client.get("/autoship/new?product=²").status_code == 200
+    new = client.get("/autoship/new?product=²")
+    assert new.status_code == 200 and selected(new.get_data(as_text=True), "product_id") is None  # none chosen
 
 
 def test_another_persons_profile_is_404_for_every_action(client, session, redis, shopper):

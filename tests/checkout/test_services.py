@@ -1,4 +1,3 @@
-import threading
 from decimal import Decimal
 
 import pytest
@@ -14,6 +13,7 @@ from portal.orders.pricing import ShippingRule
 from portal.payments.gateway import PaymentDeclined, SandboxGateway
 from portal.payments.services import CardUnusable
 from tests.factories import make_address, make_card, make_product, make_user
+from tests.races import run_together
 
 SHIPPING = ShippingRule(flat_fee=Decimal("5.95"), free_from=Decimal("100.00"))
 
@@ -112,30 +112,15 @@ def test_concurrent_identical_submissions_create_one_order(app, session, redis, 
     member, address, card, _ = shopper
     ids = (member.id, address.id, card.id)
     session.close()  # hold no transaction (no locks) while the threads run
-    results, errors = [], []
-    barrier = threading.Barrier(6)
 
-    def submit():
-        with app.app_context():
-            from portal.accounts.models import User
-            try:
-                barrier.wait()
-                person = db.session.get(User, ids[0])
-                order = check_out(db.session, user=person, address_id=ids[1], card_id=ids[2],
-                                  idempotency_key="same-form-0123456789", gateway=SandboxGateway(redis),
-                                  shipping=SHIPPING, today=company_today())
-                db.session.commit()
-                results.append(order.id)
-            except Exception as error:  # collected and asserted below
-                errors.append(repr(error))
-            finally:
-                db.session.remove()
+    def submit(_):
+        from portal.accounts.models import User
+        person = db.session.get(User, ids[0])
+        return check_out(db.session, user=person, address_id=ids[1], card_id=ids[2],
+                         idempotency_key="same-form-0123456789", gateway=SandboxGateway(redis),
+                         shipping=SHIPPING, today=company_today()).id
 
-    threads = [threading.Thread(target=submit) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = run_together(app, 6, submit)
     session.expire_all()
     assert errors == []
     assert len(set(results)) == 1 and len(results) == 6

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from portal import PROJECT_ROOT
-from tests.conftest import CARD_DATA_LOG, worker_env
+from tests.conftest import CARD_DATA_LOG, burst_worker, worker_env
 
 # Short debounce for workers under test: a run starts 0.3 s after the last request.
 WORKER_SETTINGS = {"PORTAL_PLANNING_QUIET_SECONDS": "0.3", "PORTAL_PLANNING_MAX_DELAY_SECONDS": "5",
@@ -19,17 +19,8 @@ def _worker_env(app) -> dict:
 
 @pytest.fixture
 def run_worker(app):
-    """Run a real RQ worker process in burst mode against the test database and Redis."""
-
-    def run(*queues: str, timeout: int = 90) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, "-m", "jobs.worker", "--burst", *queues],
-                                env=_worker_env(app), cwd=PROJECT_ROOT, capture_output=True,
-                                text=True, timeout=timeout)
-        CARD_DATA_LOG.scan_output(result.stdout + result.stderr, "of a worker process")
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result
-
-    return run
+    """Run a real RQ worker process in burst mode, with the short debounce."""
+    return burst_worker(app, **WORKER_SETTINGS)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date, timedelta
 
 import pytest
@@ -20,6 +19,7 @@ from portal.orders.models import Order
 from portal.orders.services import change_status
 from tests.fulfilment.builders import (destination, expected, paid_order, picks_per_product, product,
                                        shipments, stock_of)
+from tests.races import run_together
 
 TODAY = date(2026, 3, 2)
 
@@ -232,25 +232,7 @@ def test_two_runs_at_once_take_turns_and_never_over_allocate(app, session):
         paid_order(session, destination(session), (products[index % 3], 1 + index % 4),
                    (products[(index + 1) % 3], 2), minutes=index)
     session.commit()
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def plan():
-        with app.app_context():
-            try:
-                barrier.wait()
-                run_planning(db.session, trigger="thread")
-                db.session.commit()
-            except BaseException as error:  # noqa: BLE001 - reported below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=plan) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    _, errors = run_together(app, 2, lambda _: run_planning(db.session, trigger="thread"))
     assert errors == []
     runs = session.scalars(select(PlanningRun).order_by(PlanningRun.started_at)).all()
     assert [run.status for run in runs] == ["succeeded", "succeeded"]

@@ -2,7 +2,6 @@
 server process under real concurrency."""
 
 import re
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from portal.queues import get_queue
 from tests.factories import make_card, make_product
 from tests.live import HttpBrowser
 from tests.oneclick.conftest import TODAY, enable, make_shopper
+from tests.races import all_at_once
 
 pytestmark = pytest.mark.slow
 
@@ -138,24 +138,6 @@ class Browser(HttpBrowser):
                 "idempotency_key": re.search(r'name="idempotency_key" id="oneclick-key-\d+" value="([^"]+)"', page).group(1)}
 
 
-def fire(count_: int, send):
-    barrier, answers, errors = threading.Barrier(count_), [], []
-
-    def run(n):
-        try:
-            barrier.wait()
-            answers.append(send(n))
-        except Exception as error:  # collected and asserted by the test
-            errors.append(repr(error))
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count_)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers, errors
-
-
 def test_fifty_concurrent_identical_presses_on_a_real_server_make_one_order(live_server, session, redis):
     shopper = make_shopper(session, redis)
     product_id = make_product(session).id
@@ -164,11 +146,11 @@ def test_fifty_concurrent_identical_presses_on_a_real_server_make_one_order(live
     browser = Browser(live_server, {COOKIE_NAME: shopper.token})
     form = browser.buy_form(product_id)
 
-    answers, errors = fire(50, lambda n: browser.request("POST", "/1-click/buy", form)[:2])
+    answers, errors = all_at_once(50, lambda n: browser.request("POST", "/1-click/buy", form)[:2])
     assert errors == []
     assert {status for status, _ in answers} == {303}
     assert len({headers["Location"] for _, headers in answers}) == 1  # the same answer, 50 times
-    htmx_answers, errors = fire(20, lambda n: browser.request("POST", "/1-click/buy", form, htmx=True))
+    htmx_answers, errors = all_at_once(20, lambda n: browser.request("POST", "/1-click/buy", form, htmx=True))
     assert errors == [] and {status for status, _, _ in htmx_answers} == {200}
     assert len({re.search(r"SO\d{8}", text).group(0) for _, _, text in htmx_answers}) == 1
     assert count(Order) == 1 and count(OrderLine) == 1 and count(OneClickRequest) == 1
@@ -182,7 +164,7 @@ def test_concurrent_presses_in_two_tabs_on_a_real_server_combine_into_one_order(
     browser = Browser(live_server, {COOKIE_NAME: shopper.token})
     tabs = [browser.buy_form(product_id) for _ in range(10)]  # each tab rendered its own button
 
-    answers, errors = fire(20, lambda n: browser.request("POST", "/1-click/buy", tabs[n % 10])[0])
+    answers, errors = all_at_once(20, lambda n: browser.request("POST", "/1-click/buy", tabs[n % 10])[0])
     assert errors == [] and set(answers) == {303}
     assert count(Order) == 1 and count(OrderLine) == 10  # each tab once, one open order
     assert db.session.scalar(select(Order.total)) == Decimal("30.00") + Decimal("5.95")

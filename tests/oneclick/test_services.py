@@ -1,7 +1,6 @@
 """1-Click services on real backends: identifiers, placing exactly once, combining, splitting
 by ship date, cancelling within the window, finalising without charging twice."""
 
-import threading
 from datetime import timedelta
 from types import SimpleNamespace
 from decimal import Decimal
@@ -32,7 +31,7 @@ from portal.payments.gateway import Charge, SandboxGateway
 from portal.payments.services import CardUnusable, remove_card
 from tests.factories import make_address, make_card, make_product, make_user
 from tests.oneclick.conftest import NOW, RULES, TODAY, enable, make_shopper, place
-from tests.races import run_behind, run_behind_on_connection
+from tests.races import run_behind, run_behind_on_connection, run_together
 
 
 def count(session, model) -> int:
@@ -594,29 +593,6 @@ def test_a_card_removed_before_the_window_closed_fails_without_charging(session,
 
 
 # --- Under concurrency --------------------------------------------------------------------------
-
-def run_together(app, count_, work):
-    barrier, results, errors = threading.Barrier(count_), [], []
-
-    def run(n):
-        with app.app_context():
-            try:
-                barrier.wait()
-                results.append(work(n))
-                db.session.commit()
-            except Exception as error:  # collected and asserted by the caller
-                db.session.rollback()
-                errors.append(repr(error))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count_)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
-
 
 def ids_of(shopper):
     return SimpleNamespace(user=SimpleNamespace(id=shopper.user.id), token=shopper.token,
