@@ -6,7 +6,8 @@ from wtforms import HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from portal.autoship.recurrence import WEEKDAY_CODES, WEEKDAY_NAMES, Recurrence
+from portal.autoship.recurrence import Recurrence
+from portal.autoship.rule_text import WEEKDAY_CODES, WEEKDAY_NAMES
 
 UNIT_CHOICES = [SelectChoice("each", "Each"), SelectChoice("case", "Case"), SelectChoice("lot", "Lot")]
 KIND_CHOICES = [

@@ -3,9 +3,11 @@
 A ``Recurrence`` is the rule alone; the anchor date (the series' DTSTART) is passed to every
 method that computes dates. Dates are ``datetime.date`` values; there is no time of day.
 
-This module parses, validates, describes and exports rules; the dates themselves come from
-``dateutil.rrule``, given the explicit form of the rule for its anchor (see below). Semantics
-(RFC 5545, as ``dateutil.rrule`` expands it):
+This module holds the rule as a value: it validates it, exports it for an anchor and answers
+which dates it falls on; the dates themselves come from ``dateutil.rrule``, given the explicit
+form of the rule for its anchor (see below). Reading and writing the rule's text, and the checks
+on each field, live in ``rule_text``; ``describe()``'s wording lives in ``rule_words``.
+Semantics (RFC 5545, as ``dateutil.rrule`` expands it):
 
 * DAILY: every ``interval`` days counted from the anchor, optionally only on plain BYDAY weekdays.
 * WEEKLY: weeks start on Monday (WKST=MO) and are counted from the anchor's week; without BYDAY
@@ -29,9 +31,7 @@ that because it does not know the anchor. So ``to_rrule(anchor)`` returns the ex
 standards-equivalent rule for a given anchor (``BYMONTHDAY=d`` for d <= 28, else the BYSETPOS
 form; weekly rules gain ``BYDAY=<anchor weekday>``); use it when exporting calendars.
 
-Canonical text: ``FREQ;INTERVAL;BYDAY;BYMONTHDAY;BYSETPOS;COUNT|UNTIL``, INTERVAL always present,
-list values sorted and de-duplicated, UNTIL as ``YYYYMMDD``, no ``RRULE:`` prefix and no WKST.
-``parse(str(rule)) == rule`` always holds.
+``str(rule)`` is the canonical text (see ``rule_text``); ``parse(str(rule)) == rule`` always holds.
 
 Limits (``ValueError`` beyond them): INTERVAL 1..366 days, 1..52 weeks, 1..24 months;
 COUNT 1..1000; BYDAY positions 1..5 / -5..-1, monthly only, and not mixed with plain weekdays
@@ -42,13 +42,11 @@ BYMONTH, BYYEARDAY, BYWEEKNO and time-of-day parts are not supported.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import islice
-from typing import NamedTuple
 
 from dateutil.rrule import DAILY as RRULE_DAILY
 from dateutil.rrule import MONTHLY as RRULE_MONTHLY
@@ -56,40 +54,35 @@ from dateutil.rrule import WEEKLY as RRULE_WEEKLY
 from dateutil.rrule import MO, rrule
 from dateutil.rrule import weekday as rrule_weekday
 
+from portal.autoship.rule_text import (
+    DAILY,
+    FREQUENCIES,
+    MAX_COUNT,
+    MAX_INTERVAL,
+    MONTHLY,
+    WEEKLY,
+    ByDay,
+    checked_by_day,
+    frequency_error,
+    interval_error,
+    is_whole,
+    position_number,
+    read_rule,
+    sorted_signed,
+    unit_frequency,
+    weekday_number,
+    write_rule,
+)
+from portal.autoship.rule_words import describe_rule
+
 __all__ = ["ByDay", "Recurrence"]
 
-DAILY, WEEKLY, MONTHLY = "DAILY", "WEEKLY", "MONTHLY"
-FREQUENCIES = (DAILY, WEEKLY, MONTHLY)
-MAX_INTERVAL = {DAILY: 366, WEEKLY: 52, MONTHLY: 24}
-MAX_COUNT = 1000
-UNIT_NAMES = {DAILY: "day", WEEKLY: "week", MONTHLY: "month"}
-WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July",
-               "August", "September", "October", "November", "December")
-ORDINAL_WORDS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 # How many consecutive periods show every kind of period a rule can meet: a daily rule's days
 # differ only by weekday; every week holds each weekday; the Gregorian calendar, weekdays
 # included, repeats every 400 years (4800 months).
 CYCLE_PERIODS = {DAILY: 7, WEEKLY: 1, MONTHLY: 4800}
 LEADING_DATES = 8
 _DATEUTIL_FREQ = {DAILY: RRULE_DAILY, WEEKLY: RRULE_WEEKLY, MONTHLY: RRULE_MONTHLY}
-
-_SUPPORTED_PARTS = ("FREQ", "INTERVAL", "BYDAY", "BYMONTHDAY", "BYSETPOS", "COUNT", "UNTIL", "WKST")
-_UNSUPPORTED_PARTS = ("BYMONTH", "BYYEARDAY", "BYWEEKNO", "BYHOUR", "BYMINUTE", "BYSECOND")
-_INTEGER = re.compile(r"[+-]?[0-9]{1,6}")
-_BYDAY_ITEM = re.compile(r"([+-]?[0-9]{1,2})?(MO|TU|WE|TH|FR|SA|SU)")
-_UNTIL = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})(?:T([0-9]{2})([0-9]{2})([0-9]{2})Z?)?")
-
-
-class ByDay(NamedTuple):
-    """One BYDAY entry: a weekday (0 = Monday) and an optional position in the month."""
-
-    weekday: int
-    nth: int = 0  # 0 = every such weekday in the period, 2 = the second, -1 = the last
-
-    def __str__(self) -> str:
-        return f"{self.nth or ''}{WEEKDAY_CODES[self.weekday]}"
 
 
 @dataclass(frozen=True, repr=False)
@@ -107,23 +100,23 @@ class Recurrence:
     def __post_init__(self) -> None:
         freq = self.freq.strip().upper() if isinstance(self.freq, str) else self.freq
         if freq not in FREQUENCIES:
-            raise ValueError(f"Only DAILY, WEEKLY and MONTHLY rules are supported (got FREQ={_show(freq)})")
-        if not _is_whole(self.interval) or not 1 <= self.interval <= MAX_INTERVAL[freq]:
-            raise ValueError(_interval_error(freq))
-        by_day = tuple(sorted({_checked_by_day(item, freq) for item in self.by_day}))
+            raise ValueError(frequency_error(freq))
+        if not is_whole(self.interval) or not 1 <= self.interval <= MAX_INTERVAL[freq]:
+            raise ValueError(interval_error(freq))
+        by_day = tuple(sorted({checked_by_day(item, freq) for item in self.by_day}))
         if len({nth == 0 for _, nth in by_day}) > 1:
             # RFC 5545 reads such a list as "any of", dateutil as "all of": calendars would disagree.
             raise ValueError("BYDAY cannot mix plain weekdays (MO) with positioned ones (2TU) in one rule")
         if self.by_month_day and freq != MONTHLY:
             raise ValueError("BYMONTHDAY is only allowed on monthly rules")
-        by_month_day = _sorted_signed(self.by_month_day, "BYMONTHDAY values", 31)
+        by_month_day = sorted_signed(self.by_month_day, "BYMONTHDAY values", 31)
         if self.by_set_pos:
             if freq != MONTHLY:
                 raise ValueError("BYSETPOS is only supported on monthly rules")
             if not by_day and not by_month_day:
                 raise ValueError("BYSETPOS needs BYDAY or BYMONTHDAY to choose from")
-        by_set_pos = _sorted_signed(self.by_set_pos, "BYSETPOS values", 31)
-        if self.count is not None and (not _is_whole(self.count) or not 1 <= self.count <= MAX_COUNT):
+        by_set_pos = sorted_signed(self.by_set_pos, "BYSETPOS values", 31)
+        if self.count is not None and (not is_whole(self.count) or not 1 <= self.count <= MAX_COUNT):
             raise ValueError(f"COUNT must be a whole number between 1 and {MAX_COUNT}")
         until = self.until.date() if isinstance(self.until, datetime) else self.until
         if until is not None and not isinstance(until, date):
@@ -139,66 +132,22 @@ class Recurrence:
     @classmethod
     def parse(cls, text: str) -> Recurrence:
         """Parse an RRULE such as ``RRULE:FREQ=MONTHLY;BYDAY=2TU``; raise ``ValueError`` if invalid."""
-        if not isinstance(text, str):
-            raise TypeError(f"A recurrence rule must be text, not {type(text).__name__}")
-        body = text.strip()
-        if body[:6].upper() == "RRULE:":
-            body = body[6:].strip()
-        if not body:
-            raise ValueError("The recurrence rule is empty")
-        parts: dict[str, str] = {}
-        for raw_part in body.split(";"):
-            part = raw_part.strip()
-            if not part:
-                continue  # tolerate a trailing or doubled ';'
-            key, equals, value = part.partition("=")
-            key, value = key.strip().upper(), value.strip().upper()
-            if not equals or not key:
-                raise ValueError(f"{_show(part)} is not a NAME=VALUE rule part")
-            if key in _UNSUPPORTED_PARTS:
-                raise ValueError(f"{key} is not supported in standing order schedules")
-            if key not in _SUPPORTED_PARTS:
-                raise ValueError(f"{_show(key)} is not a recognised rule part")
-            if key in parts:
-                raise ValueError(f"{key} appears more than once in the rule")
-            parts[key] = value
-        if "FREQ" not in parts:
-            raise ValueError("The rule needs a FREQ (DAILY, WEEKLY or MONTHLY)")
-        freq = parts["FREQ"]
-        if freq not in FREQUENCIES:
-            raise ValueError(f"Only DAILY, WEEKLY and MONTHLY rules are supported (got FREQ={_show(freq)})")
-        if parts.get("WKST", "MO") != "MO":
-            raise ValueError("Only WKST=MO (weeks starting on Monday) is supported")
-        interval = _parse_int(parts.get("INTERVAL", "1"), _interval_error(freq))
-        by_day = tuple(_parse_by_day(item) for item in _split_list("BYDAY", parts.get("BYDAY")))
-        by_month_day = tuple(_parse_int(item, "BYMONTHDAY values must be whole numbers")
-                             for item in _split_list("BYMONTHDAY", parts.get("BYMONTHDAY")))
-        by_set_pos = tuple(_parse_int(item, "BYSETPOS values must be whole numbers")
-                           for item in _split_list("BYSETPOS", parts.get("BYSETPOS")))
-        count = None
-        if "COUNT" in parts:
-            count = _parse_int(parts["COUNT"], f"COUNT must be a whole number between 1 and {MAX_COUNT}")
-        until = _parse_until(parts["UNTIL"]) if "UNTIL" in parts else None
-        return cls(freq, interval, by_day, by_month_day, by_set_pos, count, until)
+        return cls(*read_rule(text))
 
     @classmethod
     def every(cls, n: int, unit: str) -> Recurrence:
         """Every ``n`` days, weeks or months; weekly/monthly fall on the anchor's weekday/day."""
-        normalized = unit.strip().lower() if isinstance(unit, str) else ""
-        for freq, name in UNIT_NAMES.items():
-            if normalized in (name, name + "s"):
-                return cls(freq, n)
-        raise ValueError(f"Unit must be 'days', 'weeks' or 'months' (got {_show(unit)})")
+        return cls(unit_frequency(unit), n)
 
     @classmethod
     def weekly(cls, *weekdays: int | str, interval: int = 1) -> Recurrence:
         """Every ``interval`` weeks on the given weekdays (the anchor's weekday if none given)."""
-        return cls(WEEKLY, interval, tuple(ByDay(_weekday_number(day)) for day in weekdays))
+        return cls(WEEKLY, interval, tuple(ByDay(weekday_number(day)) for day in weekdays))
 
     @classmethod
     def monthly(cls, day: int, interval: int = 1) -> Recurrence:
         """Monthly on ``day`` (1..31, or -1 for the last day); 29..31 fall back to the month's end."""
-        if not _is_whole(day) or not (1 <= day <= 31 or day == -1):
+        if not is_whole(day) or not (1 <= day <= 31 or day == -1):
             raise ValueError("The day of the month must be between 1 and 31, or -1 for the last day")
         if day > 28:
             return cls(MONTHLY, interval, by_month_day=tuple(range(28, day + 1)), by_set_pos=(-1,))
@@ -207,13 +156,10 @@ class Recurrence:
     @classmethod
     def monthly_weekday(cls, nth: int | str, weekday: int | str, interval: int = 1) -> Recurrence:
         """Monthly on the ``nth`` (1..5, -1 = last, or 'first'..'fifth'/'last') given weekday."""
-        if isinstance(nth, str):
-            if nth.strip().lower() not in ORDINAL_WORDS:
-                raise ValueError(f"The position must be first..fifth or last (got {_show(nth)})")
-            nth = ORDINAL_WORDS[nth.strip().lower()]
-        if not _is_whole(nth) or nth == 0:
+        nth = position_number(nth)
+        if not is_whole(nth) or nth == 0:
             raise ValueError("The position must be between 1 and 5, or -1 to -5 counting from the end")
-        return cls(MONTHLY, interval, by_day=(ByDay(_weekday_number(weekday), nth),))
+        return cls(MONTHLY, interval, by_day=(ByDay(weekday_number(weekday), nth),))
 
     def with_interval(self, n: int) -> Recurrence:
         return replace(self, interval=n)
@@ -221,18 +167,7 @@ class Recurrence:
     # ----------------------------------------------------------------- text
 
     def __str__(self) -> str:
-        parts = [f"FREQ={self.freq}", f"INTERVAL={self.interval}"]
-        if self.by_day:
-            parts.append("BYDAY=" + ",".join(map(str, self.by_day)))
-        if self.by_month_day:
-            parts.append("BYMONTHDAY=" + ",".join(map(str, self.by_month_day)))
-        if self.by_set_pos:
-            parts.append("BYSETPOS=" + ",".join(map(str, self.by_set_pos)))
-        if self.count is not None:
-            parts.append(f"COUNT={self.count}")
-        if self.until is not None:
-            parts.append(f"UNTIL={self.until.year:04d}{self.until.month:02d}{self.until.day:02d}")
-        return ";".join(parts)
+        return write_rule(*self._fields())
 
     def __repr__(self) -> str:
         return f"Recurrence.parse({str(self)!r})"
@@ -244,47 +179,17 @@ class Recurrence:
     def describe(self, anchor: date | None = None) -> str:
         """Plain English, e.g. 'Every 2 months on the 2nd Tuesday'; ``anchor`` fills in implicit days."""
         rule = self._explicit(_as_date(anchor, "anchor")) if anchor is not None else self
-        n, unit = rule.interval, UNIT_NAMES[rule.freq]
-        text = ("Daily", "Weekly", "Monthly")[FREQUENCIES.index(rule.freq)] if n == 1 else f"Every {n} {unit}s"
-        if rule.freq == DAILY and rule.by_day:
-            text += ", only on " + _weekday_list(rule.by_day, "and")
-        elif rule.freq == WEEKLY and rule.by_day:
-            text += " on " + _weekday_list(rule.by_day, "and")
-        elif rule.freq == MONTHLY:
-            text += " " + rule._month_pattern()
-        if rule.count is not None:
-            text += ", once" if rule.count == 1 else f", {rule.count} times"
-        if rule.until is not None:
-            text += f", until {rule.until.day} {MONTH_NAMES[rule.until.month - 1]} {rule.until.year}"
-        return text
+        return describe_rule(*rule._fields())
 
-    def _month_pattern(self) -> str:
-        if not self.by_day and not self.by_month_day:
-            return "on the same day of the month"
-        if self._is_month_end_fallback():
-            return f"on day {self.by_month_day[-1]} (or the last day of shorter months)"
-        if self.by_set_pos:
-            positions = _join([_position_word(p) for p in self.by_set_pos], "and")
-            return f"on the {positions} {_candidate_noun(self.by_day, self.by_month_day)}"
-        if self.by_day and self.by_month_day:
-            return f"on {_month_days_phrase(self.by_month_day)} when it is {_by_day_phrase(self.by_day, 'a')}"
-        if self.by_month_day:
-            note = " (skipped in months without it)" if any(abs(d) > 28 for d in self.by_month_day) else ""
-            return f"on {_month_days_phrase(self.by_month_day)}{note}"
-        return "on " + _by_day_phrase(self.by_day, "every")
-
-    def _is_month_end_fallback(self) -> bool:
-        """True for ``BYMONTHDAY=28,...,d;BYSETPOS=-1``: day d, or the last day of shorter months."""
-        days = self.by_month_day
-        return (not self.by_day and self.by_set_pos == (-1,) and len(days) > 1
-                and days == tuple(range(28, days[-1] + 1)))
+    def _fields(self) -> tuple:
+        return (self.freq, self.interval, self.by_day, self.by_month_day, self.by_set_pos, self.count, self.until)
 
     # ----------------------------------------------------------------- dates
 
     def next_dates(self, anchor: date, after: date, count: int, exdates: Iterable[date] = ()) -> list[date]:
         """The next ``count`` occurrences strictly after ``after``, minus ``exdates``; fewer if the series ends."""
         anchor, after = _as_date(anchor, "anchor"), _as_date(after, "after")
-        if not _is_whole(count) or count < 0:
+        if not is_whole(count) or count < 0:
             raise ValueError("count must be a whole number of dates, 0 or more")
         skipped = {_as_date(day, "exdate") for day in exdates}
         if count == 0 or after >= date.max:
@@ -417,92 +322,6 @@ def _ever_matches(explicit: Recurrence, cycle_start: date) -> bool:
 # --------------------------------------------------------------------- helpers
 
 
-def _is_whole(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _show(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _interval_error(freq: str) -> str:
-    return (f"INTERVAL must be a whole number between 1 and {MAX_INTERVAL[freq]} "
-            f"for {freq.lower()} rules")
-
-
-def _parse_int(text: str, error: str) -> int:
-    if not _INTEGER.fullmatch(text):
-        raise ValueError(error)
-    return int(text)
-
-
-def _split_list(name: str, value: str | None) -> list[str]:
-    if value is None:
-        return []
-    items = [item.strip() for item in value.split(",")]
-    if not all(items):
-        raise ValueError(f"{name} has an empty value; list values separated by commas, e.g. {name}=1,15")
-    return items
-
-
-def _parse_by_day(item: str) -> ByDay:
-    match = _BYDAY_ITEM.fullmatch(item)
-    if not match:
-        raise ValueError(f"{_show(item)} is not a BYDAY value; use MO..SU, optionally with a position like 2TU or -1FR")
-    position = int(match[1]) if match[1] else None
-    if position == 0:
-        raise ValueError(f"BYDAY positions must be between 1 and 5 or -5 and -1 (got {_show(item)})")
-    return ByDay(WEEKDAY_CODES.index(match[2]), position or 0)
-
-
-def _parse_until(text: str) -> date:
-    match = _UNTIL.fullmatch(text)
-    error = f"UNTIL must be a date written as YYYYMMDD or YYYYMMDDTHHMMSSZ (got {_show(text)})"
-    if not match:
-        raise ValueError(error)
-    year, month, day, hour, minute, second = (int(g) if g else 0 for g in match.groups())
-    if hour > 23 or minute > 59 or second > 60:
-        raise ValueError(error)
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise ValueError(error) from None
-
-
-def _checked_by_day(item: object, freq: str) -> ByDay:
-    try:
-        weekday, nth = ByDay(*item)  # type: ignore[misc]
-    except TypeError:
-        raise ValueError(f"{_show(item)} is not a BYDAY entry") from None
-    if not _is_whole(weekday) or not 0 <= weekday <= 6 or not _is_whole(nth):
-        raise ValueError(f"{_show(item)} is not a BYDAY entry")
-    if nth and freq != MONTHLY:
-        raise ValueError("BYDAY positions such as 2TU or -1FR are only allowed on monthly rules")
-    if not -5 <= nth <= 5:
-        raise ValueError(f"BYDAY positions must be between 1 and 5 or -5 and -1 (got {ByDay(weekday, nth)})")
-    return ByDay(weekday, nth)
-
-
-def _sorted_signed(values: Iterable[int], what: str, limit: int) -> tuple[int, ...]:
-    values = tuple(values)
-    for value in values:
-        if not _is_whole(value) or not 1 <= abs(value) <= limit:
-            raise ValueError(f"{what} must be between 1 and {limit} or -{limit} and -1 (got {_show(value)})")
-    return tuple(sorted(set(values), key=lambda v: (v < 0, v)))
-
-
-def _weekday_number(value: int | str) -> int:
-    if _is_whole(value) and 0 <= value <= 6:  # type: ignore[operator]
-        return value  # type: ignore[return-value]
-    if isinstance(value, str):
-        word = value.strip().lower()
-        matches = [i for i, name in enumerate(WEEKDAY_NAMES) if len(word) >= 2 and name.lower().startswith(word)]
-        if len(matches) == 1:
-            return matches[0]
-    raise ValueError(f"{_show(value)} is not a weekday; use e.g. 'TU', 'tuesday' or 0-6 with Monday = 0")
-
-
 def _as_date(value: object, name: str) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -517,46 +336,3 @@ def _monday_of(day: date) -> date:
 
 def _month_index(day: date) -> int:
     return day.year * 12 + day.month - 1
-
-
-def _join(words: list[str], conjunction: str) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + f" {conjunction} {words[-1]}"
-
-
-def _position_word(n: int) -> str:
-    if n < 0:
-        return "last" if n == -1 else f"{_position_word(-n)}-to-last"
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def _weekday_list(by_day: tuple[ByDay, ...], conjunction: str) -> str:
-    weekdays = sorted({b.weekday for b in by_day})
-    if weekdays == [0, 1, 2, 3, 4]:
-        return "weekdays"
-    if weekdays == [5, 6]:
-        return "weekends"
-    return _join([WEEKDAY_NAMES[w] for w in weekdays], conjunction)
-
-
-def _by_day_phrase(by_day: tuple[ByDay, ...], plain_article: str) -> str:
-    phrases = [f"{plain_article} {WEEKDAY_NAMES[w]}" if nth == 0 else f"the {_position_word(nth)} {WEEKDAY_NAMES[w]}"
-               for w, nth in by_day]
-    return _join(phrases, "or" if plain_article == "a" else "and")
-
-
-def _month_days_phrase(month_days: tuple[int, ...]) -> str:
-    if len(month_days) > 1 and all(d > 0 for d in month_days):
-        return "days " + _join([str(d) for d in month_days], "and")
-    return _join([f"day {d}" if d > 0 else f"the {_position_word(d)} day" for d in month_days], "and")
-
-
-def _candidate_noun(by_day: tuple[ByDay, ...], month_days: tuple[int, ...]) -> str:
-    """What BYSETPOS counts among, after 'the 2nd', e.g. 'weekday' or 'of days 1, 15 and 20'."""
-    if by_day and not month_days and all(nth == 0 for _, nth in by_day):
-        weekdays = {b.weekday for b in by_day}
-        named = {frozenset(range(7)): "day", frozenset(range(5)): "weekday", frozenset({5, 6}): "weekend day"}
-        return named.get(frozenset(weekdays)) or _join([WEEKDAY_NAMES[w] for w in sorted(weekdays)], "or")
-    if month_days and not by_day:
-        return "of " + _month_days_phrase(month_days)
-    return "matching day"
