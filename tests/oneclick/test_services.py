@@ -94,7 +94,7 @@ def test_admins_cannot_turn_on_one_click(session, redis):
 
 
 def test_details_come_from_an_earlier_order(session, redis, shopper):
-    """Claims 2 and 24: the order's address and card, nothing entered again."""
+    """Turned on from an order: that order's address and card, nothing entered again."""
     other = make_user(session)
     other_address, other_card = make_address(session, other, moniker="Cabin"), make_card(session, other, redis)
     confirmation, _ = place(session, shopper)
@@ -110,7 +110,7 @@ def test_details_come_from_an_earlier_order(session, redis, shopper):
 
 
 def test_one_browser_carries_several_people_and_one_person_several_browsers(session, redis, shopper):
-    """Claims 23, 30, 31: the item page lists everyone on this browser, each verifiable."""
+    """The item page lists everyone on this browser, each with details to verify."""
     partner = make_shopper(session, redis, token=shopper.token, first_name="Lee", last_name="Park")
     second_browser = new_token()
     enable(session, shopper.user, second_browser, shopper.address, shopper.card)
@@ -124,7 +124,7 @@ def test_one_browser_carries_several_people_and_one_person_several_browsers(sess
 
 
 def test_an_identifier_serves_different_people_over_time(session, redis, shopper):
-    """Claim 29: while someone still uses the browser it keeps its identifier."""
+    """While someone still uses the browser it keeps its identifier."""
     partner = make_shopper(session, redis, token=shopper.token, first_name="Lee")
     assert disable_here(session, user=shopper.user, token_hash=shopper.token_hash, now=NOW)
     with pytest.raises(OneClickOff):
@@ -302,7 +302,7 @@ def test_a_malformed_key_is_refused(session, shopper, key):
 
 
 def test_orders_close_together_are_combined(session, redis, shopper):
-    """Claim 25: same person, address, card and ship date within the window: one order."""
+    """Same person, address, card and ship date within the window: one order."""
     tea = shopper.product
     soap = make_product(session, name="Soap", each_price=Decimal("95.00"))
     first, _ = place(session, shopper, "key-first-000000000001")
@@ -355,7 +355,7 @@ def expect_arrival(session, product, on, eaches=100, reference=None):
 
 
 def test_items_shipping_on_other_dates_are_separate_orders_each_told(session, redis, shopper):
-    """Claim 26: in stock now, expected on a known arrival, and expected with no arrival known
+    """In stock now, expected on a known arrival, and expected with no arrival known
     are three ship dates, so three orders; each answer says its date and the others."""
     scarce = make_product(session, name="Rare Tea", on_hand=5)
     awaited = make_product(session, name="Matcha", on_hand=0)
