@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import embedded_postgres
-from portal.config import Config, config_from_environment
+from portal.config import Config, check_base_url, config_from_environment
 from portal.db import ping_idle_connections
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from portal.ids import IdConverter
@@ -107,6 +107,7 @@ def _load_config(app: Flask, config: type[Config] | dict | None) -> None:
 
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    check_base_url(app.config.get("BASE_URL"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         # The embedded PostgreSQL: the one another process announced, or one we start now.
