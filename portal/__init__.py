@@ -48,7 +48,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.config["RATELIMIT_STORAGE_URI"] = redis_url(app)  # the same Redis as the queues
     limiter.init_app(app)
 
-    from portal import errors, templating
+    from portal import errors, static_assets, templating
     from portal.accounts.views import bp as accounts_bp
     from portal.addresses.views import bp as addresses_bp
     from portal.autoship.admin_views import bp as autoship_admin_bp
@@ -77,6 +77,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     connect_signals()
     errors.register(app)
     templating.register(app)
+    static_assets.register(app)
     app.cli.add_command(seed_cli)
     app.cli.add_command(autoship_cli)
     return app
