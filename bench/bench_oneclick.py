@@ -106,6 +106,7 @@ def start_server(ctx: Any, database_url: str) -> tuple[subprocess.Popen, int]:
     project = Path(__file__).resolve().parent.parent
     env = dict(os.environ, DATABASE_URL=database_url, REDIS_URL=ctx.redis_url,
                PORTAL_ENV="production", SECRET_KEY="bench-only-not-secret",
+               PORTAL_BASE_URL=f"http://127.0.0.1:{port}",
                PORTAL_INSTANCE_PATH=str(ctx.tmp / "instance"),
                PORTAL_ONECLICK_MAX_PER_HOUR="100000000")
     process = subprocess.Popen(

@@ -13,6 +13,7 @@ from portal.clock import company_today, utcnow
 from portal.autoship import engine, runs, volume
 from portal.autoship.notices import send_reminders
 from portal.extensions import db
+from portal.links import site_url
 from portal.orders.billing import (orders_due_for_retry, orders_with_stale_attempts,
                                    uncharged_autoship_orders)
 from portal.orders.charging import CHARGE_RETRY, charge
@@ -75,7 +76,7 @@ def retry_payments() -> int:
 def reminders() -> int:
     sent = send_reminders(db.session, today=company_today(),
                           days_ahead=int(current_app.config["AUTOSHIP_REMINDER_DAYS"]),
-                          base_url=current_app.config["BASE_URL"],
+                          base_url=site_url(),
                           shipping=shipping_rule(current_app.config))
     return sent
 

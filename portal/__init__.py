@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import embedded_postgres
-from portal.config import Config, config_from_environment
+from portal.config import Config, check_base_url, config_from_environment
 from portal.db import ping_idle_connections
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
 from portal.ids import IdConverter
@@ -48,7 +48,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.config["RATELIMIT_STORAGE_URI"] = redis_url(app)  # the same Redis as the queues
     limiter.init_app(app)
 
-    from portal import errors, templating
+    from portal import errors, static_assets, templating
     from portal.accounts.views import bp as accounts_bp
     from portal.addresses.views import bp as addresses_bp
     from portal.autoship.admin_views import bp as autoship_admin_bp
@@ -77,6 +77,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     connect_signals()
     errors.register(app)
     templating.register(app)
+    static_assets.register(app)
     app.cli.add_command(seed_cli)
     app.cli.add_command(autoship_cli)
     return app
@@ -107,6 +108,7 @@ def _load_config(app: Flask, config: type[Config] | dict | None) -> None:
 
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
+    check_base_url(app.config.get("BASE_URL"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         # The embedded PostgreSQL: the one another process announced, or one we start now.

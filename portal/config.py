@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
 
 
 class Config:
@@ -58,7 +59,11 @@ class Config:
     AUTOSHIP_REMINDER_DAYS = 3      # the reminder goes this many days before a run
     PAYMENT_RETRY_DAYS = "1,3,5"    # after a decline, retry after 1, then 3, then 5 more days
     PAYMENT_STALE_MINUTES = 15      # the cron tick charges orders left uncharged or with an attempt pending this long
-    BASE_URL = "http://127.0.0.1:5000"  # for links in mail
+    # Where links in mail point, e.g. https://portal.example.com: required in production, where
+    # it is used even while answering a request, since a forged Host header must not choose the
+    # site a password-reset link opens. Development and tests link to the host a request came
+    # to, and mail written by jobs to this (``make run`` sets it to its own port).
+    BASE_URL: str | None = None
     CYCLE_PV_REPAIR_CRON = "30 9 * * *"  # nightly, in UTC: correct stale stored cycle PVs ("": never)
 
     ONECLICK_COMBINE_MINUTES = 90  # single-action orders this close together become one order
@@ -89,6 +94,7 @@ class DevelopmentConfig(Config):
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
     HSTS_SECONDS = 0
+    BASE_URL = "http://127.0.0.1:5000"
 
 
 class TestConfig(DevelopmentConfig):
@@ -97,6 +103,16 @@ class TestConfig(DevelopmentConfig):
     SECRET_KEY = "test-only-not-secret"
     WTF_CSRF_ENABLED = True
     TEST_HOLD_AT = ""  # a worker test stops its worker there to kill it: portal/hold_points.py
+
+
+def check_base_url(base_url: str | None) -> None:
+    """Links in mail start with BASE_URL; without it (production) the app does not start."""
+    parts = urlsplit(base_url or "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise RuntimeError(
+            "BASE_URL must be set to the address members open the portal at, such as "
+            "PORTAL_BASE_URL=https://portal.example.com: links in mail start with it"
+            + (f" (it is {base_url!r})" if base_url else ""))
 
 
 CONFIGS = {"production": Config, "development": DevelopmentConfig, "test": TestConfig}

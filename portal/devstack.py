@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from portal import PROJECT_ROOT, embedded_postgres, embedded_redis
@@ -23,13 +24,22 @@ def _stop(signum, frame):
     raise KeyboardInterrupt
 
 
+def child_environment(environ: Mapping[str, str], port: int) -> dict[str, str]:
+    """The environment of the servers we start. Links in mail written by the worker and the
+    scheduler (no request to take a host from) point at the port the web server serves, unless
+    PORTAL_BASE_URL chooses otherwise."""
+    env = dict(environ, PYTHONUNBUFFERED="1")
+    env.setdefault("PORTAL_BASE_URL", f"http://127.0.0.1:{port}")
+    return env
+
+
 def main() -> int:
     # Set both explicitly: a shell that starts us in the background hands us SIGINT ignored.
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     port = int(os.environ.get("PORT", "5000"))
     instance = Path(os.environ.get("PORTAL_INSTANCE_PATH", PROJECT_ROOT / "instance"))
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = child_environment(os.environ, port)
     if (not env.get("DATABASE_URL") and embedded_postgres.running_url(instance / "postgres")) or \
             (not env.get("REDIS_URL") and embedded_redis.running_url(instance / "redis")):
         print("Another `make run` is using this instance folder; stop it first.", file=sys.stderr)

@@ -20,6 +20,7 @@ from portal.accounts.services import (authenticate, change_password, log_out_eve
 from portal.clock import utcnow
 from portal.extensions import db, login_manager
 from portal.forms import show_beside_field
+from portal.links import site_url
 from portal.errors import NotFound, render_error
 from portal.templating import render
 from portal.unit_of_work import commit_before, refusal
@@ -180,8 +181,7 @@ def forgot_password():
         config = current_app.config
         request_password_reset(
             db.session, email=form.email.data, secret_key=config["SECRET_KEY"],
-            link_for=lambda token: config["BASE_URL"].rstrip("/")
-            + url_for("accounts.reset_password", token=token),
+            link_for=lambda token: site_url() + url_for("accounts.reset_password", token=token),
             max_age_minutes=int(config["PASSWORD_RESET_MAX_AGE_MINUTES"]),
             company_name=config["COMPANY_NAME"])
         flash("If an account exists for that address, we have sent it a link to choose a new "

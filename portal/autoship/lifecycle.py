@@ -8,15 +8,18 @@ from datetime import date, timedelta
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
+from portal.addresses.models import Address
 from portal.addresses.services import owned_address
 from portal.autoship.items import lock_prices
-from portal.autoship.models import (AutoshipProfile, OutOfStockPolicy, PricePolicy, ProfileStatus,
-                                    Regularity, SHIPPING_METHODS)
+from portal.autoship.models import (OUT_OF_STOCK_WORDS, PRICE_POLICY_WORDS, SHIPPING_METHODS,
+                                    AutoshipProfile, OutOfStockPolicy, PricePolicy, ProfileStatus,
+                                    Regularity)
 from portal.autoship.profiles import (AutoshipError, AutoshipRules, check_first_date,
                                       check_open_for_changes, checked_name, lock_profile, planning,
                                       record, schedule_of)
 from portal.autoship.volume import refresh_cycle_pv
 from portal.clock import utcnow
+from portal.payments.models import PaymentMethod
 from portal.payments.services import usable_card
 
 
@@ -90,11 +93,21 @@ def change_delivery(session: Session, *, user: User, profile: AutoshipProfile, a
         raise AutoshipError("Choose how the price is set.", "price_policy")
     if out_of_stock_policy not in (OutOfStockPolicy.BACKORDER, OutOfStockPolicy.SKIP_ITEM):
         raise AutoshipError("Choose what happens when an item is out of stock.", "out_of_stock_policy")
-    changes = [f"{label}: {old} → {new}" for label, old, new in (
-        ("address", profile.address_id, address.id), ("card", profile.payment_method_id, card.id),
-        ("shipping", profile.shipping_method, shipping_method),
-        ("price", profile.price_policy, price_policy),
-        ("out of stock", profile.out_of_stock_policy, out_of_stock_policy)) if old != new]
+    before_address = session.get(Address, profile.address_id)
+    before_card = session.get(PaymentMethod, profile.payment_method_id)
+    # In words, as they read now: the history stays true after a card is removed or an
+    # address renamed, and shows no database ids.
+    changes = [f"{label} changed from {old} to {new}." for label, old, new, changed in (
+        ("Ship-to", before_address.moniker, address.moniker, profile.address_id != address.id),
+        ("Card", before_card.label, card.label, profile.payment_method_id != card.id),
+        ("Shipping", SHIPPING_METHODS.get(profile.shipping_method, profile.shipping_method),
+         SHIPPING_METHODS[shipping_method], profile.shipping_method != shipping_method),
+        ("Price", PRICE_POLICY_WORDS.get(profile.price_policy, profile.price_policy),
+         PRICE_POLICY_WORDS[price_policy], profile.price_policy != price_policy),
+        ("Out-of-stock items", OUT_OF_STOCK_WORDS.get(profile.out_of_stock_policy),
+         OUT_OF_STOCK_WORDS[out_of_stock_policy], profile.out_of_stock_policy != out_of_stock_policy))
+        if changed]
+    card_changed = profile.payment_method_id != card.id
     if not changes:
         return
     check_open_for_changes(profile, today, rules)
@@ -107,8 +120,8 @@ def change_delivery(session: Session, *, user: User, profile: AutoshipProfile, a
     profile.address_id, profile.payment_method_id = address.id, card.id
     profile.shipping_method, profile.price_policy = shipping_method, price_policy
     profile.out_of_stock_policy = out_of_stock_policy
-    if profile.status == ProfileStatus.PAYMENT_FAILED and "card" in " ".join(changes):
+    if profile.status == ProfileStatus.PAYMENT_FAILED and card_changed:
         record(session, profile, user, "card replaced after a failed payment")
     session.flush()
     refresh_cycle_pv(session, profile_ids=[profile.id])
-    record(session, profile, user, "delivery changed", "; ".join(changes))
+    record(session, profile, user, "delivery changed", " ".join(changes))

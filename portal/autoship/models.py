@@ -45,6 +45,14 @@ STATUS_LABELS = {ProfileStatus.ACTIVE: "Active", ProfileStatus.PAUSED: "Paused",
                  ProfileStatus.CANCELLED: "Cancelled"}
 
 SHIPPING_METHODS = {"standard": "Standard (3-5 days)", "express": "Express (1-2 days)"}
+# How the history words a price policy and an out-of-stock policy.
+PRICE_POLICY_WORDS = {PricePolicy.RUN_TIME: "the price on each shipment date",
+                      PricePolicy.LOCKED: "the price when each item was added"}
+OUT_OF_STOCK_WORDS = {OutOfStockPolicy.BACKORDER: "shipped when they arrive",
+                      OutOfStockPolicy.SKIP_ITEM: "left out of that shipment"}
+# The delivery fields, as the history names them: (the name older rows used, the words).
+DELIVERY_FIELDS = (("address", "Ship-to"), ("card", "Card"), ("shipping", "Shipping"),
+                   ("price", "Price"), ("out of stock", "Out-of-stock items"))
 
 
 class AutoshipProfile(Base):
@@ -146,7 +154,29 @@ class AutoshipEvent(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the system
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     action: Mapped[str] = mapped_column(String(40))
-    details: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[str] = mapped_column(Text, default="")  # in words, written with the change
+
+    @property
+    def description(self) -> str:
+        """``details`` as the history shows them. Delivery changes recorded before the history
+        was kept in words read "card: 4 → 14" (database ids): those name the field that
+        changed, and the old and new values where they were words already."""
+        if self.action != "delivery changed" or not self.details.startswith(
+                tuple(f"{old}: " for old, _ in DELIVERY_FIELDS)):
+            return self.details
+        words = dict(DELIVERY_FIELDS)
+        values = {"shipping": SHIPPING_METHODS, "price": PRICE_POLICY_WORDS,
+                  "out of stock": OUT_OF_STOCK_WORDS}
+        sentences = []
+        for change in self.details.split("; "):
+            field, _, change = change.partition(": ")
+            old, _, new = change.partition(" → ")
+            if field in values and old in values[field] and new in values[field]:
+                sentences.append(f"{words.get(field, field)} changed from {values[field][old]} "
+                                 f"to {values[field][new]}.")
+            else:
+                sentences.append(f"{words.get(field, field)} changed.")
+        return " ".join(sentences)
 
 
 class AutoshipOccurrence(Base):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from portal.autoship.notices import tell_payment_outcomes
 from portal.autoship.volume import request_cycle_pv_refresh
 from portal.catalog.models import Product
+from portal.links import site_url
 from portal.catalog.signals import product_sale_changed
 from portal.orders.billing import BillingResult
 from portal.orders.signals import payments_recorded
@@ -26,7 +27,7 @@ def refresh_cycle_pv_of_holders(product: Product, *, session: Session, **_) -> N
 
 
 def tell_payment_outcomes_to_members(app: Flask, *, session: Session, result: BillingResult, **_) -> None:
-    tell_payment_outcomes(session, result, base_url=app.config["BASE_URL"])
+    tell_payment_outcomes(session, result, base_url=site_url(app))
 
 
 def connect_signals() -> None:

@@ -17,13 +17,13 @@ from portal.accounts.passwords import verify_password
 from portal.accounts.services import PasswordError, change_password
 from portal.mail.models import OutboxMessage
 from tests.accounts.web import error_beside, follow, form_values, new_browser
-from tests.conftest import csrf_token, log_in
+from tests.conftest import CSRF_PATTERN, csrf_token, log_in
 from tests.factories import PASSWORD, make_user
 
 SECRET = "test-only-not-secret"
 NEW_PASSWORD = "a brand new passphrase"
 SAME_ANSWER = "If an account exists for that address, we have sent it a link"
-LINK = re.compile(r"http://127\.0\.0\.1:5000(/password/reset/[\w.-]+)")
+LINK = re.compile(r"http://localhost(/password/reset/[\w.-]+)")  # the test client's host
 
 
 def token_for(user) -> str:
@@ -34,9 +34,12 @@ def outbox(session) -> list[OutboxMessage]:
     return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-def ask_for_reset(client, email: str):
-    return client.post("/password/forgot",
-                       data={"email": email, "csrf_token": csrf_token(client, "/password/forgot")})
+def ask_for_reset(client, email: str, host: str | None = None):
+    """The form opened and sent at ``host`` (the Host header), by default the test client's own."""
+    headers = {"Host": host} if host else {}
+    form = CSRF_PATTERN.search(client.get("/password/forgot", headers=headers).get_data(as_text=True))
+    return client.post("/password/forgot", data={"email": email, "csrf_token": form.group(1) or form.group(2)},
+                       headers=headers)
 
 
 def set_new_password(client, path: str, new: str = NEW_PASSWORD, confirm: str | None = None):
@@ -281,11 +284,26 @@ def test_the_new_password_follows_the_usual_rules(client, session, new, confirm,
     assert again.status_code == 200 and "Choose a new password" in again.get_data(as_text=True)
 
 
-def test_the_link_in_the_mail_starts_with_the_base_url(client, session, monkeypatch):
+def test_in_development_the_link_opens_the_portal_the_request_came_to(client, session):
+    """``PORT=5091 make run``: the link opens the portal on 5091, not the default port."""
+    make_user(session, email="pat@example.test")
+
+    ask_for_reset(client, "pat@example.test", host="127.0.0.1:5091")
+
+    assert re.search(r"http://127\.0\.0\.1:5091/password/reset/[\w.-]+\n", outbox(session)[-1].body)
+
+
+def test_in_production_the_link_starts_with_base_url_whatever_host_the_request_names(
+        client, session, monkeypatch):
+    """A forged Host header must not send somebody's reset link to another site."""
+    monkeypatch.setitem(client.application.config, "ENV_NAME", "production")
     monkeypatch.setitem(client.application.config, "BASE_URL", "https://portal.example.com/")
     make_user(session, email="pat@example.test")
-    ask_for_reset(client, "pat@example.test")
-    assert "https://portal.example.com/password/reset/" in outbox(session)[-1].body
+
+    ask_for_reset(client, "pat@example.test", host="attacker.example")
+
+    body = outbox(session)[-1].body
+    assert "https://portal.example.com/password/reset/" in body and "attacker" not in body
 
 
 def test_a_bad_address_is_refused_beside_its_field(client, session):

@@ -79,6 +79,7 @@ def production_app(monkeypatch, redis_url: str, **environment: str):
     last app built)."""
     monkeypatch.setenv("PORTAL_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "a production secret for this test")
+    monkeypatch.setenv("PORTAL_BASE_URL", "https://portal.example.com")
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     return create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": redis_url})
