@@ -76,7 +76,7 @@ def forecast(session: Session, start: date, end: date, *, today: date,
     skips: dict[int, set[date]] = defaultdict(set)
     for profile_id, day in session.execute(_skips(end)):
         skips[profile_id].add(day)
-    ordered = set(session.execute(_ordered_dates(end)).tuples())
+    ordered = {(pid, due) for pid, due in session.execute(_ordered_dates(end))}
     totals: dict[date, list] = {}
     for pid, status, rrule, anchor, regularity, next_run, paused_until, subtotal, pv in \
             session.execute(_cycles(end, min_pv)):
