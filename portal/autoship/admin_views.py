@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from portal.accounts.models import User
 from portal.autoship import queries
-from portal.autoship.forecast import forecast
+from portal.autoship.engine import EngineRules
+from portal.autoship.forecast import ForecastRefused, forecast
 from portal.autoship.models import AutoshipProfile, AutoshipRun
 from portal.autoship.profiles import AutoshipRules
 from portal.autoship.runs import attempt_summaries, retry_failed_chunks, start_and_enqueue
@@ -94,14 +95,20 @@ def retry(run_id: int):
 
 @bp.get("/forecast")
 def forecast_page():
+    """What each day's run will create; a bad date falls back to the default period, beside
+    its field; a period the forecast cannot cover is refused beside its end, with the limit."""
     errors: dict[str, str] = {}
     start = _date_arg("from", _today(), errors)
     end = _date_arg("to", start + timedelta(days=13), errors)
-    if end < start or (end - start).days > 92:
-        end = start + timedelta(days=13)
-    days = forecast(db.session, start, end)
+    days = None
+    try:
+        days = forecast(db.session, start, end, today=_today(),
+                        min_pv=EngineRules.from_config(current_app.config).min_pv)
+    except ForecastRefused as refused:
+        errors[refused.field] = refused.message
     return render("autoship/admin/forecast.html", status=422 if errors else 200, days=days,
-                  start=start, end=end, errors=errors, peak=max((d.orders for d in days), default=0))
+                  start=start, end=end, errors=errors,
+                  peak=max((d.orders for d in days or ()), default=0))
 
 
 def _date_arg(name: str, default: date, errors: dict[str, str]) -> date:

@@ -89,15 +89,16 @@ def run_command(as_of: date | None, as_json: bool, sync: bool, wait: bool) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @transactional
 def forecast_command(start: date, end: date, as_json: bool) -> None:
-    """Per day: how many orders, their value and PV, at today's prices. Writes nothing."""
-    from portal.autoship.forecast import forecast
+    """Per day: how many orders the run of that day will create, their value and PV, at
+    today's prices. Writes nothing."""
+    from portal.autoship.engine import EngineRules
+    from portal.autoship.forecast import ForecastRefused, forecast
 
-    if (end - start).days > 366:
-        raise click.BadParameter("forecast at most one year at a time", param_hint="--to")
     try:
-        days = forecast(db.session, start, end)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--to") from None
+        days = forecast(db.session, start, end, today=company_today(),
+                        min_pv=EngineRules.from_config(current_app.config).min_pv)
+    except ForecastRefused as refused:
+        raise click.BadParameter(refused.message, param_hint=f"--{refused.field}") from None
     if as_json:
         for day in days:
             click.echo(json.dumps({"date": day.day.isoformat(), "orders": day.orders,

@@ -14,7 +14,7 @@ from portal.autoship.items import add_item, new_item
 from portal.autoship.models import (AutoshipPreference, AutoshipProfile, OutOfStockPolicy,
                                     PricePolicy, ProfileStatus, Regularity, SHIPPING_METHODS)
 from portal.autoship.profiles import (AutoshipError, AutoshipRules, check_first_date, checked_name,
-                                      owned_profile, record)
+                                      first_open_date, owned_profile, record)
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.autoship.schedule_changes import accepted_schedule
@@ -32,7 +32,8 @@ def create_profile(session: Session, *, user: User, name: str, rule: Recurrence,
                    price_policy: str = PricePolicy.RUN_TIME, shipping_method: str = "standard",
                    out_of_stock_policy: str = OutOfStockPolicy.BACKORDER) -> AutoshipProfile:
     """A new active profile whose first run is the first date of ``rule`` on or after
-    ``first_date``. ``items`` are (product id, unit code, quantity)."""
+    ``first_date``, which must be open for changes (``first_open_date``) so that the member
+    can still change what it ships. ``items`` are (product id, unit code, quantity)."""
     if user.is_admin:
         raise AutoshipError("Admins do not hold standing orders.")
     existing = session.scalar(select(AutoshipProfile.id).where(
@@ -50,7 +51,7 @@ def create_profile(session: Session, *, user: User, name: str, rule: Recurrence,
         raise AutoshipError("Choose what happens when an item is out of stock.")
     if not items:
         raise AutoshipError("A standing order needs at least one item.")
-    check_first_date(first_date, today)
+    _check_open_first_date(first_date, today, rules)
     address = owned_address(session, user, address_id)
     card = usable_card(session, user, card_id, today)
     next_run = accepted_schedule(rule, first_date, regularity)
@@ -70,6 +71,18 @@ def create_profile(session: Session, *, user: User, name: str, rule: Recurrence,
            + ", ".join(f"{i.quantity} × {i.product.sku} ({i.unit_code})" for i in profile.items))
     session.flush()
     return profile
+
+
+def _check_open_first_date(first_date: date, today: date, rules: AutoshipRules) -> None:
+    """Refuse, beside the field, a first date closed for changes (or past the horizon)."""
+    opens = first_open_date(today, rules)
+    if first_date < opens:
+        closing = (f"Changes close {rules.cutoff_days} days before each shipment" if rules.cutoff_days
+                   else "Today's shipments are already made")
+        raise AutoshipError(("That date is in the past. " if first_date < today else "")
+                            + f"{closing}: the first one can be on {opens:%A, %B %-d} at the earliest.",
+                            "first_date")
+    check_first_date(first_date, today)
 
 
 def default_rule(session: Session, user: User) -> tuple[Recurrence, str]:
@@ -97,9 +110,14 @@ def _defaults_for_new(session: Session, user: User, today: date):
     return addresses[0], cards[0]
 
 
-def _first_after_today(rule: Recurrence, regularity: str, today: date) -> date:
+def _first_date_by_default(rule: Recurrence, regularity: str, today: date, rules: AutoshipRules) -> date:
+    """Where a standing order made in one action starts: one interval from today, and never on
+    a date already closed for changes (a short interval starts on the first open date)."""
     try:
-        first = Schedule(rule, today, regularity).following(today)
+        schedule = Schedule(rule, today, regularity)
+        first = schedule.following(today)
+        if first is not None and first < first_open_date(today, rules):
+            first = schedule.first_on_or_after(first_open_date(today, rules))
     except UnplannableSchedule:
         first = None
     if first is None:
@@ -117,7 +135,7 @@ def profile_from_cart(session: Session, *, user: User, today: date,
         raise AutoshipError("Your cart is empty: add what you want delivered regularly first.")
     address, card = _defaults_for_new(session, user, today)
     rule, regularity = default_rule(session, user)
-    first = _first_after_today(rule, regularity, today)
+    first = _first_date_by_default(rule, regularity, today, rules)
     return create_profile(session, user=user, name="Autoship from my cart", rule=rule,
                           regularity=regularity, first_date=first, address_id=address.id,
                           card_id=card.id, today=today, rules=rules,
@@ -131,7 +149,7 @@ def subscribe(session: Session, *, user: User, product_id: int, unit_code: str, 
         product = active_product(session, product_id)
         address, card = _defaults_for_new(session, user, today)
         rule, regularity = default_rule(session, user)
-        first = _first_after_today(rule, regularity, today)
+        first = _first_date_by_default(rule, regularity, today, rules)
         return create_profile(session, user=user, name=f"{product.name[:60]} autoship", rule=rule,
                               regularity=regularity, first_date=first, address_id=address.id,
                               card_id=card.id, today=today, rules=rules,

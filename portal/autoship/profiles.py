@@ -107,6 +107,12 @@ def days_until_cutoff(profile: AutoshipProfile, today: date, rules: AutoshipRule
     return (profile.next_run_date - today).days - rules.cutoff_days
 
 
+def first_open_date(today: date, rules: AutoshipRules) -> date:
+    """The earliest date a new standing order can first ship on and still be open for changes
+    (``days_until_cutoff`` not below 0); never today, whose run has already been made."""
+    return today + timedelta(days=max(rules.cutoff_days, 1))
+
+
 def changes_closed(days_to_cutoff: int | None) -> bool:
     """Whether the edit cutoff of the next run has passed (``days_until_cutoff`` below 0):
     changes that affect that run are refused, and the pages offer none."""

@@ -124,7 +124,7 @@ def new():
     form.product_id.choices = _product_choices()
     _delivery_choices(form)
     if request.method == "GET":
-        form.first_date.data = company_today()
+        form.first_date.data = profiles.first_open_date(company_today(), _rules())
         product_id = parse_id(request.args.get("product"))
         if product_id is not None:
             form.product_id.data = product_id
@@ -143,7 +143,19 @@ def new():
             flash(f"Standing order “{profile.name}” created. First shipment: "
                   f"{profile.next_run_date:%A, %B %-d}.", "success")
             return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
-    return render("autoship/new.html", form=form, status=422 if form.is_submitted() else 200)
+    return render("autoship/new.html", form=form, status=422 if form.is_submitted() else 200,
+                  first_shipment=_first_shipment(form))
+
+
+def _first_shipment(form: ScheduleForm) -> date | None:
+    """When the schedule the form describes first ships, for the page to say; None when the
+    fields describe no schedule that would be accepted."""
+    if form.first_date.data is None:
+        return None
+    try:
+        return schedule_changes.preview(form.rule(), form.regularity.data, form.first_date.data, 1)[0]
+    except (ValueError, DomainError):
+        return None
 
 
 @bp.get("/preview")

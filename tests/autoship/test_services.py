@@ -84,7 +84,7 @@ def test_a_profile_never_uses_another_persons_address_or_card(session, redis, me
     their_address, their_card = make_address(session, stranger), make_card(session, stranger, redis)
     with pytest.raises(NotFound):
         creation.create_profile(session, user=member, name="X", rule=Recurrence.every(1, "months"),
-                                regularity="calendar", first_date=TODAY, address_id=their_address.id,
+                                regularity="calendar", first_date=TODAY + timedelta(days=10), address_id=their_address.id,
                                 card_id=member.card.id, items=[(product.id, "each", 1)], today=TODAY, rules=RULES)
     profile = new_profile(session, member, product)
     with pytest.raises(NotFound):
@@ -99,7 +99,7 @@ def test_an_expired_card_is_refused(session, redis, member, product):
     expired.exp_year, expired.exp_month = 2025, 1
     with pytest.raises(CardUnusable, match="expired"):
         creation.create_profile(session, user=member, name="X", rule=Recurrence.every(1, "months"),
-                                regularity="calendar", first_date=TODAY, address_id=member.home.id,
+                                regularity="calendar", first_date=TODAY + timedelta(days=10), address_id=member.home.id,
                                 card_id=expired.id, items=[(product.id, "each", 1)], today=TODAY, rules=RULES)
 
 
@@ -288,8 +288,8 @@ def test_the_calendar_feed_lists_upcoming_runs_and_can_be_revoked(session, membe
 def test_the_summary_says_whether_the_next_runs_edit_cutoff_has_passed(session, member, product, days_ahead,
                                                                      days_to_cutoff, closed):
     """The cutoff is two days: the last day to change the next run still allows it."""
-    profile = new_profile(session, member, product, first=TODAY + timedelta(days=days_ahead))
-    summary = summarize(profile, TODAY, RULES, SHIPPING)
+    profile = new_profile(session, member, product, first=TODAY + timedelta(days=3))
+    summary = summarize(profile, TODAY + timedelta(days=3 - days_ahead), RULES, SHIPPING)
     assert (summary.days_to_cutoff, summary.changes_closed) == (days_to_cutoff, closed)
 
 
