@@ -289,7 +289,8 @@ def ship_now(profile_id: int):
 
     return act(profile_id, lambda p: shipping_now.ship_now(
         db.session, user=current_user, profile=p, gateway=gateway_for(),
-        shipping=shipping_rule(current_app.config), today=company_today(), offered=offered),
+        shipping=shipping_rule(current_app.config), today=company_today(),
+        base_url=current_app.config["BASE_URL"], offered=offered),
         lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
 
 

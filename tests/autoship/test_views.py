@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from portal.autoship.models import AutoshipProfile
 from portal.clock import company_today
+from portal.mail.models import OutboxMessage
 from portal.orders.models import Order
 from tests.conftest import csrf_token, log_in, page_text, post_form
 from tests.factories import make_address, make_admin, make_card, make_product, make_user
@@ -165,6 +166,9 @@ def test_ship_now_places_a_paid_order(client, session, shopper):
     assert f"Order {order.number} placed and paid: 25.95 USD." in page
     assert f"{order.number} for {order.autoship_due_date:%b %-d, %Y} · $25.95 · Paid" in page
     assert f"Next shipment: {date.fromisoformat(following):%A, %B %-d, %Y}" in page
+    mail = session.scalar(select(OutboxMessage))  # committed with the order, as a run's is
+    assert (mail.recipient, mail.subject) == (shopper.email, f"Order {order.number} is paid")
+    assert f"We charged $25.95 to your {order.payment_label} for order {order.number}" in mail.body
 
 
 def test_make_this_my_autoship_turns_the_cart_into_a_profile(client, session, shopper):
