@@ -354,3 +354,18 @@ def test_a_change_a_constraint_still_refuses_answers_409_with_the_profile_not_a_
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert "This standing order was just changed elsewhere." in page and "Omega-3" in page
+
+
+def test_a_unit_the_product_is_not_sold_in_is_refused_once(client, htmx, session, shopper):
+    loose = make_product(session, name="Loose Tea", lot_size=None, lot_price=None)
+    location = create(client, make_product(session, name="Omega-3")).headers["Location"]
+    htmx.set_cookie("session", client.get_cookie("session").value)
+    for answer in (post_form(client, f"{location}/items", {"product_id": loose.id, "unit": "lot", "quantity": 1},
+                             page=location),
+                   htmx.post(f"{location}/items", data={"product_id": loose.id, "unit": "lot", "quantity": 1,
+                                                       "csrf_token": csrf_token(client, location)})):
+        body = answer.get_data(as_text=True)
+        assert answer.status_code == 422
+        assert body.count("Loose Tea is not sold by the lot (available: each, case of 12).") == 1
+    page = client.get(location).get_data(as_text=True)
+    assert "not sold by the lot" not in page  # nothing left behind to flash on the next page
