@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -20,6 +21,17 @@ ADDRESS_FIELDS = ("moniker", "full_name", "line1", "line2", "city", "region", "p
 
 class AddressError(DomainError):
     pass
+
+
+# A US ZIP code is five digits, or ZIP+4 written 12345-6789. Other countries' codes keep the
+# form's loose shape check only: their formats are many, and a carrier checks them anyway.
+US_ZIP = re.compile(r"\d{5}(-\d{4})?")
+
+
+def check_postal_code(country: str, postal_code: str) -> None:
+    """Refuse a postal code that cannot exist in ``country`` (a two-letter code)."""
+    if country == "US" and not US_ZIP.fullmatch(postal_code):
+        raise AddressError("A US ZIP code is 5 digits, or ZIP+4 like 62704-1234.", "postal_code")
 
 
 # The book lists the default first, then by name; a removed default's successor is the first left.
@@ -64,6 +76,7 @@ def _moniker_guarded(session: Session, user: User, moniker: str,
 def add_address(session: Session, *, user: User, make_default: bool = False, **fields) -> Address:
     values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
     values["country"] = (values["country"] or "US").upper()
+    check_postal_code(values["country"], values["postal_code"])
     default_choice.lock_owner(session, user)
     _check_moniker_free(session, user, values["moniker"], None)
     first = not address_book(session, user)
@@ -81,6 +94,7 @@ def update_address(session: Session, *, user: User, address_id: int, **fields) -
     address = owned_address(session, user, address_id)
     values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
     values["country"] = (values["country"] or "US").upper()
+    check_postal_code(values["country"], values["postal_code"])
     _check_moniker_free(session, user, values["moniker"], address.id)
     with _moniker_guarded(session, user, values["moniker"], address.id):
         for name, value in values.items():

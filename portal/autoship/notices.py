@@ -68,9 +68,7 @@ def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: 
     """Mail each member what happened; a finally failed autoship marks its profile."""
     base = base_url.rstrip("/")
     for order in _orders(session, result.paid):
-        _mail_owner(session, order, subject=f"Order {order.number} is paid",
-                    body=f"We charged ${order.total} to your {order.payment_label} for order "
-                         f"{order.number}. It ships to {order.ship_moniker}.\n{base}/orders/{order.id}\n")
+        tell_order_paid(session, order, base_url=base)
     for order in _orders(session, result.declined):
         _mail_owner(session, order, subject=f"Payment for order {order.number} was declined",
                     body=f"Your {order.payment_label} was declined for order {order.number} "
@@ -90,6 +88,15 @@ def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: 
                 record(session, profile, None, "payment failed",
                        f"order {order.number} cancelled after its last payment attempt")
     session.flush()
+
+
+def tell_order_paid(session: Session, order: Order, *, base_url: str) -> None:
+    """The confirmation of a paid standing-order order, whether the run or "Ship now" placed it:
+    queued in the outbox, sent after the commit."""
+    _mail_owner(session, order, subject=f"Order {order.number} is paid",
+                body=f"We charged ${order.total} to your {order.payment_label} for order "
+                     f"{order.number}. It ships to {order.ship_moniker}.\n"
+                     f"{base_url.rstrip('/')}/orders/{order.id}\n")
 
 
 def _orders(session: Session, order_ids) -> list[Order]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import User
 from portal.addresses.services import owned_address
 from portal.autoship.models import AutoshipProfile, ProfileStatus, Regularity
+from portal.autoship.notices import tell_order_paid
 from portal.autoship.profiles import (AlreadyDone, AutoshipError, lock_profile, planning,
                                       priced_items, record, schedule_of)
 from portal.clock import utcnow
@@ -28,9 +29,11 @@ def ship_now_date(profile: AutoshipProfile, today: date) -> date | None:
 
 
 def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway: PaymentGateway,
-             shipping: ShippingRule, today: date, offered: date | None = None) -> Order:
+             shipping: ShippingRule, today: date, base_url: str,
+             offered: date | None = None) -> Order:
     """Place and charge this cycle's order now. Calendar: it is the next occurrence's order
-    (that date will not run again). Rolling: the interval restarts from today.
+    (that date will not run again). Rolling: the interval restarts from today. The member gets
+    the confirmation mail a run's paid order gets (links under ``base_url``), after the commit.
 
     ``offered`` is the date the person's page offered to ship (``ship_now_date`` when it was
     shown): once that date has shipped, pressing again from the same page (another tab, a
@@ -69,4 +72,5 @@ def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway:
     session.flush()
     record(session, profile, user, "shipped now",
            f"order {order.number} for {due.isoformat()}; next {profile.next_run_date}")
+    tell_order_paid(session, order, base_url=base_url)
     return order

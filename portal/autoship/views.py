@@ -87,7 +87,7 @@ def act(profile_id: int, change: Callable[[AutoshipProfile], object],
     if form is not None and not form.validate_on_submit():
         return render_profile(profile_id, 422, _form_errors(form), **forms)
     try:
-        with refusal(form) as refused:
+        with refusal() as refused:  # told once below: beside its field, or above the profile
             outcome = change(profile)
             db.session.flush()  # render_profile reads the profile back afresh (expire_all)
     except IntegrityError:
@@ -98,7 +98,11 @@ def act(profile_id: int, change: Callable[[AutoshipProfile], object],
                                                "Here it is as it is now; try again if needed.",
                               **forms)
     if refused:
-        return render_profile(profile_id, refused.status, refused.message, **forms)
+        beside = getattr(form, refused.error.field or "", None) if form_name else None
+        if beside is not None and hasattr(beside, "errors"):
+            beside.errors = [*beside.errors, refused.message]
+        return render_profile(profile_id, refused.status, None if beside is not None else refused.message,
+                              **forms)
     flash(done(outcome) if callable(done) else done, "success")
     if request.htmx:
         return render_profile(profile_id)
@@ -301,7 +305,8 @@ def ship_now(profile_id: int):
 
     return act(profile_id, lambda p: shipping_now.ship_now(
         db.session, user=current_user, profile=p, gateway=gateway_for(),
-        shipping=shipping_rule(current_app.config), today=company_today(), offered=offered),
+        shipping=shipping_rule(current_app.config), today=company_today(),
+        base_url=current_app.config["BASE_URL"], offered=offered),
         lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
 
 

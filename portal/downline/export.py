@@ -12,7 +12,7 @@ from portal.accounts.models import User
 from portal.downline.listing import TeamRow
 
 HEADER = ["member_number", "first_name", "last_name", "level", "sponsor", "autoship_status",
-          "next_run_date", "cycle_pv", "days_since_last_order"]
+          "next_run_date", "pv_next_run", "days_since_last_order"]
 FLUSH_ROWS = 500
 
 

@@ -6,9 +6,11 @@ A person's row shows:
 * *status*: their best status (``portal.downline.statuses``);
 * *next run*: the soonest ``next_run_date`` among their **active** standing orders (empty
   otherwise);
-* *PV*: the sum of the stored cycle PV of their **active** standing orders (items of products
-  and units still sold, at the locked PV for price-locked items), i.e. the PV one run of each
-  brings;
+* *PV next run*: the stored cycle PV (items of products and units still sold, at the locked PV
+  for price-locked items) of their **active** standing orders whose next run is that soonest
+  date, i.e. the PV their next shipment date brings. Summing every active standing order would
+  add runs on different dates (a weekly one and a monthly one) as if they shipped together;
+  the PV over a period is the totals page's forecast (``portal.downline.totals``);
 * *last order*: their latest order of any kind that was not cancelled.
 
 A page is one statement. The values are correlated sub-queries on the person, computed for the
@@ -38,7 +40,7 @@ from portal.genealogy.queries import downline_bounds
 from portal.orders.models import Order
 
 SORTS = ("tree", "next", "pv", "name")
-SORT_LABELS = {"tree": "Tree order", "next": "Next run date", "pv": "PV (highest first)",
+SORT_LABELS = {"tree": "Tree order", "next": "Next run date", "pv": "PV next run (highest first)",
                "name": "Name"}
 NO_DATE = date(9999, 12, 31)  # sorts people without an active profile after everyone else
 MAX_LEVEL = 60
@@ -87,15 +89,16 @@ class TeamPage:
 # ------------------------------------------------------------------ per-person expressions
 
 def _person_columns(person):
-    """Correlated per-person values: status rank, soonest active date, active PV, last order,
-    sponsor. The first three read only ix_autoship_profiles_user_id_status."""
+    """Correlated per-person values: status rank, soonest active date, the PV of that date,
+    last order, sponsor. The first three read only ix_autoship_profiles_user_id_status."""
     p2 = aliased(AutoshipProfile)
     next_run = (select(func.min(p2.next_run_date))
                 .where(p2.user_id == person.id, p2.status == ProfileStatus.ACTIVE)
                 .correlate(person).scalar_subquery())
     p3 = aliased(AutoshipProfile)
     pv = (select(func.coalesce(func.sum(stored_pv(p3)), 0))
-          .where(p3.user_id == person.id, p3.status == ProfileStatus.ACTIVE)
+          .where(p3.user_id == person.id, p3.status == ProfileStatus.ACTIVE,
+                 p3.next_run_date == next_run)
           .correlate(person).scalar_subquery())
     last_order = (select(func.max(Order.placed_at))
                   .where(Order.user_id == person.id, Order.status != "cancelled")
@@ -263,10 +266,15 @@ def export_query(ancestor: User, filters: TeamFilters):
     p = aliased(AutoshipProfile)
     active = p.status == ProfileStatus.ACTIVE
     statuses = (select(p.user_id.label("user_id"), func.min(status_rank(p)).label("rank"),
-                       func.min(case((active, p.next_run_date), else_=None)).label("next_run"),
-                       func.sum(case((active, stored_pv(p)), else_=None)).label("pv"))
+                       func.min(case((active, p.next_run_date), else_=None)).label("next_run"))
                 .join(in_range, in_range.id == p.user_id).where(scoped)
                 .group_by(p.user_id).subquery("statuses"))
+    soonest = aliased(AutoshipProfile)
+    next_pv = (select(soonest.user_id.label("user_id"), func.sum(stored_pv(soonest)).label("pv"))
+               .join(statuses, and_(statuses.c.user_id == soonest.user_id,
+                                    statuses.c.next_run == soonest.next_run_date))
+               .where(soonest.status == ProfileStatus.ACTIVE)
+               .group_by(soonest.user_id).subquery("next_pv"))
     orders = (select(Order.user_id.label("user_id"), func.max(Order.placed_at).label("last"))
               .join(in_range, in_range.id == Order.user_id)
               .where(scoped, Order.status != "cancelled").group_by(Order.user_id).subquery("orders"))
@@ -274,10 +282,11 @@ def export_query(ancestor: User, filters: TeamFilters):
     query = (select(person.id, person.member_number, person.first_name, person.last_name,
                     person.role, (person.depth - ancestor.depth).label("level"), person.tree_path,
                     sponsor.member_number, statuses.c.rank, statuses.c.next_run,
-                    func.coalesce(statuses.c.pv, 0), type_coerce(orders.c.last, Order.placed_at.type))
+                    func.coalesce(next_pv.c.pv, 0), type_coerce(orders.c.last, Order.placed_at.type))
              .select_from(person)
              .outerjoin(sponsor, sponsor.id == person.sponsor_id)
              .outerjoin(statuses, statuses.c.user_id == person.id)
+             .outerjoin(next_pv, next_pv.c.user_id == person.id)
              .outerjoin(orders, orders.c.user_id == person.id))
     query = _filtered(query, person, ancestor, filters,
                       *_aggregate_filters(filters, statuses.c.rank, statuses.c.next_run))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 
 import click
 from flask import current_app
@@ -18,7 +19,8 @@ seed_cli = AppGroup("seed", help="Fill the database with demo or synthetic data.
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has people already.")
 @transactional
 def seed_demo_command(if_empty: bool) -> None:
-    """Demo accounts (admin, an IBO with a three-level downline, members), ~30 products."""
+    """Demo accounts (admin, an IBO with a four-level downline, members), ~30 products, and
+    three months of standing orders, runs, payments and shipments."""
     from portal.payments.services import gateway_for
     from portal.seed.demo import DEMO_PASSWORD, database_is_empty, seed_demo
 
@@ -27,8 +29,12 @@ def seed_demo_command(if_empty: bool) -> None:
             click.echo("The database already has data; demo seed skipped.")
             return
         raise click.ClickException("The database is not empty; demo data goes into an empty one.")
-    logins = seed_demo(db.session, gateway_for(current_app), company_today())
-    click.echo("Demo data created. Log in with any of these (password: "
+    started = time.perf_counter()
+    logins, activity = seed_demo(db.session, gateway_for(current_app), company_today(), current_app.config)
+    click.echo(f"Demo data created in {time.perf_counter() - started:.1f} s: {activity.people} people "
+               f"below the company, {activity.profiles} standing orders, {activity.orders} orders "
+               f"from {activity.runs} autoship runs.")
+    click.echo("Log in with any of these (password: "
                f"{DEMO_PASSWORD}):")
     for login in logins:
         click.echo(f"  {login.role:<24} {login.email:<36} member no. {login.member_number}")

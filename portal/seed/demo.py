@@ -1,5 +1,6 @@
-"""Demo data: people in a small genealogy, a catalog sold by the each, case and lot, addresses
-and sandbox cards. Every password is printed by the command."""
+"""Demo data: people in a genealogy, a catalog sold by the each, case and lot, addresses and
+sandbox cards, and (``portal.seed.demo_activity``) three months of standing orders, runs,
+payments and shipments in Alice's and Bob's downline. Every password is printed by the command."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from portal.catalog.services import create_product
 from portal.genealogy.services import place_in_tree
 from portal.payments.gateway import PaymentGateway
 from portal.payments.services import add_card
+from portal.seed.demo_activity import DemoActivity, seed_activity
 
 DEMO_PASSWORD = "standing-order-demo"
 DEMO_LOGINS = [  # (what the account shows, email)
     ("admin", "admin@standing-order.example"),
-    ("IBO with 3-level downline", "alice@standing-order.example"),
+    ("IBO with a 4-level downline", "alice@standing-order.example"),
     ("IBO", "bob@standing-order.example"),
     ("member", "dave@standing-order.example"),
 ]
@@ -84,7 +86,10 @@ def database_is_empty(session: Session) -> bool:
     return session.scalar(select(User.id).limit(1)) is None
 
 
-def seed_demo(session: Session, gateway: PaymentGateway, today: date) -> list[DemoLogin]:
+def seed_demo(session: Session, gateway: PaymentGateway, today: date,
+              config) -> tuple[list[DemoLogin], DemoActivity]:
+    """The demo data, in the caller's transaction; ``config`` gives the engine's, payments' and
+    mail's settings. Returns the logins to print and what the replayed history holds."""
     password_hash = hash_password(DEMO_PASSWORD)
     root = _person(session, "company@standing-order.example", "Standing Order", "Company",
                    Role.IBO, None, password_hash)
@@ -125,9 +130,10 @@ def seed_demo(session: Session, gateway: PaymentGateway, today: date) -> list[De
     add_card(session, user=alice, gateway=gateway, number="4000000000000002", exp_month=6,
              exp_year=today.year + 2, cvc="321", cardholder=alice.full_name, today=today)
 
+    products = {}
     for index, (sku, name, category, price, pv, case, lot) in enumerate(PRODUCTS):
         each_price, each_pv = Decimal(price), Decimal(pv)
-        create_product(session, sku=sku, name=name, category=category,
+        products[sku] = create_product(session, sku=sku, name=name, category=category,
                        description=f"{name}. A {category.lower()} favourite, sold by the each"
                                    + (f", by the case of {case}" if case else "")
                                    + (f" and by the lot of {lot}" if lot else "") + ".",
@@ -138,7 +144,12 @@ def seed_demo(session: Session, gateway: PaymentGateway, today: date) -> list[De
                        lot_price=(each_price * lot * Decimal("0.88")).quantize(Decimal("0.01")) if lot else None,
                        on_hand=0 if index % 10 == 9 else 200 + 37 * index)
     session.flush()
+    activity = seed_activity(
+        session, gateway=gateway, config=config, today=today, alice=alice, bob=level1[0],
+        dave=level1[2], existing=people, products=products,
+        add_person=lambda email, first, last, role, sponsor: _person(
+            session, email, first, last, role, sponsor, password_hash))
     return [DemoLogin("admin", admin.email, admin.full_name, admin.member_number),
-            DemoLogin("IBO (3-level downline)", alice.email, alice.full_name, alice.member_number),
+            DemoLogin("IBO (4-level downline)", alice.email, alice.full_name, alice.member_number),
             DemoLogin("IBO", level1[0].email, level1[0].full_name, level1[0].member_number),
-            DemoLogin("member", level1[2].email, level1[2].full_name, level1[2].member_number)]
+            DemoLogin("member", level1[2].email, level1[2].full_name, level1[2].member_number)], activity

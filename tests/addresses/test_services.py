@@ -216,13 +216,41 @@ def test_saving_an_address_as_the_default_while_another_tab_removes_it_is_not_fo
     assert session.get(Address, ids[2]).is_default is False
 
 
-@pytest.mark.parametrize("city, postal_code, masked", [
-    ("Springfield", "62704", "...Springfield 627**"),
-    ("Springfield", "62704-1234", "...Springfield 627*******"),
-    ("London", "SW1A 1AA", "...London SW1*****"),
-    ("Vaduz", "949", "...Vaduz 949"),
+@pytest.mark.parametrize("city, postal_code, country, masked", [
+    ("Springfield", "62704", "US", "...Springfield 627**"),
+    ("Springfield", "62704-1234", "US", "...Springfield 627*******"),
+    ("London", "SW1A 1AA", "GB", "...London SW1*****"),
+    ("Vaduz", "949", "LI", "...Vaduz 949"),
 ])
-def test_the_masked_address_shows_the_city_and_the_start_of_the_postal_code(session, city, postal_code, masked):
-    address = make_address(session, make_user(session), city=city, postal_code=postal_code)
+def test_the_masked_address_shows_the_city_and_the_start_of_the_postal_code(session, city, postal_code,
+                                                                             country, masked):
+    address = make_address(session, make_user(session), city=city, postal_code=postal_code,
+                           country=country)
     assert address.masked == masked
     assert address.line1 not in address.masked
+
+
+@pytest.mark.parametrize("country, postal_code, accepted", [
+    ("US", "62704", True), ("US", "62704-1234", True), ("us", "62704", True),
+    ("US", "ABCDE", False), ("US", "6270", False), ("US", "627041234", False),
+    ("US", "62704-", False), ("US", "62704 1234", False),
+    ("CH", "8001", True), ("GB", "SW1A 1AA", True), ("CA", "K1A 0B1", True),
+])
+def test_a_us_address_needs_a_zip_code_other_countries_keep_theirs(session, country, postal_code,
+                                                                   accepted):
+    person = make_user(session)
+    if accepted:
+        assert add(session, person, "Home", country=country, postal_code=postal_code).postal_code == postal_code
+    else:
+        with pytest.raises(AddressError, match="A US ZIP code is 5 digits") as refused:
+            add(session, person, "Home", country=country, postal_code=postal_code)
+        assert refused.value.field == "postal_code"
+        assert address_book(session, person) == []
+
+
+def test_an_edit_to_a_us_address_is_held_to_the_zip_rule(session):
+    person = make_user(session)
+    home = add(session, person, "Home")
+    with pytest.raises(AddressError, match="A US ZIP code"):
+        update_address(session, user=person, address_id=home.id, moniker="Home",
+                       **{**FIELDS, "postal_code": "ABCDE"})

@@ -203,6 +203,9 @@ def test_an_unknown_address_is_not_found(client, member, url):
     ("city", "x" * 10_000, "Field cannot be longer than 80 characters."),
     ("region", "", "Enter the state or region."),
     ("postal_code", "", "Enter the ZIP or postal code."),
+    ("postal_code", "ABCDE", "A US ZIP code is 5 digits, or ZIP+4 like 62704-1234."),
+    ("postal_code", "6270", "A US ZIP code is 5 digits, or ZIP+4 like 62704-1234."),
+    ("postal_code", "62704-12", "A US ZIP code is 5 digits, or ZIP+4 like 62704-1234."),
     ("country", "", "Enter the two-letter country code."),
     *[(field, "A\x00B", "Remove the control characters from this field.")
       for field in ("moniker", "full_name", "line1", "line2", "city", "region")],

@@ -288,3 +288,38 @@ def test_a_charge_announces_its_outcomes_and_the_member_is_told_of_a_decline_wit
     number = session.get(Order, order_id).number
     assert session.scalars(select(OutboxMessage.subject)).all() == [f"Payment for order {number} was declined"]
     assert planning_requests(redis) == []
+
+
+def test_ship_now_mails_the_confirmation_a_run_mails(app, session, member, product, materialised):
+    from portal.autoship import shipping_now
+    from tests.autoship.conftest import TODAY
+    from tests.autoship.test_services import SHIPPING
+
+    [run_order_id] = materialised()
+    charge(app, session, [run_order_id])
+    shipped = new_profile(session, member, product, first=D(2026, 12, 15))
+    order = shipping_now.ship_now(session, user=member, profile=shipped, gateway=SandboxGateway(session.info["redis"]),
+                                  shipping=SHIPPING, today=TODAY, base_url=app.config["BASE_URL"])
+    run_order = session.get(Order, run_order_id)
+
+    mails = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(m.recipient, m.subject) for m in mails] == [
+        (member.email, f"Order {run_order.number} is paid"), (member.email, f"Order {order.number} is paid")]
+    assert mails[1].body == mails[0].body.replace(run_order.number, order.number).replace(
+        f"/orders/{run_order.id}", f"/orders/{order.id}").replace(f"${run_order.total}", f"${order.total}")
+    assert f"{app.config['BASE_URL'].rstrip('/')}/orders/{order.id}\n" in mails[1].body
+
+
+def test_a_declined_ship_now_mails_nothing(session, member, product):
+    from portal.autoship import shipping_now
+    from portal.payments.gateway import PaymentDeclined
+    from tests.autoship.conftest import TODAY
+    from tests.autoship.test_services import SHIPPING
+
+    declining = make_card(session, member, session.info["redis"], number="4000000000000002")
+    profile = new_profile(session, member, product, first=D(2026, 12, 15))
+    profile.payment_method_id = declining.id
+    with pytest.raises(PaymentDeclined):
+        shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(session.info["redis"]),
+                              shipping=SHIPPING, today=TODAY, base_url="http://portal.test")
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

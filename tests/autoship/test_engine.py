@@ -119,7 +119,7 @@ def test_an_order_made_by_ship_now_for_that_date_is_not_made_again(session, redi
     due = profile.next_run_date
     profile.next_run_date = due  # a member ships now while the run is starting
     order = shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
-                                  shipping=ENGINE.shipping, today=TODAY)
+                                  shipping=ENGINE.shipping, today=TODAY, base_url="http://portal.test")
     profile.next_run_date = due  # ... and the run still sees the profile as due
     session.commit()
     result = run(session, due)
@@ -279,7 +279,7 @@ def test_a_chunk_over_every_case_the_engine_distinguishes_orders_by_the_rule_boo
     shipped = new_profile(session, other, product, first=first, items=[(product.id, "lot", 1)])
     session.flush()
     shipping_now.ship_now(session, user=other, profile=shipped, gateway=SandboxGateway(redis),
-                          shipping=ENGINE.shipping, today=TODAY)
+                          shipping=ENGINE.shipping, today=TODAY, base_url="http://portal.test")
     shipped.next_run_date = first  # the run still sees it as due: the order exists already
     gone.active = False
     no_cases.unit("case").active = False

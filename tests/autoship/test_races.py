@@ -136,7 +136,7 @@ def test_ship_now_pressed_twice_at_once_ships_and_charges_once(app, session, red
 
     def ship(s, person, mine):
         return shipping_now.ship_now(s, user=person, profile=mine, gateway=SandboxGateway(redis),
-                                     shipping=SHIPPING, today=TODAY, offered=offered)
+                                     shipping=SHIPPING, today=TODAY, base_url="http://portal.test", offered=offered)
 
     outcome = racing(app, session, member, profile, ship)
 

@@ -213,7 +213,7 @@ def test_pause_resume_cancel_reactivate(session, member, product):
 def test_ship_now_on_a_calendar_profile_consumes_the_next_occurrence(session, redis, member, product):
     profile = new_profile(session, member, product, first=date(2026, 12, 15))
     order = shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
-                                  shipping=SHIPPING, today=TODAY)
+                                  shipping=SHIPPING, today=TODAY, base_url="http://portal.test")
     assert (order.status, order.source, order.autoship_due_date) == ("paid", "autoship", date(2026, 12, 15))
     assert profile.next_run_date == date(2027, 1, 15) and profile.last_order_date == TODAY
 
@@ -222,11 +222,11 @@ def test_ship_now_on_a_rolling_profile_restarts_the_interval(session, redis, mem
     profile = new_profile(session, member, product, rule=Recurrence.every(4, "weeks"),
                           regularity="rolling", first=date(2026, 12, 15))
     shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
-                          shipping=SHIPPING, today=TODAY)
+                          shipping=SHIPPING, today=TODAY, base_url="http://portal.test")
     assert profile.next_run_date == TODAY + timedelta(weeks=4)
     with pytest.raises(AutoshipError, match="already shipped"):
         shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
-                              shipping=SHIPPING, today=TODAY)
+                              shipping=SHIPPING, today=TODAY, base_url="http://portal.test")
 
 
 def test_ship_now_with_a_declining_card_raises(session, redis, member, product):
@@ -235,7 +235,7 @@ def test_ship_now_with_a_declining_card_raises(session, redis, member, product):
     profile.payment_method_id = declining.id
     with pytest.raises(PaymentDeclined):
         shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
-                              shipping=SHIPPING, today=TODAY)
+                              shipping=SHIPPING, today=TODAY, base_url="http://portal.test")
 
 
 def test_locked_prices_stay_when_the_catalog_changes(session, member, product):

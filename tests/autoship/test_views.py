@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from portal.autoship.models import AutoshipProfile
 from portal.clock import company_today
+from portal.mail.models import OutboxMessage
 from portal.orders.models import Order
 from tests.conftest import csrf_token, log_in, page_text, post_form
 from tests.factories import make_address, make_admin, make_card, make_product, make_user
@@ -165,6 +166,9 @@ def test_ship_now_places_a_paid_order(client, session, shopper):
     assert f"Order {order.number} placed and paid: 25.95 USD." in page
     assert f"{order.number} for {order.autoship_due_date:%b %-d, %Y} · $25.95 · Paid" in page
     assert f"Next shipment: {date.fromisoformat(following):%A, %B %-d, %Y}" in page
+    mail = session.scalar(select(OutboxMessage))  # committed with the order, as a run's is
+    assert (mail.recipient, mail.subject) == (shopper.email, f"Order {order.number} is paid")
+    assert f"We charged $25.95 to your {order.payment_label} for order {order.number}" in mail.body
 
 
 def test_make_this_my_autoship_turns_the_cart_into_a_profile(client, session, shopper):
@@ -354,3 +358,18 @@ def test_a_change_a_constraint_still_refuses_answers_409_with_the_profile_not_a_
     assert response.status_code == 409
     page = response.get_data(as_text=True)
     assert "This standing order was just changed elsewhere." in page and "Omega-3" in page
+
+
+def test_a_unit_the_product_is_not_sold_in_is_refused_once(client, htmx, session, shopper):
+    loose = make_product(session, name="Loose Tea", lot_size=None, lot_price=None)
+    location = create(client, make_product(session, name="Omega-3")).headers["Location"]
+    htmx.set_cookie("session", client.get_cookie("session").value)
+    for answer in (post_form(client, f"{location}/items", {"product_id": loose.id, "unit": "lot", "quantity": 1},
+                             page=location),
+                   htmx.post(f"{location}/items", data={"product_id": loose.id, "unit": "lot", "quantity": 1,
+                                                       "csrf_token": csrf_token(client, location)})):
+        body = answer.get_data(as_text=True)
+        assert answer.status_code == 422
+        assert body.count("Loose Tea is not sold by the lot (available: each, case of 12).") == 1
+    page = client.get(location).get_data(as_text=True)
+    assert "not sold by the lot" not in page  # nothing left behind to flash on the next page

@@ -141,7 +141,8 @@ def expected_totals(session, tree, ancestor_id: int, today: date):
 
 
 def expected_rows(session, tree, ancestor_id: int) -> dict[str, tuple]:
-    """Per person: status, soonest active run and active cycle PV, the long way."""
+    """Per person: status, soonest active run and the cycle PV of the active standing orders
+    due that day, the long way."""
     sponsors = {pid: (person.sponsor_id if pid != 1 else None) for pid, person in tree.items()}
     rows = {}
     for person_id in descendants(sponsors, ancestor_id):
@@ -149,9 +150,10 @@ def expected_rows(session, tree, ancestor_id: int) -> dict[str, tuple]:
             AutoshipProfile.user_id == person_id)).all()
         active = [p for p in profiles if p.status == ProfileStatus.ACTIVE]
         status = min((p.status for p in profiles), key=RANKED.index, default="none")
+        soonest = min((p.next_run_date for p in active), default=None)
         rows[tree[person_id].member_number] = (
-            status, min((p.next_run_date for p in active), default=None),
-            sum((line.pv for p in active for line in priced_items(p)[0]), Decimal("0.00")))
+            status, soonest, sum((line.pv for p in active if p.next_run_date == soonest
+                                  for line in priced_items(p)[0]), Decimal("0.00")))
     return rows
 
 

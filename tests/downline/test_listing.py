@@ -39,12 +39,25 @@ def test_one_row_per_person_with_their_best_status_soonest_date_and_active_pv(se
     assert numbers(page) == IN_TREE_ORDER and page.next_cursor is None
     assert {n: r.status for n, r in by_number.items()} == {
         "M100": "paused", "M11": "active", "M111": "payment_failed", "M1111": "active"}
-    # Two active profiles: the soonest date, and the PV of both (2 + 3 eaches at 8 PV).
+    # Two active profiles, in 3 and in 20 days: the soonest date, and the PV that date ships
+    # (3 eaches at 8 PV), not both runs added as if they shipped together.
     assert by_number["M1111"].next_run == today + timedelta(days=3)
-    assert by_number["M1111"].pv == Decimal("40.00")
+    assert by_number["M1111"].pv == Decimal("24.00")
     assert by_number["M100"].pv == 0 and by_number["M100"].next_run is None
     assert [r.level for r in page.rows] == [1, 1, 2, 2]
     assert by_number["M1111"].sponsor_number == "M11"
+
+
+def test_pv_next_run_adds_the_standing_orders_that_share_the_soonest_date(session, redis, team):
+    from tests.downline.conftest import give_autoship
+
+    today = company_today()
+    m1111 = team.people[1111]
+    give_autoship(session, redis, m1111, team.product, quantity=1, first=today + timedelta(days=3))
+    rows = {r.member_number: r for r in team_page(session, team.people[1], TeamFilters()).rows}
+    exported = {r.member_number: r for r in team_rows(session, team.people[1], TeamFilters())}
+    assert rows["M1111"].pv == exported["M1111"].pv == Decimal("32.00")  # (3 + 1) eaches at 8 PV
+    assert rows["M11"].pv == exported["M11"].pv == Decimal("16.00")
 
 
 def test_people_without_a_profile_show_none_and_outsiders_never_show(session, team):

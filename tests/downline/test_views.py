@@ -77,12 +77,15 @@ def test_an_ibo_outside_the_downline_sees_only_their_own_team(client, team, url)
 def test_the_list_shows_one_row_per_person_with_level_sponsor_status_next_run_and_pv(
         client, team_on_march_1st):
     log_in(client, team_on_march_1st.people[1])
-    assert shown_in_list(get(client, "/team/autoships").get_data(as_text=True)) == [
+    page = get(client, "/team/autoships").get_data(as_text=True)
+    assert shown_in_list(page) == [
         ["1", "M100", "M1", "Paused", "—", "—", "—"],
         ["1", "M11", "M1", "Active", "Mar 6, 2027", "16.00", "—"],
         ["2", "M111", "M11", "Payment failed", "—", "—", "—"],
-        ["2", "M1111", "M11", "Active", "Mar 4, 2027", "40.00", "—"],  # both active: 2 + 3 eaches
+        # Two active: Mar 4 ships 3 eaches (24 PV); the one on the 21st is not added in.
+        ["2", "M1111", "M11", "Active", "Mar 4, 2027", "24.00", "—"],
     ]
+    assert ">PV next run</abbr></th>" in page and "PV per run" not in page
 
 
 def test_the_list_filtered_by_status_and_sorted_by_next_run(client, team_on_march_1st):
@@ -155,12 +158,12 @@ def test_the_csv_has_the_rows_and_values_of_the_list(client, team_on_march_1st):
         'attachment; filename="downline-autoships-M1-2027-03-01.csv"')
     lines = [row[:1] + row[3:] for row in csv.reader(io.StringIO(response.get_data(as_text=True)))]
     assert lines == [
-        ["member_number", "level", "sponsor", "autoship_status", "next_run_date", "cycle_pv",
+        ["member_number", "level", "sponsor", "autoship_status", "next_run_date", "pv_next_run",
          "days_since_last_order"],
         ["M100", "1", "M1", "paused", "", "0.00", ""],
         ["M11", "1", "M1", "active", "2027-03-06", "16.00", ""],
         ["M111", "2", "M11", "payment_failed", "", "0.00", ""],
-        ["M1111", "2", "M11", "active", "2027-03-04", "40.00", ""],
+        ["M1111", "2", "M11", "active", "2027-03-04", "24.00", ""],
     ]
 
 
@@ -241,7 +244,7 @@ def test_csv_streams_every_matching_row(client, team):
     assert "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert sorted(r["member_number"] for r in rows) == ["M11", "M1111", "M121"]
-    assert {r["member_number"]: r["cycle_pv"] for r in rows}["M1111"] == "40.00"
+    assert {r["member_number"]: r["pv_next_run"] for r in rows}["M1111"] == "24.00"
 
 
 def test_csv_cells_never_become_formulas(client, session, team):
