@@ -14,6 +14,7 @@ from portal.addresses.services import address_book
 from portal.autoship import (calendar_tokens, creation, items, lifecycle, profiles, queries,
                               schedule_changes, shipping_now)
 from portal.autoship.calendar_feed import build_feed
+from portal.links import site_url
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
                                    NextDateForm, PauseForm, RenameForm, ScheduleForm, SubscribeForm)
 from portal.autoship.models import AutoshipProfile
@@ -306,7 +307,7 @@ def ship_now(profile_id: int):
     return act(profile_id, lambda p: shipping_now.ship_now(
         db.session, user=current_user, profile=p, gateway=gateway_for(),
         shipping=shipping_rule(current_app.config), today=company_today(),
-        base_url=current_app.config["BASE_URL"], offered=offered),
+        base_url=site_url(), offered=offered),
         lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
 
 
