@@ -44,11 +44,11 @@ def test_no_page_of_the_tour_is_wider_than_a_phone(who, session, redis, new_cont
     for name, url, status in visits:
         response = page.goto(url)
         assert response.status == status, f"{name} ({url}): HTTP {response.status}"
+        shoot(page, name)
         width = page.evaluate("() => document.documentElement.scrollWidth")
         if width > PHONE["width"]:
             culprits = page.evaluate(OVERFLOWING, PHONE["width"])
             too_wide.append(f"{name} ({url}): {width}px wide; " + "; ".join(culprits))
-            shoot(page, f"too-wide-{name}")
         # What scrolls sideways instead (a wide table) can be reached and scrolled by keyboard.
         if stuck := failing(axe_violations(page, rules=["scrollable-region-focusable"])):
             too_wide.append(f"{name} ({url}): a scrolling region the keyboard cannot reach:\n"
