@@ -55,8 +55,7 @@ NAVIGATION = (  # (endpoint, label, who may see it)
     ("catalog.index", "Shop", {"member", "ibo"}),
     ("orders.history", "Orders", {"member", "ibo"}),
     ("autoship.index", "Autoship", {"member", "ibo"}),
-    ("genealogy.downline", "Downline", {"ibo"}),
-    ("downline.autoships", "Team", {"ibo"}),
+    ("downline.autoships", "Your team", {"ibo"}),  # the whole downline is one of its tabs
     ("addresses.index", "Addresses", {"member", "ibo"}),
     ("payments.wallet", "Wallet", {"member", "ibo"}),
     ("oneclick.devices", "1-Click", {"member", "ibo"}),

@@ -475,13 +475,13 @@ def test_an_admin_lands_on_operations(client, session):
 
 NAVIGATION = {
     "member": ({"Shop", "Orders", "Addresses", "Wallet", "Cart", "Log out"},
-               {"Downline", "Operations", "Members", "Products", "All orders", "Outbox", "Log in"}),
-    "ibo": ({"Shop", "Orders", "Downline", "Addresses", "Wallet", "Cart", "Log out"},
-            {"Operations", "Members", "Products", "All orders", "Outbox", "Log in"}),
+               {"Your team", "Operations", "Members", "Products", "All orders", "Outbox", "Log in"}),
+    "ibo": ({"Shop", "Orders", "Your team", "Addresses", "Wallet", "Cart", "Log out"},
+            {"Downline", "Team", "Operations", "Members", "Products", "All orders", "Outbox", "Log in"}),
     "admin": ({"Operations", "Members", "Products", "All orders", "Outbox", "Log out"},
-              {"Cart", "Downline", "Shop", "Wallet", "Addresses", "Orders", "Log in"}),
+              {"Cart", "Your team", "Shop", "Wallet", "Addresses", "Orders", "Log in"}),
     None: ({"Shop", "Log in", "Join"},
-           {"Cart", "Downline", "Operations", "Wallet", "Addresses", "Orders", "Log out"}),
+           {"Cart", "Your team", "Operations", "Wallet", "Addresses", "Orders", "Log out"}),
 }
 
 

@@ -129,8 +129,16 @@ def test_the_tree_shows_direct_recruits_with_their_status_and_opens_one_level_at
     log_in(client, team.people[1])
     log_in(htmx, team.people[1])
     page = content(get(client, "/team/tree").get_data(as_text=True))
-    assert "M100 Paused" in page and "M11 · IBO Active Show 2 recruits" in page
+    assert "M100 Paused" in page and "M11 · IBO Active 2 recruits" in page
     assert "M1111" not in page
+    # M11's branch is a closed disclosure that loads the recruits the first time it opens (and
+    # holds a link to them without JavaScript), so it can be closed and opened again.
+    branch = re.search(r'<li id="node-M11">.*?<details class="tree-branch">(.*?)</details>',
+                       get(client, "/team/tree").get_data(as_text=True), re.S).group(1)
+    m11 = team.people[11]
+    assert text(branch.split("</summary>")[0]) == f"2 recruits of {m11.first_name} {m11.last_name}"
+    assert 'hx-get="/team/tree/M11"' in branch and 'hx-trigger="toggle once from:closest details"' in branch
+    assert '<a href="/team/tree/M11">' in branch
     fragment = get(htmx, "/team/tree/M11").get_data(as_text=True)
     assert "<html" not in fragment
     assert "M111 Payment failed" in text(fragment) and "M1111 · IBO Active" in text(fragment)
@@ -165,6 +173,24 @@ def test_the_csv_has_the_rows_and_values_of_the_list(client, team_on_march_1st):
         ["M111", "2", "M11", "payment_failed", "", "0.00", ""],
         ["M1111", "2", "M11", "active", "2027-03-04", "24.00", ""],
     ]
+
+
+def tabs(page: str) -> list[tuple[str, str, bool]]:
+    """The team's tabs: (label, link, whether it is the current page)."""
+    nav = re.search(r'<nav class="subnav" aria-label="Team">(.*?)</nav>', page, re.S).group(1)
+    return [(text(label), href, "aria-current" in rest)
+            for href, rest, label in re.findall(r'<a href="([^"]*)"([^>]*)>(.*?)</a>', nav, re.S)]
+
+
+def test_everyone_in_the_downline_is_a_tab_of_the_team_pages(client, team):
+    log_in(client, team.people[1])
+    expected = [("Autoships", "/team/autoships"), ("Totals and forecast", "/team/totals"),
+                ("Needs attention", "/team/attention"), ("Tree", "/team/tree"),
+                ("Everyone", "/downline/")]
+    for url in ("/team/tree", "/downline/"):
+        shown = tabs(get(client, url).get_data(as_text=True))
+        assert [(label, href) for label, href, _ in shown] == expected
+        assert [href for _, href, current in shown if current] == [url]
 
 
 @pytest.mark.parametrize("url", LISTS + PEOPLE + [CSV])

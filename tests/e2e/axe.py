@@ -20,12 +20,13 @@ def axe_source() -> str:
     return path.read_text()
 
 
-def axe_violations(page) -> list[dict]:
+def axe_violations(page, rules: list[str] | None = None) -> list[dict]:
     """Runs axe-core on the page (evaluated through the DevTools protocol, which the portal's
-    CSP does not govern) and returns its violations."""
+    CSP does not govern) and returns its violations: of every rule, or of ``rules`` only."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(axe_source())
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    options = {"resultTypes": ["violations"], **({"runOnly": rules} if rules else {})}
+    result = page.evaluate("async (options) => await axe.run(document, options)", options)
     return result["violations"]
 
 

@@ -144,23 +144,29 @@ def test_the_tour_urls_are_the_pages_they_claim(app, session, redis):
         assert endpoint == page.endpoint, page
 
 
-@pytest.mark.browser
-@pytest.mark.slow
-@pytest.mark.parametrize("who", ["anonymous", "member", "ibo", "admin"])
-def test_every_page_passes_axe(who, session, redis, new_context, live_server, shoot):
+def start_tour(who, session, redis, new_context, live_server, **context_options):
+    """A browser page logged in as ``who`` of tests/world.py, and the (name, url, status) of
+    every page of the tour that ``who`` visits, error pages included."""
     world = build_world(session, redis)
     visits = [(p.endpoint, p.path(world), 200) for p in PAGES if p.who == who]
     visits += [(f"error {status}", url, status) for role, url, status in ERROR_PAGES if role == who]
     person = world.persona(PERSONA[who])
     email, oneclick_token = person and person.email, world.of(world.owner).client_token
     hand_over(session)
-    context = new_context()
+    context = new_context(**context_options)
     if who == "member":  # this browser has 1-Click on for the owner
         context.add_cookies([{"name": COOKIE_NAME, "value": oneclick_token, "url": live_server}])
     page = context.new_page()
     if email:
         log_in(page, email)
+    return page, visits
 
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("who", ["anonymous", "member", "ibo", "admin"])
+def test_every_page_passes_axe(who, session, redis, new_context, live_server, shoot):
+    page, visits = start_tour(who, session, redis, new_context, live_server)
     problems = []
     for name, url, status in visits:
         response = page.goto(url)

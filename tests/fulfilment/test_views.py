@@ -184,6 +184,17 @@ def test_a_bad_receipt_is_refused_beside_its_field(admin, session, data, message
     assert session.scalar(select(func.count()).select_from(InventoryReceipt)) == 0
 
 
+def test_expected_arrivals_head_each_column_with_its_own_name(admin, session):
+    expected(session, product(session, 0), 10, company_today() + timedelta(days=4), reference="PO-77")
+    page = text_of(admin.get(INVENTORY))
+    arrivals = page[page.index('<div id="arrivals">'):]
+    head = re.search(r"<thead>(.*?)</thead>", arrivals, re.S).group(1)
+    headings = [" ".join(re.sub(r"<[^>]+>", " ", cell).split())
+                for cell in re.findall(r"<th\b[^>]*>(.*?)</th>", head, re.S)]
+    assert headings == ["Purchase order", "Supplier", "Due date", "SKU", "Product",
+                        "Eaches expected", "Eaches received", "Receive"]
+
+
 def test_an_expected_arrival_through_the_form(admin, session):
     soap = product(session, 0)
     on = company_today() + timedelta(days=8)
