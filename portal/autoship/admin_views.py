@@ -13,7 +13,7 @@ from portal.autoship import queries
 from portal.autoship.engine import EngineRules
 from portal.autoship.forecast import ForecastRefused, forecast
 from portal.autoship.models import AutoshipProfile, AutoshipRun
-from portal.autoship.profiles import AutoshipRules
+from portal.autoship.profiles import AutoshipRules, describe_rule
 from portal.autoship.runs import attempt_summaries, retry_failed_chunks, start_and_enqueue
 from portal.clock import company_today
 from portal.errors import NotFound
@@ -149,7 +149,7 @@ def profiles():
     page = paginate(db.session, queries.every_profile(member_number=number),
                     page_number(request.args.get("page")),
                     current_app.config["ADMIN_PAGE_SIZE"], scalars=False)
-    return render("autoship/admin/profiles.html", page=page, member=number)
+    return render("autoship/admin/profiles.html", page=page, member=number, describe_rule=describe_rule)
 
 
 @bp.get("/profiles/<int:profile_id>")

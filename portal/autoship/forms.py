@@ -2,21 +2,24 @@ from __future__ import annotations
 
 from portal.forms import DateField, IntegerField, PlainTextForm
 from portal.ids import coerce_id
-from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms import HiddenField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.autoship import schedule_kinds as kinds
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.rule_text import WEEKDAY_CODES, WEEKDAY_NAMES
 
 UNIT_CHOICES = [SelectChoice("each", "Each"), SelectChoice("case", "Case"), SelectChoice("lot", "Lot")]
 KIND_CHOICES = [
-    SelectChoice("every_weeks", "Every N weeks"),
-    SelectChoice("every_months", "Every N months (on the first date's day)"),
-    SelectChoice("monthly_day", "Monthly on a day of the month"),
-    SelectChoice("monthly_weekday", "Monthly on a weekday (e.g. 2nd Tuesday)"),
-    SelectChoice("every_days", "Every N days"),
-    SelectChoice("rrule", "Custom rule (RFC 5545 RRULE)"),
+    SelectChoice(kinds.EVERY_WEEKS, "Every N weeks, on chosen weekdays"),
+    SelectChoice(kinds.EVERY_MONTHS, "Every N months, on the first date's day"),
+    SelectChoice(kinds.MONTHLY_DAY, "Monthly on a day of the month (e.g. the 15th)"),
+    SelectChoice(kinds.MONTHLY_WEEKDAY, "Monthly on a weekday (e.g. the 2nd Tuesday)"),
+    SelectChoice(kinds.MONTHLY_WORKDAY, "Monthly on a working day (e.g. the last weekday)"),
+    SelectChoice(kinds.EVERY_DAYS, "Every N days"),
+    SelectChoice(kinds.CUSTOM, "Custom rule (RFC 5545 RRULE)"),
 ]
 NTH_CHOICES = [SelectChoice(str(n), label) for n, label in (
     (1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (-1, "last"))]
@@ -25,37 +28,51 @@ REGULARITY_CHOICES = [SelectChoice("calendar", "Calendar: keep to the pattern"),
                       SelectChoice("rolling", "Rolling: count from my last order")]
 
 
+class WeekdayBoxes(SelectMultipleField):
+    """Weekdays as a row of checkboxes; none ticked is a choice too (the first date's weekday)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class ScheduleFields(PlainTextForm):
-    kind = SelectField("Repeat", choices=KIND_CHOICES, default="every_months")
+    kind = SelectField("Repeat", choices=KIND_CHOICES, default=kinds.EVERY_MONTHS)
     interval = IntegerField("Every", default=1, validators=[
         Optional(), NumberRange(min=1, max=366, message="Enter a number from 1 to 366.")])
     day = IntegerField("Day of the month", default=1, validators=[
         Optional(), NumberRange(min=1, max=31, message="Enter a day from 1 to 31 (29-31: or the month's last day).")])
     nth = SelectField("Which", choices=NTH_CHOICES, default="1")
     weekday = SelectField("Weekday", choices=WEEKDAY_CHOICES, default="MO")
+    weekdays = WeekdayBoxes("On", choices=WEEKDAY_CHOICES, default=())
     rrule = StringField("RRULE", validators=[Optional(), Length(max=200)])
     regularity = RadioField("Regularity", choices=REGULARITY_CHOICES, default="calendar")
     first_date = DateField("First (or next) date", validators=[
         InputRequired("Choose the date of the first shipment.")])
 
+    def choice(self) -> kinds.ScheduleChoice:
+        """The schedule kind and the values of its fields, as typed."""
+        return kinds.ScheduleChoice(
+            self.kind.data, interval=self.interval.data or 1, day=self.day.data or 0,
+            nth=int(self.nth.data or 1), weekday=self.weekday.data or "MO",
+            weekdays=tuple(self.weekdays.data or ()), rrule=self.rrule.data or "")
+
     def rule(self) -> Recurrence:
         """The recurrence these fields describe; ValueError with a readable message if none."""
-        kind, interval = self.kind.data, self.interval.data or 1
-        if kind == "every_days":
-            return Recurrence.every(interval, "days")
-        if kind == "every_weeks":
-            return Recurrence.every(interval, "weeks")
-        if kind == "every_months":
-            return Recurrence.every(interval, "months")
-        if kind == "monthly_day":
-            if not self.day.data:
-                raise ValueError("Enter the day of the month.")
-            return Recurrence.monthly(self.day.data, interval=interval)
-        if kind == "monthly_weekday":
-            return Recurrence.monthly_weekday(int(self.nth.data), self.weekday.data, interval=interval)
-        if kind == "rrule":
-            return Recurrence.parse(self.rrule.data or "")
-        raise ValueError("Choose how often it repeats.")
+        if self.kind.data == kinds.MONTHLY_DAY and not self.day.data:
+            raise ValueError("Enter the day of the month.")
+        return self.choice().rule()
+
+
+def schedule_fields_for(rrule: str) -> dict:
+    """The editor's field values for a stored rule: its own kind and values, so the editor
+    reopens speaking the rule's words; the RRULE text is kept for "Custom" (also when the
+    stored text no longer parses, so the person sees it and can replace it)."""
+    try:
+        choice = kinds.choice_for(Recurrence.parse(rrule))
+    except ValueError:
+        return {"kind": kinds.CUSTOM, "rrule": rrule}
+    return {"kind": choice.kind, "interval": choice.interval, "day": choice.day, "nth": str(choice.nth),
+            "weekday": choice.weekday, "weekdays": list(choice.weekdays), "rrule": str(choice.rule())}
 
 
 class ScheduleForm(ScheduleFields):

@@ -16,7 +16,8 @@ from portal.autoship import (calendar_tokens, creation, items, lifecycle, profil
 from portal.autoship.calendar_feed import build_feed
 from portal.links import site_url
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
-                                   NextDateForm, PauseForm, RenameForm, ScheduleForm, SubscribeForm)
+                                   NextDateForm, PauseForm, RenameForm, ScheduleFields, ScheduleForm,
+                                   SubscribeForm, schedule_fields_for)
 from portal.autoship.models import AutoshipProfile
 from portal.catalog.models import Product
 from portal.clock import company_today
@@ -26,10 +27,11 @@ from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for, wallet
 from portal.roles import shopper_required
-from portal.templating import render
+from portal.templating import render, render_fragment
 from portal.unit_of_work import refusal
 
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
+SHOW_FIELDS = "show_fields"  # the schedule editor's button that re-renders it for the kind chosen
 
 
 def _rules() -> profiles.AutoshipRules:
@@ -60,16 +62,17 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
     delivery = forms.pop("delivery", None) or DeliveryForm(formdata=None, obj=profile)
     _delivery_choices(delivery)
     delivery.card_id.data = delivery.card_id.data or profile.payment_method_id
+    schedule_open = "schedule" in forms  # a schedule typed and sent back: keep the editor open
     schedule = forms.pop("schedule", None) or ScheduleForm(
         formdata=None, first_date=max(profile.next_run_date or today, today), regularity=profile.regularity,
-        kind="rrule", rrule=profile.rrule)
+        **schedule_fields_for(profile.rrule))
     add_item = forms.pop("add_item", None) or ItemForm(formdata=None)
     add_item.product_id.choices = _product_choices()
     return render("autoship/profile.html", "autoship/_profile.html", status=status, error=error,
                   summary=queries.summarize(profile, today, _rules(), shipping_rule(current_app.config)),
                   history=queries.history(db.session, profile),
                   orders=queries.recent_orders(db.session, profile), today=today,
-                  delivery=delivery, schedule=schedule, add_item=add_item,
+                  delivery=delivery, schedule=schedule, schedule_open=schedule_open, add_item=add_item,
                   next_date=forms.pop("next_date", None) or NextDateForm(formdata=None),
                   pause=forms.pop("pause", None) or PauseForm(formdata=None),
                   rename=forms.pop("rename", None) or RenameForm(formdata=None, name=profile.name),
@@ -133,6 +136,8 @@ def new():
         product_id = parse_id(request.args.get("product"))
         if product_id is not None:
             form.product_id.data = product_id
+    elif SHOW_FIELDS in request.form:  # another kind of schedule chosen without JavaScript
+        return render("autoship/new.html", form=form)
     if form.validate_on_submit():
         with refusal(form):
             try:
@@ -181,6 +186,18 @@ def preview():
                   description=form.rule().describe(form.first_date.data))
 
 
+@bp.get("/schedule-fields")
+@login_required
+@shopper_required
+def schedule_fields():
+    """The fields of the kind of schedule just chosen, for the editor to swap in; the values
+    already typed carry over. Saving nothing, it validates nothing."""
+    form = ScheduleFields(request.args, meta={"csrf": False})
+    response = render_fragment("autoship/_schedule_kind_fields.html", form=form)
+    response.headers["HX-Trigger-After-Settle"] = "scheduleFieldsShown"  # the preview follows
+    return response
+
+
 @bp.get("/<int:profile_id>")
 @login_required
 @shopper_required
@@ -224,6 +241,8 @@ def remove_item(profile_id: int, item_id: int):
 @shopper_required
 def change_schedule(profile_id: int):
     form = ScheduleForm()
+    if SHOW_FIELDS in request.form:  # another kind chosen without JavaScript: show its fields
+        return render_profile(profile_id, schedule=form)
 
     def change(p):
         try:

@@ -10,8 +10,10 @@ import re
 import pytest
 from sqlalchemy import event
 
+from portal.autoship.recurrence import Recurrence
 from portal.extensions import db
 from tests.conftest import log_in
+from tests.downline.conftest import give_autoship
 from tests.factories import make_admin, make_user
 
 LISTS = ["/team/autoships", "/team/autoships?sort=next&status=active", "/team/totals",
@@ -365,3 +367,16 @@ def test_navigation_shows_team_to_ibos_only(client, session, team):
     other = client.application.test_client()
     log_in(other, member)
     assert 'href="/team/autoships"' not in other.get("/shop/").get_data(as_text=True)
+
+
+def test_the_person_page_and_the_team_lists_name_schedules_in_words(client, session, redis, team):
+    person = team.people[1111]
+    give_autoship(session, redis, person, team.product, rule=Recurrence.weekly("MO", "TH", interval=3))
+    give_autoship(session, redis, person, team.product, rule=Recurrence.monthly(31))
+    session.commit()
+    log_in(client, team.people[1])
+    shown = content(get(client, f"/team/people/{person.member_number}").get_data(as_text=True))
+    assert "Every 3 weeks on Monday and Thursday" in shown
+    assert "Monthly on day 31 (or the last day of shorter months)" in shown
+    for url in [*LISTS, f"/team/people/{person.member_number}"]:
+        assert "FREQ=" not in get(client, url).get_data(as_text=True), url

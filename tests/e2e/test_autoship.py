@@ -42,7 +42,11 @@ def test_a_cart_becomes_an_autoship_that_is_edited_skipped_and_shipped_now(
     page.get_by_role("row", name=re.compile("Vitamin D")).get_by_role("button", name="Update").click()
     expect(said(page, "Item updated.")).to_be_visible()
     page.get_by_text("Change the schedule").click()
-    page.get_by_label("Repeat").select_option(label="Every N weeks")
+    # The editor opens on the current rule in words, and shows the RRULE only under "Custom".
+    expect(page.get_by_label("Repeat")).to_have_value("every_months")
+    expect(page.get_by_label("RRULE")).to_have_count(0)
+    page.get_by_label("Repeat").select_option(label="Every N weeks, on chosen weekdays")
+    expect(page.get_by_role("group", name="On")).to_be_visible()  # the weeks' fields, swapped in
     page.get_by_label("Every", exact=True).fill("2")
     page.get_by_label("Every", exact=True).press("Tab")
     expect(page.locator("#schedule-preview")).to_contain_text("Every 2 weeks")
@@ -51,6 +55,9 @@ def test_a_cart_becomes_an_autoship_that_is_edited_skipped_and_shipped_now(
     page.get_by_role("button", name="Save schedule").click()
     expect(said(page, "Schedule changed.")).to_be_visible()
     expect(page.get_by_role("heading", level=1).locator("xpath=following-sibling::p")).to_contain_text("Every 2 weeks")
+    page.get_by_text("Change the schedule").click()
+    expect(page.get_by_label("Repeat")).to_have_value("every_weeks")  # reopens as what was saved
+    expect(page.get_by_label("Every", exact=True)).to_have_value("2")
     assert count(AutoshipItem, AutoshipItem.quantity == 5) == 1
 
     # Skips the next date: it moves to "Skipped", and can be undone there.

@@ -135,6 +135,7 @@ PAGE_PERSONAS = {
     "cart.view": _OWNER, "cart.badge": _OWNER, "checkout.start": _OWNER,
     "orders.history": _OWNER, "orders.detail": _OWNER, "orders.confirmation": _OWNER,
     "autoship.index": _OWNER, "autoship.new": _OWNER, "autoship.preview": _OWNER,
+    "autoship.schedule_fields": _OWNER,
     "autoship.profile": _OWNER,
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
@@ -153,8 +154,9 @@ BROWSER_PAGES = {"oneclick.placed", "oneclick.order", "catalog.product", "catalo
 COMMON_PARAMETERS = ("page", "q", "cursor", "after", "next", "as", "size", "status", "sort", "level",
                      "kind", "role", "panel", "product", "sponsor", "next_from", "next_to")
 EXTRA_PARAMETERS = {
-    "autoship.preview": ("kind", "interval", "day", "nth", "weekday", "rrule", "regularity",
+    "autoship.preview": ("kind", "interval", "day", "nth", "weekday", "weekdays", "rrule", "regularity",
                          "first_date"),
+    "autoship.schedule_fields": ("kind", "interval", "day", "nth", "weekday", "weekdays", "rrule"),
     "autoship_admin.forecast_page": ("from", "to"),
 }
 

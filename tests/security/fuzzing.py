@@ -211,8 +211,9 @@ def known_values(world: World) -> Known:
         "next": ["/autoship/", "//evil.example/", "/\tevil.example"],
         "product": [str(world.product.id)], "level": ["1", "2"], "size": ["1", "200", "201"],
         "next_from": days[:3], "next_to": days[3:], "first_date": days,
-        "kind": ["every_weeks", "every_months", "monthly_day", "monthly_weekday", "every_days", "rrule"],
-        "nth": ["1", "-1"], "weekday": ["MO", "FR"], "regularity": ["calendar", "rolling"],
+        "kind": ["every_weeks", "every_months", "monthly_day", "monthly_weekday", "monthly_workday",
+                 "every_days", "rrule"],
+        "nth": ["1", "-1"], "weekday": ["MO", "FR"], "weekdays": ["MO", "TH"], "regularity": ["calendar", "rolling"],
     }
     things = world.of(world.other)
     foreign = tuple(str(i) for i in dict.fromkeys((
