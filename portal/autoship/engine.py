@@ -37,7 +37,7 @@ from portal.autoship.chunk_statement import SKIP_NOTE, array_literal, chunk_stat
 from portal.autoship.models import (AutoshipEvent, AutoshipOccurrence, AutoshipProfile, AutoshipRun,
                                     AutoshipRunAttempt, AutoshipRunChunk, AutoshipSkip,
                                     ProfileStatus, Regularity, RunStatus)
-from portal.autoship.profiles import record, schedule_of
+from portal.autoship.profiles import kept_on_resume, last_ordered_dates, record, schedule_of
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.clock import utcnow
@@ -169,13 +169,16 @@ def unfinished_chunks(session: Session, run_id: int) -> list[int]:
 
 def resume_paused(session: Session, as_of: date) -> int:
     """Paused profiles whose automatic resume date has come are active again, their next
-    run the first scheduled date on or after that resume date."""
+    run the first scheduled date on or after that resume date and after the last date
+    already ordered for (the rule of every resume, ``Schedule.next_after_change``)."""
     profiles = list(session.scalars(select(AutoshipProfile).where(
         AutoshipProfile.status == ProfileStatus.PAUSED, AutoshipProfile.paused_until <= as_of)
         .with_for_update()))
+    ordered = last_ordered_dates(session, [profile.id for profile in profiles])
     for profile in profiles:
         try:
-            next_run = schedule_of(profile).first_on_or_after(profile.paused_until)
+            next_run = schedule_of(profile).next_after_change(
+                profile.paused_until, ordered.get(profile.id), kept_on_resume(profile))
         except UnplannableSchedule as error:
             reason = f"Its schedule cannot be planned: {error}."
             profile.status, profile.set_aside_reason = ProfileStatus.UNPLANNABLE, reason[:300]

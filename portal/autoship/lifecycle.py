@@ -12,11 +12,10 @@ from portal.addresses.models import Address
 from portal.addresses.services import owned_address
 from portal.autoship.items import lock_prices
 from portal.autoship.models import (OUT_OF_STOCK_WORDS, PRICE_POLICY_WORDS, SHIPPING_METHODS,
-                                    AutoshipProfile, OutOfStockPolicy, PricePolicy, ProfileStatus,
-                                    Regularity)
+                                    AutoshipProfile, OutOfStockPolicy, PricePolicy, ProfileStatus)
 from portal.autoship.profiles import (AutoshipError, AutoshipRules, check_first_date,
-                                      check_open_for_changes, checked_name, lock_profile, planning,
-                                      record, schedule_of)
+                                      check_open_for_changes, checked_name, kept_on_resume,
+                                      lock_profile, next_run_after_change, planning, record)
 from portal.autoship.volume import refresh_cycle_pv
 from portal.clock import utcnow
 from portal.payments.models import PaymentMethod
@@ -41,17 +40,16 @@ def pause(session: Session, *, user: User, profile: AutoshipProfile, resume_on: 
 
 def resume(session: Session, *, user: User | None, profile: AutoshipProfile, today: date) -> None:
     """Back to active (from paused, payment failed or cancelled): the next run is the first
-    scheduled date after today."""
+    scheduled date after today and after the last date already ordered for (a paused calendar
+    profile keeps its next date if that is still open)."""
     lock_profile(session, profile)
     if profile.status == ProfileStatus.ACTIVE:
         raise AutoshipError("This standing order is already active.")
     if not profile.items:
         raise AutoshipError("Add an item before reactivating this standing order.")
     with planning(profile):
-        next_run = schedule_of(profile).first_on_or_after(today + timedelta(days=1))
-    if profile.regularity == Regularity.CALENDAR and profile.next_run_date \
-            and profile.next_run_date > today and profile.status == ProfileStatus.PAUSED:
-        next_run = profile.next_run_date
+        next_run = next_run_after_change(session, profile, today + timedelta(days=1),
+                                         kept=kept_on_resume(profile))
     if next_run is None:
         raise AutoshipError("This schedule has no more dates; choose a new schedule first.")
     previous = profile.status

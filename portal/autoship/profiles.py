@@ -11,14 +11,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
-from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, ProfileStatus
+from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipProfile, ProfileStatus,
+                                    Regularity)
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.errors import DomainError, NotFound
+from portal.orders.models import Order
 from portal.orders.pricing import PricedLine
 from portal.orders.rules import unit_amount
 
@@ -77,6 +79,33 @@ def owned_profile(session: Session, user: User, profile_id: int) -> AutoshipProf
 def schedule_of(profile: AutoshipProfile) -> Schedule:
     return Schedule.of(profile.rrule, profile.anchor_date, profile.regularity,
                        (skip.skip_date for skip in profile.skips))
+
+
+def last_ordered_dates(session: Session, profile_ids) -> dict[int, date]:
+    """The last date each profile has an order for (any order, whatever became of it: the
+    date is taken, one order per profile and date); profiles with none are left out."""
+    return dict(session.execute(
+        select(Order.autoship_profile_id, func.max(Order.autoship_due_date))
+        .where(Order.autoship_profile_id.in_(list(profile_ids)))
+        .group_by(Order.autoship_profile_id)).all())
+
+
+def next_run_after_change(session: Session, profile: AutoshipProfile, earliest: date,
+                          kept: date | None = None) -> date | None:
+    """The one rule for the next date after a change of status or schedule, as the profile
+    stands (``Schedule.next_after_change``): the first date of its schedule on or after
+    ``earliest`` after the last date it has an order for. UnplannableSchedule if the schedule
+    cannot say; None when it has no such date."""
+    last_ordered = last_ordered_dates(session, [profile.id]).get(profile.id)
+    return schedule_of(profile).next_after_change(earliest, last_ordered, kept)
+
+
+def kept_on_resume(profile: AutoshipProfile) -> date | None:
+    """The date a paused calendar profile goes back to when it resumes, if still open: its
+    next date as it was (possibly moved once). Other statuses start afresh from the schedule."""
+    if profile.status == ProfileStatus.PAUSED and profile.regularity == Regularity.CALENDAR:
+        return profile.next_run_date
+    return None
 
 
 def describe_rule(profile: AutoshipProfile) -> str:

@@ -90,6 +90,19 @@ class Schedule:
                                      self.skips)
         return found[0] if found else None
 
+    def next_after_change(self, earliest: date, last_ordered: date | None,
+                          kept: date | None = None) -> date | None:
+        """The next date after a change of status or schedule (resume, reactivation, a new
+        schedule, a moved series): the first date on or after ``earliest`` that comes after
+        ``last_ordered``, the last date already ordered for, so that no date is offered twice.
+
+        ``kept`` is a date already chosen for the next shipment (a date moved once, kept
+        through a pause): it stays when it is still open by the same rule."""
+        start = earliest if last_ordered is None else max(earliest, last_ordered + timedelta(days=1))
+        if kept is not None and kept >= start and kept not in self.skips:
+            return kept
+        return self.first_on_or_after(start)
+
     def following(self, ran_on: date) -> date | None:
         """The next date after a run on (or the skip of) ``ran_on``; None when the series ends."""
         if self.regularity == ROLLING:

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipProfile, AutoshipSkip, ProfileStatus, Regularity
 from portal.autoship.profiles import (AlreadyDone, AutoshipError, AutoshipRules, check_first_date,
-                                      check_open_for_changes, describe_rule, lock_profile,
-                                      planning, record, schedule_of)
+                                      check_open_for_changes, describe_rule, last_ordered_dates,
+                                      lock_profile, next_run_after_change, planning, record,
+                                      schedule_of)
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule, UnplannableSchedule, check_schedule
 from portal.clock import utcnow
@@ -37,7 +38,8 @@ def preview(rule: Recurrence, regularity: str, first_date: date, count: int = 6)
 
 def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, rule: Recurrence,
                     regularity: str, first_date: date, today: date, rules: AutoshipRules) -> None:
-    """A new rule, anchored at ``first_date``: the next run is its first date from then on.
+    """A new rule, anchored at ``first_date``: the next run is its first date from then on
+    that comes after the last date already ordered for (``next_run_after_change``).
     Skips stay: they are keyed by date and still apply where the new rule meets them."""
     lock_profile(session, profile)
     check_open_for_changes(profile, today, rules)
@@ -52,6 +54,9 @@ def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, r
     if profile.status in (ProfileStatus.ACTIVE, ProfileStatus.UNPLANNABLE):
         # A profile the engine set aside runs again once it has a schedule it can plan.
         profile.status, profile.set_aside_reason = ProfileStatus.ACTIVE, None
+    next_run = _next_open(session, profile, next_run, "first_date")
+    if profile.status in (ProfileStatus.ACTIVE, ProfileStatus.PAUSED):
+        # A paused one resumes to a date of its new schedule, not of the old one.
         profile.next_run_date = next_run
     session.flush()
     record(session, profile, user, "schedule changed",
@@ -75,16 +80,30 @@ def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, 
     before = profile.next_run_date
     if move_anchor:
         profile.anchor_date = new_date
-        with planning(profile):
-            next_run = schedule_of(profile).first_on_or_after(new_date)
-        if next_run is None:
-            raise AutoshipError("The schedule has no date from then on.", "new_date")
-        profile.next_run_date = next_run
+        profile.next_run_date = _next_open(session, profile, new_date, "new_date")
     else:
+        shipped = last_ordered_dates(session, [profile.id]).get(profile.id)
+        if shipped is not None and new_date <= shipped:
+            raise AutoshipError(f"This standing order already shipped for {shipped:%B %-d, %Y}. "
+                                "Choose a later date.", "new_date")
         profile.next_run_date = new_date
     session.flush()
     record(session, profile, user, "next date moved" + (" for good" if move_anchor else " once"),
            f"{before} → {profile.next_run_date}")
+
+
+def _next_open(session: Session, profile: AutoshipProfile, earliest: date, field: str,
+               kept: date | None = None) -> date:
+    """The next date after this change by the one rule (``next_run_after_change``); refused
+    beside ``field`` when the schedule has none after the dates already ordered for."""
+    with planning(profile):
+        next_run = next_run_after_change(session, profile, earliest, kept=kept)
+    if next_run is None:
+        shipped = last_ordered_dates(session, [profile.id]).get(profile.id)
+        raise AutoshipError(f"The schedule has no date after {shipped:%B %-d, %Y}, the last date "
+                            "this standing order already shipped for." if shipped and shipped >= earliest
+                            else "The schedule has no date from then on.", field)
+    return next_run
 
 
 def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: date, today: date,
@@ -127,8 +146,7 @@ def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: 
     session.flush()
     if profile.status == ProfileStatus.ACTIVE and profile.next_run_date and day < profile.next_run_date:
         with planning(profile):
-            schedule = schedule_of(profile)
-            runs_then = schedule.upcoming(schedule.first_on_or_after(day), 1) == [day]
+            runs_then = next_run_after_change(session, profile, day) == day
         if runs_then:
             check_open_for_changes(profile, today, rules)
             profile.next_run_date = day
