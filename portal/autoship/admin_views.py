@@ -13,7 +13,7 @@ from portal.autoship import queries
 from portal.autoship.engine import EngineRules
 from portal.autoship.forecast import ForecastRefused, forecast
 from portal.autoship.models import AutoshipProfile, AutoshipRun
-from portal.autoship.profiles import AutoshipRules, describe_rule
+from portal.autoship.profiles import AutoshipRules, describe_rule, last_ordered_dates
 from portal.autoship.runs import attempt_summaries, retry_failed_chunks, start_and_enqueue
 from portal.clock import company_today
 from portal.errors import NotFound
@@ -160,6 +160,7 @@ def profile(profile_id: int):
         raise NotFound("No such standing order.")
     rules = AutoshipRules.from_config(current_app.config)
     return render("autoship/admin/profile.html", owner=db.session.get(User, found.user_id),
-                  summary=queries.summarize(found, _today(), rules, shipping_rule(current_app.config)),
+                  summary=queries.summarize(found, _today(), rules, shipping_rule(current_app.config),
+                                            last_ordered=last_ordered_dates(db.session, [found.id]).get(found.id)),
                   history=queries.history(db.session, found, limit=500),
                   orders=queries.recent_orders(db.session, found, limit=50))

@@ -125,6 +125,11 @@ class PauseForm(PlainTextForm):
     resume_on = DateField("Resume automatically on (optional)", validators=[Optional()])
 
 
+class ResumeDateForm(PlainTextForm):
+    resume_on = DateField("Resume automatically on", validators=[
+        InputRequired("Choose the date it resumes on.")])
+
+
 class DeliveryForm(DeliveryFields):
     out_of_stock_policy = SelectField("If an item is out of stock", choices=[
         SelectChoice("backorder", "Ship the rest now, that item when it arrives"),

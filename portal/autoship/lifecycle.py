@@ -13,7 +13,7 @@ from portal.addresses.services import owned_address
 from portal.autoship.items import lock_prices
 from portal.autoship.models import (OUT_OF_STOCK_WORDS, PRICE_POLICY_WORDS, SHIPPING_METHODS,
                                     AutoshipProfile, OutOfStockPolicy, PricePolicy, ProfileStatus)
-from portal.autoship.profiles import (AutoshipError, AutoshipRules, check_first_date,
+from portal.autoship.profiles import (HORIZON_DAYS, AutoshipError, AutoshipRules,
                                       check_open_for_changes, checked_name, kept_on_resume,
                                       lock_profile, next_run_after_change, planning, record)
 from portal.autoship.volume import refresh_cycle_pv
@@ -29,13 +29,33 @@ def pause(session: Session, *, user: User, profile: AutoshipProfile, resume_on: 
         raise AutoshipError("Only an active standing order can be paused.")
     check_open_for_changes(profile, today, rules)
     if resume_on is not None:
-        if resume_on <= today:
-            raise AutoshipError("The resume date must be after today.", "resume_on")
-        check_first_date(resume_on, today)
+        check_resume_date(resume_on, today)
     profile.status, profile.paused_until = ProfileStatus.PAUSED, resume_on
     session.flush()
     record(session, profile, user, "paused",
            f"until {resume_on.isoformat()}" if resume_on else "until resumed")
+
+
+def check_resume_date(resume_on: date, today: date) -> None:
+    """A date a paused standing order resumes on by itself: after today, within the horizon."""
+    if resume_on <= today:
+        raise AutoshipError("The resume date must be after today.", "resume_on")
+    if resume_on > today + timedelta(days=HORIZON_DAYS):
+        raise AutoshipError("Choose a date within the next twelve months.", "resume_on")
+
+
+def change_resume_date(session: Session, *, user: User, profile: AutoshipProfile, resume_on: date,
+                       today: date) -> None:
+    """A paused standing order resumes by itself on another date; its shipments then follow
+    the rule of every resume (``next_run_after_change``)."""
+    lock_profile(session, profile)
+    if profile.status != ProfileStatus.PAUSED:
+        raise AutoshipError("Only a paused standing order has a resume date to change.")
+    check_resume_date(resume_on, today)
+    before, profile.paused_until = profile.paused_until, resume_on
+    session.flush()
+    record(session, profile, user, "resume date changed",
+           f"{before.isoformat() if before else 'until resumed'} → {resume_on.isoformat()}")
 
 
 def resume(session: Session, *, user: User | None, profile: AutoshipProfile, today: date) -> None:

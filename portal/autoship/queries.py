@@ -12,7 +12,7 @@ from portal.accounts.models import User
 from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
 from portal.autoship.schedule import UnplannableSchedule
 from portal.autoship.profiles import (AutoshipRules, changes_closed, days_until_cutoff, describe_rule,
-                                      priced_items, schedule_of)
+                                      kept_on_resume, priced_items, schedule_of)
 from portal.orders.models import Order
 from portal.orders.pricing import ShippingRule, Totals, totals
 
@@ -31,6 +31,9 @@ class ProfileSummary:
     # Why no date of it can be planned (the engine set it aside, or would): shown on every page
     # that shows the profile, with what to do about it. None when it plans fine.
     unplannable: str | None = None
+    # Paused: the date it resumes on by itself (None: when the person resumes it); ``upcoming``
+    # are then the shipments after that resume (after today for a pause without a date).
+    resumes_on: date | None = None
 
 
 def profiles_of(session: Session, user: User) -> list[AutoshipProfile]:
@@ -42,24 +45,33 @@ def profiles_of(session: Session, user: User) -> list[AutoshipProfile]:
 
 
 def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
-              shipping: ShippingRule, count: int = 6) -> ProfileSummary:
+              shipping: ShippingRule, count: int = 6, *,
+              last_ordered: date | None = None) -> ProfileSummary:
+    """What a page shows of a profile. ``last_ordered`` is the last date it has an order for
+    (``last_ordered_dates``): a paused profile's shipments after its resume come after it."""
     lines, problems = priced_items(profile)
     cycle = totals(lines, shipping)
-    upcoming, unplannable = [], None
+    upcoming, unplannable, stale = [], None, frozenset()
     days_to_cutoff = days_until_cutoff(profile, today, rules)
+    resumes_on = profile.paused_until if profile.status == ProfileStatus.PAUSED else None
     if profile.status == ProfileStatus.UNPLANNABLE:
         unplannable = profile.set_aside_reason or "Its schedule cannot be planned."
-    elif profile.status == ProfileStatus.ACTIVE:
+    elif profile.status in (ProfileStatus.ACTIVE, ProfileStatus.PAUSED):
         try:
-            upcoming = schedule_of(profile).upcoming(profile.next_run_date, count)
+            schedule = schedule_of(profile)
+            first = profile.next_run_date if profile.status == ProfileStatus.ACTIVE else \
+                schedule.next_after_change(resumes_on or today + timedelta(days=1), last_ordered,
+                                           kept_on_resume(profile))
+            upcoming = schedule.upcoming(first, count)
+            stale = schedule.stale_skips(today, last_ordered)
         except UnplannableSchedule as error:
             unplannable = f"Its schedule cannot be planned: {error}."
     return ProfileSummary(
         profile=profile,
         description=describe_rule(profile)
         + (" (rolling: counted from the last order)" if profile.regularity == "rolling" else ""),
-        upcoming=upcoming, unplannable=unplannable,
-        skipped=sorted(s.skip_date for s in profile.skips if s.skip_date > today),
+        upcoming=upcoming, unplannable=unplannable, resumes_on=resumes_on,
+        skipped=sorted(s.skip_date for s in profile.skips if s.skip_date > today and s.skip_date not in stale),
         cycle=cycle, problems=problems,
         below_min_pv=bool(lines) and cycle.pv < rules.min_pv,
         days_to_cutoff=days_to_cutoff, changes_closed=changes_closed(days_to_cutoff))

@@ -11,7 +11,7 @@ Skipped dates are exceptions keyed by date; a skipped date never runs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -102,6 +102,25 @@ class Schedule:
         if kept is not None and kept >= start and kept not in self.skips:
             return kept
         return self.first_on_or_after(start)
+
+    def stale_skips(self, after: date, last_ordered: date | None,
+                    start: date | None = None) -> frozenset[date]:
+        """The skipped dates after ``after`` that this schedule would not ship on anyway, so
+        that skipping them means nothing: off the calendar rule, or not after the last date
+        already ordered for. A rolling series has no fixed dates, so its skips are checked
+        against its dates from ``start`` (where it restarts after a change) when given."""
+        plain = replace(self, skips=frozenset())
+        pending = sorted(day for day in self.skips if day > after)
+        if not pending:
+            return frozenset()
+        if self.regularity == ROLLING and start is not None:
+            met, current = set(), start
+            while current is not None and current <= pending[-1]:
+                met.add(current)
+                current = plain.following(current)
+            return frozenset(day for day in pending if day not in met
+                             or (last_ordered is not None and day <= last_ordered))
+        return frozenset(day for day in pending if plain.next_after_change(day, last_ordered) != day)
 
     def following(self, ran_on: date) -> date | None:
         """The next date after a run on (or the skip of) ``ran_on``; None when the series ends."""

@@ -4,6 +4,7 @@ itself is ``portal.autoship.schedule``."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -62,6 +63,7 @@ def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, r
     record(session, profile, user, "schedule changed",
            f"{before} → {rule.describe(first_date)} ({regularity}), next {next_run.isoformat()}"
            + ("; active again" if set_aside else ""))
+    drop_stale_skips(session, user=user, profile=profile, today=today, start=first_date)
 
 
 def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, new_date: date,
@@ -90,6 +92,29 @@ def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, 
     session.flush()
     record(session, profile, user, "next date moved" + (" for good" if move_anchor else " once"),
            f"{before} → {profile.next_run_date}")
+    if move_anchor:
+        drop_stale_skips(session, user=user, profile=profile, today=today, start=new_date)
+
+
+def drop_stale_skips(session: Session, *, user: User | None, profile: AutoshipProfile, today: date,
+                     start: date) -> list[date]:
+    """After the schedule changed (a new rule, a series moved for good, from ``start`` on):
+    the upcoming skips of dates it no longer ships on are dropped, so that none is listed, or
+    "undone", for a shipment that would not happen anyway. Returns the dates dropped."""
+    shipped = last_ordered_dates(session, [profile.id]).get(profile.id)
+    with planning(profile):
+        schedule = schedule_of(profile)
+        restart = replace(schedule, skips=frozenset()).next_after_change(start, shipped)
+        stale = schedule.stale_skips(today, shipped, restart)
+    if not stale:
+        return []
+    for skip in [s for s in profile.skips if s.skip_date in stale]:
+        profile.skips.remove(skip)
+    session.flush()
+    dropped = sorted(stale)
+    record(session, profile, user, "skips dropped",
+           ", ".join(day.isoformat() for day in dropped) + ": not in the new schedule")
+    return dropped
 
 
 def _next_open(session: Session, profile: AutoshipProfile, earliest: date, field: str,
@@ -135,13 +160,22 @@ def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: da
 
 
 def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: date, today: date,
-                rules: AutoshipRules) -> None:
+                rules: AutoshipRules) -> date:
+    """Undo the skip of ``day``: it ships again (and is the next run if it comes first).
+    Refused, changing nothing, when there is no such skip or the schedule no longer has that
+    date (a skip left from an older schedule): undoing it would bring nothing back."""
     lock_profile(session, profile)
     skip = next((s for s in profile.skips if s.skip_date == day), None)
     if skip is None:
         raise NotFound("That date is not skipped.")
     if day <= today:
         raise AutoshipError("That date has passed.")
+    shipped = last_ordered_dates(session, [profile.id]).get(profile.id)
+    with planning(profile):
+        stale = day in schedule_of(profile).stale_skips(today, shipped)
+    if stale:
+        raise AutoshipError(f"{day:%A, %B %-d} is no longer a date of this standing order's "
+                            "schedule, so undoing its skip would bring no shipment back.", "day")
     profile.skips.remove(skip)
     session.flush()
     if profile.status == ProfileStatus.ACTIVE and profile.next_run_date and day < profile.next_run_date:
@@ -152,3 +186,4 @@ def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: 
             profile.next_run_date = day
     session.flush()
     record(session, profile, user, "skip undone", day.isoformat())
+    return day

@@ -16,8 +16,8 @@ from portal.autoship import (calendar_tokens, creation, items, lifecycle, profil
 from portal.autoship.calendar_feed import build_feed
 from portal.links import site_url
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
-                                   NextDateForm, PauseForm, RenameForm, ScheduleFields, ScheduleForm,
-                                   SubscribeForm, schedule_fields_for)
+                                   NextDateForm, PauseForm, RenameForm, ResumeDateForm, ScheduleFields,
+                                   ScheduleForm, SubscribeForm, schedule_fields_for)
 from portal.autoship.models import AutoshipProfile
 from portal.catalog.models import Product
 from portal.clock import company_today
@@ -69,15 +69,22 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
     add_item = forms.pop("add_item", None) or ItemForm(formdata=None)
     add_item.product_id.choices = _product_choices()
     return render("autoship/profile.html", "autoship/_profile.html", status=status, error=error,
-                  summary=queries.summarize(profile, today, _rules(), shipping_rule(current_app.config)),
+                  summary=queries.summarize(profile, today, _rules(), shipping_rule(current_app.config),
+                                            last_ordered=_last_ordered([profile]).get(profile.id)),
                   history=queries.history(db.session, profile),
                   orders=queries.recent_orders(db.session, profile), today=today,
                   delivery=delivery, schedule=schedule, schedule_open=schedule_open, add_item=add_item,
                   next_date=forms.pop("next_date", None) or NextDateForm(formdata=None),
                   pause=forms.pop("pause", None) or PauseForm(formdata=None),
+                  resume_date=forms.pop("resume_date", None)
+                  or ResumeDateForm(formdata=None, resume_on=profile.paused_until),
                   rename=forms.pop("rename", None) or RenameForm(formdata=None, name=profile.name),
                   ship_now_date=shipping_now.ship_now_date(profile, today),
                   rules=_rules())
+
+
+def _last_ordered(found) -> dict[int, date]:
+    return profiles.last_ordered_dates(db.session, [p.id for p in found])
 
 
 def act(profile_id: int, change: Callable[[AutoshipProfile], object],
@@ -119,8 +126,9 @@ def act(profile_id: int, change: Callable[[AutoshipProfile], object],
 def index():
     today = company_today()
     rules, shipping = _rules(), shipping_rule(current_app.config)
-    summaries = [queries.summarize(p, today, rules, shipping)
-                 for p in queries.profiles_of(db.session, current_user)]
+    found = queries.profiles_of(db.session, current_user)
+    ordered = _last_ordered(found)
+    summaries = [queries.summarize(p, today, rules, shipping, last_ordered=ordered.get(p.id)) for p in found]
     return render("autoship/index.html", summaries=summaries, today=today)
 
 
@@ -283,7 +291,7 @@ def unskip(profile_id: int):
     form = DayForm()
     return act(profile_id, lambda p: schedule_changes.unskip_date(
         db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
-        rules=_rules()), "Skip undone.", form)
+        rules=_rules()), lambda day: f"{day:%A, %B %-d} is a shipment date again.", form)
 
 
 @bp.post("/<int:profile_id>/pause")
@@ -294,6 +302,16 @@ def pause(profile_id: int):
     return act(profile_id, lambda p: lifecycle.pause(
         db.session, user=current_user, profile=p, resume_on=form.resume_on.data,
         today=company_today(), rules=_rules()), "Standing order paused.", form, "pause")
+
+
+@bp.post("/<int:profile_id>/resume-date")
+@login_required
+@shopper_required
+def change_resume_date(profile_id: int):
+    form = ResumeDateForm()
+    return act(profile_id, lambda p: lifecycle.change_resume_date(
+        db.session, user=current_user, profile=p, resume_on=form.resume_on.data, today=company_today()),
+        lambda _: f"Resume date changed to {form.resume_on.data:%A, %B %-d, %Y}.", form, "resume_date")
 
 
 @bp.post("/<int:profile_id>/resume")

@@ -244,7 +244,7 @@ def test_another_persons_profile_is_404_for_every_action(client, session, redis,
     item = profile.items[0]
     assert client.get(f"/autoship/{profile.id}").status_code == 404
     for action in ("items", f"items/{item.id}", f"items/{item.id}/remove", "schedule", "next-date", "skip",
-                   "unskip", "pause", "resume", "cancel", "ship-now", "rename", "delivery"):
+                   "unskip", "pause", "resume-date", "resume", "cancel", "ship-now", "rename", "delivery"):
         assert post_form(client, f"/autoship/{profile.id}/{action}", {"quantity": 1}).status_code == 404, action
     assert session.scalar(select(func.count()).select_from(Order)) == 0
 

@@ -82,6 +82,7 @@ TARGETS = {target.endpoint: target for target in (
         "add_item", "change_item", "remove_item", "change_schedule", "change_next_date", "skip",
         "unskip", "pause", "cancel", "ship_now", "rename", "delivery")),
     Target("autoship.resume", "owner", fields=NO_FIELDS),  # shown only on a paused profile
+    Target("autoship.change_resume_date", "owner", fields={"resume_on": "date"}),  # paused only
     Target("oneclick.settings", "owner", pages=("oneclick.settings",)),
     Target("oneclick.enable_from_order", "owner", pages=(_own_order("order", "/orders/%s/confirmation"),)),
     Target("oneclick.off_here", "owner", pages=("oneclick.devices",), browser=True),

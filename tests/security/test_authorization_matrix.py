@@ -122,6 +122,7 @@ EXPECTED = {
     "POST /autoship/<int:profile_id>/unskip": OWNER_REFUSED_INPUT,
     "POST /autoship/<int:profile_id>/pause": OWNER_ACTS,
     "POST /autoship/<int:profile_id>/resume": OWNER_REFUSED_INPUT,  # it is not paused
+    "POST /autoship/<int:profile_id>/resume-date": OWNER_REFUSED_INPUT,  # no date, and it is not paused
     "POST /autoship/<int:profile_id>/cancel": OWNER_ACTS,
     "POST /autoship/<int:profile_id>/ship-now": OWNER_ACTS,
     "POST /autoship/<int:profile_id>/rename": OWNER_REFUSED_INPUT,
