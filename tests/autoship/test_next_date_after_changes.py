@@ -29,7 +29,7 @@ def shipped_now(session, redis, member, product):
     "Ship now": December has its order, January is next."""
     profile = new_profile(session, member, product, first=DECEMBER)
     order = shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
-                                  shipping=SHIPPING, today=TODAY)
+                                  shipping=SHIPPING, today=TODAY, base_url="http://portal.test")
     assert (order.autoship_due_date, profile.next_run_date) == (DECEMBER, JANUARY)
     return profile
 
@@ -46,7 +46,7 @@ def test_reactivating_after_ship_now_does_not_offer_the_date_already_shipped(ses
     assert (profile.status, profile.next_run_date) == ("active", JANUARY)
 
     order = shipping_now.ship_now(session, user=member, profile=profile, gateway=SandboxGateway(redis),
-                                  shipping=SHIPPING, today=TODAY)
+                                  shipping=SHIPPING, today=TODAY, base_url="http://portal.test")
     assert order.autoship_due_date == JANUARY
     assert ordered_dates(session, profile) == [DECEMBER, JANUARY]
 
