@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.autoship.models import AutoshipProfile
+from portal.autoship.profiles import schedule_of
 from portal.clock import company_today
 from portal.mail.models import OutboxMessage
 from portal.orders.models import Order
@@ -116,7 +117,9 @@ def test_plain_posts_for_pause_resume_next_date_rename_delivery_and_cancel(clien
 
     paused = page_text(press("pause", resume_on=later.isoformat()))
     assert "Standing order paused." in paused and "Monthly essentials Paused" in paused
-    assert f"paused until {later:%B %-d, %Y}" in paused and "Nothing scheduled." in paused
+    after = schedule_of(profile).first_on_or_after(later)  # the first shipment after the resume
+    assert f"Paused until {later:%A, %B %-d, %Y} — first shipment after it: {after:%A, %B %-d, %Y}" in paused
+    assert "Nothing scheduled." not in paused
 
     resumed = page_text(press("resume"))
     assert "Standing order active again." in resumed and "Monthly essentials Active" in resumed
