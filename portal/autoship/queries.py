@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, selectinload
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
 from portal.autoship.schedule import UnplannableSchedule
-from portal.autoship.profiles import (AutoshipRules, changes_closed, days_until_cutoff, describe_rule,
-                                      priced_items, schedule_of)
+from portal.autoship.profiles import (AutoshipRules, accepts_changes, changes_closed,
+                                      days_until_cutoff, describe_rule, priced_items, schedule_of)
 from portal.orders.models import Order
 from portal.orders.pricing import ShippingRule, Totals, totals
 
@@ -39,6 +39,12 @@ def profiles_of(session: Session, user: User) -> list[AutoshipProfile]:
         .options(selectinload(AutoshipProfile.items), selectinload(AutoshipProfile.skips))
         .order_by(AutoshipProfile.status == ProfileStatus.CANCELLED, AutoshipProfile.next_run_date,
                   AutoshipProfile.id)))
+
+
+def open_for_changes(session: Session, user: User, today: date,
+                     rules: AutoshipRules) -> list[AutoshipProfile]:
+    """The person's standing orders that take changes now: where a cart may be added."""
+    return [p for p in profiles_of(session, user) if accepts_changes(p, today, rules)]
 
 
 def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,

@@ -318,15 +318,28 @@ def delivery(profile_id: int):
 @login_required
 @shopper_required
 def from_cart():
+    """The cart as a new standing order (``profile`` "new" or absent) or added to one of the
+    person's (``profile`` its id)."""
+    target = request.form.get("profile") or "new"
+    profile_id = None if target == "new" else parse_id(target)
+    if target != "new" and profile_id is None:
+        return render("errors/error.html", "errors/_error.html", status=422,
+                      title="No standing order changed", message="Choose a standing order.")
     with refusal() as refused:
         profile = creation.profile_from_cart(db.session, user=current_user, today=company_today(),
-                                             rules=_rules())
+                                             rules=_rules(), profile_id=profile_id)
     if refused:
         flash(refused.message, "error")
+        title = "No standing order created" if profile_id is None else "Nothing added"
         return render("errors/error.html", "errors/_error.html", status=refused.status,
-                      title="No standing order created", message=refused.message)
-    flash(f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}, "
-          "then as scheduled. Your cart is still here if you want it today too.", "success")
+                      title=title, message=refused.message)
+    if profile_id is None:
+        flash(f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}, "
+              "then as scheduled. Your cart is still here if you want it today too.", "success")
+    else:
+        flash(f"Your cart was added to “{profile.name}”"
+              + (f", next shipment {profile.next_run_date:%B %-d}" if profile.next_run_date else "")
+              + ". Your cart is still here if you want it today too.", "success")
     return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
 
 
