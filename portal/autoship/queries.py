@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
-from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
+from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, ProfileStatus
 from portal.autoship.schedule import UnplannableSchedule
 from portal.autoship.profiles import (AutoshipRules, accepts_changes, changes_closed,
                                       days_until_cutoff, describe_rule, priced_items, schedule_of)
@@ -115,3 +115,26 @@ def upcoming_for_person(session: Session, user: User, today: date, horizon_days:
                 break
             runs.append((day, profile))
     return sorted(runs, key=lambda run: (run[0], run[1].id))
+
+
+@dataclass(frozen=True)
+class Holders:
+    """Who a product's withdrawal reaches: the standing orders holding it and their people."""
+    profiles: int
+    people: int
+
+
+def holders_of(session: Session, product_ids: list[int]) -> dict[int, Holders]:
+    """For each product, the standing orders (not cancelled) that hold it, in one query;
+    products nobody holds are left out."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(AutoshipItem.product_id, func.count(distinct(AutoshipProfile.id)),
+               func.count(distinct(AutoshipProfile.user_id)))
+        .join(AutoshipProfile, AutoshipProfile.id == AutoshipItem.profile_id)
+        .where(AutoshipItem.product_id.in_(product_ids),
+               AutoshipProfile.status != ProfileStatus.CANCELLED)
+        .group_by(AutoshipItem.product_id))
+    return {product_id: Holders(profiles, people) for product_id, profiles, people in rows}
+
