@@ -362,8 +362,7 @@ def from_cart():
     with refusal() as refused:
         profile = creation.profile_from_cart(db.session, user=current_user, today=company_today(),
                                              rules=_rules(), profile_id=profile_id)
-    if refused:
-        flash(refused.message, "error")
+    if refused:  # the page says it; a flash as well would show again on the next page
         title = "No standing order created" if profile_id is None else "Nothing added"
         return render("errors/error.html", "errors/_error.html", status=refused.status,
                       title=title, message=refused.message)

@@ -3,8 +3,6 @@ told how many standing orders and people it reaches."""
 
 import re
 
-from sqlalchemy import select
-
 from portal.catalog.models import Product
 from tests.autoship.conftest import new_profile
 from tests.confirmation_pages import confirmation_form
