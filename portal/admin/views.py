@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, url_for
+from htmx_flask import request
 
 from portal.admin.forms import ProductForm, StockForm
 from portal.admin.queries import members_query, operations_summary, orders_query, outbox_query
+from portal.autoship.queries import holders_of
 from portal.catalog import services as catalog
 from portal.catalog.models import Product
+from portal.confirmations import ask_first, confirmed
 from portal.errors import NotFound
 from portal.extensions import db
 from portal.forms import form_messages
@@ -54,10 +57,14 @@ def members():
 
 @bp.get("/products")
 def products():
-    text = request.args.get("q", "")[:100]
-    return render("admin/products.html", "admin/_products.html",
-                  page=_page(catalog.search_query(text, include_inactive=True)), q=text,
-                  stock_form=StockForm(formdata=None))
+    return _products_page(request.args.get("q", "")[:100])
+
+
+def _products_page(text: str, message: str | None = None):
+    page = _page(catalog.search_query(text, include_inactive=True))
+    return render("admin/products.html", "admin/_products.html", page=page, q=text,
+                  stock_form=StockForm(formdata=None), message=message,
+                  holders=holders_of(db.session, [product.id for product in page.items]))
 
 
 @bp.route("/products/new", methods=["GET", "POST"])
@@ -90,13 +97,35 @@ def set_stock(product_id: int):
 
 @bp.post("/products/<int:product_id>/active")
 def toggle_active(product_id: int):
+    """Put on sale or withdraw: ``active`` "1" or "0" says which (the button's state when it
+    was shown; none: the opposite of now). Withdrawing asks first, saying whom it reaches."""
     product = db.session.get(Product, product_id)
     if product is None:
         raise NotFound("No such product.")
-    catalog.set_product_active(db.session, product_id, not product.active)
-    flash(f"{product.sku} is now {'on sale' if product.active else 'withdrawn'}. The team PV "
-          "totals of the standing orders holding it are being updated.", "success")
-    return redirect(url_for("admin.products", page=request.args.get("page", 1)), 303)
+    wanted = {"1": True, "0": False}.get(request.form.get("active", ""), not product.active)
+    back = url_for("admin.products", page=request.args.get("page", 1))
+    if product.active and not wanted and not confirmed():
+        held = holders_of(db.session, [product.id]).get(product.id)
+        return ask_first(
+            title=f"Withdraw {product.sku} {product.name}?",
+            consequences=[
+                "It leaves the shop: nobody can order it or add it to a cart or a standing order.",
+                (f"{held.profiles} standing order{'' if held.profiles == 1 else 's'} of "
+                 f"{held.people} {'person' if held.people == 1 else 'people'} hold it: their "
+                 "shipments leave it out, and their PV drops, until it is back on sale or they "
+                 "replace it.") if held else "No standing order holds it.",
+                "You can put it back on sale at any time."],
+            action=url_for("admin.toggle_active", product_id=product.id,
+                           page=request.args.get("page", 1)),
+            button=f"Yes, withdraw {product.sku}", back=back, back_label="No, keep it on sale",
+            fields={"active": "0"})
+    catalog.set_product_active(db.session, product_id, wanted)
+    message = (f"{product.sku} is now {'on sale' if product.active else 'withdrawn'}. The team PV "
+               "totals of the standing orders holding it are being updated.")
+    if request.htmx:
+        return _products_page(request.form.get("q", "")[:100], message)
+    flash(message, "success")
+    return redirect(back, 303)
 
 
 @bp.get("/orders")

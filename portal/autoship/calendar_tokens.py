@@ -1,5 +1,8 @@
 """The secret links of members' calendar feeds: issuing one, revoking it, and finding whose a
-link is. Only a hash of each token is stored."""
+link is. Only a hash of each token is stored: a copy of the database (a backup, a replica)
+opens nobody's calendar, and there is no key to keep. So the link itself can be shown only
+when it is issued; afterwards the page says since when a link is active, and offers to replace
+it or turn it off."""
 
 from __future__ import annotations
 
@@ -24,6 +27,11 @@ def issue_calendar_token(session: Session, *, user: User) -> str:
     session.add(CalendarFeed(user_id=user.id, token_hash=_token_hash(token)))
     session.flush()
     return token
+
+
+def current_calendar_link(session: Session, *, user: User) -> CalendarFeed | None:
+    """The person's active link (its hash and when it was issued), or None."""
+    return session.get(CalendarFeed, user.id)
 
 
 def revoke_calendar_token(session: Session, *, user: User) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.addresses.services import address_book, owned_address
-from portal.autoship.items import add_item, new_item
+from portal.autoship.items import add_item, add_items, new_item
 from portal.autoship.models import (AutoshipPreference, AutoshipProfile, OutOfStockPolicy,
                                     PricePolicy, ProfileStatus, Regularity, SHIPPING_METHODS)
 from portal.autoship.profiles import (AutoshipError, AutoshipRules, check_first_date, checked_name,
@@ -126,20 +126,39 @@ def _first_date_by_default(rule: Recurrence, regularity: str, today: date, rules
     return first
 
 
-def profile_from_cart(session: Session, *, user: User, today: date,
-                      rules: AutoshipRules) -> AutoshipProfile:
-    """"Make this my autoship": the cart becomes a new profile, in one action. The cart is kept,
-    so the person can still check it out today."""
+CART_PROFILE_NAME = "Autoship from my cart"
+
+
+def _unused_name(session: Session, user: User, name: str) -> str:
+    """``name``, or "``name`` 2", "3", ...: the first the person's standing orders do not use."""
+    taken = set(session.scalars(select(AutoshipProfile.name).where(
+        AutoshipProfile.user_id == user.id, AutoshipProfile.status != ProfileStatus.CANCELLED)))
+    return next(candidate for candidate in
+                (name if n == 1 else f"{name} {n}" for n in range(1, len(taken) + 2))
+                if candidate not in taken)
+
+
+def profile_from_cart(session: Session, *, user: User, today: date, rules: AutoshipRules,
+                      profile_id: int | None = None) -> AutoshipProfile:
+    """"Make this my autoship": the cart becomes a new profile (``profile_id`` None) or is
+    added to the person's profile ``profile_id``, in one action, its lines merged into the
+    items of the same product and unit. The cart is kept, so the person can still check it out
+    today."""
     lines = cart_lines(session, user)
     if not lines:
         raise AutoshipError("Your cart is empty: add what you want delivered regularly first.")
+    wanted = [(line.product_id, line.unit_code, line.quantity) for line in lines]
+    if profile_id is not None:
+        profile = owned_profile(session, user, profile_id)
+        add_items(session, user=user, profile=profile, lines=wanted, today=today, rules=rules)
+        return profile
     address, card = _defaults_for_new(session, user, today)
     rule, regularity = default_rule(session, user)
     first = _first_date_by_default(rule, regularity, today, rules)
-    return create_profile(session, user=user, name="Autoship from my cart", rule=rule,
-                          regularity=regularity, first_date=first, address_id=address.id,
-                          card_id=card.id, today=today, rules=rules,
-                          items=[(l.product_id, l.unit_code, l.quantity) for l in lines])
+    return create_profile(session, user=user, name=_unused_name(session, user, CART_PROFILE_NAME),
+                          rule=rule, regularity=regularity, first_date=first,
+                          address_id=address.id, card_id=card.id, today=today, rules=rules,
+                          items=wanted)
 
 
 def subscribe(session: Session, *, user: User, product_id: int, unit_code: str, quantity: int,

@@ -56,6 +56,24 @@ def add_item(session: Session, *, user: User, profile: AutoshipProfile, product_
     return item
 
 
+def add_items(session: Session, *, user: User, profile: AutoshipProfile,
+              lines: list[tuple[int, str, int]], today: date, rules: AutoshipRules) -> None:
+    """Several (product id, unit code, quantity) into the profile as one change (a cart added
+    to it): each merged into the same product and unit's item as ``add_item`` does; one
+    refused line refuses them all."""
+    if not lines:
+        raise AutoshipError("Nothing to add.")
+    lock_profile(session, profile)
+    check_open_for_changes(profile, today, rules)
+    added = [new_item(session, profile, product_id, unit_code, quantity, rules)
+             for product_id, unit_code, quantity in lines]
+    session.flush()
+    refresh_cycle_pv(session, profile_ids=[profile.id])
+    record(session, profile, user, "items added", ", ".join(
+        f"{quantity} × {item.product.sku} ({unit_code})"
+        for item, (_product_id, unit_code, quantity) in zip(added, lines)))
+
+
 def _owned_item(profile: AutoshipProfile, item_id: int) -> AutoshipItem:
     item = next((i for i in profile.items if i.id == item_id), None)
     if item is None:

@@ -189,6 +189,16 @@ def check_open_for_changes(profile: AutoshipProfile, today: date, rules: Autoshi
             "date now, or change this one after it ships.")
 
 
+def accepts_changes(profile: AutoshipProfile, today: date, rules: AutoshipRules) -> bool:
+    """Whether ``check_open_for_changes`` lets a change through: the standing orders a page may
+    offer to add things to."""
+    try:
+        check_open_for_changes(profile, today, rules)
+    except AutoshipError:
+        return False
+    return True
+
+
 def checked_name(name: str) -> str:
     """The name with its whitespace tidied; refused when empty or too long."""
     name = " ".join((name or "").split())

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
-from portal.autoship.models import AutoshipEvent, AutoshipProfile, ProfileStatus
+from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, ProfileStatus
 from portal.autoship.schedule import UnplannableSchedule
-from portal.autoship.profiles import (AutoshipRules, changes_closed, days_until_cutoff, describe_rule,
-                                      kept_on_resume, priced_items, schedule_of)
+from portal.autoship.profiles import (AutoshipRules, accepts_changes, changes_closed, days_until_cutoff,
+                                      describe_rule, kept_on_resume, priced_items, schedule_of)
 from portal.orders.models import Order
 from portal.orders.pricing import ShippingRule, Totals, totals
 
@@ -42,6 +42,12 @@ def profiles_of(session: Session, user: User) -> list[AutoshipProfile]:
         .options(selectinload(AutoshipProfile.items), selectinload(AutoshipProfile.skips))
         .order_by(AutoshipProfile.status == ProfileStatus.CANCELLED, AutoshipProfile.next_run_date,
                   AutoshipProfile.id)))
+
+
+def open_for_changes(session: Session, user: User, today: date,
+                     rules: AutoshipRules) -> list[AutoshipProfile]:
+    """The person's standing orders that take changes now: where a cart may be added."""
+    return [p for p in profiles_of(session, user) if accepts_changes(p, today, rules)]
 
 
 def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
@@ -121,3 +127,26 @@ def upcoming_for_person(session: Session, user: User, today: date, horizon_days:
                 break
             runs.append((day, profile))
     return sorted(runs, key=lambda run: (run[0], run[1].id))
+
+
+@dataclass(frozen=True)
+class Holders:
+    """Who a product's withdrawal reaches: the standing orders holding it and their people."""
+    profiles: int
+    people: int
+
+
+def holders_of(session: Session, product_ids: list[int]) -> dict[int, Holders]:
+    """For each product, the standing orders (not cancelled) that hold it, in one query;
+    products nobody holds are left out."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(AutoshipItem.product_id, func.count(distinct(AutoshipProfile.id)),
+               func.count(distinct(AutoshipProfile.user_id)))
+        .join(AutoshipProfile, AutoshipProfile.id == AutoshipItem.profile_id)
+        .where(AutoshipItem.product_id.in_(product_ids),
+               AutoshipProfile.status != ProfileStatus.CANCELLED)
+        .group_by(AutoshipItem.product_id))
+    return {product_id: Holders(profiles, people) for product_id, profiles, people in rows}
+

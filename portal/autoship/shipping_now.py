@@ -3,6 +3,7 @@ for the engine's run."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -16,9 +17,10 @@ from portal.autoship.profiles import (AlreadyDone, AutoshipError, lock_profile, 
                                       priced_items, record, schedule_of)
 from portal.clock import utcnow
 from portal.orders.models import Order, OrderSource
-from portal.orders.pricing import ShippingRule
+from portal.orders.pricing import PricedLine, ShippingRule
 from portal.orders.services import build_order, charge_order
 from portal.payments.gateway import PaymentGateway
+from portal.payments.models import PaymentMethod
 from portal.payments.services import usable_card
 
 
@@ -28,17 +30,20 @@ def ship_now_date(profile: AutoshipProfile, today: date) -> date | None:
     return profile.next_run_date if profile.regularity == Regularity.CALENDAR else today
 
 
-def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway: PaymentGateway,
-             shipping: ShippingRule, today: date, base_url: str,
-             offered: date | None = None) -> Order:
-    """Place and charge this cycle's order now. Calendar: it is the next occurrence's order
-    (that date will not run again). Rolling: the interval restarts from today. The member gets
-    the confirmation mail a run's paid order gets (links under ``base_url``), after the commit.
+@dataclass(frozen=True)
+class ShipNowOffer:
+    """What "Ship now" would do: the date it ships for, the lines it charges, the card, and
+    the profile's next date after it."""
+    due: date
+    lines: list[PricedLine]
+    card: PaymentMethod
+    next_run: date | None
 
-    ``offered`` is the date the person's page offered to ship (``ship_now_date`` when it was
-    shown): once that date has shipped, pressing again from the same page (another tab, a
-    second device) is refused rather than shipping the occurrence after it."""
-    lock_profile(session, profile)
+
+def check_ship_now(session: Session, *, user: User, profile: AutoshipProfile, today: date,
+                   offered: date | None = None) -> ShipNowOffer:
+    """Everything ``ship_now`` checks before it charges, with the same refusals, changing
+    nothing: what its confirmation step shows."""
     if profile.status != ProfileStatus.ACTIVE:
         raise AutoshipError("Resume the standing order before shipping it.")
     due = ship_now_date(profile, today)
@@ -56,9 +61,25 @@ def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway:
         raise AutoshipError("Nothing in this standing order can be shipped: " + " ".join(problems))
     with planning(profile):  # before anything is charged
         next_run = schedule_of(profile).following(due)
-    address = owned_address(session, user, profile.address_id)
     card = usable_card(session, user, profile.payment_method_id, today)
-    order = build_order(user=user, source=OrderSource.AUTOSHIP, lines=lines, address=address,
+    return ShipNowOffer(due=due, lines=lines, card=card, next_run=next_run)
+
+
+def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway: PaymentGateway,
+             shipping: ShippingRule, today: date, base_url: str,
+             offered: date | None = None) -> Order:
+    """Place and charge this cycle's order now. Calendar: it is the next occurrence's order
+    (that date will not run again). Rolling: the interval restarts from today. The member gets
+    the confirmation mail a run's paid order gets (links under ``base_url``), after the commit.
+
+    ``offered`` is the date the person's page offered to ship (``ship_now_date`` when it was
+    shown): once that date has shipped, pressing again from the same page (another tab, a
+    second device) is refused rather than shipping the occurrence after it."""
+    lock_profile(session, profile)
+    offer = check_ship_now(session, user=user, profile=profile, today=today, offered=offered)
+    due, card = offer.due, offer.card
+    address = owned_address(session, user, profile.address_id)
+    order = build_order(user=user, source=OrderSource.AUTOSHIP, lines=offer.lines, address=address,
                         card=card, shipping=shipping)
     order.autoship_profile_id, order.autoship_due_date = profile.id, due
     session.add(order)
@@ -66,7 +87,7 @@ def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway:
     charge_order(session, order, gateway, card.token,
                  idempotency_key=f"autoship:{profile.id}:{due.isoformat()}")
     profile.last_order_date = today
-    profile.next_run_date = next_run
+    profile.next_run_date = offer.next_run
     if profile.next_run_date is None:
         profile.status, profile.cancelled_at = ProfileStatus.CANCELLED, utcnow()
     session.flush()

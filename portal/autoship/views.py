@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, url_for
+from flask import session as cookie_session
 from flask_login import current_user, login_required
 from htmx_flask import request
 from sqlalchemy import select
@@ -18,16 +19,18 @@ from portal.links import site_url
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
                                    NextDateForm, PauseForm, RenameForm, ResumeDateForm, ScheduleFields,
                                    ScheduleForm, SubscribeForm, schedule_fields_for)
-from portal.autoship.models import AutoshipProfile
+from portal.autoship.models import AutoshipProfile, Regularity
 from portal.catalog.models import Product
 from portal.clock import company_today
+from portal.confirmations import ask_first, confirmed
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.ids import parse_id
-from portal.orders.pricing import shipping_rule
+from portal.orders.pricing import shipping_rule, totals
+from portal.payments.models import PaymentMethod
 from portal.payments.services import gateway_for, wallet
 from portal.roles import shopper_required
-from portal.templating import render, render_fragment
+from portal.templating import local_time, money, render, render_fragment
 from portal.unit_of_work import refusal
 
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
@@ -80,6 +83,7 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
                   or ResumeDateForm(formdata=None, resume_on=profile.paused_until),
                   rename=forms.pop("rename", None) or RenameForm(formdata=None, name=profile.name),
                   ship_now_date=shipping_now.ship_now_date(profile, today),
+                  charge_card=db.session.get(PaymentMethod, profile.payment_method_id),
                   rules=_rules())
 
 
@@ -129,7 +133,7 @@ def index():
     found = queries.profiles_of(db.session, current_user)
     ordered = _last_ordered(found)
     summaries = [queries.summarize(p, today, rules, shipping, last_ordered=ordered.get(p.id)) for p in found]
-    return render("autoship/index.html", summaries=summaries, today=today)
+    return render("autoship/index.html", summaries=summaries, today=today, **_calendar_context())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -340,12 +344,42 @@ def ship_now(profile_id: int):
         offered = date.fromisoformat(request.form.get("due", ""))
     except ValueError:
         offered = None
-
+    if not confirmed():
+        return _ask_to_ship_now(profile_id, offered)
     return act(profile_id, lambda p: shipping_now.ship_now(
         db.session, user=current_user, profile=p, gateway=gateway_for(),
         shipping=shipping_rule(current_app.config), today=company_today(),
         base_url=site_url(), offered=offered),
         lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
+
+
+def _ask_to_ship_now(profile_id: int, offered: date | None):
+    """What "Ship now" would charge and which shipment it is, before anything is charged; what
+    it would refuse is refused here already."""
+    profile = profiles.owned_profile(db.session, current_user, profile_id)
+    today = company_today()
+    with refusal() as refused:
+        offer = shipping_now.check_ship_now(db.session, user=current_user, profile=profile,
+                                            today=today, offered=offered)
+    if refused:
+        return render_profile(profile_id, refused.status, refused.message)
+    cycle = totals(offer.lines, shipping_rule(current_app.config))
+    _lines, left_out = profiles.priced_items(profile)
+    count = len(offer.lines)
+    consequences = [
+        f"An order of {count} item{'' if count == 1 else 's'} is placed today and {money(cycle.total)} "
+        f"(shipping included) is charged at once to {offer.card.label}.",
+        f"It is the shipment of {offer.due:%A, %B %-d, %Y}: that date will not ship again."
+        if profile.regularity == Regularity.CALENDAR else "Your schedule then counts again from today.",
+        (f"The next shipment after it: {offer.next_run:%A, %B %-d, %Y}." if offer.next_run
+         else "No shipment follows it: the standing order ends with it."),
+        *left_out]
+    return ask_first(title=f"Ship “{profile.name}” now and pay {money(cycle.total)}?",
+                     consequences=consequences,
+                     action=url_for("autoship.ship_now", profile_id=profile.id),
+                     button=f"Yes, ship now and pay {money(cycle.total)}",
+                     back=url_for("autoship.profile", profile_id=profile.id),
+                     back_label="No, keep the schedule", fields={"due": offer.due.isoformat()})
 
 
 @bp.post("/<int:profile_id>/rename")
@@ -373,15 +407,27 @@ def delivery(profile_id: int):
 @login_required
 @shopper_required
 def from_cart():
+    """The cart as a new standing order (``profile`` "new" or absent) or added to one of the
+    person's (``profile`` its id)."""
+    target = request.form.get("profile") or "new"
+    profile_id = None if target == "new" else parse_id(target)
+    if target != "new" and profile_id is None:
+        return render("errors/error.html", "errors/_error.html", status=422,
+                      title="No standing order changed", message="Choose a standing order.")
     with refusal() as refused:
         profile = creation.profile_from_cart(db.session, user=current_user, today=company_today(),
-                                             rules=_rules())
-    if refused:
-        flash(refused.message, "error")
+                                             rules=_rules(), profile_id=profile_id)
+    if refused:  # the page says it; a flash as well would show again on the next page
+        title = "No standing order created" if profile_id is None else "Nothing added"
         return render("errors/error.html", "errors/_error.html", status=refused.status,
-                      title="No standing order created", message=refused.message)
-    flash(f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}, "
-          "then as scheduled. Your cart is still here if you want it today too.", "success")
+                      title=title, message=refused.message)
+    if profile_id is None:
+        flash(f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}, "
+              "then as scheduled. Your cart is still here if you want it today too.", "success")
+    else:
+        flash(f"Your cart was added to “{profile.name}”"
+              + (f", next shipment {profile.next_run_date:%B %-d}" if profile.next_run_date else "")
+              + ". Your cart is still here if you want it today too.", "success")
     return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
 
 
@@ -410,18 +456,56 @@ def subscribe():
     return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
 
 
+NEW_CALENDAR_TOKEN = "autoship_new_calendar_token"  # in the cookie session until shown once
+
+
+def _calendar_context(new_token: str | None = None) -> dict:
+    """The calendar link's state for the standing-orders page: the link itself only right after
+    it was issued (only its hash is kept), else since when one is active."""
+    link = calendar_tokens.current_calendar_link(db.session, user=current_user)
+    new_token = new_token or cookie_session.pop(NEW_CALENDAR_TOKEN, None)
+    if new_token and calendar_tokens.feed_owner(db.session, new_token) is None:
+        new_token = None  # replaced or turned off since
+    return {"calendar_link": link, "new_calendar_link": new_token and url_for(
+        "autoship.calendar_feed", token=new_token, _external=True)}
+
+
 @bp.post("/calendar")
 @login_required
 @shopper_required
 def calendar_token():
-    if request.form.get("action") == "revoke":
+    """Issue the calendar link ("issue", also to replace one) or turn it off ("revoke"); replacing
+    or turning off a link that works asks first (calendars subscribed with it stop updating)."""
+    revoke = request.form.get("action") == "revoke"
+    active = calendar_tokens.current_calendar_link(db.session, user=current_user)
+    if active is not None and not confirmed():
+        since = local_time(active.created_at, "%B %-d, %Y")
+        return ask_first(
+            title="Turn your calendar link off?" if revoke else "Replace your calendar link?",
+            consequences=[
+                f"The link you have had since {since} stops working: calendars subscribed with "
+                "it stop showing your shipments"
+                + (", until you subscribe again with the new link." if not revoke else "."),
+                "You will see the new link once, right after it is made: copy it into your "
+                "calendar app then." if not revoke else "You can get a new link at any time."],
+            action=url_for("autoship.calendar_token"),
+            button="Yes, turn it off" if revoke else "Yes, make a new link",
+            back=url_for("autoship.index", _anchor="calendar"), back_label="No, keep my link",
+            fields={"action": "revoke" if revoke else "issue"})
+    if revoke:
         calendar_tokens.revoke_calendar_token(db.session, user=current_user)
-        flash("Your calendar link no longer works.", "success")
-        return redirect(url_for("autoship.index"), 303)
-    token = calendar_tokens.issue_calendar_token(db.session, user=current_user)
-    flash("Your new calendar link (any earlier one stopped working): "
-          + url_for("autoship.calendar_feed", token=token, _external=True), "success")
-    return redirect(url_for("autoship.index"), 303)
+        cookie_session.pop(NEW_CALENDAR_TOKEN, None)
+        message, token = "Your calendar link no longer works.", None
+    else:
+        token = calendar_tokens.issue_calendar_token(db.session, user=current_user)
+        message = ("Your new calendar link is ready. Copy it now: it is shown only this once."
+                   + (" The earlier one no longer works." if active else ""))
+    if request.htmx:
+        return render("autoship/_calendar.html", message=message, **_calendar_context(token))
+    if token:
+        cookie_session[NEW_CALENDAR_TOKEN] = token
+    flash(message, "success")
+    return redirect(url_for("autoship.index", _anchor="calendar"), 303)
 
 
 @bp.get("/calendar/<token>.ics")

@@ -4,9 +4,12 @@ from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
 from htmx_flask import make_response, request
 
+from portal.autoship.profiles import AutoshipRules
+from portal.autoship.queries import open_for_changes
 from portal.cart import services
 from portal.cart.forms import CartLineForm
 from portal.catalog.forms import AddToCartForm
+from portal.clock import company_today
 from portal.extensions import db
 from portal.forms import form_messages
 from portal.ids import parse_id
@@ -29,9 +32,12 @@ def cart_count() -> dict[str, int]:
 def render_cart(status: int = 200, error: str | None = None):
     lines = services.cart_lines(db.session, current_user)
     priced, problems = services.priced_cart(db.session, current_user)
+    # "Make this my autoship" offers to add the cart to these, or to start a new one
+    targets = open_for_changes(db.session, current_user, company_today(),
+                               AutoshipRules.from_config(current_app.config)) if lines else []
     return render("cart/cart.html", "cart/_cart.html", status=status, lines=lines,
                   summary=totals(priced, shipping_rule(current_app.config)), problems=problems,
-                  error=error)
+                  error=error, autoship_targets=targets)
 
 
 def _changed(refused, done: str):

@@ -17,6 +17,7 @@ from portal.addresses.models import Address
 from portal.addresses.services import address_book
 from portal.clock import company_today
 from portal.clock import utcnow
+from portal.confirmations import ask_first, confirmed
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
 from portal.oneclick import queries
@@ -32,7 +33,7 @@ from portal.oneclick.identifiers import hash_token, new_token, set_token_cookie,
 from portal.orders.models import Order
 from portal.payments.services import wallet
 from portal.roles import shopper_required
-from portal.templating import render, render_fragment
+from portal.templating import money, render, render_fragment
 from portal.unit_of_work import refusal
 from portal.user_agents import describe_user_agent
 
@@ -166,6 +167,16 @@ def _order_context(found: Order) -> dict:
 def cancel_order(order_id: int):
     found = queries.visible_oneclick_order(db.session, order_id, user=current_user,
                                            token_hash=browser_token_hash())
+    if not confirmed() and _order_context(found)["window_open"]:
+        count = sum(line.quantity for line in found.lines)
+        return ask_first(
+            title=f"Cancel the whole order {found.number}?",
+            consequences=[f"All {count} item{'' if count == 1 else 's'} of order {found.number} "
+                          f"({money(found.total)}) are cancelled, and nothing is charged.",
+                          "To have them after all, you would order them again."],
+            action=url_for("oneclick.cancel_order", order_id=found.id),
+            button="Yes, cancel the whole order", back=url_for("oneclick.order", order_id=found.id),
+            back_label="No, keep the order")
     with refusal() as refused:
         cancel_oneclick_order(db.session, owner_id=found.user_id, order_id=found.id,
                                        now=utcnow())

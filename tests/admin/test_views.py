@@ -103,7 +103,7 @@ def test_stock_is_set_and_products_withdrawn(client, session):
     assert post_form(client, f"/admin/products/{product.id}/stock", {"on_hand": "-1"}).status_code == 422
     assert post_form(client, f"/admin/products/{product.id}/stock", {"on_hand": "x"}).status_code == 422
     assert post_form(client, "/admin/products/999999/stock", {"on_hand": "1"}).status_code == 404
-    assert post_form(client, f"/admin/products/{product.id}/active").status_code == 303
+    assert post_form(client, f"/admin/products/{product.id}/active", {"confirm": "yes"}).status_code == 303
     session.expire_all()
     assert product.stock.on_hand == 120 and product.active is False
 
@@ -113,7 +113,7 @@ def test_a_product_withdrawn_while_redis_is_down_is_withdrawn_without_an_error(
     """Its profiles' cycle PV job cannot be enqueued: logged, and left to the nightly repair."""
     product = make_product(session)
     log_in(client, make_admin(session))
-    assert post_form(client, f"/admin/products/{product.id}/active").status_code == 303
+    assert post_form(client, f"/admin/products/{product.id}/active", {"confirm": "yes"}).status_code == 303
     session.expire_all()
     assert product.active is False
     assert "jobs.autoship.refresh_product_cycle_pv" in caplog.text and "not enqueued" in caplog.text

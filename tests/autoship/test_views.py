@@ -159,7 +159,7 @@ def test_ship_now_places_a_paid_order(client, session, shopper):
     location = create(client, product).headers["Location"]
     due, following = re.findall(r'name="day" value="([0-9-]+)"', client.get(location).get_data(as_text=True))[:2]
 
-    response = post_form(client, f"{location}/ship-now", page=location)
+    response = post_form(client, f"{location}/ship-now", {"confirm": "yes"}, page=location)
 
     assert response.status_code == 303
     order = session.scalar(select(Order))
@@ -268,7 +268,7 @@ def test_the_calendar_link_serves_ics_and_stops_when_revoked(client, session, sh
     feed = anonymous.get(url)
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
     assert "BEGIN:VEVENT" in feed.get_data(as_text=True)
-    post_form(client, "/autoship/calendar", {"action": "revoke"}, page="/autoship/")
+    post_form(client, "/autoship/calendar", {"action": "revoke", "confirm": "yes"}, page="/autoship/")
     assert anonymous.get(url).status_code == 404
     assert anonymous.get("/autoship/calendar/nonsense.ics").status_code == 404
 
@@ -312,7 +312,7 @@ def test_ship_now_pressed_again_from_the_same_page_ships_once_and_says_so(app, c
     offered = re.search(r'name="due" value="([0-9-]+)"', page).group(1)
     other_tab = app.test_client()
     log_in(other_tab, shopper)
-    form = {"due": offered, "csrf_token": csrf_token(client, location)}
+    form = {"due": offered, "confirm": "yes", "csrf_token": csrf_token(client, location)}
 
     first = client.post(f"{location}/ship-now", data=form)
     second = other_tab.post(f"{location}/ship-now",

@@ -154,7 +154,7 @@ def test_the_admin_withdraws_a_product_and_a_worker_updates_the_team_pv(
         client, session, redis, member, product, run_worker):
     profile = new_profile(session, member, product)
     log_in(client, make_admin(session))
-    response = post_form(client, f"/admin/products/{product.id}/active", page="/admin/products")
+    response = post_form(client, f"/admin/products/{product.id}/active", {"confirm": "yes"}, page="/admin/products")
     assert response.status_code == 303
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "withdrawn. The team PV totals of the standing orders holding it are being updated." in page

@@ -70,13 +70,32 @@ def test_a_cart_becomes_an_autoship_that_is_edited_skipped_and_shipped_now(
     shoot(page, "skipped")
 
     # Ships now: an order is placed and paid at once, listed under the standing order.
+    # It charges at once, so the browser asks first, with the amount.
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Ship now").click()
     expect(said(page, re.compile(r"Order SO\d+ placed and paid"))).to_be_visible()
     orders = page.get_by_role("article").filter(has_text="Orders from this standing order")
     expect(orders.get_by_role("link", name=re.compile(r"^SO\d+$"))).to_have_count(1)
     assert count(Order, Order.source == "autoship", Order.status == "paid") == 1
+    assert re.fullmatch(r"Ship now\? \$\d+\.\d\d \(shipping included\) is charged to Visa ending 4242 at once\.",
+                        asked[0]), asked
     shoot(page, "shipped")
 
     menu(page, "Autoship").click()
     expect(page.get_by_role("link", name="Autoship from my cart")).to_be_visible()
     shoot(page, "list")
+
+    # The calendar link: shown once with a Copy button (its script runs), then its state.
+    page.get_by_role("button", name="Get a calendar link").click()
+    link = page.get_by_label(re.compile("Your new calendar link"))
+    expect(link).to_have_value(re.compile(r"/autoship/calendar/[A-Za-z0-9_-]+\.ics$"))
+    expect(page.get_by_role("button", name="Copy link")).to_be_visible()
+    assert_accessible(page, "the standing orders with a new calendar link")
+    shoot(page, "calendar link")
+    page.reload()
+    expect(page.locator("#calendar")).to_contain_text("Status: active since")
+    expect(page.get_by_label(re.compile("Your new calendar link"))).to_have_count(0)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Replace the link").click()
+    expect(page.get_by_label(re.compile("Your new calendar link"))).to_be_visible()

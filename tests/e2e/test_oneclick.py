@@ -60,8 +60,11 @@ def test_one_click_buys_once_per_press_and_cancels_within_the_window(
     shoot(page, "order")
     page.get_by_role("button", name="Cancel 3 × Green Tea").click()
     expect(page.get_by_role("button", name=re.compile(r"Cancel \d+ × Green Tea"))).to_have_count(1)
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Cancel the whole order").click()
     expect(page.locator(".oneclick-order .status")).to_have_text("Cancelled")
+    assert asked and asked[0].startswith("Cancel the whole order SO"), asked
     assert_accessible(page, "the cancelled 1-Click order")
     assert count(Order, Order.status == "cancelled") == 1
 

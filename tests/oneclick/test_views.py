@@ -424,7 +424,7 @@ def test_the_person_can_cancel_a_line_or_the_order_from_this_browser(app, sessio
     db.session.expire_all()
     order = db.session.get(Order, order.id)
     assert [l.id for l in order.lines] == [second_line] and order.total == Decimal("15.95")
-    response = browser.post(f"/1-click/orders/{order.id}/cancel", data={"csrf_token": token})
+    response = browser.post(f"/1-click/orders/{order.id}/cancel", data={"csrf_token": token, "confirm": "yes"})
     assert response.status_code == 303
     assert "is cancelled" in browser.get(response.headers["Location"]).get_data(as_text=True)
     db.session.expire_all()

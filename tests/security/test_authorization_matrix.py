@@ -228,6 +228,11 @@ BODIES = {
                                     "person": w.owner.id, "idempotency_key": _key()},
     "POST /1-click/settings": lambda w: {"address_id": w.of(w.owner).address.id,
                                          "card_id": w.of(w.owner).card.id},
+    # confirmed: the confirmation step itself (200, nothing changed) is tested with each action
+    "POST /autoship/<int:profile_id>/ship-now": lambda w: {"confirm": "yes"},
+    "POST /autoship/calendar": lambda w: {"action": "issue", "confirm": "yes"},
+    "POST /1-click/orders/<int:order_id>/cancel": lambda w: {"confirm": "yes"},
+    "POST /admin/products/<int:product_id>/active": lambda w: {"confirm": "yes"},
 }
 
 
