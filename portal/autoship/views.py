@@ -21,6 +21,7 @@ from portal.catalog.models import Product
 from portal.clock import company_today
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.formatting import day, money
 from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for, wallet
@@ -141,7 +142,7 @@ def new():
             except ValueError as error:  # the recurrence fields describe no valid rule
                 raise profiles.AutoshipError(str(error), "rrule") from error
             flash(f"Standing order “{profile.name}” created. First shipment: "
-                  f"{profile.next_run_date:%A, %B %-d}.", "success")
+                  f"{day(profile.next_run_date, 'long_short')}.", "success")
             return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
     return render("autoship/new.html", form=form, status=422 if form.is_submitted() else 200)
 
@@ -290,7 +291,7 @@ def ship_now(profile_id: int):
     return act(profile_id, lambda p: shipping_now.ship_now(
         db.session, user=current_user, profile=p, gateway=gateway_for(),
         shipping=shipping_rule(current_app.config), today=company_today(), offered=offered),
-        lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
+        lambda order: f"Order {order.number} placed and paid: {money(order.total)}.")
 
 
 @bp.post("/<int:profile_id>/rename")
@@ -325,7 +326,7 @@ def from_cart():
         flash(refused.message, "error")
         return render("errors/error.html", "errors/_error.html", status=refused.status,
                       title="No standing order created", message=refused.message)
-    flash(f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}, "
+    flash(f"Your cart is now a standing order: first shipment {day(profile.next_run_date, 'day_of_month')}, "
           "then as scheduled. Your cart is still here if you want it today too.", "success")
     return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
 
@@ -348,7 +349,7 @@ def subscribe():
     if refused:
         return render("errors/error.html", "errors/_error.html", status=refused.status,
                       title="Not subscribed", message=refused.message)
-    message = f"Added to “{profile.name}”, next shipment {profile.next_run_date:%B %-d}."
+    message = f"Added to “{profile.name}”, next shipment {day(profile.next_run_date, 'day_of_month')}."
     if request.htmx:
         return render("autoship/_subscribed.html", message=message, profile=profile)
     flash(message, "success")

@@ -19,6 +19,7 @@ from portal.clock import company_today
 from portal.clock import utcnow
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
+from portal.formatting import money
 from portal.oneclick import queries
 from portal.oneclick.confirmation import Confirmation
 from portal.oneclick.errors import ClientRevoked
@@ -190,7 +191,7 @@ def cancel_line(order_id: int, line_id: int):
 def _cancel_message(changed: Order) -> str:
     if changed.status == "cancelled":
         return f"Order {changed.number} is cancelled. Nothing was charged."
-    return f"Removed from order {changed.number}; the new total is ${changed.total:,.2f}."
+    return f"Removed from order {changed.number}; the new total is {money(changed.total)}."
 
 
 def _order_changed(order_id: int, message: str):
