@@ -75,7 +75,7 @@ def panel_here() -> queries.Panel:
     viewer = current_user if current_user.is_authenticated else None
     panel = queries.oneclick_panel(db.session, viewer=viewer,
                                    token_hash=hash_token(token) if token else None,
-                                   today=company_today())
+                                   today=company_today(), shipping=rules_from(current_app.config).shipping)
     if panel.visible and token is None:
         g.oneclick_new_token = new_token()
     return panel
