@@ -1,5 +1,6 @@
 """The page-or-fragment rendering every view uses, the filters and globals every page shares
-(money, volumes, local times, navigation) and the security headers of every answer.
+(money, volumes, counts and dates from ``portal.formatting``, navigation) and the security
+headers of every answer.
 
 What a page shows of one concept reaches templates from that concept's blueprint: the cart
 count from ``portal.cart.views``, unit names from ``portal.catalog.views``, order numbers from
@@ -7,14 +8,12 @@ count from ``portal.cart.views``, unit names from ``portal.catalog.views``, orde
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from zoneinfo import ZoneInfo
-
 from flask import Flask, current_app, render_template
 from flask_login import current_user
 from htmx_flask import request
 from markupsafe import Markup
+
+from portal import formatting
 
 
 def render(template: str, fragment: str | None = None, status: int = 200, **context):
@@ -33,22 +32,6 @@ def render_fragment(template: str, status: int = 200, **context):
     response = current_app.response_class(html, status, mimetype="text/html")
     response.vary.add("HX-Request")
     return response
-
-
-def money(value) -> str:
-    if value is None:
-        return ""
-    return f"${Decimal(value):,.2f}"
-
-
-def volume(value) -> str:
-    return "" if value is None else f"{Decimal(value):,.2f}"
-
-
-def local_time(value: datetime | None, fmt: str = "%b %d, %Y %I:%M %p") -> str:
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(current_app.config["COMPANY_TIMEZONE"])).strftime(fmt)
 
 
 NAVIGATION = (  # (endpoint, label, who may see it)
@@ -76,9 +59,9 @@ def navigation() -> list[tuple[str, str]]:
 
 
 def register(app: Flask) -> None:
-    app.add_template_filter(money)
-    app.add_template_filter(volume)
-    app.add_template_filter(local_time)
+    for writer in (formatting.money, formatting.volume, formatting.number, formatting.counted,
+                   formatting.day, formatting.local_time):
+        app.add_template_filter(writer)
     app.jinja_env.globals["navigation"] = navigation
     app.jinja_env.globals["company_name"] = app.config["COMPANY_NAME"]
 

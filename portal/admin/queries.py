@@ -13,11 +13,14 @@ from portal.catalog.models import Product, StockLevel
 from portal.mail.models import OutboxMessage
 from portal.mail.services import RETRIED_STATUSES
 from portal.orders.models import Order
+from portal.orders.states import OrderStatus
 
 
 def operations_summary(session: Session) -> dict:
     since = utcnow() - timedelta(days=1)
-    orders_today = session.execute(select(func.count(), func.coalesce(func.sum(Order.total), 0))
+    # A cancelled order brings no revenue (it was never charged).
+    revenue = func.sum(Order.total).filter(Order.status != OrderStatus.CANCELLED)
+    orders_today = session.execute(select(func.count(), func.coalesce(revenue, 0))
                                    .where(Order.placed_at >= since)).one()
     by_status = dict(session.execute(select(Order.status, func.count()).group_by(Order.status)).all())
     by_role = dict(session.execute(select(User.role, func.count()).group_by(User.role)).all())

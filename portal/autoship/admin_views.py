@@ -18,6 +18,7 @@ from portal.autoship.runs import attempt_summaries, retry_failed_chunks, start_a
 from portal.clock import company_today
 from portal.errors import NotFound
 from portal.extensions import db
+from portal.formatting import day
 from portal.forms import parse_date
 from portal.orders.billing import CHARGEABLE, failed_payments
 from portal.orders.charging import NothingToCharge, retry_charge
@@ -72,7 +73,7 @@ def start():
                                "for a future date.", raw)
     run = start_and_enqueue(db.session, as_of=as_of, trigger="admin", config=current_app.config)
     attempt = attempt_summaries(run)[-1]
-    flash(f"Run for {as_of:%B %-d, %Y} started (attempt {attempt.number}): {attempt.due} due "
+    flash(f"Run for {day(as_of, 'full')} started (attempt {attempt.number}): {attempt.due} due "
           f"profiles in {attempt.chunks_total} chunks.", "success")
     return redirect(url_for("autoship_admin.run", run_id=run.id), 303)
 

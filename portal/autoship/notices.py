@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session, selectinload
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipProfile, AutoshipReminder, ProfileStatus
 from portal.autoship.profiles import priced_items, record
+from portal.formatting import day, money, volume
 from portal.mail.services import queue_mail
 from portal.orders.billing import BillingResult
 from portal.orders.models import Order
 from portal.orders.pricing import ShippingRule, totals
+from portal.orders.receipt_text import lines_text
 
 REMINDER_BATCH = 2000
 
@@ -52,14 +54,13 @@ def _remind(session: Session, profile: AutoshipProfile, run_date: date, base_url
     user = session.get(User, profile.user_id)
     lines, problems = priced_items(profile)
     cycle = totals(lines, shipping)
-    items = "\n".join(f"  {l.quantity} x {l.name} ({l.unit_code}, {l.eaches} eaches)  ${l.line_total}"
-                      for l in lines)
     link = f"{base_url.rstrip('/')}/autoship/{profile.id}"
     body = (f"Hello {user.first_name},\n\nyour standing order “{profile.name}” ships on "
-            f"{run_date:%A, %B %-d}:\n\n{items}\n\nTotal ${cycle.total} · {cycle.pv} PV\n"
+            f"{day(run_date, 'long_short')}:\n\n{lines_text(lines)}\n\n"
+            f"Total {money(cycle.total)} · {volume(cycle.pv)} PV\n"
             + ("".join(f"\nNote: {p}" for p in problems))
             + f"\n\nTo skip this shipment or change it, visit {link}\n")
-    queue_mail(session, user=user, subject=f"Your autoship ships on {run_date:%B %-d}", body=body)
+    queue_mail(session, user=user, subject=f"Your autoship ships on {day(run_date, 'day_of_month')}", body=body)
     session.add(AutoshipReminder(profile_id=profile.id, run_date=run_date))
     session.flush()
 
@@ -72,7 +73,8 @@ def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: 
     for order in _orders(session, result.declined):
         _mail_owner(session, order, subject=f"Payment for order {order.number} was declined",
                     body=f"Your {order.payment_label} was declined for order {order.number} "
-                         f"(${order.total}). We will try again on {order.next_payment_retry_on:%B %-d}. "
+                         f"({money(order.total)}). We will try again on "
+                         f"{day(order.next_payment_retry_on, 'day_of_month')}. "
                          f"To use another card and pay now, visit {base}/orders/{order.id}\n")
     for order in _orders(session, result.cancelled):
         _mail_owner(session, order, subject=f"Order {order.number} is cancelled: payment failed",
@@ -94,7 +96,7 @@ def tell_order_paid(session: Session, order: Order, *, base_url: str) -> None:
     """The confirmation of a paid standing-order order, whether the run or "Ship now" placed it:
     queued in the outbox, sent after the commit."""
     _mail_owner(session, order, subject=f"Order {order.number} is paid",
-                body=f"We charged ${order.total} to your {order.payment_label} for order "
+                body=f"We charged {money(order.total)} to your {order.payment_label} for order "
                      f"{order.number}. It ships to {order.ship_moniker}.\n"
                      f"{base_url.rstrip('/')}/orders/{order.id}\n")
 

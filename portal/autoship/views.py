@@ -25,12 +25,13 @@ from portal.clock import company_today
 from portal.confirmations import ask_first, confirmed
 from portal.errors import DomainError
 from portal.extensions import db
+from portal.formatting import day, local_time, money
 from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule, totals
 from portal.payments.models import PaymentMethod
 from portal.payments.services import gateway_for, wallet
 from portal.roles import shopper_required
-from portal.templating import local_time, money, render, render_fragment
+from portal.templating import render, render_fragment
 from portal.unit_of_work import refusal
 
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
@@ -163,7 +164,7 @@ def new():
             except ValueError as error:  # the recurrence fields describe no valid rule
                 raise profiles.AutoshipError(str(error), "rrule") from error
             flash(f"Standing order “{profile.name}” created. First shipment: "
-                  f"{profile.next_run_date:%A, %B %-d}.", "success")
+                  f"{day(profile.next_run_date, 'long_short')}.", "success")
             return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
     return render("autoship/new.html", form=form, status=422 if form.is_submitted() else 200,
                   first_shipment=_first_shipment(form))
@@ -350,7 +351,7 @@ def ship_now(profile_id: int):
         db.session, user=current_user, profile=p, gateway=gateway_for(),
         shipping=shipping_rule(current_app.config), today=company_today(),
         base_url=site_url(), offered=offered),
-        lambda order: f"Order {order.number} placed and paid: {order.total:,.2f} USD.")
+        lambda order: f"Order {order.number} placed and paid: {money(order.total)}.")
 
 
 def _ask_to_ship_now(profile_id: int, offered: date | None):
@@ -422,11 +423,11 @@ def from_cart():
         return render("errors/error.html", "errors/_error.html", status=refused.status,
                       title=title, message=refused.message)
     if profile_id is None:
-        flash(f"Your cart is now a standing order: first shipment {profile.next_run_date:%B %-d}, "
+        flash(f"Your cart is now a standing order: first shipment {day(profile.next_run_date, 'day_of_month')}, "
               "then as scheduled. Your cart is still here if you want it today too.", "success")
     else:
         flash(f"Your cart was added to “{profile.name}”"
-              + (f", next shipment {profile.next_run_date:%B %-d}" if profile.next_run_date else "")
+              + (f", next shipment {day(profile.next_run_date, 'day_of_month')}" if profile.next_run_date else "")
               + ". Your cart is still here if you want it today too.", "success")
     return redirect(url_for("autoship.profile", profile_id=profile.id), 303)
 
@@ -449,7 +450,7 @@ def subscribe():
     if refused:
         return render("errors/error.html", "errors/_error.html", status=refused.status,
                       title="Not subscribed", message=refused.message)
-    message = f"Added to “{profile.name}”, next shipment {profile.next_run_date:%B %-d}."
+    message = f"Added to “{profile.name}”, next shipment {day(profile.next_run_date, 'day_of_month')}."
     if request.htmx:
         return render("autoship/_subscribed.html", message=message, profile=profile)
     flash(message, "success")
@@ -479,7 +480,7 @@ def calendar_token():
     revoke = request.form.get("action") == "revoke"
     active = calendar_tokens.current_calendar_link(db.session, user=current_user)
     if active is not None and not confirmed():
-        since = local_time(active.created_at, "%B %-d, %Y")
+        since = local_time(active.created_at, "full")
         return ask_first(
             title="Turn your calendar link off?" if revoke else "Replace your calendar link?",
             consequences=[

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, Money, UTCDateTime, Volume
 from portal.clock import utcnow
+from portal.formatting import counted
 
 
 class UnitCode(StrEnum):
@@ -18,6 +19,17 @@ class UnitCode(StrEnum):
 
 
 UNIT_LABELS = {UnitCode.EACH: "Each", UnitCode.CASE: "Case", UnitCode.LOT: "Lot"}
+
+
+# A unit's noun in a count, singular and plural.
+UNIT_NOUNS = {UnitCode.EACH: ("each", "eaches"), UnitCode.CASE: ("case", "cases"),
+              UnitCode.LOT: ("lot", "lots")}
+
+
+def unit_count(quantity: int, code: str = UnitCode.EACH, config=None) -> str:
+    """A quantity of a unit in words: "1 each", "2 eaches", "3 cases"."""
+    singular, plural = UNIT_NOUNS[UnitCode(code)]
+    return counted(quantity, singular, plural, config)
 
 
 def unit_label(code: str, eaches_per_unit: int) -> str:

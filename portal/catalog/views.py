@@ -9,9 +9,10 @@ from portal.autoship.forms import SubscribeForm
 from portal.autoship.models import ProfileStatus
 from portal.autoship.queries import profiles_of
 from portal.catalog.forms import AddToCartForm
-from portal.catalog.models import UNIT_LABELS, Product, UnitCode
+from portal.catalog.models import UNIT_LABELS, Product, UnitCode, unit_count
 from portal.catalog.services import search_query
 from portal.extensions import db
+from portal.formatting import day, money
 from portal.oneclick.views import panel_here
 from portal.pagination import page_number, paginate
 from portal.templating import render
@@ -26,6 +27,12 @@ def unit_name(code: str) -> str:
         return UNIT_LABELS[UnitCode(code)]
     except ValueError:
         return code
+
+
+@bp.app_template_filter("unit_count")
+def unit_count_filter(quantity: int, code: str = UnitCode.EACH) -> str:
+    """A quantity in words for any page: ``{{ 3|unit_count('case') }}`` is "3 cases"."""
+    return unit_count(quantity, code)
 
 
 @bp.get("/")
@@ -43,7 +50,7 @@ def product(product_id: int):
     if item is None or not item.active:
         abort(404, "We do not sell that product (any more).")
     form = AddToCartForm(product_id=item.id)
-    form.unit.choices = [SelectChoice(u.code, f"{u.label} — ${u.price:,.2f}")
+    form.unit.choices = [SelectChoice(u.code, f"{u.label} — {money(u.price)}")
                          for u in item.sellable_units]
     return render("catalog/product.html", product=item, form=form,
                   subscribe=_subscribe_form(item), oneclick_panel=panel_here())
@@ -56,6 +63,6 @@ def _subscribe_form(item: Product) -> SubscribeForm | None:
     form = SubscribeForm(formdata=None, product_id=item.id)
     form.unit.choices = [SelectChoice(u.code, u.label) for u in item.sellable_units]
     form.profile.choices = [SelectChoice("new", "A new standing order (monthly)")] + [
-        SelectChoice(str(p.id), f"{p.name} (next {p.next_run_date:%b %-d})" if p.next_run_date else p.name)
+        SelectChoice(str(p.id), f"{p.name} (next {day(p.next_run_date, 'short')})" if p.next_run_date else p.name)
         for p in profiles_of(db.session, current_user) if p.status != ProfileStatus.CANCELLED]
     return form

@@ -19,6 +19,7 @@ from portal.fulfilment.coordination import request_planning
 from portal.mail.services import queue_mail
 from portal.orders.models import Order, OrderSource
 from portal.orders.pricing import ShippingRule
+from portal.orders.receipt_text import lines_text, totals_text
 from portal.orders.services import build_order, charge_order
 from portal.payments.gateway import PaymentGateway
 from portal.payments.services import usable_card
@@ -111,9 +112,8 @@ def latest_checkout(session: Session, user: User, *, since) -> Order | None:
 
 
 def confirmation_text(order: Order) -> str:
-    lines = "\n".join(f"  {line.quantity} x {line.name} ({line.unit_code}, {line.eaches} eaches)"
-                      f"  ${line.line_total}" for line in order.lines)
-    return (f"Thank you for your order {order.number}.\n\n{lines}\n\n"
-            f"Subtotal ${order.subtotal}\nShipping ${order.shipping_fee}\nTotal ${order.total}\n"
-            f"PV {order.pv_total}\n\nShips to {order.ship_moniker}: {order.ship_to_one_line}\n"
+    totals = totals_text(subtotal=order.subtotal, shipping=order.shipping_fee, total=order.total,
+                         pv=order.pv_total)
+    return (f"Thank you for your order {order.number}.\n\n{lines_text(order.lines)}\n\n{totals}\n\n"
+            f"Ships to {order.ship_moniker}: {order.ship_to_one_line}\n"
             f"Paid with {order.payment_label}\n")

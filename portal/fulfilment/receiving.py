@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import User
 from portal.catalog.models import MAX_ON_HAND, Product, StockLevel
 from portal.clock import utcnow
+from portal.formatting import day
 from portal.errors import DomainError, NotFound
 from portal.fulfilment.coordination import request_planning
 from portal.fulfilment.inventory_csv import MAX_EACHES
@@ -129,7 +130,7 @@ def add_expected_arrival(session: Session, *, actor: User | None, reference: str
             raise InventoryError(f"{reference} was added by someone else a moment ago; reload "
                                  "the page and try again.", field="reference") from None
     elif purchase_order.expected_on != expected_on:
-        raise InventoryError(f"{reference} is expected on {purchase_order.expected_on:%b %d, %Y}; "
+        raise InventoryError(f"{reference} is expected on {day(purchase_order.expected_on)}; "
                              "a different date needs a different reference.", field="expected_on")
     line = next((l for l in purchase_order.lines if l.product_id == product.id), None)
     if line is None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, request, url_for
 from flask_login import current_user
 
-from portal.catalog.models import MAX_ON_HAND
+from portal.catalog.models import MAX_ON_HAND, unit_count
 from portal.clock import company_today
 from portal.extensions import db
+from portal.formatting import day
 from portal.forms import form_messages
 from portal.fulfilment import queries
 from portal.fulfilment.coordination import request_planning
@@ -151,7 +152,7 @@ def add_receipt():
         sku = receipt.product.sku
     if refused:
         return _inventory_page(refused.status, receipt_form=form)
-    flash(f"Received {form.eaches.data:,} eaches of {sku}. The plan is being updated.", "success")
+    flash(f"Received {unit_count(form.eaches.data)} of {sku}. The plan is being updated.", "success")
     return redirect(url_for("fulfilment.inventory"), 303)
 
 
@@ -168,8 +169,8 @@ def add_arrival():
         reference = purchase_order.reference
     if refused:
         return _inventory_page(refused.status, arrival_form=form)
-    flash(f"{form.eaches.data:,} eaches of {form.sku.data.strip().upper()} expected on "
-          f"{form.expected_on.data:%b %d, %Y} ({reference}).", "success")
+    flash(f"{unit_count(form.eaches.data)} of {form.sku.data.strip().upper()} expected on "
+          f"{day(form.expected_on.data)} ({reference}).", "success")
     return redirect(url_for("fulfilment.inventory"), 303)
 
 
@@ -183,7 +184,7 @@ def receive_line(line_id: int):
     receipt = receive_purchase_order_line(db.session, actor=_actor(), line_id=line_id,
                                           eaches=form.eaches.data)
     sku = receipt.product.sku
-    flash(f"Received {form.eaches.data:,} eaches of {sku}. The plan is being updated.", "success")
+    flash(f"Received {unit_count(form.eaches.data)} of {sku}. The plan is being updated.", "success")
     return redirect(url_for("fulfilment.inventory", page=request.args.get("page", 1)), 303)
 
 

@@ -11,8 +11,10 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
 from portal.fulfilment.coordination import request_planning
+from portal.formatting import day, money
 from portal.mail.services import queue_mail
 from portal.orders.models import Order, OrderSource
+from portal.orders.receipt_text import lines_text, totals_text
 from portal.orders.services import change_status, charge_order
 from portal.orders.states import OrderStatus
 from portal.payments.gateway import PaymentDeclined, PaymentGateway
@@ -71,19 +73,17 @@ def _locked_oneclick_order(session: Session, order_id: int) -> Order | None:
 
 def _confirmation_mail(order: Order) -> str:
     """The body of the mail sent once a single-action order is charged."""
-    lines = "\n".join(f"  {line.quantity} x {line.name} ({line.unit_code}, {line.eaches} eaches)"
-                      f"  ${line.line_total}" for line in order.lines)
-    ships = f"Expected to ship {order.expected_ship_date:%B %d, %Y}.\n" \
-        if order.expected_ship_date else ""
-    return (f"Your 1-Click order {order.number} is confirmed.\n\n{lines}\n\n"
-            f"Subtotal ${order.subtotal}\nShipping ${order.shipping_fee}\nTotal ${order.total}\n"
-            f"PV {order.pv_total}\n\nCharged to {order.payment_label}.\n"
+    ships = f"Expected to ship {day(order.expected_ship_date)}.\n" if order.expected_ship_date else ""
+    totals = totals_text(subtotal=order.subtotal, shipping=order.shipping_fee, total=order.total,
+                         pv=order.pv_total)
+    return (f"Your 1-Click order {order.number} is confirmed.\n\n{lines_text(order.lines)}\n\n"
+            f"{totals}\n\nCharged to {order.payment_label}.\n"
             f"Ships to {order.ship_moniker}: {order.ship_to_one_line}\n{ships}")
 
 
 def _payment_failed_mail(order: Order, reason: str) -> str:
     """The body of the mail sent when a single-action order cannot be charged."""
-    return (f"We could not charge {order.payment_label} ${order.total} for your 1-Click "
+    return (f"We could not charge {order.payment_label} {money(order.total)} for your 1-Click "
             f"order {order.number}: {reason}\n\nNothing will ship. Update your wallet "
             "and 1-Click settings, then order again.\n")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import Connection, Row, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -16,6 +17,7 @@ from portal.errors import NotFound
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
 from portal.oneclick.rules import SHOPPER_ROLES
 from portal.orders.models import Order, OrderSource
+from portal.orders.rules import ShippingRule, line_amount, order_total
 from portal.orders.states import OrderStatus
 from portal.payments.models import PaymentMethod
 
@@ -59,14 +61,34 @@ def buyers_on_client(session: Session, token_hash: str | None, today: date) -> l
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What a 1-Click order of one item costs, shipping included, before anything is pressed."""
+
+    price: Decimal     # the item: unit price times quantity
+    shipping: Decimal  # the fee the rule book charges on that subtotal
+    total: Decimal     # what the card is charged
+    free_from: Decimal  # the subtotal from which shipping is free
+
+
+@dataclass(frozen=True)
 class Panel:
     """What an item page needs to show the 1-Click button: the people who can order from this
-    browser, who is preselected, and whether to offer turning 1-Click on."""
+    browser, who is preselected, whether to offer turning 1-Click on, and the shipping rule
+    that prices the order the button places."""
 
     visible: bool
     buyers: list[Buyer] = field(default_factory=list)
     selected_id: int | None = None
     offer_enable: bool = False
+    shipping: ShippingRule | None = None
+
+    def cost(self, unit_price: Decimal, quantity: int = 1) -> Cost:
+        """The order ``quantity`` units at ``unit_price`` make on their own: the price, the
+        rule book's shipping fee for it and the total."""
+        price = line_amount(Decimal(unit_price), quantity)
+        fee = self.shipping.fee(price)
+        return Cost(price=price, shipping=fee, total=order_total(price, fee),
+                    free_from=self.shipping.free_from)
 
     @property
     def selected(self) -> Buyer | None:
@@ -87,18 +109,19 @@ class Panel:
 
 
 def oneclick_panel(session: Session, *, viewer: User | None, token_hash: str | None,
-                   today: date) -> Panel:
+                   today: date, shipping: ShippingRule) -> Panel:
     """The 1-Click panel of an item page seen by ``viewer`` (None when nobody is logged in) on
     the browser whose token hashes to ``token_hash``. Hidden from people who cannot shop; the
     viewer's own 1-Click is preselected, else the first person whose order would go through;
-    a logged-in viewer without 1-Click here is offered to turn it on."""
+    a logged-in viewer without 1-Click here is offered to turn it on. ``shipping`` prices what
+    the button will cost (``Panel.cost``), so the page never shows less than is charged."""
     if viewer is not None and viewer.role not in SHOPPER_ROLES:
         return Panel(visible=False)
     buyers = buyers_on_client(session, token_hash, today)
     mine = next((b for b in buyers if viewer is not None and b.person_id == viewer.id), None)
     selected = mine or next((b for b in buyers if not b.problem), buyers[0] if buyers else None)
     return Panel(visible=True, buyers=buyers, selected_id=selected.person_id if selected else None,
-                 offer_enable=viewer is not None and mine is None)
+                 offer_enable=viewer is not None and mine is None, shipping=shipping)
 
 
 def stored_details_problem(address: Address, card: PaymentMethod, user: User, today: date) -> str:

@@ -20,6 +20,7 @@ from portal.clock import utcnow
 from portal.confirmations import ask_first, confirmed
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
+from portal.formatting import money
 from portal.oneclick import queries
 from portal.oneclick.confirmation import Confirmation
 from portal.oneclick.errors import ClientRevoked
@@ -33,7 +34,7 @@ from portal.oneclick.identifiers import hash_token, new_token, set_token_cookie,
 from portal.orders.models import Order
 from portal.payments.services import wallet
 from portal.roles import shopper_required
-from portal.templating import money, render, render_fragment
+from portal.templating import render, render_fragment
 from portal.unit_of_work import refusal
 from portal.user_agents import describe_user_agent
 
@@ -75,7 +76,7 @@ def panel_here() -> queries.Panel:
     viewer = current_user if current_user.is_authenticated else None
     panel = queries.oneclick_panel(db.session, viewer=viewer,
                                    token_hash=hash_token(token) if token else None,
-                                   today=company_today())
+                                   today=company_today(), shipping=rules_from(current_app.config).shipping)
     if panel.visible and token is None:
         g.oneclick_new_token = new_token()
     return panel
@@ -201,7 +202,7 @@ def cancel_line(order_id: int, line_id: int):
 def _cancel_message(changed: Order) -> str:
     if changed.status == "cancelled":
         return f"Order {changed.number} is cancelled. Nothing was charged."
-    return f"Removed from order {changed.number}; the new total is ${changed.total:,.2f}."
+    return f"Removed from order {changed.number}; the new total is {money(changed.total)}."
 
 
 def _order_changed(order_id: int, message: str):

@@ -11,7 +11,7 @@ from portal.addresses.models import (CityName, CountryCode, DestinationKey, Moni
                                      RecipientName, RegionName, StreetLine)
 from portal.db import Base, Money, UTCDateTime, Volume
 from portal.clock import utcnow
-from portal.orders.rules import order_number
+from portal.orders.rules import ZERO, order_number
 from portal.orders.states import STATUS_LABELS, OrderStatus
 
 
@@ -19,6 +19,11 @@ class OrderSource(StrEnum):
     CHECKOUT = "checkout"
     AUTOSHIP = "autoship"
     ONECLICK = "oneclick"
+
+
+# How people read where an order came from.
+SOURCE_LABELS = {OrderSource.CHECKOUT: "Checkout", OrderSource.AUTOSHIP: "Autoship",
+                 OrderSource.ONECLICK: "1-Click"}
 
 
 class Order(Base):
@@ -94,6 +99,24 @@ class Order(Base):
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[OrderStatus(self.status)]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.status == OrderStatus.CANCELLED
+
+    @property
+    def nothing_charged(self) -> bool:
+        """A cancelled order that was never paid: it shows no total to pay and no PV."""
+        return self.cancelled and self.paid_at is None
+
+    @property
+    def counted_pv(self) -> Decimal:
+        """The PV this order counts for: none once it is cancelled."""
+        return ZERO if self.cancelled else self.pv_total
+
+    @property
+    def source_label(self) -> str:
+        return SOURCE_LABELS[OrderSource(self.source)]
 
     @property
     def eaches_total(self) -> int:

@@ -157,7 +157,7 @@ def test_reminders_go_once_before_the_run_with_items_total_and_links(app, sessio
                            shipping=ENGINE.shipping)
     assert (sent, again) == (1, 0)
     body = session.scalar(select(OutboxMessage.body))
-    assert "2 x Vitamin D" in body and "Total $25.95" in body and "https://portal.example/autoship/" in body
+    assert "2 × Vitamin D  $20.00" in body and "Total $25.95" in body and "https://portal.example/autoship/" in body
 
 
 def test_two_processes_recording_the_same_attempt_record_it_once(app, session, redis, materialised):

@@ -166,7 +166,7 @@ def test_ship_now_places_a_paid_order(client, session, shopper):
     assert (order.source, order.status, order.total, order.autoship_due_date.isoformat()) == (
         "autoship", "paid", Decimal("25.95"), due)  # two at $10.00 and $5.95 shipping
     page = page_text(client.get(response.headers["Location"]).get_data(as_text=True))
-    assert f"Order {order.number} placed and paid: 25.95 USD." in page
+    assert f"Order {order.number} placed and paid: $25.95." in page
     assert f"{order.number} for {order.autoship_due_date:%b %-d, %Y} · $25.95 · Paid" in page
     assert f"Next shipment: {date.fromisoformat(following):%A, %B %-d, %Y}" in page
     mail = session.scalar(select(OutboxMessage))  # committed with the order, as a run's is

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from portal.clock import company_today
 from portal.clock import utcnow
+from portal.formatting import day
 from portal.fulfilment import coordination
 from portal.fulfilment.models import InventoryReceipt, PurchaseOrder, Shipment
 from portal.fulfilment.planning import run_planning
@@ -69,7 +70,7 @@ def test_admins_see_every_fulfilment_page(admin, session, url):
     on = company_today() + timedelta(days=4)
     expected(session, soap, 10, on, reference="PO-77")
     run = run_planning(session)
-    world = SimpleNamespace(soap=soap, order=order, run=run, on=on.strftime("%b %d, %Y"))
+    world = SimpleNamespace(soap=soap, order=order, run=run, on=day(on))
     response = admin.get(url)
     assert response.status_code == 200
     page = visible_text(response)
@@ -113,7 +114,7 @@ def test_the_plan_shows_shipments_metrics_and_what_waits(admin, session):
     assert "0.50" in page  # one shipment for two orders
     assert "50%" in page   # line fill: two of four lines in full
     waiting = text_of(admin.get("/admin/fulfilment/waiting"))
-    assert short.number in waiting and "expected " + (company_today() + timedelta(days=6)).strftime("%b %d, %Y") in waiting
+    assert short.number in waiting and "expected " + day(company_today() + timedelta(days=6)) in waiting
 
 
 def test_an_htmx_request_gets_the_table_alone(client, htmx, session):
@@ -203,7 +204,7 @@ def test_an_expected_arrival_through_the_form(admin, session):
     assert post(admin, "/admin/fulfilment/inventory/arrivals", data, prefix="arrival").status_code == 303
     assert session.scalar(select(PurchaseOrder.expected_on)) == on
     page = text_of(admin.get(INVENTORY))
-    assert "PO-500" in page and on.strftime("%b %d, %Y") in page
+    assert "PO-500" in page and day(on) in page
     moved = {**data, "expected_on": (on + timedelta(days=1)).isoformat()}
     response = post(admin, "/admin/fulfilment/inventory/arrivals", moved, prefix="arrival")
     assert response.status_code == 422 and "a different date needs a different reference" in text_of(response)
@@ -408,8 +409,8 @@ def test_a_member_sees_what_ships_now_and_when_the_rest_is_expected(client, sess
     log_in(client, member)
     text = outlook(client, order)
     assert "In two parts. 2 eaches ship now" in text
-    assert f"the other 3 follow when stock arrives, expected {later:%b %d, %Y}" in text
-    assert f"Green Tea: 3 eaches, expected {later:%b %d, %Y}" in text
+    assert f"the other 3 follow when stock arrives, expected {day(later)}" in text
+    assert f"Green Tea: 3 eaches, expected {day(later)}" in text
 
 
 def test_a_member_sees_an_order_wait_for_stock_with_or_without_a_date(client, session):

@@ -13,6 +13,7 @@ from sqlalchemy import event, func, select, update
 from portal.clock import company_today
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.formatting import day
 from portal.fulfilment.receiving import add_expected_arrival
 from portal.oneclick.identifiers import COOKIE_NAME, hash_token
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting
@@ -193,10 +194,10 @@ def test_each_confirmation_says_when_its_items_ship(app, session, redis):
               for product in (in_stock, awaited, unknown)]
     first, second, third = session.scalars(select(Order).order_by(Order.id)).all()
     assert "from stock today" in bodies[0]
-    assert f"on {arrives:%b %d}, when the item is expected back in stock" in bodies[1]
+    assert f"on {day(arrives, 'short')}, when the item is expected back in stock" in bodies[1]
     assert f"Separate from your open order {first.number}, which ships" in bodies[1]
     lead_time = company_today() + timedelta(days=app.config["ONECLICK_BACKORDER_DAYS"])
-    assert f"around {lead_time:%b %d}: the item is out of stock and no delivery is scheduled yet" in bodies[2]
+    assert f"around {day(lead_time, 'short')}: the item is out of stock and no delivery is scheduled yet" in bodies[2]
     assert first.number in bodies[2] and second.number in bodies[2]
     assert [o.expected_ship_date for o in (first, second, third)] == [company_today(), arrives, lead_time]
 
