@@ -3,6 +3,8 @@ fragment sent to the page's error region, with the headers its status needs."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import csrf_token, log_in
@@ -123,7 +125,7 @@ def test_a_body_over_the_limit_is_refused_before_anything_reads_it(client, sessi
 def test_every_page_carries_the_error_region_and_its_script(client):
     page = client.get("/shop/").get_data(as_text=True)
     assert '<div id="htmx-error" class="htmx-error" aria-live="assertive"></div>' in page
-    assert '<script src="/static/js/htmx-errors.js" defer></script>' in page
+    assert re.search(r'<script src="/static/js/htmx-errors\.js\?v=[0-9a-f]{12}" defer></script>', page)
     assert '"code": "5..", "swap": true, "error": true, "target": "#htmx-error"' in page
 
 

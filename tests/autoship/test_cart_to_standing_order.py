@@ -46,7 +46,8 @@ def test_the_cart_is_added_to_an_existing_standing_order_merging_same_product_an
 
 
 def test_adding_the_cart_follows_the_rules_of_adding_an_item(session, member, product):
-    profile = new_profile(session, member, product, first=TODAY + timedelta(days=1))  # past its cutoff
+    profile = new_profile(session, member, product, first=TODAY + timedelta(days=10))
+    profile.next_run_date = TODAY + timedelta(days=1)  # its next shipment is now past the cutoff
     add_to_cart(session, user=member, product_id=product.id, unit_code="each", quantity=1, max_quantity=999)
     with pytest.raises(AutoshipError, match="being prepared"):
         creation.profile_from_cart(session, user=member, today=TODAY, rules=RULES, profile_id=profile.id)
@@ -77,7 +78,8 @@ def shopper(client, session, redis, clock):
 
 def test_the_cart_page_offers_a_new_standing_order_or_one_that_accepts_changes(client, session, shopper, product):
     open_one = new_profile(session, shopper, product)
-    closed = new_profile(session, shopper, product, first=TODAY + timedelta(days=1))
+    closed = new_profile(session, shopper, product, first=TODAY + timedelta(days=10))
+    closed.next_run_date = TODAY + timedelta(days=1)
     closed.name = "Being prepared"
     session.commit()
     post_form(client, "/cart/add", {"product_id": product.id, "unit": "each", "quantity": 1})

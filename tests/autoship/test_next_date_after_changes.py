@@ -109,8 +109,8 @@ def test_the_profile_page_and_the_calendar_feed_carry_the_next_date_after_a_reac
     log_in(client, member)
     profile = new_profile(session, member, product, first=DECEMBER)
     page = f"/autoship/{profile.id}"
-    for action in ("ship-now", "cancel", "resume"):
-        assert post_form(client, f"{page}/{action}", page=page).status_code == 303, action
+    for action in ("ship-now", "cancel", "resume"):  # each confirmed, as after its confirmation step
+        assert post_form(client, f"{page}/{action}", {"confirm": "yes"}, page=page).status_code == 303, action
 
     body = client.get(page).get_data(as_text=True)
     assert "Next shipment: <strong>Friday, January 15, 2027</strong>" in body
@@ -120,5 +120,5 @@ def test_the_profile_page_and_the_calendar_feed_carry_the_next_date_after_a_reac
     runs = sorted(event["DTSTART"].dt for event in feed.walk("VEVENT"))
     assert runs[:2] == [JANUARY, FEBRUARY] and DECEMBER not in runs
 
-    assert post_form(client, f"{page}/ship-now", page=page).status_code == 303
+    assert post_form(client, f"{page}/ship-now", {"confirm": "yes"}, page=page).status_code == 303
     assert ordered_dates(session, profile) == [DECEMBER, JANUARY]

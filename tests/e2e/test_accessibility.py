@@ -102,6 +102,7 @@ NOT_PAGES = {
     "oneclick.healthz": "a health check for load balancers",
     "cart.badge": "an htmx fragment of the header (checked inside every page)",
     "autoship.preview": "an htmx fragment of the schedule form (checked inside the profile page)",
+    "autoship.schedule_fields": "an htmx fragment: one kind's schedule fields (checked inside the profile page)",
     "autoship.calendar_feed": "an iCalendar feed",
     "downline.autoships_csv": "a CSV download",
 }

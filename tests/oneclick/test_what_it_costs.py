@@ -77,7 +77,8 @@ def test_a_cancelled_order_says_nothing_was_charged_and_counts_no_pv_anywhere(ap
     assert "Pays with Visa ending 4242" in open_page and "$30.90" in open_page
 
     response = browser.post(f"/1-click/orders/{order.id}/cancel",
-                            data={"csrf_token": csrf_token(browser, f"/1-click/orders/{order.id}")})
+                            data={"csrf_token": csrf_token(browser, f"/1-click/orders/{order.id}"),
+                                  "confirm": "yes"})
     assert response.status_code == 303
     db.session.expire_all()
     assert db.session.get(Order, order.id).status == "cancelled"
