@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import formatting
 from portal.accounts.models import User
 from portal.addresses.services import address_book, owned_address
 from portal.autoship.items import add_item, add_items, new_item
@@ -79,8 +80,9 @@ def _check_open_first_date(first_date: date, today: date, rules: AutoshipRules) 
     if first_date < opens:
         closing = (f"Changes close {rules.cutoff_days} days before each shipment" if rules.cutoff_days
                    else "Today's shipments are already made")
+        earliest = formatting.day(opens, "long_short")
         raise AutoshipError(("That date is in the past. " if first_date < today else "")
-                            + f"{closing}: the first one can be on {opens:%A, %B %-d} at the earliest.",
+                            + f"{closing}: the first one can be on {earliest} at the earliest.",
                             "first_date")
     check_first_date(first_date, today)
 

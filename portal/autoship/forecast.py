@@ -26,6 +26,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from portal import formatting
 from portal.autoship.engine import plan_due
 from portal.autoship.models import (AutoshipItem, AutoshipProfile, AutoshipSkip, OutOfStockPolicy,
                                     ProfileStatus)
@@ -56,14 +57,14 @@ def check_period(start: date, end: date, today: date) -> None:
     """Refuse a period that ends before it starts, is longer than ``MAX_DAYS`` or reaches more
     than ``MAX_AHEAD_DAYS`` past ``today``, saying the limit."""
     if end < start:
-        raise ForecastRefused(f"The end is before the start: choose {start:%b %-d, %Y} or later.",
+        raise ForecastRefused(f"The end is before the start: choose {formatting.day(start)} or later.",
                               "to")
     if (end - start).days + 1 > MAX_DAYS:
         raise ForecastRefused(f"A forecast covers at most {MAX_DAYS} days: choose "
-                              f"{start + timedelta(days=MAX_DAYS - 1):%b %-d, %Y} or earlier.", "to")
+                              f"{formatting.day(start + timedelta(days=MAX_DAYS - 1))} or earlier.", "to")
     if end > today + timedelta(days=MAX_AHEAD_DAYS):
         raise ForecastRefused(f"A forecast reaches at most {MAX_AHEAD_DAYS} days past today: choose "
-                              f"{today + timedelta(days=MAX_AHEAD_DAYS):%b %-d, %Y} or earlier.", "to")
+                              f"{formatting.day(today + timedelta(days=MAX_AHEAD_DAYS))} or earlier.", "to")
 
 
 def forecast(session: Session, start: date, end: date, *, today: date,

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from portal import formatting
 from portal.accounts.models import User
 from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipProfile, ProfileStatus,
                                     Regularity)
@@ -184,9 +185,9 @@ def check_open_for_changes(profile: AutoshipProfile, today: date, rules: Autoshi
         return  # the engine set it aside: no shipment of it is being prepared
     if changes_closed(days_until_cutoff(profile, today, rules)):
         raise AutoshipError(
-            f"Your next shipment on {profile.next_run_date:%B %-d} is being prepared: changes "
-            f"that affect it are closed {rules.cutoff_days} days before. You can skip a later "
-            "date now, or change this one after it ships.")
+            f"Your next shipment on {formatting.day(profile.next_run_date, 'day_of_month')} is being "
+            f"prepared: changes that affect it are closed {rules.cutoff_days} days before. You can skip "
+            "a later date now, or change this one after it ships.")
 
 
 def accepts_changes(profile: AutoshipProfile, today: date, rules: AutoshipRules) -> bool:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
 
+from portal import formatting
 from portal.autoship.recurrence import Recurrence
 
 CALENDAR, ROLLING = "calendar", "rolling"
@@ -48,7 +49,7 @@ def check_schedule(rule: Recurrence, anchor: date, regularity: str,
         if stuck is not None:
             raise UnplannableSchedule(
                 f"A rolling schedule counts from the day each order is placed, and "
-                f"“{rule.describe()}” has no date after {stuck:%A, %B %-d, %Y}. "
+                f"“{rule.describe()}” has no date after {formatting.day(stuck, 'long')}. "
                 "Choose a calendar schedule or another rule.")
     return first
 

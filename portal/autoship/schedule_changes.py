@@ -9,6 +9,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from portal import formatting
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipProfile, AutoshipSkip, ProfileStatus, Regularity
 from portal.autoship.profiles import (AlreadyDone, AutoshipError, AutoshipRules, check_first_date,
@@ -86,7 +87,7 @@ def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, 
     else:
         shipped = last_ordered_dates(session, [profile.id]).get(profile.id)
         if shipped is not None and new_date <= shipped:
-            raise AutoshipError(f"This standing order already shipped for {shipped:%B %-d, %Y}. "
+            raise AutoshipError(f"This standing order already shipped for {formatting.day(shipped, 'full')}. "
                                 "Choose a later date.", "new_date")
         profile.next_run_date = new_date
     session.flush()
@@ -125,7 +126,7 @@ def _next_open(session: Session, profile: AutoshipProfile, earliest: date, field
         next_run = next_run_after_change(session, profile, earliest, kept=kept)
     if next_run is None:
         shipped = last_ordered_dates(session, [profile.id]).get(profile.id)
-        raise AutoshipError(f"The schedule has no date after {shipped:%B %-d, %Y}, the last date "
+        raise AutoshipError(f"The schedule has no date after {formatting.day(shipped, 'full')}, the last date "
                             "this standing order already shipped for." if shipped and shipped >= earliest
                             else "The schedule has no date from then on.", field)
     return next_run
@@ -138,7 +139,7 @@ def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: da
     if profile.status != ProfileStatus.ACTIVE:
         raise AutoshipError("Only an active standing order has dates to skip.")
     if any(skip.skip_date == day for skip in profile.skips):
-        raise AlreadyDone(f"{day:%A, %B %-d} is already skipped.", "day")
+        raise AlreadyDone(f"{formatting.day(day, 'long_short')} is already skipped.", "day")
     with planning(profile):
         upcoming = schedule_of(profile).upcoming(profile.next_run_date, 24)
     if day not in upcoming:
@@ -174,8 +175,8 @@ def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: 
     with planning(profile):
         stale = day in schedule_of(profile).stale_skips(today, shipped)
     if stale:
-        raise AutoshipError(f"{day:%A, %B %-d} is no longer a date of this standing order's "
-                            "schedule, so undoing its skip would bring no shipment back.", "day")
+        raise AutoshipError(f"{formatting.day(day, 'long_short')} is no longer a date of this standing "
+                            "order's schedule, so undoing its skip would bring no shipment back.", "day")
     profile.skips.remove(skip)
     session.flush()
     if profile.status == ProfileStatus.ACTIVE and profile.next_run_date and day < profile.next_run_date:

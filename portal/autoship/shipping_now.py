@@ -9,6 +9,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from portal import formatting
 from portal.accounts.models import User
 from portal.addresses.services import owned_address
 from portal.autoship.models import AutoshipProfile, ProfileStatus, Regularity
@@ -51,10 +52,10 @@ def check_ship_now(session: Session, *, user: User, profile: AutoshipProfile, to
         shipped = session.scalar(select(Order).where(Order.autoship_profile_id == profile.id,
                                                      Order.autoship_due_date == day))
         if shipped is not None:
-            raise AlreadyDone(f"This standing order already shipped for {day:%B %-d, %Y}: "
+            raise AlreadyDone(f"This standing order already shipped for {formatting.day(day, 'full')}: "
                               f"order {shipped.number}.")
     if offered is not None and offered != due:
-        raise AutoshipError(f"The next shipment is now on {due:%B %-d, %Y}. Check it, then "
+        raise AutoshipError(f"The next shipment is now on {formatting.day(due, 'full')}. Check it, then "
                             "press “Ship now” again to ship it today.")
     lines, problems = priced_items(profile)
     if not lines:

@@ -296,7 +296,7 @@ def unskip(profile_id: int):
     form = DayForm()
     return act(profile_id, lambda p: schedule_changes.unskip_date(
         db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
-        rules=_rules()), lambda day: f"{day:%A, %B %-d} is a shipment date again.", form)
+        rules=_rules()), lambda shipping: f"{day(shipping, 'long_short')} is a shipment date again.", form)
 
 
 @bp.post("/<int:profile_id>/pause")
@@ -316,7 +316,7 @@ def change_resume_date(profile_id: int):
     form = ResumeDateForm()
     return act(profile_id, lambda p: lifecycle.change_resume_date(
         db.session, user=current_user, profile=p, resume_on=form.resume_on.data, today=company_today()),
-        lambda _: f"Resume date changed to {form.resume_on.data:%A, %B %-d, %Y}.", form, "resume_date")
+        lambda _: f"Resume date changed to {day(form.resume_on.data, 'long')}.", form, "resume_date")
 
 
 @bp.post("/<int:profile_id>/resume")
@@ -370,9 +370,9 @@ def _ask_to_ship_now(profile_id: int, offered: date | None):
     consequences = [
         f"An order of {count} item{'' if count == 1 else 's'} is placed today and {money(cycle.total)} "
         f"(shipping included) is charged at once to {offer.card.label}.",
-        f"It is the shipment of {offer.due:%A, %B %-d, %Y}: that date will not ship again."
+        f"It is the shipment of {day(offer.due, 'long')}: that date will not ship again."
         if profile.regularity == Regularity.CALENDAR else "Your schedule then counts again from today.",
-        (f"The next shipment after it: {offer.next_run:%A, %B %-d, %Y}." if offer.next_run
+        (f"The next shipment after it: {day(offer.next_run, 'long')}." if offer.next_run
          else "No shipment follows it: the standing order ends with it."),
         *left_out]
     return ask_first(title=f"Ship “{profile.name}” now and pay {money(cycle.total)}?",

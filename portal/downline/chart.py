@@ -3,6 +3,7 @@ units that the template only draws: no arithmetic is left to the template."""
 
 from __future__ import annotations
 
+from portal import formatting
 from portal.downline.totals import TeamTotals
 
 WIDTH, HEIGHT, TOP, BOTTOM, LEFT = 480, 240, 20, 40, 70
@@ -29,7 +30,7 @@ def bar_chart(summary: TeamTotals) -> dict:
                 segments.append({"y": round(y, 1), "h": round(h, 1), "band": band + 1,
                                  "label": label, "value": value})
         bars.append({"x": round(x, 1), "w": round(slot * 0.6, 1), "segments": segments,
-                     "label": month.month.strftime("%b %Y"), "total": month.pv,
+                     "label": formatting.day(month.month, "month_short"), "total": month.pv,
                      "label_x": round(x + slot * 0.3, 1), "total_y": round(y - 5, 1)})
     ticks = [{"y": round(HEIGHT - BOTTOM - plot * f, 1), "value": float(biggest) * f}
              for f in (0, 0.5, 1)]
