@@ -82,7 +82,9 @@ class ScheduleForm(ScheduleFields):
 class ItemForm(PlainTextForm):
     product_id = SelectField("Product", coerce=coerce_id, validate_choice=False,
                              validators=[InputRequired("Choose a product.")])
-    unit = SelectField("Unit", choices=UNIT_CHOICES, validate_choice=False)
+    # The chosen product's own units, set by the view; one it does not sell is refused by the
+    # service, beside this field.
+    unit = SelectField("Unit", choices=(), validate_choice=False)
     quantity = IntegerField("Quantity", default=1, validators=[
         InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
 

@@ -36,15 +36,22 @@ from portal.unit_of_work import refusal
 
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
 SHOW_FIELDS = "show_fields"  # the schedule editor's button that re-renders it for the kind chosen
+SHOW_UNITS = "show_units"  # the item form's button that re-renders it for the product chosen
 
 
 def _rules() -> profiles.AutoshipRules:
     return profiles.AutoshipRules.from_config(current_app.config)
 
 
-def _product_choices() -> list[SelectChoice]:
-    products = db.session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.name))
-    return [SelectChoice(p.id, f"{p.name} ({p.sku})") for p in products]
+def _item_choices(form: ItemForm) -> None:
+    """The products on offer, and the units of the one chosen (else of the first, which is the
+    one a browser shows chosen): only a product's own units, so that no one is offered, say, a
+    lot of what is not sold by the lot."""
+    products = db.session.scalars(select(Product).where(Product.active.is_(True))
+                                  .order_by(Product.name)).all()
+    form.product_id.choices = [SelectChoice(p.id, f"{p.name} ({p.sku})") for p in products]
+    chosen = next((p for p in products if p.id == form.product_id.data), products[0] if products else None)
+    form.unit.choices = [SelectChoice(u.code, u.label) for u in chosen.sellable_units] if chosen else []
 
 
 def _delivery_choices(form) -> None:
@@ -71,7 +78,7 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
         formdata=None, first_date=max(profile.next_run_date or today, today), regularity=profile.regularity,
         **schedule_fields_for(profile.rrule))
     add_item = forms.pop("add_item", None) or ItemForm(formdata=None)
-    add_item.product_id.choices = _product_choices()
+    _item_choices(add_item)
     return render("autoship/profile.html", "autoship/_profile.html", status=status, error=error,
                   summary=queries.summarize(profile, today, _rules(), shipping_rule(current_app.config),
                                             last_ordered=_last_ordered([profile]).get(profile.id)),
@@ -142,14 +149,15 @@ def index():
 @shopper_required
 def new():
     form = NewProfileForm()
-    form.product_id.choices = _product_choices()
     _delivery_choices(form)
     if request.method == "GET":
         form.first_date.data = profiles.first_open_date(company_today(), _rules())
         product_id = parse_id(request.args.get("product"))
         if product_id is not None:
             form.product_id.data = product_id
-    elif SHOW_FIELDS in request.form:  # another kind of schedule chosen without JavaScript
+    _item_choices(form)
+    if request.method == "POST" and (SHOW_FIELDS in request.form or SHOW_UNITS in request.form):
+        # another kind of schedule, or another product, chosen without JavaScript: its fields
         return render("autoship/new.html", form=form)
     if form.validate_on_submit():
         with refusal(form):
@@ -211,6 +219,17 @@ def schedule_fields():
     return response
 
 
+@bp.get("/item-units")
+@login_required
+@shopper_required
+def item_units():
+    """The unit select for the product just chosen in an item form, for the form to swap in.
+    Saving nothing, it validates nothing."""
+    form = ItemForm(request.args, meta={"csrf": False})
+    _item_choices(form)
+    return render_fragment("autoship/_item_unit.html", form=form)
+
+
 @bp.get("/<int:profile_id>")
 @login_required
 @shopper_required
@@ -223,7 +242,9 @@ def profile(profile_id: int):
 @shopper_required
 def add_item(profile_id: int):
     form = ItemForm()
-    form.product_id.choices = _product_choices()
+    _item_choices(form)
+    if SHOW_UNITS in request.form:  # another product chosen without JavaScript: show its units
+        return render_profile(profile_id, add_item=form)
     return act(profile_id, lambda p: items.add_item(
         db.session, user=current_user, profile=p, product_id=form.product_id.data,
         unit_code=form.unit.data, quantity=form.quantity.data, today=company_today(),

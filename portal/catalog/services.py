@@ -31,7 +31,7 @@ def sellable_unit(product: Product, unit_code: str, quantity: int, max_quantity:
     if unit is None:
         offered = ", ".join(u.label.lower() for u in product.sellable_units)
         raise OrderingError(f"{product.name} is not sold by the {unit_code or 'unit'} "
-                            f"(available: {offered}).")
+                            f"(available: {offered}).", "unit")
     if not isinstance(quantity, int) or isinstance(quantity, bool):
         raise OrderingError("The quantity must be a whole number.")
     if quantity < 1:

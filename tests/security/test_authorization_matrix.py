@@ -109,6 +109,7 @@ EXPECTED = {
     "POST /autoship/new": "L 422 422 422 422 403",
     "GET /autoship/preview": "L 422 422 422 422 403",  # no schedule typed yet
     "GET /autoship/schedule-fields": SHOPPERS,  # the editor's fields for a kind of schedule
+    "GET /autoship/item-units": SHOPPERS,  # the unit select for the product chosen in an item form
     "POST /autoship/from-cart": "L 303 422 303 422 403",  # the IBOs' carts are empty
     "POST /autoship/subscribe": OWNER_ACTS,  # into the owner's profile: 404 to anyone else
     "POST /autoship/calendar": "L 303 303 303 303 403",  # everyone's own link
