@@ -6,6 +6,7 @@ import pytest
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.creation import create_profile
 from portal.autoship.profiles import AutoshipRules
+from tests.conftest import log_in
 from tests.factories import make_address, make_card, make_product, make_user
 
 TODAY = date(2026, 11, 22)
@@ -17,6 +18,16 @@ def member(session, redis):
     person = make_user(session)
     person.home = make_address(session, person, moniker="Home")
     person.card = make_card(session, person, redis)
+    return person
+
+
+@pytest.fixture
+def shopper(client, session, redis):
+    """A member with an address and a card, logged in through ``client``."""
+    person = make_user(session)
+    make_address(session, person, moniker="Home")
+    make_card(session, person, redis)
+    log_in(client, person)
     return person
 
 

@@ -4,24 +4,13 @@ itself once (right after it is made: only its hash is kept), replace and turn of
 import re
 from datetime import datetime, timezone
 
-import pytest
 from sqlalchemy import select
 
 from portal.autoship.models import CalendarFeed
 from tests.confirmation_pages import confirmation_form
-from tests.conftest import log_in, page_text, post_form
-from tests.factories import make_address, make_card, make_user
+from tests.conftest import page_text, post_form
 
 LINK = re.compile(r'id="calendar-link" type="text" value="(http://[^"]+/autoship/calendar/[A-Za-z0-9_-]+\.ics)" readonly')
-
-
-@pytest.fixture
-def shopper(client, session, redis):
-    person = make_user(session)
-    make_address(session, person, moniker="Home")
-    make_card(session, person, redis)
-    log_in(client, person)
-    return person
 
 
 def calendar_section(markup: str) -> str:

@@ -15,21 +15,12 @@ from portal.autoship.recurrence import Recurrence
 from portal.cart.services import add_to_cart
 from tests.autoship.conftest import RULES
 from tests.autoship.test_views import create
-from tests.conftest import log_in, post_form
-from tests.factories import make_address, make_card, make_product, make_user
+from tests.conftest import post_form
+from tests.factories import make_product
 
 D = date
 TODAY = D(2026, 12, 7)
 NOON = datetime(2026, 12, 7, 18, tzinfo=timezone.utc)  # noon in Chicago, the company's zone
-
-
-@pytest.fixture
-def shopper(client, session, redis):
-    person = make_user(session)
-    make_address(session, person, moniker="Home")
-    make_card(session, person, redis)
-    log_in(client, person)
-    return person
 
 
 def new_profile_on(session, member, product, first: date, rule=None):

@@ -4,24 +4,14 @@ import re
 from datetime import date
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 
 from portal.autoship.models import AutoshipProfile
 from portal.orders.models import Order
 from tests.autoship.test_views import create
 from tests.confirmation_pages import confirmation_form
-from tests.conftest import log_in, page_text, post_form
-from tests.factories import make_address, make_card, make_product, make_user
-
-
-@pytest.fixture
-def shopper(client, session, redis):
-    person = make_user(session)
-    make_address(session, person, moniker="Home")
-    make_card(session, person, redis)
-    log_in(client, person)
-    return person
+from tests.conftest import page_text, post_form
+from tests.factories import make_product
 
 
 def orders_in_all(session) -> int:

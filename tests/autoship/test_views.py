@@ -4,7 +4,6 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 
 from portal.autoship.models import AutoshipProfile
@@ -14,15 +13,6 @@ from portal.mail.models import OutboxMessage
 from portal.orders.models import Order
 from tests.conftest import csrf_token, log_in, page_text, post_form
 from tests.factories import make_address, make_admin, make_card, make_product, make_user
-
-
-@pytest.fixture
-def shopper(client, session, redis):
-    person = make_user(session)
-    make_address(session, person, moniker="Home")
-    make_card(session, person, redis)
-    log_in(client, person)
-    return person
 
 
 def create(client, product, **overrides):
