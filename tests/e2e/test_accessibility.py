@@ -103,6 +103,7 @@ NOT_PAGES = {
     "cart.badge": "an htmx fragment of the header (checked inside every page)",
     "autoship.preview": "an htmx fragment of the schedule form (checked inside the profile page)",
     "autoship.schedule_fields": "an htmx fragment: one kind's schedule fields (checked inside the profile page)",
+    "autoship.item_units": "an htmx fragment: the chosen product's unit select (checked inside the profile page)",
     "autoship.calendar_feed": "an iCalendar feed",
     "downline.autoships_csv": "a CSV download",
 }

@@ -136,7 +136,7 @@ PAGE_PERSONAS = {
     "cart.view": _OWNER, "cart.badge": _OWNER, "checkout.start": _OWNER,
     "orders.history": _OWNER, "orders.detail": _OWNER, "orders.confirmation": _OWNER,
     "autoship.index": _OWNER, "autoship.new": _OWNER, "autoship.preview": _OWNER,
-    "autoship.schedule_fields": _OWNER,
+    "autoship.schedule_fields": _OWNER, "autoship.item_units": _OWNER,
     "autoship.profile": _OWNER,
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
@@ -158,6 +158,7 @@ EXTRA_PARAMETERS = {
     "autoship.preview": ("kind", "interval", "day", "nth", "weekday", "weekdays", "rrule", "regularity",
                          "first_date"),
     "autoship.schedule_fields": ("kind", "interval", "day", "nth", "weekday", "weekdays", "rrule"),
+    "autoship.item_units": ("product_id", "unit"),
     "autoship_admin.forecast_page": ("from", "to"),
 }
 
