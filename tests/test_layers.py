@@ -3,7 +3,8 @@
 Read this table first when you join. Inside each concept package (``portal/<concept>/``) a module
 is one of three kinds:
 
-- **web**: ``views``, ``admin_views``, ``cli``, ``forms``: the blueprint, its forms and its commands.
+- **web**: ``views`` (and any ``*_views``), ``cli``, ``forms``: the blueprints, their forms and
+  commands.
   The top: they may import anything in ``portal``.
 - **domain**: every other module (services, queries, rules, the engine, the planner, ...): the
   concept's behaviour, taking a session and returning values.
@@ -48,9 +49,8 @@ CONCEPTS = (                                  # lowest first
     ("downline", "admin", "home"),            # read models over all of the above
 )
 LEVEL = {name: level for level, names in enumerate(CONCEPTS) for name in names}
-WEB_MODULES = {"views", "admin_views", "cli", "forms",
-               "rate_limits",      # the login limits are keyed on the request
-               "dashboard_views"}  # the RQ dashboard, mounted for admins
+WEB_MODULES = {"views", "cli", "forms",   # and every module named *_views
+               "rate_limits"}      # the login limits are keyed on the request
 MODEL_MODULES = {"models", "states",
                  "rules"}          # a rule book: pure prices and totals, the expressions beside them
 TOP = {"portal", "portal.devstack", "portal.seed", "jobs"}
@@ -68,7 +68,8 @@ def place(module: str) -> tuple[str, str | None]:
         if len(parts) == 2:
             return "top", parts[1]  # the package's __init__: its blueprint registration
         tail = parts[-1]
-        kind = "web" if tail in WEB_MODULES else "model" if tail in MODEL_MODULES else "domain"
+        kind = "web" if tail in WEB_MODULES or tail.endswith("_views") else \
+            "model" if tail in MODEL_MODULES else "domain"
         return kind, parts[1]
     return "infrastructure", None
 
