@@ -55,6 +55,28 @@ def array_literal(values) -> str:
 
 
 @lru_cache(maxsize=8)
+def item_sold_sql(product, unit):
+    """An item's product and unit are still on sale (``product`` and ``unit`` are the catalog's
+    tables, or aliases of them)."""
+    return and_(product.c.active, unit.c.active)
+
+
+def item_in_stock_sql(stock, item, unit):
+    """Enough of an item is available now for its quantity in its unit."""
+    return StockLevel.available_sql(stock) >= item.c.quantity * unit.c.eaches_per_unit
+
+
+def item_backordered_sql(profile):
+    """The profile's items that are out of stock are ordered anyway (shipped when they arrive)."""
+    return profile.c.out_of_stock_policy == OutOfStockPolicy.BACKORDER
+
+
+def item_ships_sql(sold, in_stock, backorder):
+    """Whether an item goes into a cycle's order: on sale, and in stock or backordered. The
+    engine's chunk and the forecast both ask this, so they cannot disagree."""
+    return and_(sold, or_(backorder, in_stock))
+
+
 def chunk_statement(shipping: ShippingRule) -> Select:
     """The chunk's statement for one shipping rule. Parameters: ``profile_ids``, ``due_dates``
     and ``next_dates`` (array literals, one entry per due profile), ``low_id``/``high_id`` (the
@@ -82,9 +104,9 @@ def chunk_statement(shipping: ShippingRule) -> Select:
         unit_amount_sql(p.c.price_policy, i.c.locked_price, u.c.price).label("price"),
         unit_amount_sql(p.c.price_policy, i.c.locked_pv, u.c.pv).label("pv"),
         unit_amount_sql(p.c.price_policy, i.c.locked_bv, u.c.bv).label("bv"),
-        and_(pr.c.active, u.c.active).label("sold"),
-        (StockLevel.available_sql(s) >= i.c.quantity * u.c.eaches_per_unit).label("in_stock"),
-        (p.c.out_of_stock_policy == OutOfStockPolicy.BACKORDER).label("backorder"),
+        item_sold_sql(pr, u).label("sold"),
+        item_in_stock_sql(s, i, u).label("in_stock"),
+        item_backordered_sql(p).label("backorder"),
     ).select_from(
         due.join(p, p.c.id == due.c.profile_id)
         .join(i, i.c.profile_id == due.c.profile_id)
@@ -93,7 +115,7 @@ def chunk_statement(shipping: ShippingRule) -> Select:
         .outerjoin(s, s.c.product_id == i.c.product_id)
     ).where(i.c.profile_id.between(low, high), p.c.id.between(low, high)
             ).cte("items").prefix_with("MATERIALIZED")
-    shippable = and_(items.c.sold, or_(items.c.backorder, items.c.in_stock))
+    shippable = item_ships_sql(items.c.sold, items.c.in_stock, items.c.backorder)
 
     totals = select(
         items.c.order_id, items.c.profile_id, items.c.due_date,

@@ -27,9 +27,10 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from portal import formatting
+from portal.autoship.chunk_statement import (item_backordered_sql, item_in_stock_sql, item_ships_sql,
+                                             item_sold_sql)
 from portal.autoship.engine import plan_due
-from portal.autoship.models import (AutoshipItem, AutoshipProfile, AutoshipSkip, OutOfStockPolicy,
-                                    ProfileStatus)
+from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipSkip, ProfileStatus
 from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.catalog.models import Product, ProductUnit, StockLevel
 from portal.db import to_money
@@ -125,9 +126,7 @@ def _cycles(end: date, min_pv: Decimal):
     items that can ship, priced by the rule book as the engine prices them."""
     p, i = AutoshipProfile.__table__, AutoshipItem.__table__
     pr, u, s = Product.__table__, ProductUnit.__table__, StockLevel.__table__
-    ships = and_(pr.c.active, u.c.active,
-                 or_(p.c.out_of_stock_policy == OutOfStockPolicy.BACKORDER,
-                     StockLevel.available_sql(s) >= i.c.quantity * u.c.eaches_per_unit))
+    ships = item_ships_sql(item_sold_sql(pr, u), item_in_stock_sql(s, i, u), item_backordered_sql(p))
     subtotal = func.sum(line_amount_sql(unit_amount_sql(p.c.price_policy, i.c.locked_price, u.c.price),
                                         i.c.quantity)).filter(ships)
     pv = func.sum(line_volume_sql(unit_amount_sql(p.c.price_policy, i.c.locked_pv, u.c.pv),
