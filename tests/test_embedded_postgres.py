@@ -108,3 +108,22 @@ def test_a_throwaway_server_leaves_nothing_behind(data_dir):
     server.stop()
     assert server.process.returncode is not None
     assert not data_dir.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to another user")
+def test_binaries_in_a_private_folder_are_served_from_a_copy_the_server_user_can_reach(tmp_path):
+    private, copy = Path(tempfile.mkdtemp()), None  # as `mktemp -d` makes it: 0700
+    try:
+        install = private / "pginstall18"
+        shutil.copytree(embedded_postgres.bin_dir().parent, install, symlinks=True)
+        assert not embedded_postgres.others_can_reach(install)
+        copy = embedded_postgres.reachable_install(install)
+        assert copy != install and embedded_postgres.others_can_reach(copy / "bin" / "postgres")
+        assert embedded_postgres.reachable_install(install) == copy  # made once
+        version = subprocess.run([str(copy / "bin" / "postgres"), "--version"], capture_output=True,
+                                 text=True, check=True)
+        assert "PostgreSQL) 18" in version.stdout
+    finally:
+        shutil.rmtree(private)
+        if copy is not None:
+            shutil.rmtree(copy)
