@@ -16,6 +16,7 @@ from portal.errors import NotFound
 from portal.orders.models import Order, OrderLine, OrderStatusChange
 from portal.orders.pricing import ZERO, PricedLine, ShippingRule, Totals, totals
 from portal.orders.rules import order_total
+from portal.orders.signals import order_status_changed
 from portal.orders.states import InvalidTransition, OrderStatus, check_transition
 from portal.payments.gateway import PaymentGateway
 from portal.payments.models import PaymentMethod
@@ -61,10 +62,12 @@ def line_columns(line: PricedLine) -> dict:
 def change_status(session: Session, order: Order, target: str, note: str = "") -> None:
     """The one way an order changes state; raises InvalidTransition for a forbidden move."""
     check_transition(order.status, target)
+    before = order.status
     order.history.append(OrderStatusChange(from_status=order.status, to_status=target,
                                            note=note[:200]))
     order.status = target
     session.flush()
+    order_status_changed.send(order, session=session, from_status=before, to_status=target)
 
 
 def charge_order(session: Session, order: Order, gateway: PaymentGateway, token: str,

@@ -19,3 +19,13 @@ paid, declined and cancelled after their last attempt).""")
 orders_paid = orders_signals.signal("orders-paid", doc="""\
 Orders were paid by a charge (sent after ``payments_recorded`` when any was). Sender: the Flask
 app; keywords ``session`` and ``order_ids``.""")
+
+order_status_changed = orders_signals.signal("order-status-changed", doc="""\
+An order moved from one state to another (sent by ``services.change_status``, the one way an
+order changes state, after the flush). Sender: the ``Order``; keywords ``session``,
+``from_status`` and ``to_status``. Volume and points follow payments and cancellations here.""")
+
+order_refunded = orders_signals.signal("order-refunded", doc="""\
+Money went back on an order, in full or by line, once the gateway confirmed it. Sender: the
+``Order``; keywords ``session``, ``refund_id``, ``amount`` (Decimal money returned),
+``pv`` and ``bv`` (Decimal volume that leaves with it) and ``at`` (UTC datetime).""")
