@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from portal.errors import DomainError
 from portal.formatting import number, volume
 
 ZERO = Decimal("0")
@@ -71,7 +72,7 @@ class RankPlan:
         return held is not None and self.level(held) >= self.level(wanted) >= 0
 
 
-class PlanInvalid(ValueError):
+class PlanInvalid(DomainError, ValueError):
     """A plan document that cannot be used; ``reasons`` lists every problem, one sentence each."""
 
     def __init__(self, reasons: list[str]):
