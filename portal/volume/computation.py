@@ -182,7 +182,7 @@ def refresh_people(session: Session, period: date, user_ids) -> int:
         changes[member_id] = Row(member_id, "member", pv, pv, pv, -1, 0, sponsor_id) if pv else None
     stored = {row.user_id: row for row in session.execute(
         select(PersonVolume.user_id, type_coerce(PersonVolume.own_pv, BigInteger).label("own_pv"),
-               type_coerce(PersonVolume.pv, BigInteger).label("pv"))
+               type_coerce(PersonVolume.pv, BigInteger).label("pv"), PersonVolume.rank)
         .where(PersonVolume.period == period, PersonVolume.user_id.in_(path)))}
     members_pv: dict[int, int] = dict(session.execute(
         select(PersonVolume.leg_of_id, func.sum(type_coerce(PersonVolume.own_pv, BigInteger)))
@@ -222,7 +222,12 @@ def refresh_people(session: Session, period: date, user_ids) -> int:
             legs[parent][user_id] = (gv, level)
 
     _write_changes(session, period, changes, ranker)
-    update_highest_ranks(session, period, list(changes))
+    # Highest ranks move only where a paid-as rank did.
+    moved = [user_id for user_id in path
+             if ranker.code(changes[user_id].level if changes[user_id] else -1)
+             != (stored[user_id].rank if user_id in stored else None)]
+    if moved:
+        update_highest_ranks(session, period, moved)
     return len(changes)
 
 

@@ -35,7 +35,7 @@ class Ranker:
         """``legs``: (GV, rank level) of each leg."""
         for level in range(len(self.rules) - 1, -1, -1):
             min_pv, min_gv, cap, leg_rules = self.rules[level]
-            if pv < min_pv:
+            if min_pv and pv < min_pv:
                 continue
             if min_gv:
                 if cap is None:
