@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
-from sqlalchemy import BigInteger, delete, func, literal, select, text, type_coerce, union_all
+from sqlalchemy import (BigInteger, and_, delete, func, literal, or_, select, text, type_coerce,
+                        union_all)
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -30,10 +30,11 @@ from portal.volume.periods import BadPeriod, current_period, period_bounds, peri
 from portal.volume.rank_plans import plan_in_force
 from portal.volume.highest import update_highest_ranks
 from portal.volume.refreshes import request_volume_refresh  # noqa: F401 (part of this API)
-from portal.volume.rules import counted_pv_sql, counts_in_sql
+from portal.volume.rules import counted_pv_sql, counts_in_sql, refunded_pv_sql
 from portal.volume.tally import Ranker, Row, tally
 
 _LOCK_CLASS = 19_019   # the advisory lock's first key: volume computation; the second is the period
+NULL = "\\N"   # in COPY's text format
 _COLUMNS = ("period", "user_id", "role", "own_pv", "pv", "gv", "rank", "frontline_legs", "leg_of_id")
 
 
@@ -76,8 +77,9 @@ def own_volume(session: Session, period: date, user_ids=None) -> dict[int, int]:
     """Hundredths of PV of each person's own orders counted in ``period``, plus the
     adjustments landing in it; ``user_ids`` limits it to those buyers."""
     start, end = period_bounds(period)
-    orders = select(Order.user_id.label("user_id"), counted_pv_sql().label("pv")).where(
-        counts_in_sql(start, end))
+    refunded = refunded_pv_sql()
+    orders = (select(Order.user_id.label("user_id"), counted_pv_sql(refunded.c.pv).label("pv"))
+              .outerjoin(refunded, refunded.c.order_id == Order.id).where(counts_in_sql(start, end)))
     adjustments = select(VolumeAdjustment.user_id.label("user_id"),
                          type_coerce(VolumeAdjustment.pv, BigInteger).label("pv")).where(
         VolumeAdjustment.period == period)
@@ -90,12 +92,50 @@ def own_volume(session: Session, period: date, user_ids=None) -> dict[int, int]:
 
 
 def _copy_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) -> None:
+    """COPY the rows in text format, a batch of lines per write (a call per row costs more
+    than the server's work)."""
     raw = session.connection().connection.driver_connection
+    day = period.isoformat()
+    codes = {level: ranker.code(level) or NULL for level in range(-1, len(ranker.codes))}
     with raw.cursor() as cursor:
-        with cursor.copy(f"COPY person_volumes ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row((period, row.user_id, row.role, row.own_pv, row.pv, row.gv,
-                                ranker.code(row.level), row.frontline_legs, row.leg_of_id))
+        with cursor.copy(f"COPY computed_volumes ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for first in range(0, len(rows), 20_000):
+                copy.write("".join(
+                    f"{day}\t{r.user_id}\t{r.role}\t{r.own_pv}\t{r.pv}\t{r.gv}\t{codes[r.level]}\t"
+                    f"{r.frontline_legs}\t{NULL if r.leg_of_id is None else r.leg_of_id}\n"
+                    for r in rows[first:first + 20_000]))
+
+
+def _replace_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) -> None:
+    """Make the period's rows these: COPYed into a scratch table, then only the rows that
+    differ are written (a recompute mostly finds what is there already, and an unchanged row
+    costs no index writes), and those without a new row removed."""
+    session.execute(text("CREATE TEMPORARY TABLE computed_volumes "
+                         "(LIKE person_volumes INCLUDING DEFAULTS) ON COMMIT DROP"))
+    _copy_rows(session, period, rows, ranker)
+    session.execute(text("ANALYZE computed_volumes"))
+    session.execute(text(
+        "DELETE FROM person_volumes p WHERE p.period = :period AND NOT EXISTS "
+        "(SELECT 1 FROM computed_volumes c WHERE c.user_id = p.user_id)"), {"period": period})
+    session.execute(text(
+        f"INSERT INTO person_volumes ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "
+        f"FROM computed_volumes ON CONFLICT (period, user_id) DO UPDATE SET "
+        + ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS[2:])
+        + f" WHERE ({', '.join('person_volumes.' + n for n in _COLUMNS[2:])}) "
+          f"IS DISTINCT FROM ({', '.join('excluded.' + n for n in _COLUMNS[2:])})"))
+    session.execute(text("DROP TABLE computed_volumes"))
+
+
+def _people_deepest_first(session: Session):
+    """(id, sponsor id, role) of everyone in the tree, in reverse tree order, streamed from a
+    server-side cursor of the session's connection (plain tuples: a million rows)."""
+    raw = session.connection().connection.driver_connection
+    with raw.cursor(name="volume_people") as cursor:
+        cursor.itersize = 20_000
+        cursor.execute("SELECT id, sponsor_id, role FROM users "
+                       "WHERE tree_path IS NOT NULL AND role IN ('ibo', 'member') "
+                       "ORDER BY tree_path DESC")
+        yield from cursor
 
 
 def _mark_computed(session: Session, period: date, version_id: int | None) -> None:
@@ -115,10 +155,7 @@ def recompute_period(session: Session, period: date, *, progress=None) -> Recomp
     version, plan = plan_in_force(session, period)
     ranker = Ranker(plan)
     own = own_volume(session, period)
-    people = session.execute(
-        select(User.id, User.sponsor_id, User.role)
-        .where(User.tree_path.is_not(None), User.role.in_(("ibo", "member")))
-        .order_by(User.tree_path.desc()).execution_options(yield_per=20_000))
+    people = _people_deepest_first(session)
     counted = 0
 
     def count(n: int) -> None:
@@ -128,8 +165,7 @@ def recompute_period(session: Session, period: date, *, progress=None) -> Recomp
             progress(n)
 
     rows = list(tally(people, own, ranker, count))
-    session.execute(delete(PersonVolume).where(PersonVolume.period == period))
-    _copy_rows(session, period, rows, ranker)
+    _replace_rows(session, period, rows, ranker)
     _mark_computed(session, period, version.id)
     update_highest_ranks(session, period, None)
     session.expire_all()
@@ -162,15 +198,13 @@ def refresh_people(session: Session, period: date, user_ids) -> int:
     own = own_volume(session, period, [b.id for b in buyers])
 
     # Every IBO on a path from a buyer to the root, with its place in its path.
-    credited, depth_of, parent_of = set(), {}, {}
+    depth_of, parent_of = {}, {}
     members = []
     for buyer in buyers:
         ids = _path_ids(buyer.tree_path)
         if buyer.role == "member":
             members.append((buyer.id, ids[-2] if len(ids) > 1 else None))
             ids = ids[:-1]
-        if ids:
-            credited.add(ids[-1])
         for depth, user_id in enumerate(ids):
             depth_of[user_id] = depth
             parent_of[user_id] = ids[depth - 1] if depth else None
@@ -180,34 +214,35 @@ def refresh_people(session: Session, period: date, user_ids) -> int:
     for member_id, sponsor_id in members:
         pv = own.get(member_id, 0)
         changes[member_id] = Row(member_id, "member", pv, pv, pv, -1, 0, sponsor_id) if pv else None
-    stored = {row.user_id: row for row in session.execute(
-        select(PersonVolume.user_id, type_coerce(PersonVolume.own_pv, BigInteger).label("own_pv"),
-               type_coerce(PersonVolume.pv, BigInteger).label("pv"), PersonVolume.rank)
-        .where(PersonVolume.period == period, PersonVolume.user_id.in_(path)))}
-    members_pv: dict[int, int] = dict(session.execute(
-        select(PersonVolume.leg_of_id, func.sum(type_coerce(PersonVolume.own_pv, BigInteger)))
-        .where(PersonVolume.period == period, PersonVolume.leg_of_id.in_(list(credited)),
-               PersonVolume.role == "member", PersonVolume.user_id.not_in([m for m, _ in members]))
-        .group_by(PersonVolume.leg_of_id)).all())
+    # The path's rows, the member buyers' rows and the path's legs' rows, in one statement.
+    member_ids = [member_id for member_id, _ in members]
+    stored, legs = {}, {uid: {} for uid in path}
+    for row in session.execute(
+            select(PersonVolume.user_id, PersonVolume.leg_of_id, PersonVolume.role,
+                   type_coerce(PersonVolume.own_pv, BigInteger).label("own_pv"),
+                   type_coerce(PersonVolume.pv, BigInteger).label("pv"),
+                   type_coerce(PersonVolume.gv, BigInteger).label("gv"), PersonVolume.rank)
+            .where(PersonVolume.period == period,
+                   or_(PersonVolume.user_id.in_(path + member_ids),
+                       and_(PersonVolume.leg_of_id.in_(path), PersonVolume.role == "ibo")))):
+        stored[row.user_id] = row
+        if row.role == "ibo" and row.leg_of_id in legs:
+            legs[row.leg_of_id][row.user_id] = (int(row.gv), plan.level(row.rank))
+
+    def before(user_id: int, field: str) -> int:
+        row = stored.get(user_id)
+        return int(getattr(row, field)) if row is not None else 0
+
+    # A credited IBO's PV moves by what their buyers' own PV moved (theirs, their members').
+    moved_pv: dict[int, int] = {}
     for member_id, sponsor_id in members:
         if sponsor_id is not None:
-            members_pv[sponsor_id] = int(members_pv.get(sponsor_id, 0)) + own.get(member_id, 0)
-    legs: dict[int, dict[int, tuple[int, int]]] = {uid: {} for uid in path}
-    for leg_of_id, user_id, gv, rank in session.execute(
-            select(PersonVolume.leg_of_id, PersonVolume.user_id,
-                   type_coerce(PersonVolume.gv, BigInteger), PersonVolume.rank)
-            .where(PersonVolume.period == period, PersonVolume.leg_of_id.in_(path),
-                   PersonVolume.role == "ibo")):
-        legs[leg_of_id][user_id] = (int(gv), plan.level(rank))
+            moved_pv[sponsor_id] = moved_pv.get(sponsor_id, 0) + own.get(member_id, 0) - before(member_id, "own_pv")
+    buyer_ids = {b.id for b in buyers}
 
     for user_id in path:
-        before = stored.get(user_id)
-        if user_id in credited:
-            own_pv = own.get(user_id, 0) if user_id in own or user_id in user_ids else \
-                (int(before.own_pv) if before else 0)
-            pv = own_pv + int(members_pv.get(user_id, 0))
-        else:
-            own_pv, pv = (int(before.own_pv), int(before.pv)) if before else (0, 0)
+        own_pv = own.get(user_id, 0) if user_id in buyer_ids else before(user_id, "own_pv")
+        pv = before(user_id, "pv") + own_pv - before(user_id, "own_pv") + moved_pv.get(user_id, 0)
         mine = list(legs[user_id].values())
         parent = parent_of[user_id]
         if not pv and not own_pv and not mine:
@@ -239,16 +274,26 @@ def _write_changes(session: Session, period: date, changes: dict[int, Row | None
                                                    PersonVolume.user_id.in_(gone)))
     kept = [row for row in changes.values() if row is not None]
     if kept:
-        table = PersonVolume.__table__
-        statement = insert(table).values([
-            {"period": period, "user_id": row.user_id, "role": row.role,
-             "own_pv": Decimal(row.own_pv) / 100, "pv": Decimal(row.pv) / 100,
-             "gv": Decimal(row.gv) / 100, "rank": ranker.code(row.level),
-             "frontline_legs": row.frontline_legs, "leg_of_id": row.leg_of_id} for row in kept])
-        session.execute(statement.on_conflict_do_update(
-            index_elements=["period", "user_id"],
-            set_={name: statement.excluded[name] for name in _COLUMNS[2:]}))
+        codes = [ranker.code(row.level) for row in kept]
+        session.execute(_UPSERT, {
+            "period": period, "user_id": [r.user_id for r in kept], "role": [r.role for r in kept],
+            "own_pv": [r.own_pv for r in kept], "pv": [r.pv for r in kept],
+            "gv": [r.gv for r in kept], "rank": codes,
+            "frontline_legs": [r.frontline_legs for r in kept],
+            "leg_of_id": [r.leg_of_id for r in kept]})
     session.expire_all()
+
+
+# One statement text whatever the number of rows (arrays, not a VALUES list), so that it is
+# prepared once; volumes in the stored hundredths.
+_UPSERT = text(
+    "INSERT INTO person_volumes (period, user_id, role, own_pv, pv, gv, rank, frontline_legs, leg_of_id) "
+    "SELECT :period, * FROM unnest(CAST(:user_id AS int[]), CAST(:role AS text[]), "
+    "CAST(:own_pv AS bigint[]), CAST(:pv AS bigint[]), CAST(:gv AS bigint[]), "
+    "CAST(:rank AS text[]), CAST(:frontline_legs AS int[]), CAST(:leg_of_id AS int[])) "
+    "ON CONFLICT (period, user_id) DO UPDATE SET role = excluded.role, own_pv = excluded.own_pv, "
+    "pv = excluded.pv, gv = excluded.gv, rank = excluded.rank, "
+    "frontline_legs = excluded.frontline_legs, leg_of_id = excluded.leg_of_id")
 
 
 def close_period(session: Session, period: date, *, actor: User | None) -> VolumePeriod:

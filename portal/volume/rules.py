@@ -30,8 +30,14 @@ def counted_pv(order: Order, refunded_pv: Decimal) -> Decimal:
     return order.pv_total - refunded_pv
 
 
-def counted_pv_sql():
-    """The same in hundredths (the columns' stored integers), the refunds read per order."""
-    refunded = (select(func.coalesce(func.sum(type_coerce(OrderRefundVolume.pv, BigInteger)), 0))
-                .where(OrderRefundVolume.order_id == Order.id).scalar_subquery())
-    return type_coerce(Order.pv_total, BigInteger) - refunded
+def refunded_pv_sql():
+    """Hundredths of PV each refunded order gave back (order_id, pv), to join on."""
+    return (select(OrderRefundVolume.order_id.label("order_id"),
+                   func.sum(type_coerce(OrderRefundVolume.pv, BigInteger)).label("pv"))
+            .group_by(OrderRefundVolume.order_id).subquery())
+
+
+def counted_pv_sql(refunded):
+    """``counted_pv`` in hundredths (the columns' stored integers), given ``refunded``: the
+    refunded hundredths of the order (NULL when none), e.g. a column of ``refunded_pv_sql``."""
+    return type_coerce(Order.pv_total, BigInteger) - func.coalesce(refunded, 0)
