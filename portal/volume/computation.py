@@ -106,24 +106,34 @@ def _copy_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) 
                     for r in rows[first:first + 20_000]))
 
 
-def _replace_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) -> None:
-    """Make the period's rows these: COPYed into a scratch table, then only the rows that
-    differ are written (a recompute mostly finds what is there already, and an unchanged row
-    costs no index writes), and those without a new row removed."""
+def _replace_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) -> list[int]:
+    """Make the period's rows these: COPYed into a scratch table, then compared with what is
+    stored in set-based statements (hash joins, no probe per row): rows gone are deleted, rows
+    that differ updated, new rows inserted; an unchanged row costs nothing. Returns the people
+    whose paid-as rank changed."""
     session.execute(text("CREATE TEMPORARY TABLE computed_volumes "
                          "(LIKE person_volumes INCLUDING DEFAULTS) ON COMMIT DROP"))
     _copy_rows(session, period, rows, ranker)
-    session.execute(text("ANALYZE computed_volumes"))
+    values = ", ".join(_COLUMNS[2:])
+    params = {"period": period}
+    moved = list(session.scalars(text(
+        "SELECT coalesce(c.user_id, p.user_id) FROM computed_volumes c FULL JOIN "
+        "(SELECT user_id, rank FROM person_volumes WHERE period = :period) p ON p.user_id = c.user_id "
+        "WHERE c.rank IS DISTINCT FROM p.rank"), params))
     session.execute(text(
         "DELETE FROM person_volumes p WHERE p.period = :period AND NOT EXISTS "
-        "(SELECT 1 FROM computed_volumes c WHERE c.user_id = p.user_id)"), {"period": period})
+        "(SELECT 1 FROM computed_volumes c WHERE c.user_id = p.user_id)"), params)
     session.execute(text(
-        f"INSERT INTO person_volumes ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "
-        f"FROM computed_volumes ON CONFLICT (period, user_id) DO UPDATE SET "
-        + ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS[2:])
-        + f" WHERE ({', '.join('person_volumes.' + n for n in _COLUMNS[2:])}) "
-          f"IS DISTINCT FROM ({', '.join('excluded.' + n for n in _COLUMNS[2:])})"))
+        f"UPDATE person_volumes p SET ({values}) = ({', '.join('c.' + n for n in _COLUMNS[2:])}) "
+        f"FROM computed_volumes c WHERE p.period = :period AND c.user_id = p.user_id "
+        f"AND ({', '.join('p.' + n for n in _COLUMNS[2:])}) "
+        f"IS DISTINCT FROM ({', '.join('c.' + n for n in _COLUMNS[2:])})"), params)
+    session.execute(text(
+        f"INSERT INTO person_volumes ({', '.join(_COLUMNS)}) SELECT {', '.join('c.' + n for n in _COLUMNS)} "
+        f"FROM computed_volumes c WHERE NOT EXISTS (SELECT 1 FROM person_volumes p "
+        f"WHERE p.period = :period AND p.user_id = c.user_id)"), params)
     session.execute(text("DROP TABLE computed_volumes"))
+    return moved
 
 
 def _people_deepest_first(session: Session):
@@ -165,9 +175,10 @@ def recompute_period(session: Session, period: date, *, progress=None) -> Recomp
             progress(n)
 
     rows = list(tally(people, own, ranker, count))
-    _replace_rows(session, period, rows, ranker)
+    moved = _replace_rows(session, period, rows, ranker)
     _mark_computed(session, period, version.id)
-    update_highest_ranks(session, period, None)
+    if moved:
+        update_highest_ranks(session, period, moved)
     session.expire_all()
     return RecomputeSummary(period, counted, len(rows), sum(1 for row in rows if row.level >= 0),
                             version.version)
