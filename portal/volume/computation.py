@@ -91,14 +91,14 @@ def own_volume(session: Session, period: date, user_ids=None) -> dict[int, int]:
     return {user_id: int(pv) for user_id, pv in session.execute(totals)}
 
 
-def _copy_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) -> None:
+def _copy_rows(session: Session, period: date, rows: list[Row], ranker: Ranker, table: str) -> None:
     """COPY the rows in text format, a batch of lines per write (a call per row costs more
     than the server's work)."""
     raw = session.connection().connection.driver_connection
     day = period.isoformat()
     codes = {level: ranker.code(level) or NULL for level in range(-1, len(ranker.codes))}
     with raw.cursor() as cursor:
-        with cursor.copy(f"COPY computed_volumes ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             for first in range(0, len(rows), 20_000):
                 copy.write("".join(
                     f"{day}\t{r.user_id}\t{r.role}\t{r.own_pv}\t{r.pv}\t{r.gv}\t{codes[r.level]}\t"
@@ -111,11 +111,15 @@ def _replace_rows(session: Session, period: date, rows: list[Row], ranker: Ranke
     stored in set-based statements (hash joins, no probe per row): rows gone are deleted, rows
     that differ updated, new rows inserted; an unchanged row costs nothing. Returns the people
     whose paid-as rank changed."""
+    params = {"period": period}
+    if not session.scalar(text("SELECT EXISTS (SELECT 1 FROM person_volumes WHERE period = :period)"),
+                          params):
+        _copy_rows(session, period, rows, ranker, "person_volumes")   # the first computation
+        return [row.user_id for row in rows if row.level >= 0]
     session.execute(text("CREATE TEMPORARY TABLE computed_volumes "
                          "(LIKE person_volumes INCLUDING DEFAULTS) ON COMMIT DROP"))
-    _copy_rows(session, period, rows, ranker)
+    _copy_rows(session, period, rows, ranker, "computed_volumes")
     values = ", ".join(_COLUMNS[2:])
-    params = {"period": period}
     moved = list(session.scalars(text(
         "SELECT coalesce(c.user_id, p.user_id) FROM computed_volumes c FULL JOIN "
         "(SELECT user_id, rank FROM person_volumes WHERE period = :period) p ON p.user_id = c.user_id "
