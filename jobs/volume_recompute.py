@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 from rq import get_current_job
+from sqlalchemy import func, select
 
+from portal.accounts.models import User
 from portal.extensions import db
 from portal.unit_of_work import transactional
 from portal.volume.computation import recompute_period
@@ -16,13 +18,15 @@ from portal.volume.computation import recompute_period
 def recompute(period: str) -> dict:
     job = get_current_job()
 
-    def report(done: int, total: int | None = None) -> None:
-        if job is None:
-            return
-        job.meta["done"] = done
-        if total is not None:
-            job.meta["total"] = total
+    if job is not None:
+        job.meta.update(done=0, total=db.session.scalar(select(func.count()).select_from(User)) or 0)
         job.save_meta()
 
+    def report(passed: int) -> None:  # told every few thousand people passed over
+        if job is not None:
+            job.meta["done"] = job.meta.get("done", 0) + passed
+            job.save_meta()
+
     summary = recompute_period(db.session, date.fromisoformat(f"{period}-01"), progress=report)
-    return summary if isinstance(summary, dict) else {"period": period, "summary": str(summary)}
+    return {"period": period, "people": summary.people, "rows": summary.rows, "ranked": summary.ranked,
+            "plan_version": summary.plan_version}

@@ -57,13 +57,16 @@ def scheduled_by_frontline(session: Session, person: User, *, today: date,
     low, high = downline_bounds(person.tree_path)
     member, p = aliased(User), aliased(AutoshipProfile)
     # The id of the frontline person a path runs through: the component after the person's own.
-    frontline_id = func.split_part(member.tree_path, "/", person.depth + 3).label("frontline")
+    profiles = (select(func.split_part(member.tree_path, "/", person.depth + 3).label("frontline"),
+                       p.id.label("profile_id"), p.status, p.rrule, p.anchor_date, p.regularity,
+                       p.next_run_date, stored_pv(p).label("pv"))
+                .select_from(member).join(p, p.user_id == member.id)
+                .where(member.tree_path >= low, member.tree_path < high).cte("group_profiles"))
+    schedule = (profiles.c.frontline, *schedule_key(profiles.c, profiles.c.profile_id, today))
     rows = session.execute(
-        select(frontline_id, *schedule_key(p, p.id, today), func.count(), func.sum(stored_pv(p)))
-        .select_from(member).join(p, p.user_id == member.id)
-        .where(member.tree_path >= low, member.tree_path < high,
-               counts_by(p.status, p.next_run_date, stored_pv(p), end))
-        .group_by(frontline_id, *schedule_key(p, p.id, today))).all()
+        select(*schedule, func.count(), func.sum(profiles.c.pv))
+        .where(counts_by(profiles.c.status, profiles.c.next_run_date, profiles.c.pv, end))
+        .group_by(*schedule)).all()
     hundredths, _runs, _walks = expected_pv(session, rows, today, end)
     ids = {int(key) for key, _month in hundredths if key}
     frontline = {row.id: row for row in session.execute(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, func, literal, select
+from sqlalchemy import BigInteger, Numeric, case, cast, func, literal, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from portal.accounts.models import Role, User
@@ -78,15 +78,19 @@ def ranks_of(session: Session, user_ids: Sequence[int], period: date, plan: Rank
 
 
 def _next_threshold(plan: RankPlan, rank_column, attribute: str):
-    """The next rank's ``attribute`` (min_pv, min_gv) for the rank held, as SQL; NULL at the
-    top (or for a code the plan does not know)."""
-    whens = [(rank_column == held.code, literal(getattr(above, attribute)))
+    """The next rank's ``attribute`` (min_pv, min_gv) for the rank held, in hundredths as the
+    volume columns hold it, as SQL; NULL at the top (or for a code the plan does not know)."""
+    def hundredths(rank: Rank):
+        return literal(int(getattr(rank, attribute) * 100), BigInteger)
+    whens = [(rank_column == held.code, hundredths(above))
              for held, above in zip(plan.ranks, plan.ranks[1:])]
-    return case((rank_column.is_(None), literal(getattr(plan.ranks[0], attribute))), *whens, else_=None)
+    return case((rank_column.is_(None), hundredths(plan.ranks[0])), *whens, else_=None)
 
 
-def _share_of(value, minimum):
-    return case((minimum <= 0, literal(Decimal(1))), else_=value / func.nullif(minimum, 0))
+def _share_of(volume_column, minimum):
+    """``volume_column`` as a share of ``minimum`` (both in hundredths); 1 when nothing is asked."""
+    value = cast(type_coerce(volume_column, BigInteger), Numeric)
+    return case((minimum <= 0, literal(Decimal(1), Numeric)), else_=value / func.nullif(minimum, 0))
 
 
 def close_to_next_rank(session: Session, scope: User, period: date, plan: RankPlan, *,
