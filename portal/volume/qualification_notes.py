@@ -71,7 +71,7 @@ def pv_leaving(session: Session, profile: AutoshipProfile, change: str, *, today
     else:
         after = before
     lost = max(0, len(before) - len(after))
-    return Decimal(int(profile.cycle_pv) * lost) / 100
+    return Decimal(profile.cycle_pv) * lost
 
 
 def _rank_name(q: Qualification) -> str:
@@ -84,26 +84,30 @@ def _movement(plan, before: Qualification, after: Qualification) -> int:
 
 
 def qualification_note(session: Session, owner: User, pv: Decimal, *, today: date,
-                       viewer_is_owner: bool = True) -> QualificationNote | None:
+                       viewer_is_owner: bool = True, happened: bool = False) -> QualificationNote | None:
     """What taking ``pv`` out of the current period's projection does to ``owner``'s paid-as
     rank (an IBO) and to their sponsor's; None when no PV leaves. ``viewer_is_owner``: the
-    sentences speak to the owner ("your"), else about them (an upline reading the note)."""
+    sentences speak to the owner ("your"), else about them (an upline reading the note).
+    ``happened``: the change is made already (the projection no longer holds ``pv``), so the
+    rank before it is the one with ``pv`` added back."""
     if pv <= 0:
         return None
     period = today.replace(day=1)
     name = period_name(period)
     whose = "your" if viewer_is_owner else f"{owner.first_name} {owner.last_name}'s"
-    sentences = [f"This takes {volume(pv)} PV out of {name}."]
+    back = pv if happened else Decimal(0)   # what the projection lacks of the "before"
+    sentences = [f"This {'took' if happened else 'takes'} {volume(pv)} PV out of {name}."]
     costs = False
     own_before = own_after = None
     standing = standing_of(session, owner, period)
     projected = project_standing(session, owner, standing, today=today)
     if owner.role == Role.IBO and projected is not None:
         plan = standing.plan
-        own_before = projected.qualification
-        own_after = qualify(plan, pv=projected.pv - pv, gv=projected.gv - pv, legs=projected.legs)
-        sentences.append(f"{whose.capitalize()} projected PV for {name} goes from {volume(projected.pv)} "
-                         f"to {volume(projected.pv - pv)}.")
+        start_pv, start_gv = projected.pv + back, projected.gv + back
+        own_before = qualify(plan, pv=start_pv, gv=start_gv, legs=projected.legs)
+        own_after = qualify(plan, pv=start_pv - pv, gv=start_gv - pv, legs=projected.legs)
+        sentences.append(f"{whose.capitalize()} projected PV for {name} goes from {volume(start_pv)} "
+                         f"to {volume(start_pv - pv)}.")
         moved = _movement(plan, own_before, own_after)
         if moved < 0:
             costs = True
@@ -118,16 +122,17 @@ def qualification_note(session: Session, owner: User, pv: Decimal, *, today: dat
         if s_projected is not None:
             plan = s_standing.plan
             if owner.role == Role.IBO and own_before is not None:
-                def legs_with(q: Qualification, gone: Decimal):
-                    return tuple(replace(leg, gv=leg.gv - gone, rank=q.rank.code if q.rank else None)
+                def legs_with(q: Qualification, change: Decimal):
+                    return tuple(replace(leg, gv=leg.gv + change, rank=q.rank.code if q.rank else None)
                                  if leg.member == owner.member_number else leg for leg in s_projected.legs)
-                s_before = qualify(plan, pv=s_projected.pv, gv=s_projected.gv,
-                                   legs=legs_with(own_before, Decimal(0)))
-                s_after = qualify(plan, pv=s_projected.pv, gv=s_projected.gv - pv,
-                                  legs=legs_with(own_after, pv))
+                s_before = qualify(plan, pv=s_projected.pv, gv=s_projected.gv + back,
+                                   legs=legs_with(own_before, back))
+                s_after = qualify(plan, pv=s_projected.pv, gv=s_projected.gv + back - pv,
+                                  legs=legs_with(own_after, back - pv))
             else:
-                s_before = s_projected.qualification
-                s_after = qualify(plan, pv=s_projected.pv - pv, gv=s_projected.gv - pv,
+                s_before = qualify(plan, pv=s_projected.pv + back, gv=s_projected.gv + back,
+                                   legs=s_projected.legs)
+                s_after = qualify(plan, pv=s_projected.pv + back - pv, gv=s_projected.gv + back - pv,
                                   legs=s_projected.legs)
             sponsor_name = f"{sponsor.first_name} {sponsor.last_name}"
             who = f"Your sponsor {sponsor_name}'s" if viewer_is_owner else f"Their sponsor {sponsor_name}'s"
@@ -157,7 +162,7 @@ def pv_left(session: Session, profile: AutoshipProfile, *, today: date) -> Decim
             first = None
         if first is not None:
             kept = run_dates(*rule, first, frozenset(), max(today, profile.paused_until), end)
-    return Decimal(int(profile.cycle_pv) * max(0, len(planned) - len(kept))) / 100
+    return Decimal(profile.cycle_pv) * max(0, len(planned) - len(kept))
 
 
 def attention_notes(session: Session, profile_ids: list[int], *, today: date) -> dict[int, tuple[str, ...]]:
@@ -172,7 +177,7 @@ def attention_notes(session: Session, profile_ids: list[int], *, today: date) ->
             AutoshipProfile.status.in_((ProfileStatus.PAUSED, ProfileStatus.CANCELLED)))):
         owner = session.get(User, profile.user_id)
         note = qualification_note(session, owner, pv_left(session, profile, today=today), today=today,
-                                  viewer_is_owner=False)
+                                  viewer_is_owner=False, happened=True)
         if note is not None and note.costs_rank:
             notes[profile.id] = note.sentences
     return notes
