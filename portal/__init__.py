@@ -70,6 +70,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.volume.views import bp as volume_bp
     from portal.autoship.cli import autoship_cli
     from portal.seed.cli import seed_cli
+    from portal.volume.cli import volume_cli
+    from portal.volume.periods import period_name
 
     app.url_map.converters["int"] = IdConverter  # before any rule: an id beyond INTEGER is a 404
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
@@ -83,6 +85,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     static_assets.register(app)
     app.cli.add_command(seed_cli)
     app.cli.add_command(autoship_cli)
+    app.cli.add_command(volume_cli)
+    app.add_template_filter(period_name, "period")   # "December 2026"
     return app
 
 
@@ -91,9 +95,11 @@ def connect_signals() -> None:
     receivers here, once the app is built, whatever was imported first."""
     from portal.autoship import reactions as autoship_reactions
     from portal.fulfilment import reactions as fulfilment_reactions
+    from portal.volume import reactions as volume_reactions
 
     autoship_reactions.connect_signals()
     fulfilment_reactions.connect_signals()
+    volume_reactions.connect_signals()
 
 
 def _load_config(app: Flask, config: type[Config] | dict | None) -> None:

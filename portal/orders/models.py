@@ -33,6 +33,7 @@ class Order(Base):
     __table_args__ = (
         Index("ix_orders_user_id_placed_at", "user_id", "placed_at"),
         Index("ix_orders_status", "status"),
+        Index("ix_orders_paid_at", "paid_at"),  # volume reads a period's orders by payment
         Index("ix_orders_destination_key", "destination_key"),
         CheckConstraint(
             "status IN ('open', 'pending_payment', 'paid', 'payment_failed', 'released', 'shipped', "

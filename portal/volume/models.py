@@ -62,10 +62,11 @@ class PersonVolume(Base):
     period: Mapped[date] = mapped_column(Date, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(10))
-    pv: Mapped[Decimal] = mapped_column(Volume)
+    own_pv: Mapped[Decimal] = mapped_column(Volume)   # of the person's own orders
+    pv: Mapped[Decimal] = mapped_column(Volume)       # an IBO's: own + directly sponsored members'
     gv: Mapped[Decimal] = mapped_column(Volume)
     rank: Mapped[str | None] = mapped_column(String(20))
-    frontline_legs: Mapped[int] = mapped_column(default=0)
+    frontline_legs: Mapped[int] = mapped_column(default=0)   # legs with a row this period
     leg_of_id: Mapped[int | None] = mapped_column()  # no foreign key: written by COPY in bulk
 
 

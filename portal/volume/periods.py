@@ -14,12 +14,15 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from portal.clock import company_today
+from portal.errors import DomainError
 
 _PERIOD_TEXT = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 
 
-class BadPeriod(ValueError):
+class BadPeriod(DomainError, ValueError):
     """A period that is malformed or has not started; the message is for a person."""
+
+    status = 400
 
 
 def first_of_month(day: date) -> date:

@@ -6,7 +6,8 @@ rank a person's volume qualifies for.
 
 Rules, in the order a rank is checked (every requirement must be met):
 
-- **PV**: the person's PV is at least ``min_pv``.
+- **PV**: the person's PV is at least ``min_pv`` (a figure of zero asks for nothing, not even a
+  PV above zero after refunds; so for GV).
 - **GV with the maximum-leg rule**: the qualifying GV is at least ``min_gv``. Without a share it
   is the GV itself. With ``max_leg_share`` = s, at most s x ``min_gv`` counts from any one leg:
   qualifying GV = PV + sum over legs of min(leg GV, s x min_gv). Personal PV always counts in full.
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from portal.errors import DomainError
 from portal.formatting import number, volume
 
 ZERO = Decimal("0")
@@ -71,7 +73,7 @@ class RankPlan:
         return held is not None and self.level(held) >= self.level(wanted) >= 0
 
 
-class PlanInvalid(ValueError):
+class PlanInvalid(DomainError, ValueError):
     """A plan document that cannot be used; ``reasons`` lists every problem, one sentence each."""
 
     def __init__(self, reasons: list[str]):
@@ -305,7 +307,7 @@ def requirements_of(plan: RankPlan, rank: Rank, *, pv: Decimal, gv: Decimal,
                     legs: Sequence[Leg]) -> tuple[Requirement, ...]:
     """Each requirement of ``rank``, met or with what is still to go."""
     found = []
-    if rank.min_pv > 0 or (rank.min_gv == 0 and not rank.legs):
+    if rank.min_pv > 0:
         short = rank.min_pv - pv
         found.append(Requirement(f"{_points(rank.min_pv)} PV", short <= 0,
                                  None if short <= 0 else f"{_points(short)} PV to go"))
@@ -326,8 +328,10 @@ def requirements_of(plan: RankPlan, rank: Rank, *, pv: Decimal, gv: Decimal,
 
 
 def meets(plan: RankPlan, rank: Rank, *, pv: Decimal, legs: Sequence[Leg]) -> bool:
-    return (pv >= rank.min_pv
-            and qualifying_gv(rank, pv=pv, legs=legs) >= rank.min_gv
+    # A figure of zero asks for nothing: a refund that leaves PV or GV below zero does not
+    # take away a rank that never asked for them.
+    return ((not rank.min_pv or pv >= rank.min_pv)
+            and (not rank.min_gv or qualifying_gv(rank, pv=pv, legs=legs) >= rank.min_gv)
             and all(legs_holding(plan, legs, leg.rank) >= leg.count for leg in rank.legs))
 
 

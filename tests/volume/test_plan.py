@@ -189,3 +189,28 @@ def test_every_reason_is_given_at_once():
     document["ranks"][0]["min_pv"] = "-1"
     document["ranks"][4]["max_leg_share"] = "2"
     assert len(refused(document)) == 2
+
+
+def test_the_integer_ranker_of_the_bulk_passes_equals_the_plan(plan):
+    """The full recompute and the refresh rank with ``Ranker`` over hundredths; it must answer
+    as ``paid_as`` does, negative figures (refunds) and shares included."""
+    import random
+
+    from portal.volume.plan import paid_as
+    from portal.volume.tally import Ranker
+
+    rng = random.Random(7)
+    ranker = Ranker(plan)
+    codes = [None] + [r.code for r in plan.ranks]
+    for _ in range(3000):
+        pv = D(rng.choice([-30, 0, 49, 50, 100, 150, 200, 250])) + D(rng.randrange(100)) / 100
+        legs = [leg(D(rng.choice([-100, 0, 300, 1199, 1200, 1201, 3000, 7000, 21000, 30000]))
+                    + D(rng.randrange(100)) / 100, rng.choice(codes)) for _ in range(rng.randrange(6))]
+        expected = paid_as(plan, pv=pv, legs=legs)
+        level = ranker.level(int(pv * 100), [(int(l.gv * 100), plan.level(l.rank)) for l in legs])
+        assert ranker.code(level) == (expected.code if expected else None), (pv, legs)
+
+
+def test_a_figure_of_zero_asks_for_nothing_even_below_zero(plan):
+    result = qualify(plan, pv=D("60"), gv=D("-40"), legs=[leg("-100")])
+    assert result.rank.code == "associate"
