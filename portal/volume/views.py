@@ -19,12 +19,11 @@ from portal.extensions import db
 from portal.roles import shopper_required
 from portal.templating import render
 from portal.volume.history_chart import history_chart
-from portal.volume.periods import BadPeriod, parse_period, period_name, period_text, previous_periods
+from portal.volume.periods import BadPeriod, parse_period, period_text, previous_periods
 from portal.volume.projection import project_standing
 from portal.volume.standing import history_of, standing_of
 
 bp = Blueprint("volume", __name__)
-bp.add_app_template_filter(period_name, "period")  # TEMPORARY until h1's create_app registers it
 HISTORY_PERIODS = 12
 
 
