@@ -38,6 +38,7 @@ NAVIGATION = (  # (endpoint, label, who may see it)
     ("catalog.index", "Shop", {"member", "ibo"}),
     ("orders.history", "Orders", {"member", "ibo"}),
     ("autoship.index", "Autoship", {"member", "ibo"}),
+    ("volume.report_card", "Volume", {"member", "ibo"}),
     ("downline.autoships", "Your team", {"ibo"}),  # the whole downline is one of its tabs
     ("addresses.index", "Addresses", {"member", "ibo"}),
     ("payments.wallet", "Wallet", {"member", "ibo"}),
@@ -48,6 +49,7 @@ NAVIGATION = (  # (endpoint, label, who may see it)
     ("admin.products", "Products", {"admin"}),
     ("admin.orders", "All orders", {"admin"}),
     ("fulfilment.plan", "Fulfilment", {"admin"}),
+    ("volume_admin.index", "Volume and ranks", {"admin"}),
     ("admin.outbox", "Outbox", {"admin"}),
 )
 

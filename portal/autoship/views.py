@@ -16,6 +16,7 @@ from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemFo
                                    ScheduleForm, SubscribeForm)
 from portal.clock import company_today
 from portal.confirmations import ask_first, confirmed
+from portal.volume.change_views import ask_if_volume_leaves
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import form_messages
@@ -181,6 +182,8 @@ def change_schedule(profile_id: int):
 @shopper_required
 def change_next_date(profile_id: int):
     form = NextDateForm()
+    if (asked := ask_if_volume_leaves(profile_id, "move", form, new_date=form.new_date.data)) is not None:
+        return asked
     return page_views.act(profile_id, lambda p: schedule_changes.change_next_date(
         db.session, user=current_user, profile=p, new_date=form.new_date.data,
         move_anchor=form.mode.data == "anchor", today=company_today(), rules=page_views.rules_now()),
@@ -192,6 +195,8 @@ def change_next_date(profile_id: int):
 @shopper_required
 def skip(profile_id: int):
     form = DayForm()
+    if (asked := ask_if_volume_leaves(profile_id, "skip", form, day=form.day.data)) is not None:
+        return asked
     return page_views.act(profile_id, lambda p: schedule_changes.skip_date(
         db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
         rules=page_views.rules_now()), "Shipment skipped.", form)
@@ -213,6 +218,8 @@ def unskip(profile_id: int):
 @shopper_required
 def pause(profile_id: int):
     form = PauseForm()
+    if (asked := ask_if_volume_leaves(profile_id, "pause", form, resume_on=form.resume_on.data)) is not None:
+        return asked
     return page_views.act(profile_id, lambda p: lifecycle.pause(
         db.session, user=current_user, profile=p, resume_on=form.resume_on.data,
         today=company_today(), rules=page_views.rules_now()), "Standing order paused.", form, "pause")

@@ -14,9 +14,10 @@ so that neither needs an item read.
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, case, func, select, type_coerce
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import aliased
 
+from portal.autoship import expected_volume
 from portal.autoship.models import AutoshipProfile
 
 STATUSES = ("active", "paused", "payment_failed", "unplannable", "cancelled", "none")
@@ -44,9 +45,7 @@ def status_of_rank(rank: int | None) -> str:
     return RANKED[rank - 1] if rank else "none"
 
 
-def stored_pv(profile):
-    """The profile's stored cycle PV in hundredths (NULL: nothing in it can be sold)."""
-    return type_coerce(profile.cycle_pv, Integer)
+stored_pv = expected_volume.stored_pv  # the one definition, shared with the volume projection
 
 
 class TeamPerson:

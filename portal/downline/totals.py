@@ -9,17 +9,16 @@ schedules, not as many as it has standing orders.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Date, Integer, String, case, exists, func, literal, select, union_all
+from sqlalchemy import Date, Integer, String, case, func, literal, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from portal.accounts.models import User
-from portal.autoship.models import AutoshipProfile, AutoshipSkip, ProfileStatus
-from portal.autoship.schedule import Schedule
+from portal.autoship.expected_volume import counts_by, expected_pv, schedule_key
+from portal.autoship.models import AutoshipProfile
 from portal.downline.statuses import RANKED, STATUSES, status_rank, stored_pv
 from portal.genealogy.queries import downline_bounds
 
@@ -71,31 +70,11 @@ def team_totals(session: Session, ancestor: User, today: date, months: int = 3) 
                             row.unplannable, row.paused, row.cancelled))
         else:
             total_people = row.count
-    skip_ids = [g[5] for g in groups if g[5] is not None]
-    skips: dict[int, set[date]] = defaultdict(set)
-    if skip_ids:
-        for profile_id, day in session.execute(
-                select(AutoshipSkip.profile_id, AutoshipSkip.skip_date)
-                .where(AutoshipSkip.profile_id.in_(skip_ids), AutoshipSkip.skip_date >= today)):
-            skips[profile_id].add(day)
-
-    dates_of: dict[tuple, list[date]] = {}
-    pv_hundredths: dict[tuple[date, int], int] = defaultdict(int)  # (month, level) -> PV
-    runs: dict[date, int] = defaultdict(int)
-    for lvl, rrule, anchor, regularity, next_run, key, count, pv in groups:
-        signature = (rrule, anchor, regularity, next_run, key)
-        months_of = dates_of.get(signature)
-        if months_of is None:
-            months_of = dates_of[signature] = [
-                day.replace(day=1) for day in _run_dates(
-                    rrule, anchor, regularity, next_run, frozenset(skips.get(key, ())), today, end)]
-        for month in months_of:
-            pv_hundredths[month, lvl] += int(pv)
-            runs[month] += count
+    pv_hundredths, runs, schedules_computed = expected_pv(session, groups, today, end)
     by_month = {start: MonthTotals(start, runs=runs.get(start, 0)) for start in starts}
-    for (month, lvl), hundredths in pv_hundredths.items():
+    for (lvl, month), hundredths in pv_hundredths.items():
         by_month[month].pv_by_level[lvl] = Decimal(hundredths) / 100
-    levels = {lvl for _, lvl in pv_hundredths}
+    levels = {lvl for lvl, _ in pv_hundredths}
 
     people_by_status = dict.fromkeys(STATUSES, 0)
     profiles_by_status: dict[str, int] = dict.fromkeys(RANKED, 0)
@@ -107,7 +86,7 @@ def team_totals(session: Session, ancestor: User, today: date, months: int = 3) 
     return TeamTotals(months=[by_month[s] for s in starts], levels=sorted(levels),
                       profiles_by_status=profiles_by_status, people_by_status=people_by_status,
                       people=total_people, active_profiles=profiles_by_status["active"],
-                      schedules_computed=len(dates_of))
+                      schedules_computed=schedules_computed)
 
 
 def _month_starts(today: date, count: int) -> list[date]:
@@ -141,19 +120,15 @@ def _totals_statement(ancestor: User, today: date, end: date):
                 .select_from(person).join(p, p.user_id == person.id)
                 .where(person.tree_path > low, person.tree_path < high)
                 .cte("downline_profiles"))
-    has_skip = exists().where(AutoshipSkip.profile_id == profiles.c.profile_id,
-                              AutoshipSkip.skip_date >= today)
-    skip_key = case((has_skip, profiles.c.profile_id), else_=None)
-    schedule = (profiles.c.level, profiles.c.rrule, profiles.c.anchor_date, profiles.c.regularity,
-                profiles.c.next_run_date, skip_key)
+    schedule = (profiles.c.level, *schedule_key(profiles.c, profiles.c.profile_id, today))
+    skip_key = schedule[5]
     no_number = literal(None, Integer)
     schedules = (select(literal(_SCHEDULES).label("kind"), schedule[0].label("level_or_rank"),
                         *schedule[1:5], skip_key.label("skip_key"), func.count().label("count"),
                         func.sum(profiles.c.pv).label("pv_or_active"),
                         no_number.label("payment_failed"), no_number.label("unplannable"),
                         no_number.label("paused"), no_number.label("cancelled"))
-                 .where(profiles.c.status == ProfileStatus.ACTIVE, profiles.c.next_run_date <= end,
-                        profiles.c.pv.is_not(None))
+                 .where(counts_by(profiles.c.status, profiles.c.next_run_date, profiles.c.pv, end))
                  .group_by(*schedule))
     per_person = (select(func.min(profiles.c.rank).label("best"),
                          *(func.sum(case((profiles.c.status == s, 1), else_=0)).label(s)
@@ -168,19 +143,3 @@ def _totals_statement(ancestor: User, today: date, end: date):
                      no_number, no_number, no_number, no_number)
               .select_from(person).where(person.tree_path > low, person.tree_path < high))
     return union_all(schedules, best_statuses, people)
-
-
-def _run_dates(rrule: str, anchor: date, regularity: str, next_run: date,
-               skips: frozenset[date], today: date, end: date) -> list[date]:
-    try:
-        schedule = Schedule.of(rrule, anchor, regularity, skips)
-    except ValueError:  # a rule the parser no longer accepts: no forecast rather than a 500
-        return []
-    dates, day = [], next_run
-    while day is not None and day <= end and len(dates) < 400:
-        dates.append(max(day, today))
-        try:
-            day = schedule.following(day)
-        except ValueError:
-            break
-    return dates

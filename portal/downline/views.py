@@ -31,6 +31,9 @@ from portal.extensions import db
 from portal.orders.pricing import shipping_rule
 from portal.roles import role_required
 from portal.templating import render
+from portal.volume.qualification_notes import attention_notes
+from portal.volume.rank_plans import plan_in_force
+from portal.volume.team import ranks_of
 
 bp = Blueprint("downline", __name__, url_prefix="/team")
 team_required = role_required(Role.IBO, Role.ADMIN)
@@ -66,6 +69,12 @@ def team_helpers():
     return {"team_url": team_url, "status_labels": STATUS_LABELS}
 
 
+def _ranks(person_ids: list[int]) -> dict[int, str]:
+    """This period's paid-as rank names of the people a page lists (those who hold one)."""
+    period = company_today().replace(day=1)
+    return ranks_of(db.session, person_ids, period, plan_in_force(db.session, period)[1])
+
+
 def _picker(title: str):
     return render("downline/pick.html", title=title, endpoint=request.endpoint,
                   view_args=request.view_args or {})
@@ -91,7 +100,8 @@ def autoships():
     page = team_page(db.session, scope, filters, cursor=cursor, size=size)
     args = filter_args(filters) | ({"size": str(size)} if size != PAGE_SIZE else {})
     context = dict(scope=scope, page=page, filters=filters, notices=notices,
-                   args=args, today=company_today(), sorts=SORT_LABELS, statuses=STATUSES)
+                   args=args, today=company_today(), sorts=SORT_LABELS, statuses=STATUSES,
+                   ranks=_ranks([row.id for row in page.rows]))
     if request.htmx and cursor:
         return render("downline/_rows.html", **context)
     return render("downline/autoships.html", "downline/_results.html", **context)
@@ -133,7 +143,9 @@ def attention():
     rules = AutoshipRules.from_config(current_app.config)
     page = attention_page(db.session, scope, today=company_today(), min_pv=rules.min_pv,
                           cursor=cursor, size=parse_page_size(request.args))
-    context = dict(scope=scope, page=page, min_pv=rules.min_pv, recent_days=RECENT_DAYS)
+    context = dict(scope=scope, page=page, min_pv=rules.min_pv, recent_days=RECENT_DAYS,
+                   volume_notes=attention_notes(db.session, [row.profile_id for row in page.rows],
+                                                today=company_today()))
     if request.htmx and cursor:
         return render("downline/_attention_rows.html", **context)
     return render("downline/attention.html", **context)
@@ -144,7 +156,8 @@ def _recruits(scope: User, parent: User, *, root: bool, fragment: bool):
     page, or (``fragment``) its nodes alone, which htmx appends under the branch it opened or
     after the nodes already shown."""
     nodes, after = direct_recruits_page(db.session, parent, after=parse_tree_after(request.args))
-    context = dict(nodes=nodes, after=after, parent=parent, root=root)
+    context = dict(nodes=nodes, after=after, parent=parent, root=root,
+                   ranks=_ranks([node.id for node in nodes]))
     if fragment:
         return render("downline/_tree_nodes.html", **context)
     return render("downline/tree.html", scope=scope, **context)

@@ -64,7 +64,7 @@ def test_with_htmx_the_button_asks_in_the_browser_and_sends_its_confirmation(cli
 def test_a_ship_now_that_would_be_refused_is_refused_at_the_question(client, session, shopper):
     product = make_product(session)
     location = create(client, product).headers["Location"]
-    post_form(client, f"{location}/pause", {"resume_on": ""}, page=location)
+    post_form(client, f"{location}/pause", {"resume_on": "", "confirm": "yes"}, page=location)
 
     asked = post_form(client, f"{location}/ship-now", page=location)
 

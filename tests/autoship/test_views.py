@@ -80,7 +80,9 @@ def test_htmx_actions_answer_the_refreshed_profile(client, htmx, session, shoppe
     session.expire_all()
     assert len(profile.items) == 2
     next_run = profile.next_run_date
-    response = htmx.post(f"{location}/skip", data={"day": next_run.isoformat(), "csrf_token": token})
+    # confirmed: a skip that takes PV out of this month asks first (tests/volume/test_qualification_notes.py)
+    response = htmx.post(f"{location}/skip", data={"day": next_run.isoformat(), "csrf_token": token,
+                                                   "confirm": "yes"})
     assert response.status_code == 200
     session.expire_all()
     assert profile.next_run_date > next_run
@@ -105,7 +107,8 @@ def test_plain_posts_for_pause_resume_next_date_rename_delivery_and_cancel(clien
         assert response.status_code == 303, (action, response.get_data(as_text=True)[-500:])
         return client.get(response.headers["Location"]).get_data(as_text=True)
 
-    paused = page_text(press("pause", resume_on=later.isoformat()))
+    # confirmed: what takes PV out of this month asks first (tests/volume/test_qualification_notes.py)
+    paused = page_text(press("pause", resume_on=later.isoformat(), confirm="yes"))
     assert "Standing order paused." in paused and "Monthly essentials Paused" in paused
     after = schedule_of(profile).first_on_or_after(later)  # the first shipment after the resume
     assert f"Paused until {later:%A, %B %-d, %Y} — first shipment after it: {after:%A, %B %-d, %Y}" in paused
@@ -115,7 +118,7 @@ def test_plain_posts_for_pause_resume_next_date_rename_delivery_and_cancel(clien
     assert "Standing order active again." in resumed and "Monthly essentials Active" in resumed
     assert f"Next shipment: {first:%A, %B %-d, %Y}" in resumed  # the calendar date it had
 
-    moved = page_text(press("next-date", new_date=later.isoformat(), mode="once"))
+    moved = page_text(press("next-date", new_date=later.isoformat(), mode="once", confirm="yes"))
     assert "Next shipment date changed." in moved
     assert f"Next shipment: {later:%A, %B %-d, %Y}" in moved and f"{first:%a, %b %-d, %Y}" not in moved
 
@@ -323,9 +326,10 @@ def test_a_date_skipped_again_answers_already_skipped(client, session, shopper):
     next_run = session.scalar(select(AutoshipProfile.next_run_date))
     day = next_run.isoformat()
     session.commit()
-    assert post_form(client, f"{location}/skip", {"day": day}, page=location).status_code == 303
+    # confirmed: a skip that takes PV out of this month asks first (tests/volume/test_qualification_notes.py)
+    assert post_form(client, f"{location}/skip", {"day": day, "confirm": "yes"}, page=location).status_code == 303
 
-    again = post_form(client, f"{location}/skip", {"day": day}, page=location)
+    again = post_form(client, f"{location}/skip", {"day": day, "confirm": "yes"}, page=location)
 
     assert again.status_code == 409
     assert f"{next_run:%A, %B %-d} is already skipped." in again.get_data(as_text=True)

@@ -188,7 +188,7 @@ def test_everyone_in_the_downline_is_a_tab_of_the_team_pages(client, team):
     log_in(client, team.people[1])
     expected = [("Autoships", "/team/autoships"), ("Totals and forecast", "/team/totals"),
                 ("Needs attention", "/team/attention"), ("Tree", "/team/tree"),
-                ("Everyone", "/downline/")]
+                ("Volume and ranks", "/team/volume"), ("Everyone", "/downline/")]
     for url in ("/team/tree", "/downline/"):
         shown = tabs(get(client, url).get_data(as_text=True))
         assert [(label, href) for label, href, _ in shown] == expected

@@ -14,6 +14,7 @@ from werkzeug.exceptions import NotFound
 from portal.oneclick.identifiers import COOKIE_NAME
 from tests.e2e.axe import axe_violations, describe, failing
 from tests.e2e.conftest import hand_over, log_in
+from tests.security.routes import previous_period_text
 from tests.world import World, build_world, reset_token
 
 
@@ -73,6 +74,9 @@ PAGES = [
     Page("ibo", "downline.tree", at("/team/tree")),
     Page("ibo", "downline.recruits", lambda w: f"/team/tree/{w.frontline_ibo.member_number}"),
     Page("ibo", "downline.person", lambda w: f"/team/people/{w.frontline_ibo.member_number}"),
+    Page("ibo", "volume.report_card", at("/volume")),
+    Page("member", "volume.report_card", at("/volume")),  # their own PV only
+    Page("ibo", "team_volume.index", at("/team/volume")),
 
     Page("admin", "admin.index", at("/admin/")),
     Page("admin", "admin.members", at("/admin/members")),
@@ -94,6 +98,9 @@ PAGES = [
     Page("admin", "fulfilment.stock", at("/admin/fulfilment/stock")),
     Page("admin", "fulfilment.inventory", at("/admin/fulfilment/inventory")),
     Page("admin", "downline.autoships", at("/team/autoships")),  # the IBO picker
+    Page("admin", "volume_admin.index", at("/admin/volume/")),
+    Page("admin", "volume_admin.plan", at("/admin/volume/plan")),
+    Page("admin", "volume_admin.advancement", lambda w: f"/admin/volume/periods/{previous_period_text()}/advancement"),
 ]
 
 # GET endpoints that are not pages of the portal, and why.
@@ -106,6 +113,8 @@ NOT_PAGES = {
     "autoship.item_units": "an htmx fragment: the chosen product's unit select (checked inside the profile page)",
     "autoship.calendar_feed": "an iCalendar feed",
     "downline.autoships_csv": "a CSV download",
+    "team_volume.export": "a CSV download",
+    "volume_admin.progress": "an htmx fragment the periods page polls (checked inside it while a recompute runs)",
 }
 THIRD_PARTY = ("rq_dashboard.",)
 

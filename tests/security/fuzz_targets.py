@@ -93,6 +93,10 @@ TARGETS = {target.endpoint: target for target in (
     Target("admin.set_stock", "admin", pages=("admin.products",)),
     Target("admin.toggle_active", "admin", pages=("admin.products",)),
     Target("autoship_admin.start", "admin", pages=("autoship_admin.runs",)),
+    Target("volume_admin.save", "admin", pages=("volume_admin.plan",)),
+    Target("volume_admin.recompute_chosen", "admin", pages=("volume_admin.index",)),
+    Target("volume_admin.recompute", "admin", fields=NO_FIELDS),  # shown beside computed periods
+    Target("volume_admin.close", "admin", fields={"confirm": "text"}),
     Target("autoship_admin.retry", "admin", fields=NO_FIELDS),  # shown only after a failed chunk
     Target("autoship_admin.retry_payment", "admin", pages=("autoship_admin.payments",)),
     Target("fulfilment.plan_now", "admin", pages=("fulfilment.plan",)),
@@ -145,6 +149,9 @@ PAGE_PERSONAS = {
         "index", "members", "new_product", "order", "orders", "outbox", "products")},
     **{f"autoship_admin.{name}": _ADMIN for name in (
         "runs", "run", "forecast_page", "payments", "profiles", "profile")},
+    "volume.report_card": ("owner", "upline"),
+    **{f"team_volume.{name}": _TEAM for name in ("index", "export")},
+    **{f"volume_admin.{name}": _ADMIN for name in ("index", "plan", "progress", "advancement")},
     **{f"fulfilment.{name}": _ADMIN for name in (
         "plan", "inventory", "runs", "shipment", "stock", "waiting")},
 }
@@ -160,5 +167,10 @@ EXTRA_PARAMETERS = {
     "autoship.schedule_fields": ("kind", "interval", "day", "nth", "weekday", "weekdays", "rrule"),
     "autoship.item_units": ("product_id", "unit"),
     "autoship_admin.forecast_page": ("from", "to"),
+    "volume.report_card": ("period",),
+    "team_volume.index": ("period", "close"),
+    "team_volume.export": ("period",),
+    "volume_admin.index": ("watch",),
+    "volume_admin.advancement": ("show",),
 }
 

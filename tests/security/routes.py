@@ -7,9 +7,12 @@ route with somebody's real ids.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from werkzeug.routing import Rule
 
 from portal.accounts.models import User
+from portal.clock import company_today
 from tests.world import World, reset_token
 
 # Who asks, in the authorization matrix's column order (World.persona gives the user).
@@ -47,6 +50,7 @@ _BY_ARGUMENT = {
     "member_number": lambda w, h: h.user.member_number,
     "run_id": lambda w, h: w.run.id,
     "shipment_id": lambda w, h: w.shipment.id,
+    "period": lambda w, h: previous_period_text(),  # a period over, which an admin may close
     # rq-dashboard
     "instance_number": lambda w, h: 0,
     "job_id": lambda w, h: w.job_id,
@@ -57,6 +61,11 @@ _BY_ARGUMENT = {
     "page": lambda w, h: 1,
     "filename": lambda w, h: "css/main.css",
 }
+
+
+def previous_period_text() -> str:
+    last = company_today().replace(day=1) - timedelta(days=1)
+    return f"{last.year:04d}-{last.month:02d}"
 
 
 class UnknownArgument(LookupError):

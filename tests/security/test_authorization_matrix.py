@@ -152,6 +152,18 @@ EXPECTED = {
     "GET /team/tree": TEAM_PAGE,
     "GET /team/tree/<member_number>": TEAM_PERSON,
     "GET /team/people/<member_number>": TEAM_PERSON,
+    # volume and rank
+    "GET /volume": SHOPPERS,  # a member's own PV; an IBO's report card
+    "GET /team/volume": TEAM_PAGE,
+    "GET /team/volume/export.csv": "L 403 200 403 200 404",  # an admin must pick an IBO (?as=)
+    "GET /admin/volume/": ADMIN_PAGE,
+    "GET /admin/volume/plan": ADMIN_PAGE,
+    "POST /admin/volume/plan": ADMIN_INPUT,  # no plan sent: refused with the reasons
+    "POST /admin/volume/recompute": "L 403 403 403 403 400",  # no period sent
+    "POST /admin/volume/periods/<period>/recompute": ADMIN_ACTS,
+    "GET /admin/volume/periods/<period>/progress": ADMIN_PAGE,
+    "POST /admin/volume/periods/<period>/close": ADMIN_ACTS,
+    "GET /admin/volume/periods/<period>/advancement": ADMIN_PAGE,
     # operations
     "GET /admin/": ADMIN_PAGE,
     "GET /admin/members": ADMIN_PAGE,
@@ -234,6 +246,9 @@ BODIES = {
     "POST /autoship/calendar": lambda w: {"action": "issue", "confirm": "yes"},
     "POST /1-click/orders/<int:order_id>/cancel": lambda w: {"confirm": "yes"},
     "POST /admin/products/<int:product_id>/active": lambda w: {"confirm": "yes"},
+    "POST /admin/volume/periods/<period>/close": lambda w: {"confirm": "yes"},
+    # a pause that takes PV out of this month asks first (tests/volume/test_qualification_notes.py)
+    "POST /autoship/<int:profile_id>/pause": lambda w: {"confirm": "yes"},
 }
 
 
