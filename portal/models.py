@@ -14,3 +14,5 @@ from portal.mail.models import OutboxMessage  # noqa: F401
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting  # noqa: F401
 from portal.orders.models import ChargeAttempt, Order, OrderLine, OrderStatusChange  # noqa: F401
 from portal.payments.models import PaymentMethod  # noqa: F401
+from portal.retention.models import (Cancellation, Replacement,  # noqa: F401
+                                     ReplacementSetAside, Swap)
