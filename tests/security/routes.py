@@ -47,6 +47,7 @@ _BY_ARGUMENT = {
     "member_number": lambda w, h: h.user.member_number,
     "run_id": lambda w, h: w.run.id,
     "shipment_id": lambda w, h: w.shipment.id,
+    "replacement_id": lambda w, h: w.replacement.id,
     # rq-dashboard
     "instance_number": lambda w, h: 0,
     "job_id": lambda w, h: w.job_id,
