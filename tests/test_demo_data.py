@@ -96,3 +96,12 @@ def test_the_first_logins_see_it_and_seeding_again_is_refused(app, client, sessi
     skipped = app.test_cli_runner().invoke(args=["seed", "demo", "--if-empty"])
     assert skipped.exit_code == 0 and "skipped" in skipped.output
     assert session.scalar(select(func.count()).select_from(User)) == people
+
+
+def test_the_admins_cancellation_report_shows_reasons_and_saves(app, session, seeded):
+    from portal.retention.report import monthly_answers
+
+    rows = monthly_answers(session, today=company_today(), months=12,
+                           timezone=app.config["COMPANY_TIMEZONE"])
+    assert sum(row.total_saved for row in rows) >= 2 and sum(row.cancelled for row in rows) >= 2
+    assert len({reason for row in rows for reason in row.asked}) >= 3
