@@ -13,7 +13,8 @@ BANDS = [("Saved", lambda row: row.total_saved), ("Cancelled", lambda row: row.c
 def saves_chart(rows: list[MonthRow]) -> dict:
     """Bars of answers per month split into saved and cancelled, and three ticks (0, half and
     the busiest month)."""
-    biggest = max((row.total for row in rows), default=0) or 1
+    busiest = max((row.total for row in rows), default=0)
+    biggest = max(2, busiest + busiest % 2)  # even, so that the half-way tick is a whole number
     plot = HEIGHT - TOP - BOTTOM
     slot = (WIDTH - LEFT) / max(len(rows), 1)
     bars = []
@@ -34,6 +35,6 @@ def saves_chart(rows: list[MonthRow]) -> dict:
                      "title": formatting.day(row.month, "month"), "total": row.total,
                      "saved": row.total_saved, "label_x": round(x + slot * 0.3, 1),
                      "total_y": round(y - 5, 1)})
-    ticks = [{"y": round(HEIGHT - BOTTOM - plot * f, 1), "value": round(biggest * f)} for f in (0, 0.5, 1)]
+    ticks = [{"y": round(HEIGHT - BOTTOM - plot * f, 1), "value": biggest * n // 2} for f, n in ((0, 0), (0.5, 1), (1, 2))]
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "axis_y": HEIGHT - BOTTOM,
             "bars": bars, "ticks": ticks, "bands": [b[0] for b in BANDS]}

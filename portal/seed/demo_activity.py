@@ -213,10 +213,16 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
         cast = _standing_orders(session, rng, gateway, people, products, start, today, rules)
 
     pause_day, cancel_day = today - timedelta(days=30), today - timedelta(days=16)
+    early_saves = {today - timedelta(days=70): cast["plain"][:2], today - timedelta(days=45): cast["plain"][2:5]}
     runs = 0
     for offset in range(HISTORY_DAYS):
         day = start + timedelta(days=offset)
         with frozen_at(_noon(day)):
+            if day in early_saves:  # earlier months: members who skipped instead of cancelling
+                _act_when_open(session, early_saves.pop(day), day, rules, lambda profile, user, n: cancellation.take_offer(
+                    session, user=user, profile=profile, reason=SAVED_REASONS[(n + 1) % len(SAVED_REASONS)],
+                    details="", key=f"demo-skip-{profile.id}", offer=Offer.SKIP, today=day, rules=rules,
+                    day=profile.next_run_date))
             if day >= pause_day:
                 # they asked to cancel and took the pause offered instead (resuming by itself or not)
                 _act_when_open(session, cast["pause"], day, rules, lambda profile, user, n: cancellation.take_offer(

@@ -98,3 +98,23 @@ def test_a_replacement_that_makes_no_sense_is_refused_beside_its_field(client, s
         "product_id": old.id, "replacement_id": make_product(session).id, "unit_code": "each",
         "csrf_token": token, "confirm": "yes"})
     assert nobody.status_code == 422 and "No standing order holds Old tea" in nobody.get_data(as_text=True)
+
+
+def test_the_chart_stacks_saved_under_cancelled_on_a_scale_of_whole_numbers():
+    from datetime import date
+
+    from portal.retention.chart import HEIGHT, BOTTOM, TOP, saves_chart
+    from portal.retention.report import MonthRow
+
+    rows = [MonthRow(date(2026, 11, 1), asked={"away": 3, "other": 4}, saved={"away": 3}),
+            MonthRow(date(2026, 12, 1)), MonthRow(date(2027, 1, 1), asked={"other": 2})]
+    chart = saves_chart(rows)
+    assert [t["value"] for t in chart["ticks"]] == [0, 4, 8]  # 7 at most: a scale of 8
+    november, december, january = chart["bars"]
+    saved, cancelled = november["segments"]
+    plot = HEIGHT - TOP - BOTTOM
+    assert (saved["label"], saved["value"], saved["h"]) == ("Saved", 3, round(3 / 8 * plot, 1))
+    assert (cancelled["label"], cancelled["value"]) == ("Cancelled", 4)
+    assert saved["y"] == round(HEIGHT - BOTTOM - saved["h"], 1)
+    assert december["segments"] == [] and [s["value"] for s in january["segments"]] == [2]
+    assert (november["label"], november["year"], december["year"], january["year"]) == ("Nov", "2026", "", "2027")
