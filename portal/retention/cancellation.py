@@ -116,7 +116,7 @@ def cancel_with_reason(session: Session, *, user: User, profile: AutoshipProfile
         return earlier
     lifecycle.cancel(session, user=user, profile=profile, today=today, rules=rules)
     return _keep(session, profile, user, key, reason, details, Outcome.CANCELLED, None,
-                 f"“{profile.name}” is cancelled: nothing more will ship or be charged.")
+                 "Standing order cancelled. Nothing more will ship or be charged.")
 
 
 def take_offer(session: Session, *, user: User, profile: AutoshipProfile, reason: str | None,
