@@ -213,7 +213,7 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
         cast = _standing_orders(session, rng, gateway, people, products, start, today, rules)
 
     pause_day, cancel_day = today - timedelta(days=30), today - timedelta(days=16)
-    early_saves = {today - timedelta(days=70): cast["plain"][:2], today - timedelta(days=45): cast["plain"][2:5]}
+    early_saves = {today - timedelta(days=70): cast["short"][:2], today - timedelta(days=45): cast["short"][2:5]}
     runs = 0
     for offset in range(HISTORY_DAYS):
         day = start + timedelta(days=offset)
