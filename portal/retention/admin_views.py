@@ -118,5 +118,8 @@ def replacement(replacement_id: int):
         .order_by(ReplacementSetAside.profile_id).limit(500)).all()
     fragment = "retention/admin/_progress.html" if request.args.get("panel") == "progress" \
         else "retention/admin/_replacement.html"
-    return render("retention/admin/replacement.html", fragment, replacement=found, names=names,
-                  set_asides=set_asides)
+    response = render("retention/admin/replacement.html", fragment, replacement=found, names=names,
+                      set_asides=set_asides)
+    if request.args.get("panel") == "progress" and found.status not in ("queued", "running"):
+        response.headers["HX-Refresh"] = "true"  # the polling ends: the whole page, with every set-aside
+    return response

@@ -83,6 +83,12 @@ def test_a_replacement_is_confirmed_with_its_counts_then_started_once(client, se
     progress = client.get(f"/admin/retention/replacements/{replacement.id}?panel=progress", headers=HTMX)
     text = progress.get_data(as_text=True)
     assert 'hx-trigger="every 2s"' in text and "0 of 3 standing orders" in page_text(text) and "<html" not in text
+    assert "HX-Refresh" not in progress.headers
+    replacement.status = "done"
+    session.commit()
+    finished = client.get(f"/admin/retention/replacements/{replacement.id}?panel=progress", headers=HTMX)
+    assert finished.headers["HX-Refresh"] == "true"  # the whole page, with what was set aside
+    assert "every 2s" not in finished.get_data(as_text=True)
 
 
 def test_a_replacement_that_makes_no_sense_is_refused_beside_its_field(client, session):
