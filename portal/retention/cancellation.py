@@ -20,7 +20,9 @@ from portal import formatting
 from portal.accounts.models import User
 from portal.autoship import lifecycle, schedule_changes
 from portal.autoship.models import AutoshipProfile, ProfileStatus
-from portal.autoship.profiles import AlreadyDone, AutoshipError, AutoshipRules, first_open_date, lock_profile
+from portal.autoship.profiles import (AlreadyDone, AutoshipError, AutoshipRules, changes_closed,
+                                      days_until_cutoff, first_open_date, lock_profile, schedule_of)
+from portal.autoship.schedule import UnplannableSchedule
 from portal.autoship.recurrence import Recurrence
 from portal.retention import swaps
 from portal.retention.models import Cancellation, Offer, Outcome
@@ -62,12 +64,20 @@ class Offered:
     schedules: tuple[tuple[int, str], ...] = field(default=())
 
 
-def offers_for(profile: AutoshipProfile, reason: str, today: date) -> list[Offered]:
+def offers_for(profile: AutoshipProfile, reason: str, today: date, rules: AutoshipRules) -> list[Offered]:
     """What the page offers instead of cancelling, for ``reason``. Only an active standing
-    order has shipments to skip, pause or move; the services still check each one when taken."""
+    order has shipments to skip, pause or move; once the next shipment is being prepared (the
+    edit cutoff) only skipping the one after it is left. The services still check each offer
+    when it is taken."""
     if reason not in REASONS or profile.status != ProfileStatus.ACTIVE or profile.next_run_date is None:
         return []
     nxt = profile.next_run_date
+    if changes_closed(days_until_cutoff(profile, today, rules)):
+        try:
+            after = schedule_of(profile).following(nxt)
+        except UnplannableSchedule:
+            after = None
+        return [Offered(Offer.SKIP, skip_date=after)] if after and Offer.SKIP in REASONS[reason].offers else []
     made = {Offer.SKIP: Offered(Offer.SKIP, skip_date=nxt),
             Offer.PAUSE: Offered(Offer.PAUSE, resume_on=today + timedelta(days=PAUSE_DAYS)),
             Offer.LATER: Offered(Offer.LATER, later_date=nxt + timedelta(days=LATER_DAYS)),

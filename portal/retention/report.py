@@ -3,14 +3,13 @@ offer instead, in the company's months (its time zone)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.orm import Session
 
-from portal.retention.cancellation import REASON_LABELS
+from portal.retention.cancellation import NOT_GIVEN, REASON_LABELS
 from portal.retention.models import Cancellation, Outcome
 
 
@@ -73,10 +72,7 @@ def monthly_answers(session: Session, *, today: date, months: int, timezone: str
 
 
 def reasons_shown(rows: list[MonthRow]) -> list[tuple[str, str]]:
-    """(code, label) of the reasons, in the page's order, with any reason met in the rows."""
-    met = defaultdict(int)
-    for row in rows:
-        for reason, count in row.asked.items():
-            met[reason] += count
-    return [(code, label) for code, label in REASON_LABELS.items() if met.get(code) or code in met
-            or code != "not_given"]
+    """(code, label) of the reasons the page lists, in the reason page's order: every reason
+    offered, and "no reason given" when some answer had none."""
+    met = {reason for row in rows for reason in row.asked}
+    return [(code, label) for code, label in REASON_LABELS.items() if code != NOT_GIVEN or code in met]

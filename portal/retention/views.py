@@ -90,7 +90,7 @@ def _reason_page(profile_id: int, form: OfferForm, status: int = 200, error: str
     profile = owned_profile(db.session, current_user, profile_id)
     today = company_today()
     reason = form.reason.data if form.reason.data in cancellation.REASONS else None
-    offers = cancellation.offers_for(profile, reason, today) if reason else []
+    offers = cancellation.offers_for(profile, reason, today, rules_now()) if reason else []
     product_choices(form.product_id)
     form.item_id.choices = [SelectChoice(i.id, f"{i.product.name} ({i.unit_code})") for i in profile.items]
     fragment = "retention/_offers.html" if request.args.get("panel") == "offers" else "retention/_reason.html"

@@ -4,6 +4,7 @@ service or a cancel, each recorded once."""
 from datetime import timedelta
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import func, select
 
 from portal.autoship.models import AutoshipEvent, ProfileStatus
@@ -22,12 +23,16 @@ def answers(session):
 
 def test_each_reason_brings_its_offers_and_an_inactive_standing_order_none(session, member, product):
     profile = new_profile(session, member, product)
-    assert [o.kind for o in offers_for(profile, "away", TODAY)] == ["pause", "later"]
-    assert [o.kind for o in offers_for(profile, "too_expensive", TODAY)] == ["swap", "schedule", "skip"]
-    assert offers_for(profile, "too_much", TODAY)[0].skip_date == profile.next_run_date
-    assert all(offers_for(profile, reason, TODAY) for reason in REASONS)
+    assert [o.kind for o in offers_for(profile, "away", TODAY, RULES)] == ["pause", "later"]
+    assert [o.kind for o in offers_for(profile, "too_expensive", TODAY, RULES)] == ["swap", "schedule", "skip"]
+    assert offers_for(profile, "too_much", TODAY, RULES)[0].skip_date == profile.next_run_date
+    assert all(offers_for(profile, reason, TODAY, RULES) for reason in REASONS)
+    closing = TODAY + timedelta(days=9)  # the next shipment is being prepared
+    [skip] = offers_for(profile, "too_much", closing, RULES)
+    assert skip.kind == "skip" and skip.skip_date == profile.next_run_date + relativedelta(months=1)
+    assert offers_for(profile, "away", closing, RULES) == []  # nothing to pause or move now
     profile.status = ProfileStatus.PAUSED
-    assert offers_for(profile, "away", TODAY) == []
+    assert offers_for(profile, "away", TODAY, RULES) == []
 
 
 def test_cancelling_with_a_reason_cancels_and_keeps_why(session, member, product):
