@@ -65,6 +65,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.oneclick.views import bp as oneclick_bp
     from portal.orders.views import bp as orders_bp
     from portal.payments.views import bp as payments_bp
+    from portal.retention.admin_views import bp as retention_admin_bp
+    from portal.retention.views import bp as retention_bp
     from portal.volume.admin_views import bp as volume_admin_bp
     from portal.volume.team_views import bp as team_volume_bp
     from portal.volume.views import bp as volume_bp
@@ -76,7 +78,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any rule: an id beyond INTEGER is a 404
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
                       checkout_bp, orders_bp, autoship_bp, autoship_admin_bp, oneclick_bp, genealogy_bp,
-                      admin_bp, fulfilment_bp, downline_bp, volume_bp, team_volume_bp, volume_admin_bp):
+                      admin_bp, fulfilment_bp, downline_bp, retention_bp, retention_admin_bp,
+                      volume_bp, team_volume_bp, volume_admin_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)
     connect_signals()

@@ -56,6 +56,7 @@ class Config:
     AUTOSHIP_MIN_PV = "0"           # below this PV per cycle: a warning, and the run skips it
     AUTOSHIP_RUN_AT = "02:00"       # the daily run starts at this local time (COMPANY_TIMEZONE)
     AUTOSHIP_CHUNK_SIZE = 5000      # due profiles per job
+    AUTOSHIP_REPLACEMENT_CHUNK_SIZE = 500  # standing orders per commit when an admin replaces a product
     AUTOSHIP_REMINDER_DAYS = 3      # the reminder goes this many days before a run
     PAYMENT_RETRY_DAYS = "1,3,5"    # after a decline, retry after 1, then 3, then 5 more days
     PAYMENT_STALE_MINUTES = 15      # the cron tick charges orders left uncharged or with an attempt pending this long

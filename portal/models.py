@@ -16,3 +16,5 @@ from portal.orders.models import ChargeAttempt, Order, OrderLine, OrderStatusCha
 from portal.payments.models import PaymentMethod  # noqa: F401
 from portal.volume.models import (HighestRank, OrderRefundVolume, PersonVolume,  # noqa: F401
                                   RankPlanVersion, VolumeAdjustment, VolumePeriod)
+from portal.retention.models import (Cancellation, Replacement,  # noqa: F401
+                                     ReplacementSetAside, Swap)

@@ -114,3 +114,10 @@ def test_the_demo_periods_are_computed_with_the_example_plan(session, seeded):
     ranked = session.scalar(select(func.count()).select_from(PersonVolume)
                             .where(PersonVolume.rank.is_not(None)))
     assert ranked > 0
+def test_the_admins_cancellation_report_shows_reasons_and_saves(app, session, seeded):
+    from portal.retention.report import monthly_answers
+
+    rows = monthly_answers(session, today=company_today(), months=12,
+                           timezone=app.config["COMPANY_TIMEZONE"])
+    assert sum(row.total_saved for row in rows) >= 2 and sum(row.cancelled for row in rows) >= 2
+    assert len({reason for row in rows for reason in row.asked}) >= 3

@@ -46,7 +46,7 @@ CONCEPTS = (                                  # lowest first
     ("orders",),                              # placed orders, their charging and the rule book of prices
     ("cart", "fulfilment"),                   # what a shopper collects; stock arriving, shipments planned
     ("autoship", "oneclick", "checkout"),     # the ways an order is placed
-    ("volume",),   # periods, PV/GV, legs and ranks; over orders, the tree and the forecast
+    ("retention", "volume"),                  # keeping the customer; periods, PV/GV, legs and ranks
     ("downline", "admin", "home"),            # read models over all of the above
 )
 LEVEL = {name: level for level, names in enumerate(CONCEPTS) for name in names}

@@ -55,6 +55,7 @@ from portal.orders.pricing import shipping_rule
 from portal.payments.gateway import SandboxGateway
 from portal.payments.models import PaymentMethod
 from portal.queues import get_queue
+from portal.retention.models import Replacement
 from tests.factories import make_address, make_admin, make_card, make_ibo, make_product, make_user
 
 DECLINED_CARD = "4000000000000002"
@@ -106,6 +107,7 @@ class World:
     shipment: Shipment            # one of the owner's checkout order's shipments
     job_id: str
     extra: dict = field(default_factory=dict)  # room for what a test adds to its world
+    replacement: Replacement | None = None  # the admin's finished replacement of Zinc by Green Tea
 
     def of(self, person: User) -> Holdings:
         return self.holdings[person.id]
@@ -174,6 +176,11 @@ def build_world(session, redis) -> World:
                   chunk=session.scalar(select(AutoshipRunChunk).where(AutoshipRunChunk.run_id == run.id)),
                   purchase_order_line=purchase_order.lines[0], receipt=receipt,
                   planning_run=planning_run, shipment=shipment, job_id=job.id)
+    # A finished replacement (recorded as its job leaves it: nobody held Zinc, nothing changed).
+    world.replacement = Replacement(key="world-replacement-key-0001", product_id=awaited_product.id,
+                                    replacement_product_id=second_product.id, unit_code="each",
+                                    status="done", created_by=admin.id, finished_at=utcnow())
+    session.add(world.replacement)
     session.commit()
     return world
 

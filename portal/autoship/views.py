@@ -24,6 +24,8 @@ from portal.formatting import day, local_time, money
 from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for
+from portal.retention import cancellation
+from portal.retention.forms import CancelForm
 from portal.roles import shopper_required
 from portal.templating import render, render_fragment
 from portal.unit_of_work import refusal
@@ -248,9 +250,12 @@ def resume(profile_id: int):
 @login_required
 @shopper_required
 def cancel(profile_id: int):
-    return page_views.act(profile_id, lambda p: lifecycle.cancel(
-        db.session, user=current_user, profile=p, today=company_today(), rules=page_views.rules_now()),
-        "Standing order cancelled.")
+    """Cancel, keeping the reason given on the reason page (``retention.reason_page``), if any."""
+    form = CancelForm()
+    return page_views.act(profile_id, lambda p: cancellation.cancel_with_reason(
+        db.session, user=current_user, profile=p, reason=form.reason.data, details=form.details.data,
+        key=form.key_or_new(), today=company_today(), rules=page_views.rules_now()),
+        lambda answered: ("Already done. " if answered.repeated else "") + answered.record.answer, form)
 
 
 @bp.post("/<int:profile_id>/ship-now")

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
 from portal.addresses.services import add_address, address_book
-from portal.autoship import engine, lifecycle
+from portal.autoship import engine
 from portal.autoship.creation import create_profile
 from portal.autoship.models import AutoshipProfile, ProfileStatus, Regularity
 from portal.autoship.notices import tell_payment_outcomes
@@ -51,6 +51,8 @@ from portal.orders.models import Order, OrderSource
 from portal.orders.states import OrderStatus
 from portal.payments.gateway import PaymentGateway
 from portal.payments.services import add_card, wallet
+from portal.retention import cancellation
+from portal.retention.models import Offer
 
 AddPerson = Callable[[str, str, str, str, User], User]  # email, first, last, role, sponsor
 
@@ -83,6 +85,10 @@ SCHEDULES = (
 OUT_OF_STOCK_SKUS = ("HOME-100", "CARE-203")
 # Little stock, so that the shipments run it out and today's plan is partly short.
 SCARCE_STOCK = {"VIT-001": 30, "PRO-010": 12, "BEV-301": 10}
+# Why the demo's members asked to cancel: those who paused instead, and those who went.
+SAVED_REASONS = ("away", "too_much")
+CANCEL_REASONS = ("too_expensive", "not_right", "other", "too_often")
+CANCEL_DETAILS = ("", "Found it cheaper elsewhere.", "", "Moving abroad.")
 
 
 @dataclass(frozen=True)
@@ -207,17 +213,27 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
         cast = _standing_orders(session, rng, gateway, people, products, start, today, rules)
 
     pause_day, cancel_day = today - timedelta(days=30), today - timedelta(days=16)
+    early_saves = {today - timedelta(days=70): cast["short"][:2], today - timedelta(days=45): cast["short"][2:5]}
     runs = 0
     for offset in range(HISTORY_DAYS):
         day = start + timedelta(days=offset)
         with frozen_at(_noon(day)):
+            if day in early_saves:  # earlier months: members who skipped instead of cancelling
+                _act_when_open(session, early_saves.pop(day), day, rules, lambda profile, user, n: cancellation.take_offer(
+                    session, user=user, profile=profile, reason=SAVED_REASONS[(n + 1) % len(SAVED_REASONS)],
+                    details="", key=f"demo-skip-{profile.id}", offer=Offer.SKIP, today=day, rules=rules,
+                    day=profile.next_run_date))
             if day >= pause_day:
-                _act_when_open(session, cast["pause"], day, rules, lambda profile, user, n: lifecycle.pause(
-                    session, user=user, profile=profile, today=day, rules=rules,
-                    resume_on=day + timedelta(days=40) if n % 2 else None))
+                # they asked to cancel and took the pause offered instead (resuming by itself or not)
+                _act_when_open(session, cast["pause"], day, rules, lambda profile, user, n: cancellation.take_offer(
+                    session, user=user, profile=profile, reason=SAVED_REASONS[n % len(SAVED_REASONS)],
+                    details="", key=f"demo-save-{profile.id}", offer=Offer.PAUSE, today=day, rules=rules,
+                    day=day + timedelta(days=40) if n % 2 else None))
             if day >= cancel_day:
-                _act_when_open(session, cast["cancel"], day, rules, lambda profile, user, n: lifecycle.cancel(
-                    session, user=user, profile=profile, today=day, rules=rules))
+                _act_when_open(session, cast["cancel"], day, rules, lambda profile, user, n: cancellation.cancel_with_reason(
+                    session, user=user, profile=profile, reason=CANCEL_REASONS[n % len(CANCEL_REASONS)],
+                    details=CANCEL_DETAILS[n % len(CANCEL_DETAILS)], key=f"demo-cancel-{profile.id}",
+                    today=day, rules=rules))
             new_orders: list[int] = []
             if _anything_due(session, day):
                 runs += 1

@@ -80,7 +80,14 @@ TARGETS = {target.endpoint: target for target in (
     Target("autoship.calendar_token", "owner", pages=("autoship.index",)),
     *(Target(f"autoship.{name}", "owner", pages=("autoship.profile",)) for name in (
         "add_item", "change_item", "remove_item", "change_schedule", "change_next_date", "skip",
-        "unskip", "pause", "cancel", "ship_now", "rename", "delivery")),
+        "unskip", "pause", "ship_now", "rename", "delivery")),
+    Target("autoship.cancel", "owner", pages=("retention.reason_page",)),  # the reason page's form
+    Target("retention.swap", "owner", pages=("retention.swap_page",)),
+    # the offers are buttons of the reason page's form (formaction), shown once a reason is chosen
+    Target("retention.take_offer", "owner", fields={
+        "reason": "choice", "details": "text", "key": "hidden", "offer": "hidden", "skip_day": "date",
+        "resume_on": "date", "later_day": "date", "months": "choice", "item_id": "id",
+        "product_id": "id", "unit": "choice"}),
     Target("autoship.resume", "owner", fields=NO_FIELDS),  # shown only on a paused profile
     Target("autoship.change_resume_date", "owner", fields={"resume_on": "date"}),  # paused only
     Target("oneclick.settings", "owner", pages=("oneclick.settings",)),
@@ -99,6 +106,7 @@ TARGETS = {target.endpoint: target for target in (
     Target("volume_admin.close", "admin", fields={"confirm": "text"}),
     Target("autoship_admin.retry", "admin", fields=NO_FIELDS),  # shown only after a failed chunk
     Target("autoship_admin.retry_payment", "admin", pages=("autoship_admin.payments",)),
+    Target("retention_admin.start", "admin", pages=("retention_admin.replacements_page",)),
     Target("fulfilment.plan_now", "admin", pages=("fulfilment.plan",)),
     Target("fulfilment.release", "admin", pages=("fulfilment.plan",)),
     Target("fulfilment.ship", "admin", fields=NO_FIELDS),  # shown only for released shipments
@@ -142,6 +150,8 @@ PAGE_PERSONAS = {
     "autoship.index": _OWNER, "autoship.new": _OWNER, "autoship.preview": _OWNER,
     "autoship.schedule_fields": _OWNER, "autoship.item_units": _OWNER,
     "autoship.profile": _OWNER,
+    "retention.swap_page": _OWNER, "retention.reason_page": _OWNER,
+    **{f"retention_admin.{name}": _ADMIN for name in ("report", "replacements_page", "replacement")},
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
         "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},
@@ -172,5 +182,6 @@ EXTRA_PARAMETERS = {
     "team_volume.export": ("period",),
     "volume_admin.index": ("watch",),
     "volume_admin.advancement": ("show",),
+    "retention.reason_page": ("reason", "details", "key", "step"),
 }
 

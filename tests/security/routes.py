@@ -51,6 +51,7 @@ _BY_ARGUMENT = {
     "run_id": lambda w, h: w.run.id,
     "shipment_id": lambda w, h: w.shipment.id,
     "period": lambda w, h: previous_period_text(),  # a period over, which an admin may close
+    "replacement_id": lambda w, h: w.replacement.id,
     # rq-dashboard
     "instance_number": lambda w, h: 0,
     "job_id": lambda w, h: w.job_id,

@@ -128,6 +128,11 @@ EXPECTED = {
     "POST /autoship/<int:profile_id>/ship-now": OWNER_ACTS,
     "POST /autoship/<int:profile_id>/rename": OWNER_REFUSED_INPUT,
     "POST /autoship/<int:profile_id>/delivery": OWNER_REFUSED_INPUT,
+    # keeping the customer (retention): swap, the reason page and its offers
+    "GET /autoship/<int:profile_id>/items/<int:item_id>/swap": OWNER_ONLY,
+    "POST /autoship/<int:profile_id>/items/<int:item_id>/swap": OWNER_REFUSED_INPUT,  # no product chosen
+    "GET /autoship/<int:profile_id>/cancel": OWNER_ONLY,
+    "POST /autoship/<int:profile_id>/cancel/instead": OWNER_REFUSED_INPUT,  # no offer chosen
     # 1-Click: ordering needs no login, only the browser's identifier; settings need a login
     "POST /1-click/buy": "403 303 403 403 403 403",  # the owner's browser, the owner's person id
     "GET /1-click/placed/<key>": "404 200 404 404 404 404",
@@ -184,6 +189,10 @@ EXPECTED = {
     "POST /admin/autoship/payments/<int:order_id>/retry": ADMIN_ACTS,
     "GET /admin/autoship/profiles": ADMIN_PAGE,
     "GET /admin/autoship/profiles/<int:profile_id>": ADMIN_PAGE,
+    "GET /admin/retention/": ADMIN_PAGE,
+    "GET /admin/retention/replacements": ADMIN_PAGE,
+    "POST /admin/retention/replacements": ADMIN_INPUT,
+    "GET /admin/retention/replacements/<int:replacement_id>": ADMIN_PAGE,
     "GET /admin/fulfilment/": ADMIN_PAGE,
     "POST /admin/fulfilment/plan-now": ADMIN_ACTS,
     "GET /admin/fulfilment/shipments/<int:shipment_id>": ADMIN_PAGE,
@@ -422,6 +431,7 @@ def test_viewing_the_team_as_another_ibo(app, session, redis, viewer, scope, exp
 MIXED = {  # routes naming two things: the body the owner would send, and the refusal
     "POST /autoship/<int:profile_id>/items/<int:item_id>": ({"unit": "each", "quantity": 3}, 404),
     "POST /autoship/<int:profile_id>/items/<int:item_id>/remove": ({}, 404),
+    "POST /autoship/<int:profile_id>/items/<int:item_id>/swap": ({"unit": "case"}, 404),
     # a plain form on the 1-Click order page gets every refusal as a message back on that page
     # (a double-clicked "cancel" finds its line gone); htmx gets the 404
     "POST /1-click/orders/<int:order_id>/lines/<int:line_id>/cancel": ({}, 303),
