@@ -13,6 +13,7 @@ from rq.cron import CronScheduler
 
 from jobs.autoship import repair_cycle_pv, tick
 from jobs.fulfilment import plan_periodically
+from jobs.loyalty import expire_due_points
 from jobs.mail import deliver_waiting
 from jobs.oneclick import sweep_closed_windows
 from portal import create_app
@@ -35,6 +36,8 @@ def schedule(app) -> list[dict]:
         *([{"func": repair_cycle_pv, "queue_name": "default",
             "cron": app.config["CYCLE_PV_REPAIR_CRON"]}]
           if app.config.get("CYCLE_PV_REPAIR_CRON") else []),
+        *([{"func": expire_due_points, "queue_name": "default", "cron": app.config["POINTS_EXPIRY_CRON"]}]
+          if app.config.get("POINTS_EXPIRY_CRON") else []),
     ]
 
 

@@ -7,8 +7,8 @@ from flask import session as cookie_session
 from flask_login import current_user, login_required
 from htmx_flask import request
 
-from portal.autoship import (calendar_tokens, creation, items, lifecycle, page_views, profiles, queries,
-                              schedule_changes, shipping_now)
+from portal.autoship import (calendar_tokens, creation, items, lifecycle, loyalty_views, page_views, profiles,
+                              queries, schedule_changes, shipping_now)
 from portal.autoship.calendar_feed import build_feed
 from portal.links import site_url
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
@@ -39,7 +39,8 @@ def index():
     found = queries.profiles_of(db.session, current_user)
     ordered = page_views.last_ordered(found)
     summaries = [queries.summarize(p, today, rules, shipping, last_ordered=ordered.get(p.id)) for p in found]
-    return render("autoship/index.html", summaries=summaries, today=today, **page_views.calendar_context())
+    return render("autoship/index.html", summaries=summaries, today=today, statement=loyalty_views.points_summary(),
+                  **page_views.calendar_context())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -192,6 +193,9 @@ def change_next_date(profile_id: int):
 @shopper_required
 def skip(profile_id: int):
     form = DayForm()
+    asked = loyalty_views.ask_if_streak_breaks(profile_id, skipping=form.day.data)
+    if asked is not None:
+        return asked
     return page_views.act(profile_id, lambda p: schedule_changes.skip_date(
         db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
         rules=page_views.rules_now()), "Shipment skipped.", form)
@@ -213,6 +217,9 @@ def unskip(profile_id: int):
 @shopper_required
 def pause(profile_id: int):
     form = PauseForm()
+    asked = loyalty_views.ask_if_streak_breaks(profile_id, pausing=True, resume_on=form.resume_on.data)
+    if asked is not None:
+        return asked
     return page_views.act(profile_id, lambda p: lifecycle.pause(
         db.session, user=current_user, profile=p, resume_on=form.resume_on.data,
         today=company_today(), rules=page_views.rules_now()), "Standing order paused.", form, "pause")
