@@ -204,4 +204,11 @@ def expire_points(session: Session, *, today: date) -> int:
             .join(_ACCOUNTS, _ACCOUNTS.c.user_id == per_person.c.user_id).where(amount > 0))
     inserted = (pg_insert(_LEDGER).from_select(["user_id", "kind", "points", "at", "note"], rows)
                 .returning(_LEDGER.c.user_id, _LEDGER.c.points).cte("inserted"))
-    return len(session.execute(_add_to_balances(inserted).returning(_ACCOUNTS.c.user_id)).all())
+    # An UPDATE, not the award's upsert: PostgreSQL checks an upsert's proposed row (a negative
+    # balance) before it finds the conflict.
+    sums = (select(inserted.c.user_id, func.sum(inserted.c.points).label("points"))
+            .group_by(inserted.c.user_id)).subquery("sums")
+    moved = (update(_ACCOUNTS).where(_ACCOUNTS.c.user_id == sums.c.user_id)
+             .values(balance=_ACCOUNTS.c.balance + sums.c.points).add_cte(inserted)
+             .returning(_ACCOUNTS.c.user_id))
+    return len(session.execute(moved).all())
