@@ -96,3 +96,17 @@ def test_the_first_logins_see_it_and_seeding_again_is_refused(app, client, sessi
     skipped = app.test_cli_runner().invoke(args=["seed", "demo", "--if-empty"])
     assert skipped.exit_code == 0 and "skipped" in skipped.output
     assert session.scalar(select(func.count()).select_from(User)) == people
+
+
+def test_demo_members_have_points_a_streak_and_a_ledger(app, client, session, seeded):
+    from portal.loyalty.models import PointsEntry
+    from portal.loyalty.queries import points_statement
+
+    dave = person(session, "dave")
+    statement = points_statement(session, dave.id, timezone=app.config["COMPANY_TIMEZONE"])
+    assert statement.balance > 0 and statement.streak.months >= 2
+    kinds = set(session.scalars(select(PointsEntry.kind).where(PointsEntry.user_id == dave.id)))
+    assert {"earned", "redeemed"} <= kinds
+    assert session.scalar(select(func.count(func.distinct(PointsEntry.user_id)))) > 10
+    log_in(client, dave, DEMO_PASSWORD)
+    assert f"{statement.balance:,} points" in page_text(client.get("/points/").get_data(as_text=True))

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Integer, String, and_, any_, bindparam, case, cast, func, literal, select, update
+from sqlalchemy import (Integer, String, and_, any_, bindparam, case, cast, func, literal, select, text,
+                        update)
 from sqlalchemy.dialects.postgresql import ARRAY, insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -96,6 +97,8 @@ def award_points(session: Session, order_ids: list[int], *, program: Program, ti
                 .on_conflict_do_nothing(index_elements=[_LEDGER.c.order_id],
                                         index_where=_LEDGER.c.kind == EntryKind.EARNED)
                 .returning(_LEDGER.c.user_id, _LEDGER.c.points).cte("inserted"))
+    if len(order_ids) > 1000:  # a run's batch: its sorts of everyone's months stay in memory
+        session.execute(text("SET LOCAL work_mem = '64MB'"))
     result = session.execute(_add_to_balances(inserted).returning(_ACCOUNTS.c.user_id),
                              {"order_ids": list(order_ids)})
     return len(result.all())

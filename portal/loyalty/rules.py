@@ -32,7 +32,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Date, Integer, Numeric, case, cast, extract, func, literal
+from sqlalchemy import Date, Integer, Numeric, case, cast, func, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from portal.orders.models import OrderSource
@@ -243,7 +243,9 @@ def company_date_sql(moment: ColumnElement[datetime], timezone: str) -> ColumnEl
 
 def month_index_sql(moment: ColumnElement[datetime], timezone: str) -> ColumnElement[int]:
     local = func.timezone(timezone, moment)
-    return cast(extract("year", local) * 12 + extract("month", local) - 1, Integer)
+    # date_part (double precision) rather than EXTRACT (numeric): the same whole numbers, cheaper
+    # over the many orders an award reads.
+    return cast(func.date_part("year", local) * 12 + func.date_part("month", local) - 1, Integer)
 
 
 PAID_STATES = (OrderStatus.PAID, OrderStatus.RELEASED, OrderStatus.SHIPPED, OrderStatus.DELIVERED)

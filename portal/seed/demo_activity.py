@@ -44,10 +44,14 @@ from portal.fulfilment.receiving import add_expected_arrival
 from portal.fulfilment.shipments import release_shipment, ship_shipment
 from portal.oneclick.identifiers import hash_token
 from portal.oneclick.settings import enable_oneclick
+from portal.loyalty.program import current_program
+from portal.loyalty.reactions import award_noted
+from portal.loyalty.standing import choose_points, pay_standing_orders_with_points
 from portal.orders.billing import (call_gateway, orders_due_for_retry, prepare_charges,
                                    record_outcomes)
 from portal.orders.charging import retry_days
 from portal.orders.models import Order, OrderSource
+from portal.orders.rules import shipping_rule
 from portal.orders.states import OrderStatus
 from portal.payments.gateway import PaymentGateway
 from portal.payments.services import add_card, wallet
@@ -173,9 +177,20 @@ def _charge(session: Session, gateway: PaymentGateway, order_ids: list[int], day
             config) -> None:
     if not order_ids:
         return
+    pay_standing_orders_with_points(session, order_ids, program=current_program(session),
+                                    shipping=shipping_rule(config))  # what charging.charge does first
     outcomes = call_gateway(session, gateway, prepare_charges(session, order_ids))
     result = record_outcomes(session, outcomes, today=day, retry_days=retry_days(config))
     tell_payment_outcomes(session, result, base_url=config["BASE_URL"])
+
+
+def _pay_with_points(session: Session, person: User) -> None:
+    """One of the person's standing orders pays with points: from its second order on, the
+    ledger shows points spent as well as earned."""
+    profile = session.scalar(select(AutoshipProfile).where(AutoshipProfile.user_id == person.id)
+                             .order_by(AutoshipProfile.id).limit(1))
+    if profile is not None:
+        choose_points(session, profile, True)
 
 
 def _ship_planned(session: Session) -> None:
@@ -205,6 +220,7 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
                              add_person)
         people = [p for p in existing if p is not alice] + recruits
         cast = _standing_orders(session, rng, gateway, people, products, start, today, rules)
+        _pay_with_points(session, dave)
 
     pause_day, cancel_day = today - timedelta(days=30), today - timedelta(days=16)
     runs = 0
@@ -232,6 +248,7 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
             session.flush()
             _charge(session, gateway, sorted(set(new_orders) | set(orders_due_for_retry(session, day))),
                     day, config)
+            award_noted(session)  # points as on the day they were paid (a live charge commits here)
             if offset % SHIP_EVERY_DAYS == SHIP_EVERY_DAYS - 1:
                 _ship_planned(session)
 
