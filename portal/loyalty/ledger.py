@@ -94,8 +94,10 @@ def award_points(session: Session, order_ids: list[int], *, program: Program, ti
             .where(points > 0))
     columns = ["user_id", "kind", "points", "order_id", "at", "expires_on", "rate", "streak_months"]
     inserted = (pg_insert(_LEDGER).from_select(columns, rows)
+                # The partial index's predicate written out: as a bound parameter it would not
+                # match the index once the driver prepares the statement (after a few runs).
                 .on_conflict_do_nothing(index_elements=[_LEDGER.c.order_id],
-                                        index_where=_LEDGER.c.kind == EntryKind.EARNED)
+                                        index_where=text("kind = 'earned'"))
                 .returning(_LEDGER.c.user_id, _LEDGER.c.points).cte("inserted"))
     if len(order_ids) > 1000:  # a run's batch: its sorts of everyone's months stay in memory
         session.execute(text("SET LOCAL work_mem = '64MB'"))

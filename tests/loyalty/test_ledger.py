@@ -182,3 +182,12 @@ def test_two_tabs_spending_the_same_points_spend_them_once(app, session, holder)
     assert ledger(session, holder) == [("earned", 1000), ("earned", 100), ("redeemed", -800)]
     assert balance(session, holder) == 300
     assert session.scalar(select(func.sum(PointsEntry.points))) == 300
+
+
+def test_awarding_again_and_again_on_one_connection_keeps_finding_the_once_per_order_index(session, holder):
+    # The driver prepares a statement run often on one connection; the conflict target must
+    # still match the partial unique index then.
+    order = paid_standing_order(session, holder, MARCH)
+    for _ in range(8):
+        assert award_points(session, [order.id], program=EXAMPLE_PROGRAM, timezone="America/Chicago") == 0
+    assert ledger(session, holder) == [("earned", 1000)]
