@@ -40,7 +40,7 @@ def test_the_points_page_shows_balance_rate_month_count_what_ends_it_and_the_led
     assert "earning 10% · month 2 of your streak" in text              # March's order makes it 3: still 10%
     assert "paid by Tuesday, March 31, 2026" in text
     assert "starts it again at 10%" in text and "15% from month 4" in text
-    assert f"Earned at 10%, month 1 {order.number} +1,000 Jan 10" in text
+    assert f"Earned at 10%, month 1 {order.number} +1,000 Jan 10, 2027" in text
 
 
 def test_the_standing_orders_page_sums_up_the_points(client, session, holder, clock):
