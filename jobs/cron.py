@@ -13,6 +13,7 @@ from rq.cron import CronScheduler
 
 from jobs.autoship import repair_cycle_pv, tick
 from jobs.fulfilment import plan_periodically
+from jobs.loyalty import expire_due_points
 from jobs.mail import deliver_waiting
 from jobs.oneclick import sweep_closed_windows
 from jobs.volume import recompute_open
@@ -39,6 +40,8 @@ def schedule(app) -> list[dict]:
         *([{"func": recompute_open, "queue_name": "default",
             "cron": app.config["VOLUME_RECOMPUTE_CRON"]}]
           if app.config.get("VOLUME_RECOMPUTE_CRON") else []),
+        *([{"func": expire_due_points, "queue_name": "default", "cron": app.config["POINTS_EXPIRY_CRON"]}]
+          if app.config.get("POINTS_EXPIRY_CRON") else []),
     ]
 
 

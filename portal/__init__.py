@@ -62,6 +62,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.genealogy.views import bp as genealogy_bp
     from portal.downline.views import bp as downline_bp
     from portal.home.views import bp as home_bp
+    from portal.loyalty.views import bp as loyalty_bp
     from portal.oneclick.views import bp as oneclick_bp
     from portal.orders.views import bp as orders_bp
     from portal.payments.views import bp as payments_bp
@@ -71,6 +72,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.volume.team_views import bp as team_volume_bp
     from portal.volume.views import bp as volume_bp
     from portal.autoship.cli import autoship_cli
+    from portal.loyalty.cli import points_cli
     from portal.seed.cli import seed_cli
     from portal.volume.cli import volume_cli
     from portal.volume.periods import period_name
@@ -79,7 +81,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
                       checkout_bp, orders_bp, autoship_bp, autoship_admin_bp, oneclick_bp, genealogy_bp,
                       admin_bp, fulfilment_bp, downline_bp, retention_bp, retention_admin_bp,
-                      volume_bp, team_volume_bp, volume_admin_bp):
+                      volume_bp, team_volume_bp, volume_admin_bp, loyalty_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)
     connect_signals()
@@ -90,6 +92,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.cli.add_command(autoship_cli)
     app.cli.add_command(volume_cli)
     app.add_template_filter(period_name, "period")   # "December 2026"
+    app.cli.add_command(points_cli)
     return app
 
 
@@ -98,11 +101,13 @@ def connect_signals() -> None:
     receivers here, once the app is built, whatever was imported first."""
     from portal.autoship import reactions as autoship_reactions
     from portal.fulfilment import reactions as fulfilment_reactions
+    from portal.loyalty import reactions as loyalty_reactions
     from portal.volume import reactions as volume_reactions
 
     autoship_reactions.connect_signals()
     fulfilment_reactions.connect_signals()
     volume_reactions.connect_signals()
+    loyalty_reactions.connect_signals()
 
 
 def _load_config(app: Flask, config: type[Config] | dict | None) -> None:

@@ -10,6 +10,8 @@ from portal.cart.models import CartLine  # noqa: F401
 from portal.catalog.models import Product, ProductUnit, StockLevel  # noqa: F401
 from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrder,  # noqa: F401
                                       PurchaseOrderLine, Shipment, ShipmentPick)
+from portal.loyalty.models import (LoyaltyProgram, PointsAccount, PointsEntry,  # noqa: F401
+                                   PointsOnStandingOrder)
 from portal.mail.models import OutboxMessage  # noqa: F401
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting  # noqa: F401
 from portal.orders.models import ChargeAttempt, Order, OrderLine, OrderStatusChange  # noqa: F401

@@ -39,6 +39,7 @@ NAVIGATION = (  # (endpoint, label, who may see it)
     ("orders.history", "Orders", {"member", "ibo"}),
     ("autoship.index", "Autoship", {"member", "ibo"}),
     ("volume.report_card", "Volume", {"member", "ibo"}),
+    ("loyalty.index", "Points", {"member", "ibo"}),
     ("downline.autoships", "Your team", {"ibo"}),  # the whole downline is one of its tabs
     ("addresses.index", "Addresses", {"member", "ibo"}),
     ("payments.wallet", "Wallet", {"member", "ibo"}),

@@ -121,3 +121,15 @@ def test_the_admins_cancellation_report_shows_reasons_and_saves(app, session, se
                            timezone=app.config["COMPANY_TIMEZONE"])
     assert sum(row.total_saved for row in rows) >= 2 and sum(row.cancelled for row in rows) >= 2
     assert len({reason for row in rows for reason in row.asked}) >= 3
+def test_demo_members_have_points_a_streak_and_a_ledger(app, client, session, seeded):
+    from portal.loyalty.models import PointsEntry
+    from portal.loyalty.queries import points_statement
+
+    dave = person(session, "dave")
+    statement = points_statement(session, dave.id, timezone=app.config["COMPANY_TIMEZONE"])
+    assert statement.balance > 0 and statement.streak.months >= 2
+    kinds = set(session.scalars(select(PointsEntry.kind).where(PointsEntry.user_id == dave.id)))
+    assert {"earned", "redeemed"} <= kinds
+    assert session.scalar(select(func.count(func.distinct(PointsEntry.user_id)))) > 10
+    log_in(client, dave, DEMO_PASSWORD)
+    assert f"{statement.balance:,} points" in page_text(client.get("/points/").get_data(as_text=True))

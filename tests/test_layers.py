@@ -44,7 +44,8 @@ CONCEPTS = (                                  # lowest first
     ("accounts",),                            # people, logins; places a newcomer in the tree, mails resets
     ("catalog", "addresses", "payments"),     # products and stock, ship-to addresses, cards and gateway
     ("orders",),                              # placed orders, their charging and the rule book of prices
-    ("cart", "fulfilment"),                   # what a shopper collects; stock arriving, shipments planned
+    ("cart", "fulfilment", "loyalty"),        # what a shopper collects; stock arriving, shipments
+                                              # planned; points earned on standing orders
     ("autoship", "oneclick", "checkout"),     # the ways an order is placed
     ("retention", "volume"),                  # keeping the customer; periods, PV/GV, legs and ranks
     ("downline", "admin", "home"),            # read models over all of the above

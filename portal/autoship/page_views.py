@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from wtforms.fields.choices import SelectChoice
 
 from portal.addresses.services import address_book
-from portal.autoship import calendar_tokens, profiles, queries, schedule_changes, shipping_now
+from portal.autoship import calendar_tokens, loyalty_views, profiles, queries, schedule_changes, shipping_now
 from portal.autoship.forms import (DeliveryForm, ItemForm, NextDateForm, PauseForm, RenameForm, ResumeDateForm,
                                    ScheduleForm, schedule_fields_for)
 from portal.autoship.models import AutoshipProfile, Regularity
@@ -87,7 +87,7 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
                   rename=forms.pop("rename", None) or RenameForm(formdata=None, name=profile.name),
                   ship_now_date=shipping_now.ship_now_date(profile, today),
                   charge_card=db.session.get(PaymentMethod, profile.payment_method_id),
-                  rules=rules_now())
+                  rules=rules_now(), **loyalty_views.points_context(profile))
 
 
 def last_ordered(found) -> dict[int, date]:

@@ -19,6 +19,8 @@ from portal.autoship.profiles import (AlreadyDone, AutoshipError, lock_profile, 
 from portal.clock import utcnow
 from portal.orders.models import Order, OrderSource
 from portal.orders.pricing import PricedLine, ShippingRule
+from portal.loyalty.program import current_program
+from portal.loyalty.standing import pay_standing_orders_with_points
 from portal.orders.services import build_order, charge_order
 from portal.payments.gateway import PaymentGateway
 from portal.payments.models import PaymentMethod
@@ -85,6 +87,8 @@ def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway:
     order.autoship_profile_id, order.autoship_due_date = profile.id, due
     session.add(order)
     session.flush()
+    pay_standing_orders_with_points(session, [order.id], program=current_program(session),
+                                    shipping=shipping)  # when the person chose points for it
     charge_order(session, order, gateway, card.token,
                  idempotency_key=f"autoship:{profile.id}:{due.isoformat()}")
     profile.last_order_date = today

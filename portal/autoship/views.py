@@ -7,8 +7,8 @@ from flask import session as cookie_session
 from flask_login import current_user, login_required
 from htmx_flask import request
 
-from portal.autoship import (calendar_tokens, creation, items, lifecycle, page_views, profiles, queries,
-                              schedule_changes, shipping_now)
+from portal.autoship import (calendar_tokens, creation, items, lifecycle, loyalty_views, page_views, profiles,
+                              queries, schedule_changes, shipping_now)
 from portal.autoship.calendar_feed import build_feed
 from portal.links import site_url
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
@@ -42,7 +42,8 @@ def index():
     found = queries.profiles_of(db.session, current_user)
     ordered = page_views.last_ordered(found)
     summaries = [queries.summarize(p, today, rules, shipping, last_ordered=ordered.get(p.id)) for p in found]
-    return render("autoship/index.html", summaries=summaries, today=today, **page_views.calendar_context())
+    return render("autoship/index.html", summaries=summaries, today=today, statement=loyalty_views.points_summary(),
+                  **page_views.calendar_context())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -197,7 +198,9 @@ def change_next_date(profile_id: int):
 @shopper_required
 def skip(profile_id: int):
     form = DayForm()
-    if (asked := ask_if_volume_leaves(profile_id, "skip", form, day=form.day.data)) is not None:
+    asked = (ask_if_volume_leaves(profile_id, "skip", form, day=form.day.data)
+             or loyalty_views.ask_if_streak_breaks(profile_id, skipping=form.day.data))
+    if asked is not None:
         return asked
     return page_views.act(profile_id, lambda p: schedule_changes.skip_date(
         db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
@@ -220,7 +223,9 @@ def unskip(profile_id: int):
 @shopper_required
 def pause(profile_id: int):
     form = PauseForm()
-    if (asked := ask_if_volume_leaves(profile_id, "pause", form, resume_on=form.resume_on.data)) is not None:
+    asked = (ask_if_volume_leaves(profile_id, "pause", form, resume_on=form.resume_on.data)
+             or loyalty_views.ask_if_streak_breaks(profile_id, pausing=True, resume_on=form.resume_on.data))
+    if asked is not None:
         return asked
     return page_views.act(profile_id, lambda p: lifecycle.pause(
         db.session, user=current_user, profile=p, resume_on=form.resume_on.data,

@@ -16,6 +16,9 @@ from portal.clock import utcnow
 from portal.default_choice import lock_owner
 from portal.errors import DomainError
 from portal.fulfilment.coordination import request_planning
+from portal.loyalty.ledger import redeem_points
+from portal.loyalty.program import current_program
+from portal.loyalty.spending import pay_with_points
 from portal.mail.services import queue_mail
 from portal.orders.models import Order, OrderSource
 from portal.orders.pricing import ShippingRule
@@ -54,7 +57,7 @@ def existing_checkout(session: Session, user: User, idempotency_key: str) -> Ord
 
 def check_out(session: Session, *, user: User, address_id: int, card_id: int,
               idempotency_key: str, gateway: PaymentGateway, shipping: ShippingRule,
-              today: date) -> Order:
+              today: date, points_items: frozenset[str] = frozenset()) -> Order:
     """Place and charge an order for the cart, exactly once per ``idempotency_key``.
 
     A repeat of the same submission (double click, retried request, second tab) returns the
@@ -84,6 +87,9 @@ def check_out(session: Session, *, user: User, address_id: int, card_id: int,
             raise CartCheckedOut(just_placed)
         raise CheckoutError("Your cart is empty.")
 
+    payment = pay_with_points(lines, set(points_items), current_program(session)) if points_items else None
+    if payment is not None:
+        lines = payment.lines
     order = build_order(user=user, source=OrderSource.CHECKOUT, lines=lines, address=address,
                         card=card, shipping=shipping, idempotency_key=idempotency_key)
     try:
@@ -96,6 +102,9 @@ def check_out(session: Session, *, user: User, address_id: int, card_id: int,
         if replay is None:
             raise
         return replay
+    if payment is not None and payment.points:
+        redeem_points(session, user_id=user.id, points=payment.points, order_id=order.id,
+                      note=payment.note)
     charge_order(session, order, gateway, card.token, idempotency_key=f"checkout:{idempotency_key}")
     request_planning(session, "checkout")
     empty_cart(session, user)

@@ -12,6 +12,7 @@ from portal.cart.services import priced_cart
 from portal.checkout.forms import CheckoutForm
 from portal.checkout.services import CartCheckedOut, check_out
 from portal.extensions import db
+from portal.checkout.points_views import checkout_points
 from portal.hold_points import CHECKOUT_BEFORE_COMMIT, hold_point
 from portal.orders.pricing import shipping_rule, totals
 from portal.payments.services import gateway_for, wallet
@@ -33,9 +34,10 @@ def _render(form: CheckoutForm, status: int = 200):
         form.card_id.data = cards[0].id
     form.idempotency_key.data = secrets.token_urlsafe(24)  # a new attempt each render
     priced, problems = priced_cart(db.session, current_user)
+    points = checkout_points(priced, set(form.points_items.data or ()))
     return render("checkout/checkout.html", status=status, form=form, addresses=addresses,
                   cards=cards, lines=priced, problems=problems, today=company_today(),
-                  summary=totals(priced, shipping_rule(current_app.config)))
+                  summary=totals(points.payment.lines, shipping_rule(current_app.config)), points=points)
 
 
 @bp.get("/")
@@ -57,7 +59,8 @@ def place():
             order = check_out(db.session, user=current_user, address_id=form.address_id.data,
                               card_id=form.card_id.data, idempotency_key=form.idempotency_key.data,
                               gateway=gateway_for(), shipping=shipping_rule(current_app.config),
-                              today=company_today())
+                              today=company_today(),
+                              points_items=frozenset(form.points_items.data or ()))
         except CartCheckedOut as done:
             # Another device's submission placed the order: this one answers with it.
             flash(done.message, "info")

@@ -29,7 +29,7 @@ from portal.orders.billing import (
     record_outcomes,
 )
 from portal.orders.models import Order
-from portal.orders.signals import orders_paid, payments_recorded
+from portal.orders.signals import charges_preparing, orders_paid, payments_recorded
 from portal.payments.services import gateway_for
 from portal.unit_of_work import commit_before, release_before
 
@@ -45,6 +45,7 @@ def retry_days(config) -> tuple[int, ...]:
 def charge(app: Flask, session: Session, order_ids: list[int], today: date) -> BillingResult:
     """Charge orders exactly once each. Commits in the middle of the caller's unit of work, twice:
     what the caller wrote before is committed with the attempts."""
+    charges_preparing.send(app, session=session, order_ids=order_ids)
     attempt_ids = prepare_charges(session, order_ids)
     commit_before(session, "the gateway is called")
     outcomes = call_gateway(session, gateway_for(app), attempt_ids)

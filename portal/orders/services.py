@@ -74,6 +74,10 @@ def charge_order(session: Session, order: Order, gateway: PaymentGateway, token:
                  idempotency_key: str) -> None:
     """Charge the order's total once per ``idempotency_key``; a decline raises and leaves
     the order as it was (the caller decides whether to keep it)."""
+    if Decimal(order.total) == 0:  # points (or nothing) paid for all of it: no card to charge
+        order.paid_at = utcnow()
+        change_status(session, order, OrderStatus.PAID, "nothing to charge")
+        return
     charge = gateway.charge(token, Decimal(order.total), "USD", idempotency_key=idempotency_key)
     order.charge_id, order.paid_at = charge.id, utcnow()
     change_status(session, order, OrderStatus.PAID, f"charged {order.payment_label}")

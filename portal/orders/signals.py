@@ -11,6 +11,11 @@ from blinker import Namespace
 
 orders_signals = Namespace()
 
+charges_preparing = orders_signals.signal("charges-preparing", doc="""\
+Orders are about to be charged by ``charging.charge``, before their attempts are written: what
+a concept changes in their totals now (points paying for items) is what the card is charged.
+Sender: the Flask app; keywords ``session`` and ``order_ids``.""")
+
 payments_recorded = orders_signals.signal("payments-recorded", doc="""\
 The gateway's answers to a batch of charges are recorded. Sent by ``charging.charge`` with the
 Flask app as sender and keywords ``session`` and ``result`` (a ``BillingResult``: the orders

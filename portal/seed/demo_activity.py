@@ -44,10 +44,17 @@ from portal.fulfilment.receiving import add_expected_arrival
 from portal.fulfilment.shipments import release_shipment, ship_shipment
 from portal.oneclick.identifiers import hash_token
 from portal.oneclick.settings import enable_oneclick
+from portal.cart.services import add_to_cart
+from portal.checkout.services import check_out
+from portal.loyalty.ledger import balance_of
+from portal.loyalty.program import current_program
+from portal.loyalty.reactions import award_noted
+from portal.loyalty.standing import choose_points, pay_standing_orders_with_points
 from portal.orders.billing import (call_gateway, orders_due_for_retry, prepare_charges,
                                    record_outcomes)
 from portal.orders.charging import retry_days
 from portal.orders.models import Order, OrderSource
+from portal.orders.rules import shipping_rule
 from portal.orders.states import OrderStatus
 from portal.payments.gateway import PaymentGateway
 from portal.payments.services import add_card, wallet
@@ -58,6 +65,7 @@ AddPerson = Callable[[str, str, str, str, User], User]  # email, first, last, ro
 
 RANDOM_SEED = 18
 HISTORY_DAYS = 91           # how far back the standing orders start
+POINTS_SPENT_DAYS_AGO = 4   # Dave spends points at checkout then
 SHIP_EVERY_DAYS = 14        # the warehouse ships what was planned every other week
 DECLINING_CARD = "4000000000000002"
 GOOD_CARD = "4242424242424242"
@@ -179,9 +187,31 @@ def _charge(session: Session, gateway: PaymentGateway, order_ids: list[int], day
             config) -> None:
     if not order_ids:
         return
+    pay_standing_orders_with_points(session, order_ids, program=current_program(session),
+                                    shipping=shipping_rule(config))  # what charging.charge does first
     outcomes = call_gateway(session, gateway, prepare_charges(session, order_ids))
     result = record_outcomes(session, outcomes, today=day, retry_days=retry_days(config))
     tell_payment_outcomes(session, result, base_url=config["BASE_URL"])
+
+
+def _spend_points(session: Session, gateway: PaymentGateway, config, person: User, day: date) -> None:
+    """The person checks out the dearest product their points pay for, with points, and turns
+    "use my points" on for their first standing order: the ledger shows points spent as well."""
+    program = current_program(session)
+    left = balance_of(session, person.id)
+    affordable = [p for p in session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.id))
+                  if 0 < program.points_price(p.each.price) <= left and p.stock and p.stock.available > 0]
+    if affordable:
+        product = max(affordable, key=lambda p: p.each.price)
+        add_to_cart(session, user=person, product_id=product.id, unit_code="each", quantity=1, max_quantity=999)
+        check_out(session, user=person, address_id=_first_address(session, person),
+                  card_id=_first_card(session, person), idempotency_key="demo-points-checkout",
+                  gateway=gateway, shipping=shipping_rule(config), today=day,
+                  points_items=frozenset({f"{product.id}:each"}))
+    profile = session.scalar(select(AutoshipProfile).where(AutoshipProfile.user_id == person.id)
+                             .order_by(AutoshipProfile.id).limit(1))
+    if profile is not None:
+        choose_points(session, profile, True)
 
 
 def _ship_planned(session: Session) -> None:
@@ -248,6 +278,9 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
             session.flush()
             _charge(session, gateway, sorted(set(new_orders) | set(orders_due_for_retry(session, day))),
                     day, config)
+            award_noted(session)  # points as on the day they were paid (a live charge commits here)
+            if day == today - timedelta(days=POINTS_SPENT_DAYS_AGO):
+                _spend_points(session, gateway, config, dave, day)
             if offset % SHIP_EVERY_DAYS == SHIP_EVERY_DAYS - 1:
                 _ship_planned(session)
 

@@ -78,6 +78,7 @@ TARGETS = {target.endpoint: target for target in (
     Target("autoship.from_cart", "owner", pages=("cart.view",)),
     Target("autoship.subscribe", "owner", pages=(_product_page,)),
     Target("autoship.calendar_token", "owner", pages=("autoship.index",)),
+    Target("loyalty.choose", "owner", pages=("autoship.profile",)),
     *(Target(f"autoship.{name}", "owner", pages=("autoship.profile",)) for name in (
         "add_item", "change_item", "remove_item", "change_schedule", "change_next_date", "skip",
         "unskip", "pause", "ship_now", "rename", "delivery")),
@@ -152,6 +153,7 @@ PAGE_PERSONAS = {
     "autoship.profile": _OWNER,
     "retention.swap_page": _OWNER, "retention.reason_page": _OWNER,
     **{f"retention_admin.{name}": _ADMIN for name in ("report", "replacements_page", "replacement")},
+    "autoship.profile": _OWNER, "loyalty.index": _OWNER,
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
         "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},

@@ -133,6 +133,9 @@ EXPECTED = {
     "POST /autoship/<int:profile_id>/items/<int:item_id>/swap": OWNER_REFUSED_INPUT,  # no product chosen
     "GET /autoship/<int:profile_id>/cancel": OWNER_ONLY,
     "POST /autoship/<int:profile_id>/cancel/instead": OWNER_REFUSED_INPUT,  # no offer chosen
+    # loyalty points
+    "GET /points/": SHOPPERS,
+    "POST /points/standing-orders/<int:profile_id>": OWNER_ACTS,
     # 1-Click: ordering needs no login, only the browser's identifier; settings need a login
     "POST /1-click/buy": "403 303 403 403 403 403",  # the owner's browser, the owner's person id
     "GET /1-click/placed/<key>": "404 200 404 404 404 404",
@@ -246,6 +249,7 @@ BODIES = {
                                   "card_id": w.of(w.owner).card.id, "idempotency_key": _key()},
     "POST /autoship/subscribe": lambda w: {"product_id": w.product.id, "unit": "each",
                                            "quantity": 1, "profile": w.of(w.owner).profile.id},
+    "POST /points/standing-orders/<int:profile_id>": lambda w: {"use_points": "yes"},
     "POST /1-click/buy": lambda w: {"product_id": w.product.id, "unit": "each", "quantity": 1,
                                     "person": w.owner.id, "idempotency_key": _key()},
     "POST /1-click/settings": lambda w: {"address_id": w.of(w.owner).address.id,
