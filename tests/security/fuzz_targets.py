@@ -153,7 +153,7 @@ PAGE_PERSONAS = {
     "autoship.profile": _OWNER,
     "retention.swap_page": _OWNER, "retention.reason_page": _OWNER,
     **{f"retention_admin.{name}": _ADMIN for name in ("report", "replacements_page", "replacement")},
-    "autoship.profile": _OWNER, "loyalty.index": _OWNER,
+    "loyalty.index": _OWNER,
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
         "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},
