@@ -65,13 +65,14 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.oneclick.views import bp as oneclick_bp
     from portal.orders.views import bp as orders_bp
     from portal.payments.views import bp as payments_bp
+    from portal.support.views import bp as support_bp
     from portal.autoship.cli import autoship_cli
     from portal.seed.cli import seed_cli
 
     app.url_map.converters["int"] = IdConverter  # before any rule: an id beyond INTEGER is a 404
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
                       checkout_bp, orders_bp, autoship_bp, autoship_admin_bp, oneclick_bp, genealogy_bp,
-                      admin_bp, fulfilment_bp, downline_bp):
+                      admin_bp, fulfilment_bp, downline_bp, support_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)
     connect_signals()

@@ -1,6 +1,6 @@
 """Every model, imported in one place so Alembic and the tests see the whole schema."""
 
-from portal.accounts.models import LoginSession, User  # noqa: F401
+from portal.accounts.models import AuditEntry, LoginSession, User  # noqa: F401
 from portal.addresses.models import Address  # noqa: F401
 from portal.autoship.models import (AutoshipEvent, AutoshipItem,  # noqa: F401
                                     AutoshipOccurrence, AutoshipPreference, AutoshipProfile,
@@ -14,3 +14,4 @@ from portal.mail.models import OutboxMessage  # noqa: F401
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting  # noqa: F401
 from portal.orders.models import ChargeAttempt, Order, OrderLine, OrderStatusChange  # noqa: F401
 from portal.payments.models import PaymentMethod  # noqa: F401
+from portal.support.models import StaffNote  # noqa: F401

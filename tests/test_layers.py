@@ -46,7 +46,7 @@ CONCEPTS = (                                  # lowest first
     ("orders",),                              # placed orders, their charging and the rule book of prices
     ("cart", "fulfilment"),                   # what a shopper collects; stock arriving, shipments planned
     ("autoship", "oneclick", "checkout"),     # the ways an order is placed
-    ("downline", "admin", "home"),            # read models over all of the above
+    ("downline", "admin", "home", "support"),  # read models over all of the above; support: the staff's member pages
 )
 LEVEL = {name: level for level, names in enumerate(CONCEPTS) for name in names}
 WEB_MODULES = {"views", "cli", "forms",   # and every module named *_views

@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, flash, redirect, url_for
 from htmx_flask import request
 
 from portal.admin.forms import ProductForm, StockForm
-from portal.admin.queries import members_query, operations_summary, orders_query, outbox_query
+from portal.admin.queries import operations_summary, orders_query, outbox_query
 from portal.autoship.queries import holders_of
 from portal.catalog import services as catalog
 from portal.catalog.models import Product
@@ -46,13 +46,6 @@ def index():
         current_app.logger.warning("queue status unavailable: %s", error)
     return render("admin/index.html", summary=operations_summary(db.session), queues=queues,
                   status_labels=STATUS_LABELS)
-
-
-@bp.get("/members")
-def members():
-    text, role = request.args.get("q", "")[:100], request.args.get("role", "")[:10]
-    return render("admin/members.html", "admin/_members.html",
-                  page=_page(members_query(text, role)), q=text, role=role)
 
 
 @bp.get("/products")
