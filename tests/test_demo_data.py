@@ -96,3 +96,16 @@ def test_the_first_logins_see_it_and_seeding_again_is_refused(app, client, sessi
     skipped = app.test_cli_runner().invoke(args=["seed", "demo", "--if-empty"])
     assert skipped.exit_code == 0 and "skipped" in skipped.output
     assert session.scalar(select(func.count()).select_from(User)) == people
+
+
+def test_the_support_login_finds_notes_and_changes_made_for_dave(client, session, seeded):
+    from portal.accounts.models import AuditEntry
+
+    sam, dave = person(session, "sam"), person(session, "dave")
+    assert sam.role == "support" and "sam@standing-order.example" in seeded.output
+    actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.member_id == dave.id,
+                                                                 AuditEntry.actor_id == sam.id)))
+    assert {"note added", "renamed", "address changed"} <= actions
+    log_in(client, sam, DEMO_PASSWORD)
+    page = page_text(client.get(f"/admin/members/{dave.member_number}").get_data(as_text=True))
+    assert "prefers calls after 5 pm" in page and "by Sam Support: renamed" in page

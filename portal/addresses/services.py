@@ -84,7 +84,8 @@ def _audit(session: Session, actor: User | None, user: User, action: str, addres
 
 
 def _in_words(address: Address) -> str:
-    return f"{address.moniker}: {address.full_name}, {address.one_line}"
+    return f"{address.moniker}: {address.full_name}, {address.one_line}" \
+        + (f", phone {address.phone}" if address.phone else "")
 
 
 def add_address(session: Session, *, user: User, actor: User | None = None,

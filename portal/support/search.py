@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import Role, User, search_key
 from portal.orders.models import Order
@@ -66,17 +66,17 @@ def _prefix_queries(text: str, limit: int) -> list[Select]:
     words = text.lower().split()
     first, last, email = search_key("first_name"), search_key("last_name"), search_key("email")
     queries = []
-    if len(words) == 1:
+    if len(words) == 1 and not text.isdigit():  # a number is nobody's name
         pattern = _prefix(words[0])
         queries += [select(User).where(last.like(pattern)).order_by(last, first),
                     select(User).where(first.like(pattern)).order_by(first, last)]
-    else:
+    elif len(words) > 1:
         head, rest = _prefix(words[0]), _prefix(" ".join(words[1:]))
         queries += [select(User).where(first.like(head), last.like(rest)).order_by(first, last),
                     select(User).where(last.like(head), first.like(rest)).order_by(last, first)]
     if len(words) == 1 or "@" in text:
         queries.append(select(User).where(email.like(_prefix(text.lower()))).order_by(email))
-    return [query.limit(limit + 1) for query in queries]
+    return [query.limit(limit + 1).options(selectinload(User.sponsor)) for query in queries]
 
 
 def find_members(session: Session, text: str, *, role: str = "", limit: int = 50) -> Found:
@@ -85,14 +85,14 @@ def find_members(session: Session, text: str, *, role: str = "", limit: int = 50
     text = tidy(text)
     role_filter = [User.role == role] if role in ROLES else []
     if not text:
-        people = list(session.scalars(select(User).where(*role_filter)
+        people = list(session.scalars(select(User).where(*role_filter).options(selectinload(User.sponsor))
                                       .order_by(User.id.desc()).limit(limit + 1)))
         return Found(people=people[:limit], exact=set(), more=len(people) > limit)
     exact_ids: list[int] = []
     for lookup in (_by_member_number, _by_order_number, *IDENTIFIER_LOOKUPS):
         exact_ids += [found for found in lookup(session, text) if found not in exact_ids]
-    exact = list(session.scalars(select(User).where(User.id.in_(exact_ids), *role_filter))) \
-        if exact_ids else []
+    exact = list(session.scalars(select(User).where(User.id.in_(exact_ids), *role_filter)
+                                 .options(selectinload(User.sponsor)))) if exact_ids else []
     exact.sort(key=lambda person: exact_ids.index(person.id))
     named, more = {}, False
     for query in _prefix_queries(text, limit):
