@@ -130,7 +130,8 @@ def set_default_address(session: Session, *, user: User, actor: User | None = No
     return address
 
 
-def remove_address(session: Session, *, user: User, actor: User | None = None, address_id: int) -> None:
+def remove_address(session: Session, *, user: User, actor: User | None = None,
+                   address_id: int) -> None:
     """Archive the address; if it was the default, the first left in the book takes over."""
     address = owned_address(session, user, address_id)
     before = _in_words(address)

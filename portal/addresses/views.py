@@ -52,7 +52,8 @@ def edit(address_id: int):
             services.update_address(db.session, user=shopper, actor=current_user, address_id=address.id,
                                     **{name: getattr(form, name).data for name in FIELDS})
             if form.make_default.data:
-                services.set_default_address(db.session, user=shopper, actor=current_user, address_id=address.id)
+                services.set_default_address(db.session, user=shopper, actor=current_user,
+                                             address_id=address.id)
             flash(f'Address "{address.moniker}" updated.', "success")
             return redirect(url_for("addresses.index"), 303)
     return render("addresses/form.html", form=form, address=address,
@@ -63,7 +64,8 @@ def edit(address_id: int):
 @login_required
 @shopper_required
 def make_default(address_id: int):
-    address = services.set_default_address(db.session, user=shopper, actor=current_user, address_id=address_id)
+    address = services.set_default_address(db.session, user=shopper, actor=current_user,
+                                           address_id=address_id)
     flash(f'"{address.moniker}" is now your default address.', "success")
     return redirect(url_for("addresses.index"), 303)
 

@@ -45,7 +45,8 @@ def new_item(session: Session, profile: AutoshipProfile, product_id: int, unit_c
     return item
 
 
-def add_item(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, product_id: int,
+def add_item(session: Session, *, user: User, actor: User | None = None,
+             profile: AutoshipProfile, product_id: int,
              unit_code: str, quantity: int, today: date, rules: AutoshipRules) -> AutoshipItem:
     lock_profile(session, profile)
     check_open_for_changes(profile, today, rules)
@@ -81,7 +82,8 @@ def _owned_item(profile: AutoshipProfile, item_id: int) -> AutoshipItem:
     return item
 
 
-def change_item(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, item_id: int,
+def change_item(session: Session, *, user: User, actor: User | None = None,
+                profile: AutoshipProfile, item_id: int,
                 unit_code: str, quantity: int, today: date, rules: AutoshipRules) -> None:
     lock_profile(session, profile)
     check_open_for_changes(profile, today, rules)
@@ -104,7 +106,8 @@ def change_item(session: Session, *, user: User, actor: User | None = None, prof
            f"{item.product.sku}: {before} → {quantity} × {unit_code}")
 
 
-def remove_item(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, item_id: int,
+def remove_item(session: Session, *, user: User, actor: User | None = None,
+                profile: AutoshipProfile, item_id: int,
                 today: date, rules: AutoshipRules) -> None:
     lock_profile(session, profile)
     check_open_for_changes(profile, today, rules)

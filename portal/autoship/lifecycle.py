@@ -22,7 +22,8 @@ from portal.payments.models import PaymentMethod
 from portal.payments.services import usable_card
 
 
-def pause(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, resume_on: date | None,
+def pause(session: Session, *, user: User, actor: User | None = None,
+          profile: AutoshipProfile, resume_on: date | None,
           today: date, rules: AutoshipRules) -> None:
     lock_profile(session, profile)
     if profile.status != ProfileStatus.ACTIVE:
@@ -44,7 +45,8 @@ def check_resume_date(resume_on: date, today: date) -> None:
         raise AutoshipError("Choose a date within the next twelve months.", "resume_on")
 
 
-def change_resume_date(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, resume_on: date,
+def change_resume_date(session: Session, *, user: User, actor: User | None = None,
+                       profile: AutoshipProfile, resume_on: date,
                        today: date) -> None:
     """A paused standing order resumes by itself on another date; its shipments then follow
     the rule of every resume (``next_run_after_change``)."""
@@ -58,7 +60,8 @@ def change_resume_date(session: Session, *, user: User, actor: User | None = Non
            f"{before.isoformat() if before else 'until resumed'} → {resume_on.isoformat()}")
 
 
-def resume(session: Session, *, user: User | None, actor: User | None = None, profile: AutoshipProfile, today: date) -> None:
+def resume(session: Session, *, user: User | None, actor: User | None = None,
+           profile: AutoshipProfile, today: date) -> None:
     """Back to active (from paused, payment failed or cancelled): the next run is the first
     scheduled date after today and after the last date already ordered for (a paused calendar
     profile keeps its next date if that is still open)."""
@@ -80,7 +83,8 @@ def resume(session: Session, *, user: User | None, actor: User | None = None, pr
            f"next {next_run.isoformat()}")
 
 
-def cancel(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, today: date,
+def cancel(session: Session, *, user: User, actor: User | None = None,
+           profile: AutoshipProfile, today: date,
            rules: AutoshipRules) -> None:
     lock_profile(session, profile)
     if profile.status == ProfileStatus.CANCELLED:
@@ -91,14 +95,16 @@ def cancel(session: Session, *, user: User, actor: User | None = None, profile: 
     record(session, profile, actor or user, "cancelled")
 
 
-def rename(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, name: str) -> None:
+def rename(session: Session, *, user: User, actor: User | None = None,
+           profile: AutoshipProfile, name: str) -> None:
     lock_profile(session, profile)
     before, profile.name = profile.name, checked_name(name)
     session.flush()
     record(session, profile, actor or user, "renamed", f"{before} → {profile.name}")
 
 
-def change_delivery(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, address_id: int,
+def change_delivery(session: Session, *, user: User, actor: User | None = None,
+                    profile: AutoshipProfile, address_id: int,
                     card_id: int, shipping_method: str, price_policy: str,
                     out_of_stock_policy: str, today: date, rules: AutoshipRules) -> None:
     """Ship-to, card, shipping method, price policy and out-of-stock policy, checked together."""

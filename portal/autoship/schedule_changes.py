@@ -38,7 +38,8 @@ def preview(rule: Recurrence, regularity: str, first_date: date, count: int = 6)
     return schedule.upcoming(accepted_schedule(rule, first_date, regularity), count)
 
 
-def change_schedule(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, rule: Recurrence,
+def change_schedule(session: Session, *, user: User, actor: User | None = None,
+                    profile: AutoshipProfile, rule: Recurrence,
                     regularity: str, first_date: date, today: date, rules: AutoshipRules) -> None:
     """A new rule, anchored at ``first_date``: the next run is its first date from then on
     that comes after the last date already ordered for (``next_run_after_change``).
@@ -67,7 +68,8 @@ def change_schedule(session: Session, *, user: User, actor: User | None = None, 
     drop_stale_skips(session, user=user, actor=actor, profile=profile, today=today, start=first_date)
 
 
-def change_next_date(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, new_date: date,
+def change_next_date(session: Session, *, user: User, actor: User | None = None,
+                     profile: AutoshipProfile, new_date: date,
                      move_anchor: bool, today: date, rules: AutoshipRules) -> None:
     """Move the next run to ``new_date``: once (the pattern continues afterwards), or for good
     (the series is re-anchored there)."""
@@ -97,7 +99,8 @@ def change_next_date(session: Session, *, user: User, actor: User | None = None,
         drop_stale_skips(session, user=user, actor=actor, profile=profile, today=today, start=new_date)
 
 
-def drop_stale_skips(session: Session, *, user: User | None, actor: User | None = None, profile: AutoshipProfile, today: date,
+def drop_stale_skips(session: Session, *, user: User | None, actor: User | None = None,
+                     profile: AutoshipProfile, today: date,
                      start: date) -> list[date]:
     """After the schedule changed (a new rule, a series moved for good, from ``start`` on):
     the upcoming skips of dates it no longer ships on are dropped, so that none is listed, or
@@ -132,7 +135,8 @@ def _next_open(session: Session, profile: AutoshipProfile, earliest: date, field
     return next_run
 
 
-def skip_date(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, day: date, today: date,
+def skip_date(session: Session, *, user: User, actor: User | None = None,
+              profile: AutoshipProfile, day: date, today: date,
               rules: AutoshipRules) -> None:
     """Skip one upcoming occurrence, kept as an exception keyed by its date."""
     lock_profile(session, profile)
@@ -160,7 +164,8 @@ def skip_date(session: Session, *, user: User, actor: User | None = None, profil
     record(session, profile, actor or user, "date skipped", day.isoformat())
 
 
-def unskip_date(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, day: date, today: date,
+def unskip_date(session: Session, *, user: User, actor: User | None = None,
+                profile: AutoshipProfile, day: date, today: date,
                 rules: AutoshipRules) -> date:
     """Undo the skip of ``day``: it ships again (and is the next run if it comes first).
     Refused, changing nothing, when there is no such skip or the schedule no longer has that

@@ -66,7 +66,8 @@ def check_ship_now(session: Session, *, user: User, profile: AutoshipProfile, to
     return ShipNowOffer(due=due, lines=lines, card=card, next_run=next_run)
 
 
-def ship_now(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile, gateway: PaymentGateway,
+def ship_now(session: Session, *, user: User, actor: User | None = None,
+             profile: AutoshipProfile, gateway: PaymentGateway,
              shipping: ShippingRule, today: date, base_url: str,
              offered: date | None = None) -> Order:
     """Place and charge this cycle's order now. Calendar: it is the next occurrence's order

@@ -145,7 +145,8 @@ def add_item(profile_id: int):
 def change_item(profile_id: int, item_id: int):
     form = ItemChangeForm()
     return page_views.act(profile_id, lambda p: items.change_item(
-        db.session, user=shopper, actor=current_user, profile=p, item_id=item_id, unit_code=form.unit.data,
+        db.session, user=shopper, actor=current_user,
+        profile=p, item_id=item_id, unit_code=form.unit.data,
         quantity=form.quantity.data, today=company_today(), rules=page_views.rules_now()), "Item updated.", form)
 
 
@@ -171,7 +172,8 @@ def change_schedule(profile_id: int):
             rule = form.rule()
         except ValueError as error:
             raise profiles.AutoshipError(str(error), "rrule") from error
-        schedule_changes.change_schedule(db.session, user=shopper, actor=current_user, profile=p, rule=rule,
+        schedule_changes.change_schedule(db.session, user=shopper, actor=current_user,
+                                         profile=p, rule=rule,
                                          regularity=form.regularity.data, first_date=form.first_date.data,
                                          today=company_today(), rules=page_views.rules_now())
     return page_views.act(profile_id, change, "Schedule changed.", form, "schedule")
@@ -194,7 +196,8 @@ def change_next_date(profile_id: int):
 def skip(profile_id: int):
     form = DayForm()
     return page_views.act(profile_id, lambda p: schedule_changes.skip_date(
-        db.session, user=shopper, actor=current_user, profile=p, day=form.day.data, today=company_today(),
+        db.session, user=shopper, actor=current_user,
+        profile=p, day=form.day.data, today=company_today(),
         rules=page_views.rules_now()), "Shipment skipped.", form)
 
 
@@ -204,7 +207,8 @@ def skip(profile_id: int):
 def unskip(profile_id: int):
     form = DayForm()
     return page_views.act(profile_id, lambda p: schedule_changes.unskip_date(
-        db.session, user=shopper, actor=current_user, profile=p, day=form.day.data, today=company_today(),
+        db.session, user=shopper, actor=current_user,
+        profile=p, day=form.day.data, today=company_today(),
         rules=page_views.rules_now()),
         lambda shipping: f"{day(shipping, 'long_short')} is a shipment date again.", form)
 
@@ -225,7 +229,8 @@ def pause(profile_id: int):
 def change_resume_date(profile_id: int):
     form = ResumeDateForm()
     return page_views.act(profile_id, lambda p: lifecycle.change_resume_date(
-        db.session, user=shopper, actor=current_user, profile=p, resume_on=form.resume_on.data, today=company_today()),
+        db.session, user=shopper, actor=current_user,
+        profile=p, resume_on=form.resume_on.data, today=company_today()),
         lambda _: f"Resume date changed to {day(form.resume_on.data, 'long')}.", form, "resume_date")
 
 
@@ -243,7 +248,8 @@ def resume(profile_id: int):
 @shopper_required
 def cancel(profile_id: int):
     return page_views.act(profile_id, lambda p: lifecycle.cancel(
-        db.session, user=shopper, actor=current_user, profile=p, today=company_today(), rules=page_views.rules_now()),
+        db.session, user=shopper, actor=current_user,
+        profile=p, today=company_today(), rules=page_views.rules_now()),
         "Standing order cancelled.")
 
 
@@ -269,7 +275,8 @@ def ship_now(profile_id: int):
 @shopper_required
 def rename(profile_id: int):
     form = RenameForm()
-    return page_views.act(profile_id, lambda p: lifecycle.rename(db.session, user=shopper, actor=current_user, profile=p,
+    return page_views.act(profile_id, lambda p: lifecycle.rename(db.session, user=shopper, actor=current_user,
+                                                                 profile=p,
                                                       name=form.name.data), "Renamed.", form, "rename")
 
 
@@ -297,7 +304,8 @@ def from_cart():
         return render("errors/error.html", "errors/_error.html", status=422,
                       title="No standing order changed", message="Choose a standing order.")
     with refusal() as refused:
-        profile = creation.profile_from_cart(db.session, user=shopper, actor=current_user, today=company_today(),
+        profile = creation.profile_from_cart(db.session, user=shopper, actor=current_user,
+                                             today=company_today(),
                                              rules=page_views.rules_now(), profile_id=profile_id)
     if refused:  # the page says it; a flash as well would show again on the next page
         title = "No standing order created" if profile_id is None else "Nothing added"
