@@ -20,6 +20,7 @@ from functools import wraps
 from flask import abort, current_app
 from flask_login import current_user
 
+from portal import acting
 from portal.accounts.models import Role, User
 
 
@@ -39,8 +40,6 @@ def role_required(*roles: str):
 def shopper_required(view):
     """A shopper's own pages: members and IBOs, and staff acting for one of them on the pages
     acting allows (``portal.acting``), where the page then belongs to that member."""
-    from portal import acting
-
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
