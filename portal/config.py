@@ -82,6 +82,11 @@ class Config:
     INVENTORY_CSV_MAX_BYTES = 1_000_000
     INVENTORY_CSV_MAX_ROWS = 5_000
 
+    # The most a support person may refund in one refund (admins: no limit of their own); the
+    # refund service refuses more (portal.roles.refund_limit gives it the limit).
+    SUPPORT_REFUND_LIMIT = "100.00"
+    MEMBER_SEARCH_LIMIT = 50  # the member search shows this many matches at most
+
     PAYMENT_GATEWAY = "sandbox"
     SMTP_HOST: str | None = None
     SMTP_PORT = 25

@@ -1,6 +1,6 @@
 """Every model, imported in one place so Alembic and the tests see the whole schema."""
 
-from portal.accounts.models import LoginSession, User  # noqa: F401
+from portal.accounts.models import AuditEntry, LoginSession, User  # noqa: F401
 from portal.addresses.models import Address  # noqa: F401
 from portal.autoship.models import (AutoshipEvent, AutoshipItem,  # noqa: F401
                                     AutoshipOccurrence, AutoshipPreference, AutoshipProfile,
@@ -20,3 +20,4 @@ from portal.volume.models import (HighestRank, OrderRefundVolume, PersonVolume, 
                                   RankPlanVersion, VolumeAdjustment, VolumePeriod)
 from portal.retention.models import (Cancellation, Replacement,  # noqa: F401
                                      ReplacementSetAside, Swap)
+from portal.support.models import StaffNote  # noqa: F401

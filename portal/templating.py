@@ -13,7 +13,7 @@ from flask_login import current_user
 from htmx_flask import request
 from markupsafe import Markup
 
-from portal import formatting
+from portal import acting, formatting
 
 
 def render(template: str, fragment: str | None = None, status: int = 200, **context):
@@ -46,7 +46,7 @@ NAVIGATION = (  # (endpoint, label, who may see it)
     ("oneclick.devices", "1-Click", {"member", "ibo"}),
     ("admin.index", "Operations", {"admin"}),
     ("autoship_admin.runs", "Autoship runs", {"admin"}),
-    ("admin.members", "Members", {"admin"}),
+    ("support.members", "Members", {"admin", "support"}),
     ("admin.products", "Products", {"admin"}),
     ("admin.orders", "All orders", {"admin"}),
     ("fulfilment.plan", "Fulfilment", {"admin"}),
@@ -66,6 +66,8 @@ def register(app: Flask) -> None:
                    formatting.day, formatting.local_time):
         app.add_template_filter(writer)
     app.jinja_env.globals["navigation"] = navigation
+    app.jinja_env.globals["shopper"] = acting.shopper  # whose shopping pages these are
+    app.jinja_env.globals["acting_for"] = acting.acting_for  # the banner: None, or the member
     app.jinja_env.globals["company_name"] = app.config["COMPANY_NAME"]
 
     @app.after_request

@@ -22,7 +22,7 @@ _sequence = itertools.count(1)
 def make_user(session, *, role: str = Role.MEMBER, sponsor: User | None = None,
               root: bool = False, **overrides) -> User:
     n = next(_sequence)
-    if sponsor is None and not root and role != Role.ADMIN:
+    if sponsor is None and not root and role not in (Role.ADMIN, Role.SUPPORT):
         sponsor = make_user(session, role=Role.IBO, root=True)
     values = dict(email=f"person{n}@example.test", first_name=f"Pat{n}", last_name="Example",
                   member_number=f"{20_000_000 + n}", password_hash=_PASSWORD_HASH, role=role)
@@ -30,7 +30,7 @@ def make_user(session, *, role: str = Role.MEMBER, sponsor: User | None = None,
     user = User(**values)
     session.add(user)
     session.flush()
-    if role != Role.ADMIN:
+    if role not in (Role.ADMIN, Role.SUPPORT):  # staff are not in the sponsor tree
         place_in_tree(session, user, sponsor)
     return user
 
@@ -41,6 +41,10 @@ def make_ibo(session, **overrides) -> User:
 
 def make_admin(session, **overrides) -> User:
     return make_user(session, role=Role.ADMIN, **overrides)
+
+
+def make_support(session, **overrides) -> User:
+    return make_user(session, role=Role.SUPPORT, **overrides)
 
 
 def make_address(session, user: User, **overrides):

@@ -133,3 +133,14 @@ def test_demo_members_have_points_a_streak_and_a_ledger(app, client, session, se
     assert session.scalar(select(func.count(func.distinct(PointsEntry.user_id)))) > 10
     log_in(client, dave, DEMO_PASSWORD)
     assert f"{statement.balance:,} points" in page_text(client.get("/points/").get_data(as_text=True))
+def test_the_support_login_finds_notes_and_changes_made_for_dave(client, session, seeded):
+    from portal.accounts.models import AuditEntry
+
+    sam, dave = person(session, "sam"), person(session, "dave")
+    assert sam.role == "support" and "sam@standing-order.example" in seeded.output
+    actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.member_id == dave.id,
+                                                                 AuditEntry.actor_id == sam.id)))
+    assert {"note added", "renamed", "address changed"} <= actions
+    log_in(client, sam, DEMO_PASSWORD)
+    page = page_text(client.get(f"/admin/members/{dave.member_number}").get_data(as_text=True))
+    assert "prefers calls after 5 pm" in page and "by Sam Support: renamed" in page

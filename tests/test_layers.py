@@ -48,7 +48,7 @@ CONCEPTS = (                                  # lowest first
                                               # planned; points earned on standing orders
     ("autoship", "oneclick", "checkout"),     # the ways an order is placed
     ("retention", "volume"),                  # keeping the customer; periods, PV/GV, legs and ranks
-    ("downline", "admin", "home"),            # read models over all of the above
+    ("downline", "admin", "home", "support"),  # read models over all of the above; support: the staff's member pages
 )
 LEVEL = {name: level for level, names in enumerate(CONCEPTS) for name in names}
 WEB_MODULES = {"views", "cli", "forms",   # and every module named *_views

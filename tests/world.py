@@ -1,7 +1,7 @@
 """The demo-like world the end-to-end and security suites stand on, built through the real services.
 
 The people, by the part they play:
-- ``admin``: Ada Admin.
+- ``admin``: Ada Admin; ``support``: Sam Support, of the support role.
 - ``upline``: Uma Upline, an IBO at the top of her tree. She sponsored ``owner`` (Olive Owner, a
   member) and ``frontline_ibo`` (Ben Baker, an IBO), who sponsored ``second_level`` (Cleo Chen, a
   member): Uma's team has two levels.
@@ -56,7 +56,8 @@ from portal.payments.gateway import SandboxGateway
 from portal.payments.models import PaymentMethod
 from portal.queues import get_queue
 from portal.retention.models import Replacement
-from tests.factories import make_address, make_admin, make_card, make_ibo, make_product, make_user
+from tests.factories import (make_address, make_admin, make_card, make_ibo, make_product,
+                             make_support, make_user)
 
 DECLINED_CARD = "4000000000000002"
 CARDS = {"Olive": "4242424242424242", "Otto": "5555555555554444"}  # owner's, other's: told apart
@@ -88,6 +89,7 @@ class Holdings:
 @dataclass
 class World:
     admin: User
+    support: User
     upline: User
     owner: User
     frontline_ibo: User
@@ -122,6 +124,7 @@ def build_world(session, redis) -> World:
     config = current_app.config
     today = company_today()
     admin = make_admin(session, first_name="Ada", last_name="Admin")
+    support = make_support(session, first_name="Sam", last_name="Support")
     upline = make_ibo(session, root=True, first_name="Uma", last_name="Upline")
     owner = make_user(session, sponsor=upline, first_name="Olive", last_name="Owner")
     frontline_ibo = make_ibo(session, sponsor=upline, first_name="Ben", last_name="Baker")
@@ -169,7 +172,7 @@ def build_world(session, redis) -> World:
         things["mail"] = session.scalar(select(OutboxMessage).where(OutboxMessage.user_id == person_id)
                                         .order_by(OutboxMessage.id).limit(1))
         holdings[person_id] = Holdings(**things)
-    world = World(admin=admin, upline=upline, owner=owner, frontline_ibo=frontline_ibo,
+    world = World(admin=admin, support=support, upline=upline, owner=owner, frontline_ibo=frontline_ibo,
                   second_level=second_level, ibo=ibo, other=other, product=product,
                   second_product=second_product, awaited_product=awaited_product,
                   holdings=holdings, waiting_order=waiting_order, run=run,

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, literal_column
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, func, literal_column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.db import Base, TreePath, UTCDateTime
@@ -15,6 +15,26 @@ class Role(StrEnum):
     MEMBER = "member"
     IBO = "ibo"
     ADMIN = "admin"
+    SUPPORT = "support"  # company staff with fewer rights: looks, acts for members, small refunds
+
+
+SHOPPER_ROLES = frozenset({Role.MEMBER, Role.IBO})
+STAFF_ROLES = frozenset({Role.ADMIN, Role.SUPPORT})
+
+
+def search_key(column: str):
+    """A name or email as the staff's member search reads it: lower case, compared byte by byte
+    (COLLATE "C"), so that a prefix is one ordered range of its index whatever the database's
+    collation."""
+    return func.lower(literal_column(column)).collate("C")
+
+
+def _search_index(name: str, *columns: str) -> Index:
+    """An index of the member search. Migration ``support`` builds it over ``search_key``
+    (COLLATE "C" included); it is declared here without the COLLATE because reflection drops
+    it, and the schema test compares the two. tests/support/test_search.py reads the real
+    definition and the plan."""
+    return Index(name, *(func.lower(literal_column(column)) for column in columns))
 
 
 class User(UserMixin, Base):
@@ -26,7 +46,7 @@ class User(UserMixin, Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('member', 'ibo', 'admin')", name="role_known"),
+        CheckConstraint("role IN ('member', 'ibo', 'admin', 'support')", name="role_known"),
         CheckConstraint("depth >= 0", name="depth_not_negative"),
         Index("ix_users_sponsor_id", "sponsor_id"),
         # Every path stores the address lower-cased (normalise_email), so the plain unique
@@ -36,6 +56,11 @@ class User(UserMixin, Base):
         # Downline counts per level read only this index, never the table (BENCHMARKS.md, genealogy);
         # with the id, so do the joins of a downline to its standing orders.
         Index("ix_users_downline", "tree_path", "depth", "role", postgresql_include=["id"]),
+        # The staff's member search (portal/support/search.py): a prefix of a last name, first
+        # name or email is one ordered range of one of these, at any number of members.
+        _search_index("ix_users_search_last_name", "last_name", "first_name"),
+        _search_index("ix_users_search_first_name", "first_name", "last_name"),
+        _search_index("ix_users_search_email", "email"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -73,6 +98,15 @@ class User(UserMixin, Base):
         return self.role == Role.IBO
 
     @property
+    def is_staff(self) -> bool:
+        """Company staff: an admin or support. Staff do not shop for themselves."""
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_shopper(self) -> bool:
+        return self.role in SHOPPER_ROLES
+
+    @property
     def is_active(self) -> bool:  # Flask-Login: inactive accounts cannot log in
         return self.active
 
@@ -104,6 +138,33 @@ class LoginSession(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Staff acting for a member in this browser (portal/acting.py): kept with the signed-in
+    # session on the server, so stopping (or logging out) ends it for every copy of the cookie.
+    acting_for_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     # Loaded with its session in one statement: checking a request costs one primary-key lookup.
-    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True, foreign_keys=[user_id])
+
+
+class AuditEntry(Base):
+    """One thing a staff member did for a member: who, for whom, what, when, and how it stood
+    before and after. Written by the same services the member uses, whenever the actor is not
+    the owner (``portal.accounts.audit``); never changed afterwards."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_member_id_at", "member_id", "at"),
+                      Index("ix_audit_entries_actor_id", "actor_id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    area: Mapped[str] = mapped_column(String(20))       # autoship, addresses, cart, acting, notes
+    subject: Mapped[str] = mapped_column(String(200))   # "standing order “Monthly essentials”"
+    action: Mapped[str] = mapped_column(String(80))     # "item changed"
+    details: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[str] = mapped_column(Text, default="")
+    after: Mapped[str] = mapped_column(Text, default="")
+
+    actor: Mapped[User] = relationship(foreign_keys=[actor_id])
+    member: Mapped[User] = relationship(foreign_keys=[member_id])

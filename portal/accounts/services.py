@@ -93,10 +93,13 @@ def register_user(session: Session, *, email: str, password: str, first_name: st
 
 
 def create_admin(session: Session, *, email: str, password: str, first_name: str,
-                 last_name: str) -> User:
+                 last_name: str, role: str = Role.ADMIN) -> User:
+    """A staff account (an admin, or with ``role`` support), outside the sponsor tree."""
+    if role not in (Role.ADMIN, Role.SUPPORT):
+        raise ValueError(f"not a staff role: {role}")
     check_password_rules(password)
     user = User(email=normalise_email(email), password_hash=hash_password(password),
-                first_name=first_name, last_name=last_name, role=Role.ADMIN,
+                first_name=first_name, last_name=last_name, role=role,
                 member_number=new_member_number(session), tree_path=None, depth=0)
     session.add(user)
     session.flush()

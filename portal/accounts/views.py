@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, flash, g, redirect, session, url_for
 from flask_login import current_user, login_required, login_url, login_user, logout_user
 from htmx_flask import make_response, request
 
+from portal import acting
 from portal.accounts.forms import (ForgotPasswordForm, LoginForm, PasswordChangeForm,
                                    PasswordResetForm, RegistrationForm)
 from portal.accounts.login_sessions import (Lifetimes, end_login_session, live_login_session,
@@ -43,6 +44,7 @@ def load_user(identifier: str) -> User | None:
     if login is None:
         return None
     g.login_session_id = login.id
+    acting.note_login_session(login.acting_for_id)
     user = login.user
     if opens_transaction and note_activity(db.session, login, now=now,
                                            lifetimes=Lifetimes.from_config(current_app.config)):

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from portal import default_choice
+from portal.accounts.audit import acts_for_another, record_for_member
 from portal.accounts.models import User
 from portal.addresses.models import Address
 from portal.errors import DomainError
@@ -73,7 +74,22 @@ def _moniker_guarded(session: Session, user: User, moniker: str,
         raise  # not the moniker: not something the person typed
 
 
-def add_address(session: Session, *, user: User, make_default: bool = False, **fields) -> Address:
+def _audit(session: Session, actor: User | None, user: User, action: str, address: Address,
+           before: str = "", after: str = "") -> None:
+    """Staff changing the member's address book: an audit entry (portal.accounts.audit)."""
+    if acts_for_another(actor, user.id):
+        record_for_member(session, actor=actor, member_id=user.id, area="addresses",
+                          subject=f"address “{address.moniker}”", action=action,
+                          before=before, after=after)
+
+
+def _in_words(address: Address) -> str:
+    return f"{address.moniker}: {address.full_name}, {address.one_line}" \
+        + (f", phone {address.phone}" if address.phone else "")
+
+
+def add_address(session: Session, *, user: User, actor: User | None = None,
+                make_default: bool = False, **fields) -> Address:
     values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
     values["country"] = (values["country"] or "US").upper()
     check_postal_code(values["country"], values["postal_code"])
@@ -86,12 +102,15 @@ def add_address(session: Session, *, user: User, make_default: bool = False, **f
         session.flush()
     if make_default or first:
         set_default_address(session, user=user, address_id=address.id)
+    _audit(session, actor, user, "address added", address, after=_in_words(address))
     return address
 
 
-def update_address(session: Session, *, user: User, address_id: int, **fields) -> Address:
+def update_address(session: Session, *, user: User, actor: User | None = None, address_id: int,
+                   **fields) -> Address:
     default_choice.lock_owner(session, user)
     address = owned_address(session, user, address_id)
+    before = _in_words(address)
     values = {name: (fields.get(name) or "").strip() for name in ADDRESS_FIELDS}
     values["country"] = (values["country"] or "US").upper()
     check_postal_code(values["country"], values["postal_code"])
@@ -100,13 +119,21 @@ def update_address(session: Session, *, user: User, address_id: int, **fields) -
         for name, value in values.items():
             setattr(address, name, value)
         session.flush()
+    _audit(session, actor, user, "address changed", address, before=before, after=_in_words(address))
     return address
 
 
-def set_default_address(session: Session, *, user: User, address_id: int) -> Address:
-    return BOOK.choose_default(session, user, address_id)
+def set_default_address(session: Session, *, user: User, actor: User | None = None,
+                        address_id: int) -> Address:
+    address = BOOK.choose_default(session, user, address_id)
+    _audit(session, actor, user, "made the default address", address, after=_in_words(address))
+    return address
 
 
-def remove_address(session: Session, *, user: User, address_id: int) -> None:
+def remove_address(session: Session, *, user: User, actor: User | None = None,
+                   address_id: int) -> None:
     """Archive the address; if it was the default, the first left in the book takes over."""
+    address = owned_address(session, user, address_id)
+    before = _in_words(address)
     BOOK.remove(session, user, address_id)
+    _audit(session, actor, user, "address removed", address, before=before)

@@ -3,6 +3,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, url_for
 from flask_login import current_user, login_required
 
+from portal.acting import shopper
+
 from portal.addresses import services
 from portal.addresses.forms import AddressForm
 from portal.extensions import db
@@ -20,7 +22,7 @@ FIELDS = services.ADDRESS_FIELDS
 @shopper_required
 def index():
     return render("addresses/index.html",
-                  addresses=services.address_book(db.session, current_user))
+                  addresses=services.address_book(db.session, shopper))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -30,7 +32,7 @@ def new():
     form = AddressForm()
     if form.validate_on_submit():
         with refusal(form):
-            address = services.add_address(db.session, user=current_user,
+            address = services.add_address(db.session, user=shopper, actor=current_user,
                                            make_default=form.make_default.data,
                                            **{name: getattr(form, name).data for name in FIELDS})
             flash(f'Address "{address.moniker}" saved.', "success")
@@ -43,14 +45,15 @@ def new():
 @login_required
 @shopper_required
 def edit(address_id: int):
-    address = services.owned_address(db.session, current_user, address_id)
+    address = services.owned_address(db.session, shopper, address_id)
     form = AddressForm(obj=address)
     if form.validate_on_submit():
         with refusal(form):
-            services.update_address(db.session, user=current_user, address_id=address.id,
+            services.update_address(db.session, user=shopper, actor=current_user, address_id=address.id,
                                     **{name: getattr(form, name).data for name in FIELDS})
             if form.make_default.data:
-                services.set_default_address(db.session, user=current_user, address_id=address.id)
+                services.set_default_address(db.session, user=shopper, actor=current_user,
+                                             address_id=address.id)
             flash(f'Address "{address.moniker}" updated.', "success")
             return redirect(url_for("addresses.index"), 303)
     return render("addresses/form.html", form=form, address=address,
@@ -61,7 +64,8 @@ def edit(address_id: int):
 @login_required
 @shopper_required
 def make_default(address_id: int):
-    address = services.set_default_address(db.session, user=current_user, address_id=address_id)
+    address = services.set_default_address(db.session, user=shopper, actor=current_user,
+                                           address_id=address_id)
     flash(f'"{address.moniker}" is now your default address.', "success")
     return redirect(url_for("addresses.index"), 303)
 
@@ -70,6 +74,6 @@ def make_default(address_id: int):
 @login_required
 @shopper_required
 def remove(address_id: int):
-    services.remove_address(db.session, user=current_user, address_id=address_id)
+    services.remove_address(db.session, user=shopper, actor=current_user, address_id=address_id)
     flash("Address removed.", "success")
     return redirect(url_for("addresses.index"), 303)

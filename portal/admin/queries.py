@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal.clock import utcnow
@@ -34,18 +34,6 @@ def operations_summary(session: Session) -> dict:
     return {"orders_24h": orders_today[0], "revenue_24h": orders_today[1],
             "by_status": by_status, "by_role": by_role, "low_stock": low_stock,
             "outbox_waiting": outbox_waiting}
-
-
-def members_query(text: str = "", role: str = ""):
-    query = select(User).order_by(User.created_at.desc(), User.id.desc())
-    if role in ("member", "ibo", "admin"):
-        query = query.where(User.role == role)
-    text = text.strip()[:100]
-    if text:
-        pattern = f"%{text.replace('%', '').replace('_', '')}%"
-        query = query.where(or_(User.email.ilike(pattern), User.member_number == text,
-                                User.first_name.ilike(pattern), User.last_name.ilike(pattern)))
-    return query
 
 
 def orders_query(status: str = ""):

@@ -27,7 +27,8 @@ from portal.payments.services import usable_card, wallet
 MAX_PROFILES_PER_PERSON = 20
 
 
-def create_profile(session: Session, *, user: User, name: str, rule: Recurrence, regularity: str,
+def create_profile(session: Session, *, user: User, actor: User | None = None,
+                   name: str, rule: Recurrence, regularity: str,
                    first_date: date, address_id: int, card_id: int,
                    items: list[tuple[int, str, int]], today: date, rules: AutoshipRules,
                    price_policy: str = PricePolicy.RUN_TIME, shipping_method: str = "standard",
@@ -67,7 +68,7 @@ def create_profile(session: Session, *, user: User, name: str, rule: Recurrence,
         new_item(session, profile, product_id, unit_code, quantity, rules)
     session.flush()
     refresh_cycle_pv(session, profile_ids=[profile.id])
-    record(session, profile, user, "created",
+    record(session, profile, actor or user, "created",
            f"{rule.describe(first_date)}, first on {next_run.isoformat()}; "
            + ", ".join(f"{i.quantity} × {i.product.sku} ({i.unit_code})" for i in profile.items))
     session.flush()
@@ -140,7 +141,8 @@ def _unused_name(session: Session, user: User, name: str) -> str:
                 if candidate not in taken)
 
 
-def profile_from_cart(session: Session, *, user: User, today: date, rules: AutoshipRules,
+def profile_from_cart(session: Session, *, user: User, actor: User | None = None,
+                      today: date, rules: AutoshipRules,
                       profile_id: int | None = None) -> AutoshipProfile:
     """"Make this my autoship": the cart becomes a new profile (``profile_id`` None) or is
     added to the person's profile ``profile_id``, in one action, its lines merged into the
@@ -152,18 +154,21 @@ def profile_from_cart(session: Session, *, user: User, today: date, rules: Autos
     wanted = [(line.product_id, line.unit_code, line.quantity) for line in lines]
     if profile_id is not None:
         profile = owned_profile(session, user, profile_id)
-        add_items(session, user=user, profile=profile, lines=wanted, today=today, rules=rules)
+        add_items(session, user=user, actor=actor,
+                  profile=profile, lines=wanted, today=today, rules=rules)
         return profile
     address, card = _defaults_for_new(session, user, today)
     rule, regularity = default_rule(session, user)
     first = _first_date_by_default(rule, regularity, today, rules)
-    return create_profile(session, user=user, name=_unused_name(session, user, CART_PROFILE_NAME),
+    return create_profile(session, user=user, actor=actor,
+                          name=_unused_name(session, user, CART_PROFILE_NAME),
                           rule=rule, regularity=regularity, first_date=first,
                           address_id=address.id, card_id=card.id, today=today, rules=rules,
                           items=wanted)
 
 
-def subscribe(session: Session, *, user: User, product_id: int, unit_code: str, quantity: int,
+def subscribe(session: Session, *, user: User, actor: User | None = None,
+              product_id: int, unit_code: str, quantity: int,
               profile_id: int | None, today: date, rules: AutoshipRules) -> AutoshipProfile:
     """A product page's "Subscribe": into an existing profile, or a new one for that product."""
     if profile_id is None:
@@ -171,11 +176,13 @@ def subscribe(session: Session, *, user: User, product_id: int, unit_code: str, 
         address, card = _defaults_for_new(session, user, today)
         rule, regularity = default_rule(session, user)
         first = _first_date_by_default(rule, regularity, today, rules)
-        return create_profile(session, user=user, name=f"{product.name[:60]} autoship", rule=rule,
+        return create_profile(session, user=user, actor=actor,
+                              name=f"{product.name[:60]} autoship", rule=rule,
                               regularity=regularity, first_date=first, address_id=address.id,
                               card_id=card.id, today=today, rules=rules,
                               items=[(product.id, unit_code, quantity)])
     profile = owned_profile(session, user, profile_id)
-    add_item(session, user=user, profile=profile, product_id=product_id, unit_code=unit_code,
+    add_item(session, user=user, actor=actor,
+             profile=profile, product_id=product_id, unit_code=unit_code,
              quantity=quantity, today=today, rules=rules)
     return profile

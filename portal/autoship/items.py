@@ -45,18 +45,19 @@ def new_item(session: Session, profile: AutoshipProfile, product_id: int, unit_c
     return item
 
 
-def add_item(session: Session, *, user: User, profile: AutoshipProfile, product_id: int,
+def add_item(session: Session, *, user: User, actor: User | None = None,
+             profile: AutoshipProfile, product_id: int,
              unit_code: str, quantity: int, today: date, rules: AutoshipRules) -> AutoshipItem:
     lock_profile(session, profile)
     check_open_for_changes(profile, today, rules)
     item = new_item(session, profile, product_id, unit_code, quantity, rules)
     session.flush()
     refresh_cycle_pv(session, profile_ids=[profile.id])
-    record(session, profile, user, "item added", f"{quantity} × {item.product.sku} ({unit_code})")
+    record(session, profile, actor or user, "item added", f"{quantity} × {item.product.sku} ({unit_code})")
     return item
 
 
-def add_items(session: Session, *, user: User, profile: AutoshipProfile,
+def add_items(session: Session, *, user: User, actor: User | None = None, profile: AutoshipProfile,
               lines: list[tuple[int, str, int]], today: date, rules: AutoshipRules) -> None:
     """Several (product id, unit code, quantity) into the profile as one change (a cart added
     to it): each merged into the same product and unit's item as ``add_item`` does; one
@@ -69,7 +70,7 @@ def add_items(session: Session, *, user: User, profile: AutoshipProfile,
              for product_id, unit_code, quantity in lines]
     session.flush()
     refresh_cycle_pv(session, profile_ids=[profile.id])
-    record(session, profile, user, "items added", ", ".join(
+    record(session, profile, actor or user, "items added", ", ".join(
         f"{quantity} × {item.product.sku} ({unit_code})"
         for item, (_product_id, unit_code, quantity) in zip(added, lines)))
 
@@ -81,7 +82,8 @@ def _owned_item(profile: AutoshipProfile, item_id: int) -> AutoshipItem:
     return item
 
 
-def change_item(session: Session, *, user: User, profile: AutoshipProfile, item_id: int,
+def change_item(session: Session, *, user: User, actor: User | None = None,
+                profile: AutoshipProfile, item_id: int,
                 unit_code: str, quantity: int, today: date, rules: AutoshipRules) -> None:
     lock_profile(session, profile)
     check_open_for_changes(profile, today, rules)
@@ -100,11 +102,12 @@ def change_item(session: Session, *, user: User, profile: AutoshipProfile, item_
             lock_prices(item)
     session.flush()
     refresh_cycle_pv(session, profile_ids=[profile.id])
-    record(session, profile, user, "item changed",
+    record(session, profile, actor or user, "item changed",
            f"{item.product.sku}: {before} → {quantity} × {unit_code}")
 
 
-def remove_item(session: Session, *, user: User, profile: AutoshipProfile, item_id: int,
+def remove_item(session: Session, *, user: User, actor: User | None = None,
+                profile: AutoshipProfile, item_id: int,
                 today: date, rules: AutoshipRules) -> None:
     lock_profile(session, profile)
     check_open_for_changes(profile, today, rules)
@@ -115,4 +118,4 @@ def remove_item(session: Session, *, user: User, profile: AutoshipProfile, item_
     profile.items.remove(item)
     session.flush()
     refresh_cycle_pv(session, profile_ids=[profile.id])
-    record(session, profile, user, "item removed", f"{item.product.sku} ({item.unit_code})")
+    record(session, profile, actor or user, "item removed", f"{item.product.sku} ({item.unit_code})")

@@ -22,7 +22,8 @@ from portal.payments.models import PaymentMethod
 from portal.payments.services import usable_card
 
 
-def pause(session: Session, *, user: User, profile: AutoshipProfile, resume_on: date | None,
+def pause(session: Session, *, user: User, actor: User | None = None,
+          profile: AutoshipProfile, resume_on: date | None,
           today: date, rules: AutoshipRules) -> None:
     lock_profile(session, profile)
     if profile.status != ProfileStatus.ACTIVE:
@@ -32,7 +33,7 @@ def pause(session: Session, *, user: User, profile: AutoshipProfile, resume_on: 
         check_resume_date(resume_on, today)
     profile.status, profile.paused_until = ProfileStatus.PAUSED, resume_on
     session.flush()
-    record(session, profile, user, "paused",
+    record(session, profile, actor or user, "paused",
            f"until {resume_on.isoformat()}" if resume_on else "until resumed")
 
 
@@ -44,7 +45,8 @@ def check_resume_date(resume_on: date, today: date) -> None:
         raise AutoshipError("Choose a date within the next twelve months.", "resume_on")
 
 
-def change_resume_date(session: Session, *, user: User, profile: AutoshipProfile, resume_on: date,
+def change_resume_date(session: Session, *, user: User, actor: User | None = None,
+                       profile: AutoshipProfile, resume_on: date,
                        today: date) -> None:
     """A paused standing order resumes by itself on another date; its shipments then follow
     the rule of every resume (``next_run_after_change``)."""
@@ -54,11 +56,12 @@ def change_resume_date(session: Session, *, user: User, profile: AutoshipProfile
     check_resume_date(resume_on, today)
     before, profile.paused_until = profile.paused_until, resume_on
     session.flush()
-    record(session, profile, user, "resume date changed",
+    record(session, profile, actor or user, "resume date changed",
            f"{before.isoformat() if before else 'until resumed'} → {resume_on.isoformat()}")
 
 
-def resume(session: Session, *, user: User | None, profile: AutoshipProfile, today: date) -> None:
+def resume(session: Session, *, user: User | None, actor: User | None = None,
+           profile: AutoshipProfile, today: date) -> None:
     """Back to active (from paused, payment failed or cancelled): the next run is the first
     scheduled date after today and after the last date already ordered for (a paused calendar
     profile keeps its next date if that is still open)."""
@@ -76,11 +79,12 @@ def resume(session: Session, *, user: User | None, profile: AutoshipProfile, tod
     profile.status, profile.paused_until, profile.cancelled_at = ProfileStatus.ACTIVE, None, None
     profile.next_run_date = next_run
     session.flush()
-    record(session, profile, user, "resumed" if previous == ProfileStatus.PAUSED else "reactivated",
+    record(session, profile, actor or user, "resumed" if previous == ProfileStatus.PAUSED else "reactivated",
            f"next {next_run.isoformat()}")
 
 
-def cancel(session: Session, *, user: User, profile: AutoshipProfile, today: date,
+def cancel(session: Session, *, user: User, actor: User | None = None,
+           profile: AutoshipProfile, today: date,
            rules: AutoshipRules) -> None:
     lock_profile(session, profile)
     if profile.status == ProfileStatus.CANCELLED:
@@ -88,17 +92,19 @@ def cancel(session: Session, *, user: User, profile: AutoshipProfile, today: dat
     check_open_for_changes(profile, today, rules)
     profile.status, profile.cancelled_at = ProfileStatus.CANCELLED, utcnow()
     session.flush()
-    record(session, profile, user, "cancelled")
+    record(session, profile, actor or user, "cancelled")
 
 
-def rename(session: Session, *, user: User, profile: AutoshipProfile, name: str) -> None:
+def rename(session: Session, *, user: User, actor: User | None = None,
+           profile: AutoshipProfile, name: str) -> None:
     lock_profile(session, profile)
     before, profile.name = profile.name, checked_name(name)
     session.flush()
-    record(session, profile, user, "renamed", f"{before} → {profile.name}")
+    record(session, profile, actor or user, "renamed", f"{before} → {profile.name}")
 
 
-def change_delivery(session: Session, *, user: User, profile: AutoshipProfile, address_id: int,
+def change_delivery(session: Session, *, user: User, actor: User | None = None,
+                    profile: AutoshipProfile, address_id: int,
                     card_id: int, shipping_method: str, price_policy: str,
                     out_of_stock_policy: str, today: date, rules: AutoshipRules) -> None:
     """Ship-to, card, shipping method, price policy and out-of-stock policy, checked together."""
@@ -139,7 +145,7 @@ def change_delivery(session: Session, *, user: User, profile: AutoshipProfile, a
     profile.shipping_method, profile.price_policy = shipping_method, price_policy
     profile.out_of_stock_policy = out_of_stock_policy
     if profile.status == ProfileStatus.PAYMENT_FAILED and card_changed:
-        record(session, profile, user, "card replaced after a failed payment")
+        record(session, profile, actor or user, "card replaced after a failed payment")
     session.flush()
     refresh_cycle_pv(session, profile_ids=[profile.id])
-    record(session, profile, user, "delivery changed", " ".join(changes))
+    record(session, profile, actor or user, "delivery changed", " ".join(changes))

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import date
 
 from flask import current_app, url_for
-from flask_login import current_user
 
+from portal.acting import shopper
 from portal.autoship import profiles, queries
 from portal.clock import company_today
 from portal.confirmations import ask_first, confirmed
@@ -21,7 +21,7 @@ from portal.loyalty.streaks import month_that_breaks, qualifying_months, streak_
 
 
 def points_summary():
-    return points_statement(db.session, current_user.id, timezone=current_app.config["COMPANY_TIMEZONE"],
+    return points_statement(db.session, shopper.id, timezone=current_app.config["COMPANY_TIMEZONE"],
                             limit=0)
 
 
@@ -36,13 +36,13 @@ def ask_if_streak_breaks(profile_id: int, *, skipping: date | None = None, pausi
     needs one; None when it would not, or once the person confirmed."""
     if confirmed() or (skipping is None and not pausing):
         return None
-    profile = profiles.owned_profile(db.session, current_user, profile_id)
+    profile = profiles.owned_profile(db.session, shopper, profile_id)
     today, zone = company_today(), current_app.config["COMPANY_TIMEZONE"]
     program = current_program(db.session)
-    streak = streak_of(qualifying_months(db.session, current_user.id, program=program, timezone=zone), today)
+    streak = streak_of(qualifying_months(db.session, shopper.id, program=program, timezone=zone), today)
     if not streak.alive:
         return None
-    runs = [(run, p) for run, p in queries.upcoming_for_person(db.session, current_user, today)
+    runs = [(run, p) for run, p in queries.upcoming_for_person(db.session, shopper, today)
             if p.cycle_pv is not None and program.qualifies(p.cycle_pv)]
 
     def removed(run: date, p) -> bool:

@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.accounts.models import User
 from portal.catalog.models import Product
 from portal.db import Base, Money, UTCDateTime, Volume
 from portal.clock import utcnow
@@ -155,6 +156,9 @@ class AutoshipEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     action: Mapped[str] = mapped_column(String(40))
     details: Mapped[str] = mapped_column(Text, default="")  # in words, written with the change
+
+    # Who made the change: the owner, staff acting for them ("by ... for ..."), or None.
+    actor: Mapped["User | None"] = relationship(foreign_keys=[actor_id])
 
     @property
     def description(self) -> str:

@@ -9,7 +9,7 @@ from datetime import date
 
 from flask import current_app, flash, redirect, url_for
 from flask import session as cookie_session
-from flask_login import current_user
+from portal.acting import acting_here, shopper
 from htmx_flask import request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -56,14 +56,14 @@ def item_choices(form: ItemForm) -> None:
 def delivery_choices(form) -> None:
     today = company_today()
     form.address_id.choices = [SelectChoice(a.id, f"{a.moniker}: {a.one_line}")
-                               for a in address_book(db.session, current_user)]
+                               for a in address_book(db.session, shopper)]
     form.card_id.choices = [SelectChoice(c.id, f"{c.label} (expires {c.expiry})")
-                            for c in wallet(db.session, current_user) if not c.expired_on(today)]
+                            for c in wallet(db.session, shopper) if not c.expired_on(today)]
 
 
 def render_profile(profile_id: int, status: int = 200, error: str | None = None, **forms):
     db.session.expire_all()
-    profile = profiles.owned_profile(db.session, current_user, profile_id)
+    profile = profiles.owned_profile(db.session, shopper, profile_id)
     today = company_today()
     delivery = forms.pop("delivery", None) or DeliveryForm(formdata=None, obj=profile)
     delivery_choices(delivery)
@@ -87,7 +87,7 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
                   rename=forms.pop("rename", None) or RenameForm(formdata=None, name=profile.name),
                   ship_now_date=shipping_now.ship_now_date(profile, today),
                   charge_card=db.session.get(PaymentMethod, profile.payment_method_id),
-                  rules=rules_now(), **loyalty_views.points_context(profile))
+                  rules=rules_now(), owner=shopper, **loyalty_views.points_context(profile))
 
 
 def last_ordered(found) -> dict[int, date]:
@@ -100,7 +100,7 @@ def act(profile_id: int, change: Callable[[AutoshipProfile], object],
     refreshed profile (htmx) or a redirect to it; a refusal is a 4xx with its message.
     ``done`` is the message of success, or makes it from what ``change`` returned (the edge
     commits; should that fail, the message is taken back with the rest)."""
-    profile = profiles.owned_profile(db.session, current_user, profile_id)
+    profile = profiles.owned_profile(db.session, shopper, profile_id)
     forms = {form_name: form} if form_name else {}
     if form is not None and not form.validate_on_submit():
         return render_profile(profile_id, 422, form_messages(form), **forms)
@@ -141,10 +141,10 @@ def first_shipment(form: ScheduleForm) -> date | None:
 def ask_to_ship_now(profile_id: int, offered: date | None):
     """What "Ship now" would charge and which shipment it is, before anything is charged; what
     it would refuse is refused here already."""
-    profile = profiles.owned_profile(db.session, current_user, profile_id)
+    profile = profiles.owned_profile(db.session, shopper, profile_id)
     today = company_today()
     with refusal() as refused:
-        offer = shipping_now.check_ship_now(db.session, user=current_user, profile=profile,
+        offer = shipping_now.check_ship_now(db.session, user=shopper, profile=profile,
                                             today=today, offered=offered)
     if refused:
         return render_profile(profile_id, refused.status, refused.message)
@@ -169,8 +169,11 @@ def ask_to_ship_now(profile_id: int, offered: date | None):
 
 def calendar_context(new_token: str | None = None) -> dict:
     """The calendar link's state for the standing-orders page: the link itself only right after
-    it was issued (only its hash is kept), else since when one is active."""
-    link = calendar_tokens.current_calendar_link(db.session, user=current_user)
+    it was issued (only its hash is kept), else since when one is active. Staff acting for the
+    member get none: the link is the member's secret."""
+    if acting_here():
+        return {"calendar_link": None, "new_calendar_link": None, "calendar_hidden": True}
+    link = calendar_tokens.current_calendar_link(db.session, user=shopper)
     new_token = new_token or cookie_session.pop(NEW_CALENDAR_TOKEN, None)
     if new_token and calendar_tokens.feed_owner(db.session, new_token) is None:
         new_token = None  # replaced or turned off since

@@ -15,15 +15,20 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from portal import formatting
+from portal.accounts.audit import acts_for_another, record_for_member
 from portal.accounts.models import User
+from portal.addresses.models import Address
 from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipProfile, ProfileStatus,
                                     Regularity)
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.schedule import Schedule, UnplannableSchedule
+from portal.catalog.models import Product
 from portal.errors import DomainError, NotFound
+from portal.mail.services import queue_mail
 from portal.orders.models import Order
 from portal.orders.pricing import PricedLine
 from portal.orders.rules import unit_amount
+from portal.payments.models import PaymentMethod
 
 MAX_NAME_LENGTH = 80
 HORIZON_DAYS = 366  # how far ahead a first or moved date may be
@@ -56,6 +61,56 @@ class AutoshipRules:
 
 # ------------------------------------------------------------------ reading
 
+_STATE_BEFORE = "autoship_profile_state_before"  # session.info: profile id -> ProfileState
+
+
+@dataclass(frozen=True)
+class ProfileState:
+    """What a standing order is, in plain values: the before and after of an audit entry."""
+
+    name: str
+    status: str
+    rrule: str
+    regularity: str
+    next_run_date: date | None
+    paused_until: date | None
+    address_id: int | None
+    payment_method_id: int | None
+    shipping_method: str
+    price_policy: str
+    items: tuple[tuple[int, str, int], ...]  # (product id, unit, quantity)
+
+    @classmethod
+    def of(cls, profile: AutoshipProfile, items) -> "ProfileState":
+        return cls(name=profile.name, status=profile.status, rrule=profile.rrule,
+                   regularity=profile.regularity, next_run_date=profile.next_run_date,
+                   paused_until=profile.paused_until, address_id=profile.address_id,
+                   payment_method_id=profile.payment_method_id,
+                   shipping_method=profile.shipping_method, price_policy=profile.price_policy,
+                   items=tuple(sorted((i.product_id, i.unit_code, i.quantity) for i in items)))
+
+    def in_words(self, session: Session) -> str:
+        """One line a person reads: status, schedule, next date, items, ship-to and card (by
+        its label: brand and last four digits only)."""
+        skus = dict(session.execute(select(Product.id, Product.sku).where(
+            Product.id.in_([product_id for product_id, _unit, _quantity in self.items]))).all())
+        address = session.get(Address, self.address_id) if self.address_id else None
+        card = session.get(PaymentMethod, self.payment_method_id) if self.payment_method_id else None
+        try:
+            schedule = Recurrence.parse(self.rrule).describe()
+        except (ValueError, TypeError):
+            schedule = self.rrule
+        return "; ".join((
+            f"“{self.name}”, {self.status.replace('_', ' ')}",
+            f"{schedule} ({self.regularity})",
+            f"next {self.next_run_date.isoformat() if self.next_run_date else 'none'}"
+            + (f", paused until {self.paused_until.isoformat()}" if self.paused_until else ""),
+            ", ".join(f"{quantity} × {skus.get(product_id, product_id)} ({unit})"
+                      for product_id, unit, quantity in self.items) or "no items",
+            f"ships to {address.moniker if address else '?'} by {self.shipping_method}",
+            f"paid with {card.label if card else '?'}, {self.price_policy.replace('_', ' ')} prices"))
+
+
 def lock_profile(session: Session, profile: AutoshipProfile) -> None:
     """Hold the profile's row until this transaction ends, and read it again with its items
     and skips: a concurrent change of the same profile (another tab, another device) waits
@@ -65,9 +120,12 @@ def lock_profile(session: Session, profile: AutoshipProfile) -> None:
     session.flush()  # what the caller changed already is kept, not read over
     session.refresh(profile, with_for_update=True)
     # Items already in the session get their committed quantities; the collections reload.
-    session.execute(select(AutoshipItem).where(AutoshipItem.profile_id == profile.id)
-                    .execution_options(populate_existing=True))
+    items = session.scalars(select(AutoshipItem).where(AutoshipItem.profile_id == profile.id)
+                            .execution_options(populate_existing=True)).all()
     session.expire(profile, ["items", "skips"])
+    # How it stood before this change, for the audit entry should staff be making it (plain
+    # values already read: no query more for a member's own change).
+    session.info.setdefault(_STATE_BEFORE, {})[profile.id] = ProfileState.of(profile, items)
 
 
 def owned_profile(session: Session, user: User, profile_id: int) -> AutoshipProfile:
@@ -172,9 +230,29 @@ def priced_items(profile: AutoshipProfile) -> tuple[list[PricedLine], list[str]]
 
 def record(session: Session, profile: AutoshipProfile, actor: User | None, action: str,
            details: str = "") -> None:
-    """One line of the profile's audit history."""
+    """One line of the profile's audit history. A change staff make for the member (the actor
+    is not the owner) is also an audit entry, with the profile before and after, and the
+    member is told by mail."""
     session.add(AutoshipEvent(profile_id=profile.id, actor_id=actor.id if actor else None,
                               action=action, details=details[:2000]))
+    if not acts_for_another(actor, profile.user_id):
+        return
+    session.flush()
+    before = session.info.get(_STATE_BEFORE, {}).pop(profile.id, None)
+    after = ProfileState.of(profile, profile.items)
+    subject = f"standing order “{profile.name}”"
+    record_for_member(session, actor=actor, member_id=profile.user_id, area="autoship",
+                      subject=subject, action=action, details=details,
+                      before=before.in_words(session) if before else "",
+                      after=after.in_words(session))
+    member = session.get(User, profile.user_id)
+    queue_mail(session, user=member, subject=f"Your standing order “{profile.name}” was changed",
+               body=f"Hello {member.first_name},\n\n{actor.full_name} of our support team changed "
+                    f"your standing order “{profile.name}” for you: {action}"
+                    + (f" ({details})" if details else "") + ".\n\n"
+                    f"It now reads: {after.in_words(session)}.\n\nYou can see every change "
+                    "in its history under Autoship when you log in. If you did not ask for "
+                    "this, reply to this message.\n")
 
 
 def check_open_for_changes(profile: AutoshipProfile, today: date, rules: AutoshipRules) -> None:

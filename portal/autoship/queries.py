@@ -85,6 +85,7 @@ def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
 
 def history(session: Session, profile: AutoshipProfile, limit: int = 50) -> list[AutoshipEvent]:
     return list(session.scalars(select(AutoshipEvent).where(AutoshipEvent.profile_id == profile.id)
+                                .options(selectinload(AutoshipEvent.actor))
                                 .order_by(AutoshipEvent.at.desc(), AutoshipEvent.id.desc())
                                 .limit(limit)))
 

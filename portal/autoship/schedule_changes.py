@@ -38,7 +38,8 @@ def preview(rule: Recurrence, regularity: str, first_date: date, count: int = 6)
     return schedule.upcoming(accepted_schedule(rule, first_date, regularity), count)
 
 
-def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, rule: Recurrence,
+def change_schedule(session: Session, *, user: User, actor: User | None = None,
+                    profile: AutoshipProfile, rule: Recurrence,
                     regularity: str, first_date: date, today: date, rules: AutoshipRules) -> None:
     """A new rule, anchored at ``first_date``: the next run is its first date from then on
     that comes after the last date already ordered for (``next_run_after_change``).
@@ -61,13 +62,14 @@ def change_schedule(session: Session, *, user: User, profile: AutoshipProfile, r
         # A paused one resumes to a date of its new schedule, not of the old one.
         profile.next_run_date = next_run
     session.flush()
-    record(session, profile, user, "schedule changed",
+    record(session, profile, actor or user, "schedule changed",
            f"{before} → {rule.describe(first_date)} ({regularity}), next {next_run.isoformat()}"
            + ("; active again" if set_aside else ""))
-    drop_stale_skips(session, user=user, profile=profile, today=today, start=first_date)
+    drop_stale_skips(session, user=user, actor=actor, profile=profile, today=today, start=first_date)
 
 
-def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, new_date: date,
+def change_next_date(session: Session, *, user: User, actor: User | None = None,
+                     profile: AutoshipProfile, new_date: date,
                      move_anchor: bool, today: date, rules: AutoshipRules) -> None:
     """Move the next run to ``new_date``: once (the pattern continues afterwards), or for good
     (the series is re-anchored there)."""
@@ -91,13 +93,14 @@ def change_next_date(session: Session, *, user: User, profile: AutoshipProfile, 
                                 "Choose a later date.", "new_date")
         profile.next_run_date = new_date
     session.flush()
-    record(session, profile, user, "next date moved" + (" for good" if move_anchor else " once"),
+    record(session, profile, actor or user, "next date moved" + (" for good" if move_anchor else " once"),
            f"{before} → {profile.next_run_date}")
     if move_anchor:
-        drop_stale_skips(session, user=user, profile=profile, today=today, start=new_date)
+        drop_stale_skips(session, user=user, actor=actor, profile=profile, today=today, start=new_date)
 
 
-def drop_stale_skips(session: Session, *, user: User | None, profile: AutoshipProfile, today: date,
+def drop_stale_skips(session: Session, *, user: User | None, actor: User | None = None,
+                     profile: AutoshipProfile, today: date,
                      start: date) -> list[date]:
     """After the schedule changed (a new rule, a series moved for good, from ``start`` on):
     the upcoming skips of dates it no longer ships on are dropped, so that none is listed, or
@@ -113,7 +116,7 @@ def drop_stale_skips(session: Session, *, user: User | None, profile: AutoshipPr
         profile.skips.remove(skip)
     session.flush()
     dropped = sorted(stale)
-    record(session, profile, user, "skips dropped",
+    record(session, profile, actor or user, "skips dropped",
            ", ".join(day.isoformat() for day in dropped) + ": not in the new schedule")
     return dropped
 
@@ -132,7 +135,8 @@ def _next_open(session: Session, profile: AutoshipProfile, earliest: date, field
     return next_run
 
 
-def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: date, today: date,
+def skip_date(session: Session, *, user: User, actor: User | None = None,
+              profile: AutoshipProfile, day: date, today: date,
               rules: AutoshipRules) -> None:
     """Skip one upcoming occurrence, kept as an exception keyed by its date."""
     lock_profile(session, profile)
@@ -157,10 +161,11 @@ def skip_date(session: Session, *, user: User, profile: AutoshipProfile, day: da
             profile.status = ProfileStatus.CANCELLED
             profile.cancelled_at = utcnow()
     session.flush()
-    record(session, profile, user, "date skipped", day.isoformat())
+    record(session, profile, actor or user, "date skipped", day.isoformat())
 
 
-def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: date, today: date,
+def unskip_date(session: Session, *, user: User, actor: User | None = None,
+                profile: AutoshipProfile, day: date, today: date,
                 rules: AutoshipRules) -> date:
     """Undo the skip of ``day``: it ships again (and is the next run if it comes first).
     Refused, changing nothing, when there is no such skip or the schedule no longer has that
@@ -186,5 +191,5 @@ def unskip_date(session: Session, *, user: User, profile: AutoshipProfile, day: 
             check_open_for_changes(profile, today, rules)
             profile.next_run_date = day
     session.flush()
-    record(session, profile, user, "skip undone", day.isoformat())
+    record(session, profile, actor or user, "skip undone", day.isoformat())
     return day

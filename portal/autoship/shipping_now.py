@@ -68,7 +68,8 @@ def check_ship_now(session: Session, *, user: User, profile: AutoshipProfile, to
     return ShipNowOffer(due=due, lines=lines, card=card, next_run=next_run)
 
 
-def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway: PaymentGateway,
+def ship_now(session: Session, *, user: User, actor: User | None = None,
+             profile: AutoshipProfile, gateway: PaymentGateway,
              shipping: ShippingRule, today: date, base_url: str,
              offered: date | None = None) -> Order:
     """Place and charge this cycle's order now. Calendar: it is the next occurrence's order
@@ -96,7 +97,7 @@ def ship_now(session: Session, *, user: User, profile: AutoshipProfile, gateway:
     if profile.next_run_date is None:
         profile.status, profile.cancelled_at = ProfileStatus.CANCELLED, utcnow()
     session.flush()
-    record(session, profile, user, "shipped now",
+    record(session, profile, actor or user, "shipped now",
            f"order {order.number} for {due.isoformat()}; next {profile.next_run_date}")
     tell_order_paid(session, order, base_url=base_url)
     return order

@@ -7,6 +7,7 @@ from flask import session as cookie_session
 from flask_login import current_user, login_required
 from htmx_flask import request
 
+from portal.acting import shopper
 from portal.autoship import (calendar_tokens, creation, items, lifecycle, loyalty_views, page_views, profiles,
                               queries, schedule_changes, shipping_now)
 from portal.autoship.calendar_feed import build_feed
@@ -39,7 +40,7 @@ bp = Blueprint("autoship", __name__, url_prefix="/autoship")
 def index():
     today = company_today()
     rules, shipping = page_views.rules_now(), shipping_rule(current_app.config)
-    found = queries.profiles_of(db.session, current_user)
+    found = queries.profiles_of(db.session, shopper)
     ordered = page_views.last_ordered(found)
     summaries = [queries.summarize(p, today, rules, shipping, last_ordered=ordered.get(p.id)) for p in found]
     return render("autoship/index.html", summaries=summaries, today=today, statement=loyalty_views.points_summary(),
@@ -65,7 +66,7 @@ def new():
         with refusal(form):
             try:
                 profile = creation.create_profile(
-                    db.session, user=current_user, name=form.name.data, rule=form.rule(),
+                    db.session, user=shopper, actor=current_user, name=form.name.data, rule=form.rule(),
                     regularity=form.regularity.data, first_date=form.first_date.data,
                     address_id=form.address_id.data, card_id=form.card_id.data,
                     items=[(form.product_id.data, form.unit.data, form.quantity.data)],
@@ -137,7 +138,7 @@ def add_item(profile_id: int):
     if page_views.SHOW_UNITS in request.form:  # another product chosen without JavaScript: show its units
         return page_views.render_profile(profile_id, add_item=form)
     return page_views.act(profile_id, lambda p: items.add_item(
-        db.session, user=current_user, profile=p, product_id=form.product_id.data,
+        db.session, user=shopper, actor=current_user, profile=p, product_id=form.product_id.data,
         unit_code=form.unit.data, quantity=form.quantity.data, today=company_today(),
         rules=page_views.rules_now()), "Item added.", form, "add_item")
 
@@ -148,7 +149,8 @@ def add_item(profile_id: int):
 def change_item(profile_id: int, item_id: int):
     form = ItemChangeForm()
     return page_views.act(profile_id, lambda p: items.change_item(
-        db.session, user=current_user, profile=p, item_id=item_id, unit_code=form.unit.data,
+        db.session, user=shopper, actor=current_user,
+        profile=p, item_id=item_id, unit_code=form.unit.data,
         quantity=form.quantity.data, today=company_today(), rules=page_views.rules_now()), "Item updated.", form)
 
 
@@ -157,7 +159,7 @@ def change_item(profile_id: int, item_id: int):
 @shopper_required
 def remove_item(profile_id: int, item_id: int):
     return page_views.act(profile_id, lambda p: items.remove_item(
-        db.session, user=current_user, profile=p, item_id=item_id, today=company_today(),
+        db.session, user=shopper, actor=current_user, profile=p, item_id=item_id, today=company_today(),
         rules=page_views.rules_now()), "Item removed.")
 
 
@@ -174,7 +176,8 @@ def change_schedule(profile_id: int):
             rule = form.rule()
         except ValueError as error:
             raise profiles.AutoshipError(str(error), "rrule") from error
-        schedule_changes.change_schedule(db.session, user=current_user, profile=p, rule=rule,
+        schedule_changes.change_schedule(db.session, user=shopper, actor=current_user,
+                                         profile=p, rule=rule,
                                          regularity=form.regularity.data, first_date=form.first_date.data,
                                          today=company_today(), rules=page_views.rules_now())
     return page_views.act(profile_id, change, "Schedule changed.", form, "schedule")
@@ -188,7 +191,7 @@ def change_next_date(profile_id: int):
     if (asked := ask_if_volume_leaves(profile_id, "move", form, new_date=form.new_date.data)) is not None:
         return asked
     return page_views.act(profile_id, lambda p: schedule_changes.change_next_date(
-        db.session, user=current_user, profile=p, new_date=form.new_date.data,
+        db.session, user=shopper, actor=current_user, profile=p, new_date=form.new_date.data,
         move_anchor=form.mode.data == "anchor", today=company_today(), rules=page_views.rules_now()),
         "Next shipment date changed.", form, "next_date")
 
@@ -203,7 +206,8 @@ def skip(profile_id: int):
     if asked is not None:
         return asked
     return page_views.act(profile_id, lambda p: schedule_changes.skip_date(
-        db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
+        db.session, user=shopper, actor=current_user,
+        profile=p, day=form.day.data, today=company_today(),
         rules=page_views.rules_now()), "Shipment skipped.", form)
 
 
@@ -213,7 +217,8 @@ def skip(profile_id: int):
 def unskip(profile_id: int):
     form = DayForm()
     return page_views.act(profile_id, lambda p: schedule_changes.unskip_date(
-        db.session, user=current_user, profile=p, day=form.day.data, today=company_today(),
+        db.session, user=shopper, actor=current_user,
+        profile=p, day=form.day.data, today=company_today(),
         rules=page_views.rules_now()),
         lambda shipping: f"{day(shipping, 'long_short')} is a shipment date again.", form)
 
@@ -228,7 +233,7 @@ def pause(profile_id: int):
     if asked is not None:
         return asked
     return page_views.act(profile_id, lambda p: lifecycle.pause(
-        db.session, user=current_user, profile=p, resume_on=form.resume_on.data,
+        db.session, user=shopper, actor=current_user, profile=p, resume_on=form.resume_on.data,
         today=company_today(), rules=page_views.rules_now()), "Standing order paused.", form, "pause")
 
 
@@ -238,7 +243,8 @@ def pause(profile_id: int):
 def change_resume_date(profile_id: int):
     form = ResumeDateForm()
     return page_views.act(profile_id, lambda p: lifecycle.change_resume_date(
-        db.session, user=current_user, profile=p, resume_on=form.resume_on.data, today=company_today()),
+        db.session, user=shopper, actor=current_user,
+        profile=p, resume_on=form.resume_on.data, today=company_today()),
         lambda _: f"Resume date changed to {day(form.resume_on.data, 'long')}.", form, "resume_date")
 
 
@@ -247,7 +253,7 @@ def change_resume_date(profile_id: int):
 @shopper_required
 def resume(profile_id: int):
     return page_views.act(profile_id, lambda p: lifecycle.resume(
-        db.session, user=current_user, profile=p, today=company_today()),
+        db.session, user=shopper, actor=current_user, profile=p, today=company_today()),
         "Standing order active again.")
 
 
@@ -258,8 +264,9 @@ def cancel(profile_id: int):
     """Cancel, keeping the reason given on the reason page (``retention.reason_page``), if any."""
     form = CancelForm()
     return page_views.act(profile_id, lambda p: cancellation.cancel_with_reason(
-        db.session, user=current_user, profile=p, reason=form.reason.data, details=form.details.data,
-        key=form.key_or_new(), today=company_today(), rules=page_views.rules_now()),
+        db.session, user=shopper, actor=current_user, profile=p, reason=form.reason.data,
+        details=form.details.data, key=form.key_or_new(), today=company_today(),
+        rules=page_views.rules_now()),
         lambda answered: ("Already done. " if answered.repeated else "") + answered.record.answer, form)
 
 
@@ -274,7 +281,7 @@ def ship_now(profile_id: int):
     if not confirmed():
         return page_views.ask_to_ship_now(profile_id, offered)
     return page_views.act(profile_id, lambda p: shipping_now.ship_now(
-        db.session, user=current_user, profile=p, gateway=gateway_for(),
+        db.session, user=shopper, actor=current_user, profile=p, gateway=gateway_for(),
         shipping=shipping_rule(current_app.config), today=company_today(),
         base_url=site_url(), offered=offered),
         lambda order: f"Order {order.number} placed and paid: {money(order.total)}.")
@@ -285,7 +292,8 @@ def ship_now(profile_id: int):
 @shopper_required
 def rename(profile_id: int):
     form = RenameForm()
-    return page_views.act(profile_id, lambda p: lifecycle.rename(db.session, user=current_user, profile=p,
+    return page_views.act(profile_id, lambda p: lifecycle.rename(db.session, user=shopper, actor=current_user,
+                                                                 profile=p,
                                                       name=form.name.data), "Renamed.", form, "rename")
 
 
@@ -295,7 +303,7 @@ def rename(profile_id: int):
 def delivery(profile_id: int):
     form = DeliveryForm()
     return page_views.act(profile_id, lambda p: lifecycle.change_delivery(
-        db.session, user=current_user, profile=p, address_id=form.address_id.data,
+        db.session, user=shopper, actor=current_user, profile=p, address_id=form.address_id.data,
         card_id=form.card_id.data, shipping_method=form.shipping_method.data,
         price_policy=form.price_policy.data, out_of_stock_policy=form.out_of_stock_policy.data,
         today=company_today(), rules=page_views.rules_now()), "Delivery and payment saved.", form, "delivery")
@@ -313,7 +321,8 @@ def from_cart():
         return render("errors/error.html", "errors/_error.html", status=422,
                       title="No standing order changed", message="Choose a standing order.")
     with refusal() as refused:
-        profile = creation.profile_from_cart(db.session, user=current_user, today=company_today(),
+        profile = creation.profile_from_cart(db.session, user=shopper, actor=current_user,
+                                             today=company_today(),
                                              rules=page_views.rules_now(), profile_id=profile_id)
     if refused:  # the page says it; a flash as well would show again on the next page
         title = "No standing order created" if profile_id is None else "Nothing added"
@@ -340,7 +349,7 @@ def subscribe():
         return render("errors/error.html", "errors/_error.html", status=422, title="Not subscribed",
                       message=form_messages(form) or "Choose a product and a standing order.")
     with refusal() as refused:
-        profile = creation.subscribe(db.session, user=current_user, product_id=product_id,
+        profile = creation.subscribe(db.session, user=shopper, actor=current_user, product_id=product_id,
                                      unit_code=form.unit.data, quantity=form.quantity.data,
                                      profile_id=profile_id,
                                      today=company_today(), rules=page_views.rules_now())

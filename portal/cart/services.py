@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from portal.accounts.audit import acts_for_another, record_for_member
 from portal.accounts.models import User
 from portal.cart.models import CartLine
 from portal.catalog.services import OrderingError, active_product, sellable_unit
@@ -23,14 +24,27 @@ def items_in_cart(session: Session, user: User) -> int:
                           .where(CartLine.user_id == user.id))
 
 
-def add_to_cart(session: Session, *, user: User, product_id: int, unit_code: str,
-                quantity: int, max_quantity: int) -> CartLine:
+def _audit(session: Session, actor: User | None, user: User, action: str, before: str,
+           after: str) -> None:
+    """Staff changing the member's cart: an audit entry (portal.accounts.audit)."""
+    if acts_for_another(actor, user.id):
+        record_for_member(session, actor=actor, member_id=user.id, area="cart", subject="cart",
+                          action=action, before=before, after=after)
+
+
+def _in_words(line: CartLine | None) -> str:
+    return f"{line.quantity} × {line.product.sku} ({line.unit_code})" if line else ""
+
+
+def add_to_cart(session: Session, *, user: User, actor: User | None = None, product_id: int,
+                unit_code: str, quantity: int, max_quantity: int) -> CartLine:
     """Add ``quantity`` of a product in a unit; the same product and unit again adds up."""
     product = active_product(session, product_id)
     sellable_unit(product, unit_code, quantity, max_quantity)
     line = session.scalar(select(CartLine).where(CartLine.user_id == user.id,
                                                  CartLine.product_id == product.id,
                                                  CartLine.unit_code == unit_code))
+    before = _in_words(line)
     if line is None:
         line = CartLine(user_id=user.id, product_id=product.id, unit_code=unit_code,
                         quantity=quantity)
@@ -39,6 +53,7 @@ def add_to_cart(session: Session, *, user: User, product_id: int, unit_code: str
         sellable_unit(product, unit_code, line.quantity + quantity, max_quantity)
         line.quantity += quantity
     session.flush()
+    _audit(session, actor, user, "added to the cart", before, _in_words(line))
     return line
 
 
@@ -49,9 +64,17 @@ def owned_line(session: Session, user: User, line_id: int) -> CartLine:
     return line
 
 
-def change_line(session: Session, *, user: User, line_id: int, unit_code: str, quantity: int,
-                max_quantity: int) -> CartLine:
+def change_line(session: Session, *, user: User, actor: User | None = None, line_id: int,
+                unit_code: str, quantity: int, max_quantity: int) -> CartLine:
     line = owned_line(session, user, line_id)
+    before = _in_words(line)
+    changed = _change_line(session, user, line, unit_code, quantity, max_quantity)
+    _audit(session, actor, user, "cart line changed", before, _in_words(changed))
+    return changed
+
+
+def _change_line(session: Session, user: User, line: CartLine, unit_code: str, quantity: int,
+                 max_quantity: int) -> CartLine:
     sellable_unit(line.product, unit_code, quantity, max_quantity)
     if unit_code != line.unit_code:
         twin = session.scalar(select(CartLine).where(
@@ -68,9 +91,12 @@ def change_line(session: Session, *, user: User, line_id: int, unit_code: str, q
     return line
 
 
-def remove_line(session: Session, *, user: User, line_id: int) -> None:
-    session.delete(owned_line(session, user, line_id))
+def remove_line(session: Session, *, user: User, actor: User | None = None, line_id: int) -> None:
+    line = owned_line(session, user, line_id)
+    before = _in_words(line)
+    session.delete(line)
     session.flush()
+    _audit(session, actor, user, "removed from the cart", before, "")
 
 
 def empty_cart(session: Session, user: User) -> None:

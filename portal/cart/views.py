@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
+
+from portal.acting import shopper
 from htmx_flask import make_response, request
 
 from portal.autoship.profiles import AutoshipRules
@@ -24,16 +26,16 @@ bp = Blueprint("cart", __name__, url_prefix="/cart")
 @bp.app_context_processor
 def cart_count() -> dict[str, int]:
     """The number of items in the shopper's cart, for the cart link in every page's header."""
-    if not current_user.is_authenticated or current_user.is_admin:
+    if not current_user.is_authenticated or not shopper.is_shopper:
         return {"cart_count": 0}
-    return {"cart_count": services.items_in_cart(db.session, current_user)}
+    return {"cart_count": services.items_in_cart(db.session, shopper)}
 
 
 def render_cart(status: int = 200, error: str | None = None):
-    lines = services.cart_lines(db.session, current_user)
-    priced, problems = services.priced_cart(db.session, current_user)
+    lines = services.cart_lines(db.session, shopper)
+    priced, problems = services.priced_cart(db.session, shopper)
     # "Make this my autoship" offers to add the cart to these, or to start a new one
-    targets = open_for_changes(db.session, current_user, company_today(),
+    targets = open_for_changes(db.session, shopper, company_today(),
                                AutoshipRules.from_config(current_app.config)) if lines else []
     return render("cart/cart.html", "cart/_cart.html", status=status, lines=lines,
                   summary=totals(priced, shipping_rule(current_app.config)), problems=problems,
@@ -77,7 +79,7 @@ def add():
         return render("errors/error.html", "errors/_error.html", status=422, title="Not added",
                       message=message)
     with refusal() as refused:
-        line = services.add_to_cart(db.session, user=current_user, product_id=product_id,
+        line = services.add_to_cart(db.session, user=shopper, actor=current_user, product_id=product_id,
                                     unit_code=form.unit.data, quantity=form.quantity.data,
                                     max_quantity=current_app.config["MAX_LINE_QUANTITY"])
     if refused:
@@ -99,7 +101,7 @@ def change(line_id: int):
     if not form.validate_on_submit():
         return render_cart(422, form_messages(form))
     with refusal() as refused:
-        services.change_line(db.session, user=current_user, line_id=line_id,
+        services.change_line(db.session, user=shopper, actor=current_user, line_id=line_id,
                              unit_code=form.unit.data, quantity=form.quantity.data,
                              max_quantity=current_app.config["MAX_LINE_QUANTITY"])
     return _changed(refused, "Your cart is updated.")
@@ -110,5 +112,5 @@ def change(line_id: int):
 @shopper_required
 def remove(line_id: int):
     with refusal() as refused:
-        services.remove_line(db.session, user=current_user, line_id=line_id)
+        services.remove_line(db.session, user=shopper, actor=current_user, line_id=line_id)
     return _changed(refused, "Removed from your cart.")

@@ -5,6 +5,8 @@ from wtforms.fields.choices import SelectChoice
 
 from flask_login import current_user
 
+from portal.acting import shopper
+
 from portal.autoship.forms import SubscribeForm
 from portal.autoship.models import ProfileStatus
 from portal.autoship.queries import profiles_of
@@ -58,11 +60,11 @@ def product(product_id: int):
 
 def _subscribe_form(item: Product) -> SubscribeForm | None:
     """"Subscribe": start a standing order for this product, or add it to one of mine."""
-    if not current_user.is_authenticated or current_user.is_admin:
+    if not current_user.is_authenticated or not shopper.is_shopper:
         return None
     form = SubscribeForm(formdata=None, product_id=item.id)
     form.unit.choices = [SelectChoice(u.code, u.label) for u in item.sellable_units]
     form.profile.choices = [SelectChoice("new", "A new standing order (monthly)")] + [
         SelectChoice(str(p.id), f"{p.name} (next {day(p.next_run_date, 'short')})" if p.next_run_date else p.name)
-        for p in profiles_of(db.session, current_user) if p.status != ProfileStatus.CANCELLED]
+        for p in profiles_of(db.session, shopper) if p.status != ProfileStatus.CANCELLED]
     return form

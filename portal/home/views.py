@@ -17,16 +17,20 @@ bp = Blueprint("home", __name__)
 def index():
     if not current_user.is_authenticated:
         return redirect(url_for("catalog.index"))
-    if current_user.is_admin:
-        return redirect(url_for("admin.index"))
+    if current_user.is_staff:
+        return redirect(url_for(_staff_home()))
     return redirect(url_for("home.dashboard"))
+
+
+def _staff_home() -> str:
+    return "admin.index" if current_user.is_admin else "support.members"
 
 
 @bp.get("/home")
 @login_required
 def dashboard():
-    if current_user.is_admin:
-        return redirect(url_for("admin.index"))
+    if current_user.is_staff:
+        return redirect(url_for(_staff_home()))
     recent_orders = list(db.session.scalars(order_history_query(current_user).limit(5)))
     context = {"recent_orders": recent_orders,
                "upcoming": upcoming_for_person(db.session, current_user, company_today())[:6],

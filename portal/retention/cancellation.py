@@ -116,7 +116,8 @@ def _earlier(session: Session, profile: AutoshipProfile, key: str, offer: str | 
 
 
 def cancel_with_reason(session: Session, *, user: User, profile: AutoshipProfile, reason: str | None,
-                       details: str | None, key: str, today: date, rules: AutoshipRules) -> Answered:
+                       details: str | None, key: str, today: date, rules: AutoshipRules,
+                       actor: User | None = None) -> Answered:
     """Cancel (``lifecycle.cancel``: refused inside the edit cutoff like every change) and keep
     why. The same ``key`` again answers with the first cancellation."""
     reason, details = checked_reason(reason, details)
@@ -124,7 +125,7 @@ def cancel_with_reason(session: Session, *, user: User, profile: AutoshipProfile
     earlier = _earlier(session, profile, key, None)
     if earlier is not None:
         return earlier
-    lifecycle.cancel(session, user=user, profile=profile, today=today, rules=rules)
+    lifecycle.cancel(session, user=user, actor=actor, profile=profile, today=today, rules=rules)
     return _keep(session, profile, user, key, reason, details, Outcome.CANCELLED, None,
                  "Standing order cancelled. Nothing more will ship or be charged.")
 

@@ -1,5 +1,6 @@
 """Demo data: people in a genealogy, a catalog sold by the each, case and lot, addresses and
-sandbox cards, and (``portal.seed.demo_activity``) three months of standing orders, runs,
+sandbox cards, a support person's notes and changes made for members, and
+(``portal.seed.demo_activity``) three months of standing orders, runs,
 payments and shipments in Alice's and Bob's downline. Every password is printed by the command."""
 
 from __future__ import annotations
@@ -14,16 +15,21 @@ from sqlalchemy.orm import Session
 from portal.accounts.models import Role, User
 from portal.accounts.passwords import hash_password
 from portal.accounts.services import create_admin
-from portal.addresses.services import add_address
+from portal.addresses.services import ADDRESS_FIELDS, add_address, address_book, update_address
+from portal.autoship.lifecycle import rename
+from portal.autoship.models import ProfileStatus
+from portal.autoship.queries import profiles_of
 from portal.catalog.services import create_product
 from portal.genealogy.services import place_in_tree
 from portal.payments.gateway import PaymentGateway
 from portal.payments.services import add_card
 from portal.seed.demo_activity import DemoActivity, seed_activity
+from portal.support.notes import add_note
 
 DEMO_PASSWORD = "standing-order-demo"
 DEMO_LOGINS = [  # (what the account shows, email)
     ("admin", "admin@standing-order.example"),
+    ("support (member pages)", "sam@standing-order.example"),
     ("IBO with a 4-level downline", "alice@standing-order.example"),
     ("IBO", "bob@standing-order.example"),
     ("member", "dave@standing-order.example"),
@@ -80,6 +86,21 @@ def _person(session: Session, email: str, first: str, last: str, role: str,
     user.member_number = f"{10_000_000 + user.id}"
     place_in_tree(session, user, sponsor)
     return user
+
+
+def _support_calls(session: Session, support: User, *, dave: User, alice: User, today: date) -> None:
+    """What the support desk did for Dave and Alice: notes, and changes made for them through
+    the same services they use (each an audit entry; Dave is mailed about his standing order)."""
+    add_note(session, actor=support, member=dave,
+             body="Called about his coffee: wants it every month, prefers calls after 5 pm.")
+    add_note(session, actor=support, member=alice,
+             body="Asked how her team's paused standing orders count toward her rank.")
+    profile = next((p for p in profiles_of(session, dave) if p.status != ProfileStatus.CANCELLED), None)
+    if profile is not None:
+        rename(session, user=dave, actor=support, profile=profile, name="Dave's monthly box")
+    home = next(a for a in address_book(session, dave) if a.moniker == "Home")
+    update_address(session, user=dave, actor=support, address_id=home.id,
+                   **{**{name: getattr(home, name) for name in ADDRESS_FIELDS}, "phone": "555-0142"})
 
 
 def database_is_empty(session: Session) -> bool:
@@ -149,8 +170,12 @@ def seed_demo(session: Session, gateway: PaymentGateway, today: date,
         dave=level1[2], existing=people, products=products,
         add_person=lambda email, first, last, role, sponsor: _person(
             session, email, first, last, role, sponsor, password_hash))
+    support = create_admin(session, email="sam@standing-order.example", password=DEMO_PASSWORD,
+                           first_name="Sam", last_name="Support", role=Role.SUPPORT)
+    _support_calls(session, support, dave=level1[2], alice=alice, today=today)
     compute_demo_volume(session, admin, today)
     return [DemoLogin("admin", admin.email, admin.full_name, admin.member_number),
+            DemoLogin("support", support.email, support.full_name, support.member_number),
             DemoLogin("IBO (4-level downline)", alice.email, alice.full_name, alice.member_number),
             DemoLogin("IBO", level1[0].email, level1[0].full_name, level1[0].member_number),
             DemoLogin("member", level1[2].email, level1[2].full_name, level1[2].member_number)], activity

@@ -7,9 +7,9 @@ that each concept adds its own sentences."""
 from __future__ import annotations
 
 from flask import url_for
-from flask_login import current_user
 from htmx_flask import request
 
+from portal.acting import shopper
 from portal.autoship import profiles
 from portal.clock import company_today
 from portal.confirmations import ask_first, confirmed
@@ -29,10 +29,10 @@ def ask_if_volume_leaves(profile_id: int, change: str, form, **details):
         return None
     if change == "move":
         details["move_anchor"] = form.mode.data == "anchor"
-    profile = profiles.owned_profile(db.session, current_user, profile_id)
+    profile = profiles.owned_profile(db.session, shopper, profile_id)
     today = company_today()
     leaving = pv_leaving(db.session, profile, change, today=today, **details)
-    note = qualification_note(db.session, current_user, leaving, today=today)
+    note = qualification_note(db.session, shopper, leaving, today=today)
     if note is None:
         return None
     fields = {name: value for name, value in request.form.items() if name not in ("csrf_token", "confirm")}

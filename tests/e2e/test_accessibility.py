@@ -20,7 +20,7 @@ from tests.world import World, build_world, reset_token
 
 @dataclass(frozen=True)
 class Page:
-    who: str  # anonymous, member, ibo or admin
+    who: str  # anonymous, member, ibo, admin, support or acting (support acting for the member)
     endpoint: str
     path: Callable[[World], str]
 
@@ -84,7 +84,18 @@ PAGES = [
     Page("ibo", "team_volume.index", at("/team/volume")),
 
     Page("admin", "admin.index", at("/admin/")),
-    Page("admin", "admin.members", at("/admin/members")),
+    Page("admin", "support.members", at("/admin/members?q=o")),
+    Page("admin", "support.member", lambda w: f"/admin/members/{w.owner.member_number}"),
+
+    Page("support", "support.members", at("/admin/members")),
+    Page("support", "support.member", lambda w: f"/admin/members/{w.owner.member_number}"),
+    # support acting for the owner: the member's pages with the banner
+    Page("acting", "autoship.index", at("/autoship/")),
+    Page("acting", "autoship.profile", of_owner("/autoship/{}", "profile")),
+    Page("acting", "addresses.index", at("/addresses/")),
+    Page("acting", "cart.view", at("/cart/")),
+    Page("acting", "catalog.product", lambda w: f"/shop/products/{w.second_product.id}"),
+
     Page("admin", "admin.products", at("/admin/products")),
     Page("admin", "admin.new_product", at("/admin/products/new")),
     Page("admin", "admin.orders", at("/admin/orders")),
@@ -127,7 +138,8 @@ NOT_PAGES = {
 THIRD_PARTY = ("rq_dashboard.",)
 
 # Who tours as whom in tests/world.py: the member is the owner, the IBO the owner's upline.
-PERSONA = {"anonymous": "anon", "member": "owner", "ibo": "upline", "admin": "admin"}  # rq-dashboard's own pages
+PERSONA = {"anonymous": "anon", "member": "owner", "ibo": "upline", "admin": "admin",
+           "support": "support", "acting": "support"}  # rq-dashboard's own pages
 
 # Error pages in the portal's look, reached as anyone.
 ERROR_PAGES = [("anonymous", "/shop/products/999999", 404), ("member", "/admin/", 403),
@@ -178,12 +190,16 @@ def start_tour(who, session, redis, new_context, live_server, **context_options)
     page = context.new_page()
     if email:
         log_in(page, email)
+    if who == "acting":  # "Act for" on the owner's member page, as staff press it
+        page.goto(f"/admin/members/{world.owner.member_number}")
+        page.get_by_role("button", name=f"Act for {world.owner.first_name}").click()
+        page.wait_for_url("**/autoship/")
     return page, visits
 
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.parametrize("who", ["anonymous", "member", "ibo", "admin"])
+@pytest.mark.parametrize("who", ["anonymous", "member", "ibo", "admin", "support", "acting"])
 def test_every_page_passes_axe(who, session, redis, new_context, live_server, shoot):
     page, visits = start_tour(who, session, redis, new_context, live_server)
     problems = []

@@ -36,7 +36,7 @@ OVERFLOWING = """(limit) => {
 }"""
 
 
-@pytest.mark.parametrize("who", ["anonymous", "member", "ibo", "admin"])
+@pytest.mark.parametrize("who", ["anonymous", "member", "ibo", "admin", "support", "acting"])
 def test_no_page_of_the_tour_is_wider_than_a_phone(who, session, redis, new_context, live_server,
                                                    shoot):
     page, visits = start_tour(who, session, redis, new_context, live_server, viewport=PHONE)

@@ -96,6 +96,10 @@ TARGETS = {target.endpoint: target for target in (
     Target("oneclick.off_here", "owner", pages=("oneclick.devices",), browser=True),
     Target("oneclick.off_device", "owner", fields=NO_FIELDS),  # shown only for other browsers
     Target("oneclick.off_everywhere", "owner", pages=("oneclick.devices",), browser=True),
+    # Staff (admins and support) on a member's page
+    Target("support.add_note", "support", pages=("support.member",)),
+    Target("support.start_acting", "support", pages=("support.member",)),
+    Target("support.stop_acting", "support", fields=NO_FIELDS),  # shown only while acting
     # Admins
     Target("admin.new_product", "admin", pages=("admin.new_product",)),
     Target("admin.set_stock", "admin", pages=("admin.products",)),
@@ -158,7 +162,8 @@ PAGE_PERSONAS = {
     **{f"downline.{name}": _TEAM for name in (
         "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},
     **{f"admin.{name}": _ADMIN for name in (
-        "index", "members", "new_product", "order", "orders", "outbox", "products")},
+        "index", "new_product", "order", "orders", "outbox", "products")},
+    "support.members": ("admin", "support"), "support.member": ("admin", "support"),
     **{f"autoship_admin.{name}": _ADMIN for name in (
         "runs", "run", "forecast_page", "payments", "profiles", "profile")},
     "volume.report_card": ("owner", "upline"),

@@ -34,7 +34,7 @@ from tests.world import World
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 CSRF_IN_PAGE = re.compile(r'"X-CSRFToken": "([^"]+)"|name="csrf_token"[^>]*value="([^"]+)"')
-HOME = {"anon": "/shop/", "admin": "/admin/"}
+HOME = {"anon": "/shop/", "admin": "/admin/", "support": "/admin/members"}
 
 
 def fuzz_settings(default_examples: int) -> settings:

@@ -35,9 +35,11 @@ class Persona:
         raw = secrets.token_hex(20)
         with self.client.session_transaction() as session:
             session["csrf_token"] = raw
+            self.login_session_id = None
             if user is not None:
                 session["_user_id"] = signed_in(app, user)
                 session["_fresh"] = True
+                self.login_session_id = int(session["_user_id"].split(":")[0])
         secret = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
         self.csrf_token = URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
 
@@ -60,6 +62,16 @@ def signed_in(app, user: User, label: str = "Persona browser") -> str:
         db.session, user=user, label=label, remember=False, now=utcnow(),
         lifetimes=Lifetimes.from_config(app.config))
     return identifier
+
+
+def acting_for(persona: Persona, member: User) -> Persona:
+    """``persona`` (staff) acting for ``member`` in its browser, as after "Act for" (written
+    straight into its signed-in session's row; tests/support cover the button)."""
+    from portal.accounts.models import LoginSession
+
+    db.session.get(LoginSession, persona.login_session_id).acting_for_id = member.id
+    db.session.flush()
+    return persona
 
 
 database_snapshot = table_digests

@@ -1,4 +1,4 @@
-"""The authorization matrix: every route of the URL map, every method, as six personas.
+"""The authorization matrix: every route of the URL map, every method, as eight personas.
 
 Each row of EXPECTED is the written-down answer of one route and method, in persona order
 
@@ -19,6 +19,19 @@ carry a valid CSRF token and the owner's own request body (BODIES, or nothing), 
 the authorization answer, not a form error; and every refused cell (``L`` or 4xx) of an unsafe
 method must leave the database exactly as it was.
 
+Two more personas answer every route by a written rule from the row (so that a new route
+needs only its six cells, and routes added on other branches merge without a seventh):
+
+- support: a person of the support role. On ``SUPPORT_ALLOWED`` (the staff's member pages,
+  the order page they link to) support answers as the admin does; on every other admin page
+  (``/admin/...``) and on the team views (``/team/...``) as ``other``, a logged-in stranger
+  (403, or the dashboard's 404); everywhere else as the admin (staff do not shop: 403; public
+  and account pages alike). ``SUPPORT_ROWS`` writes a cell out where the rule does not fit.
+- acting: a support person acting for ``other`` (portal/acting.py). On the member pages acting
+  opens (``portal.acting.ACTING_ENDPOINTS``) it answers as ``other`` does, since it uses them
+  as ``other``; the owner's ids are a stranger's there, so a 404 shows that acting reaches no
+  other member. Everywhere else it answers as support.
+
 A route or method without a row fails its test with the answers it gave, to be checked and
 written down here. What is right: pages need a login (``L``); shoppers' things answer 404 to
 everyone but their owner (existence does not leak), admins have no shopping pages (403); admin
@@ -36,8 +49,9 @@ import pytest
 from werkzeug.routing import Rule
 
 from portal import create_app
+from portal.acting import ACTING_ENDPOINTS
 from portal.config import TestConfig
-from tests.security.personas import Persona, changed_tables, database_snapshot
+from tests.security.personas import Persona, acting_for, changed_tables, database_snapshot
 from tests.security.routes import PERSONAS, rule_arguments, url_for_rule
 from tests.world import World, build_world
 
@@ -174,7 +188,12 @@ EXPECTED = {
     "GET /admin/volume/periods/<period>/advancement": ADMIN_PAGE,
     # operations
     "GET /admin/": ADMIN_PAGE,
+    # the staff's member pages (support may use them too: SUPPORT_ALLOWED)
     "GET /admin/members": ADMIN_PAGE,
+    "GET /admin/members/<member_number>": ADMIN_PAGE,
+    "POST /admin/members/<member_number>/notes": ADMIN_INPUT,  # no note written
+    "POST /admin/members/<member_number>/act": ADMIN_ACTS,
+    "POST /admin/acting/stop": ADMIN_ACTS,  # not acting: back to the search
     "GET /admin/products": ADMIN_PAGE,
     "GET /admin/products/new": ADMIN_PAGE,
     "POST /admin/products/new": ADMIN_INPUT,
@@ -234,6 +253,40 @@ EXPECTED = {
     "POST /admin/rq/queue/<queue_name>/<registry_name>/empty": DASHBOARD,
     "POST /admin/rq/queue/<queue_name>/compact": DASHBOARD,
 }
+
+
+# --- The derived personas: support, and support acting for ``other`` (module docstring) ----------
+DERIVED_PERSONAS = ("support", "acting")
+EVERYONE = PERSONAS + DERIVED_PERSONAS
+
+SUPPORT_ALLOWED = {
+    "GET /admin/members", "GET /admin/members/<member_number>",
+    "POST /admin/members/<member_number>/notes", "POST /admin/members/<member_number>/act",
+    "POST /admin/acting/stop",
+    "GET /admin/orders/<int:order_id>",  # the member page's orders link there
+}
+SUPPORT_ROWS: dict[str, str] = {}  # "METHOD /rule": support's cell, where the rule does not fit
+
+
+def support_cell(cell: str, row: dict[str, str]) -> str:
+    if cell in SUPPORT_ROWS:
+        return SUPPORT_ROWS[cell]
+    if cell in SUPPORT_ALLOWED:
+        return row["admin"]
+    path = cell.split(" ", 1)[1]
+    if path.startswith(("/admin/", "/team/")):
+        return row["other"]
+    return row["admin"]
+
+
+def acting_cell(cell: str, row: dict[str, str], endpoint: str) -> str:
+    return row["other"] if endpoint in ACTING_ENDPOINTS else support_cell(cell, row)
+
+
+def with_derived(app, cell: str, row: dict[str, str]) -> dict[str, str]:
+    """The written row with the support and acting personas' cells added by the rule."""
+    endpoint = rule_for(app, cell).endpoint
+    return {**row, "support": support_cell(cell, row), "acting": acting_cell(cell, row, endpoint)}
 
 
 # --- Bodies: the owner's own request, replayed by everyone ---------------------------------------
@@ -307,7 +360,10 @@ def row_of(expected: str) -> dict[str, str]:
 
 def personas_of(app, world: World) -> dict[str, Persona]:
     tokens = {"owner": world.of(world.owner).client_token, "other": world.of(world.other).client_token}
-    return {name: Persona(app, name, world.persona(name), tokens.get(name)) for name in PERSONAS}
+    personas = {name: Persona(app, name, world.persona(name), tokens.get(name)) for name in PERSONAS}
+    personas["support"] = Persona(app, "support", world.support)
+    personas["acting"] = acting_for(Persona(app, "acting", world.support), world.other)
+    return personas
 
 
 def rule_for(app, cell: str) -> Rule:
@@ -336,7 +392,7 @@ def ask_everyone(app, world: World, cell: str, expected: dict[str, str] | None):
     path = url_for_rule(rule_for(app, cell), world)
     body = BODIES.get(cell, lambda w: {})(world)
     personas = personas_of(app, world)
-    refused_first = sorted(PERSONAS, key=lambda name: (
+    refused_first = sorted(EVERYONE, key=lambda name: (
         not (expected and is_refusal(expected[name])), name == "owner"))
     unsafe = method not in ("GET", "HEAD", "OPTIONS")
     before = database_snapshot() if unsafe else None
@@ -344,7 +400,8 @@ def ask_everyone(app, world: World, cell: str, expected: dict[str, str] | None):
     for name in refused_first:
         response = personas[name].send(method, path, body)
         answers[name] = answer(response)
-        if name in STRANGERS:
+        # acting for ``other`` on the member's pages: a stranger to the owner there too
+        if name in STRANGERS or (name == "acting" and rule_for(app, cell).endpoint in ACTING_ENDPOINTS):
             text = response.get_data(as_text=True)
             shown = [detail for detail in owners_details(world) if detail in text]
             if shown:
@@ -363,14 +420,14 @@ def ask_everyone(app, world: World, cell: str, expected: dict[str, str] | None):
 def test_route(app, session, redis, relaxed_rate_limits, cell):
     world = build_world(session, redis)
     written = EXPECTED.get(cell)
-    expected = row_of(written) if written else None
+    expected = with_derived(app, cell, row_of(written)) if written else None
     answers, problems = ask_everyone(app, world, cell, expected)
     observed = " ".join(answers[name] for name in PERSONAS)
     if expected is None:
         pytest.fail(f"{cell} has no row in EXPECTED (tests/security/test_authorization_matrix.py). "
                     f"It answered {' '.join(PERSONAS)} = {observed!r}: check each cell is right "
                     f"(see the module docstring) and add \"{cell}\": \"...\".")
-    wrong = [f"{name} got {answers[name]}, expected {expected[name]}" for name in PERSONAS
+    wrong = [f"{name} got {answers[name]}, expected {expected[name]}" for name in EVERYONE
              if answers[name] != expected[name]]
     assert not wrong + problems, f"{cell} ({url_for_rule(rule_for(app, cell), world)}): " \
                                  + "; ".join(wrong + problems)
