@@ -80,6 +80,9 @@ class Config:
     INVENTORY_CSV_MAX_ROWS = 5_000
 
     PAYMENT_GATEWAY = "sandbox"
+    # The most a support person may refund at once (admins have no limit); read once the
+    # support role exists.
+    REFUND_LIMIT_SUPPORT = "100.00"
     SMTP_HOST: str | None = None
     SMTP_PORT = 25
     MAIL_SENDER = "orders@standing-order.example"

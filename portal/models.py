@@ -12,5 +12,6 @@ from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrd
                                       PurchaseOrderLine, Shipment, ShipmentPick)
 from portal.mail.models import OutboxMessage  # noqa: F401
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting  # noqa: F401
-from portal.orders.models import ChargeAttempt, Order, OrderLine, OrderStatusChange  # noqa: F401
+from portal.orders.models import (ChargeAttempt, Order, OrderLine, OrderStatusChange,  # noqa: F401
+                                  Refund, RefundLine)
 from portal.payments.models import PaymentMethod  # noqa: F401
