@@ -96,3 +96,16 @@ def test_the_first_logins_see_it_and_seeding_again_is_refused(app, client, sessi
     skipped = app.test_cli_runner().invoke(args=["seed", "demo", "--if-empty"])
     assert skipped.exit_code == 0 and "skipped" in skipped.output
     assert session.scalar(select(func.count()).select_from(User)) == people
+
+
+def test_the_demo_has_a_refunded_and_a_partly_refunded_order(client, session, seeded):
+    from portal.orders.models import Refund
+
+    refunded = {refund.order.refund_label: refund for refund in session.scalars(select(Refund))}
+    assert set(refunded) == {"Refunded", "Partly refunded"}
+    assert all(refund.status == "succeeded" for refund in refunded.values())
+    assert refunded["Refunded"].order.user_id == person(session, "dave").id
+    assert refunded["Partly refunded"].restock and refunded["Partly refunded"].lines[0].restocked_eaches > 0
+    log_in(client, person(session, "admin"), DEMO_PASSWORD)
+    page = page_text(client.get(f"/admin/orders/{refunded['Refunded'].order_id}").get_data(as_text=True))
+    assert "The case arrived crushed" in page and "Everything charged on this order has been refunded" in page

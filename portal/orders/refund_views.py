@@ -170,10 +170,13 @@ def retry(order_id: int, refund_id: int):
 def _refused(order_id: int, values: dict, error: DomainError):
     """The order page again, as it is now, with the refusal beside its field or on top."""
     order = _order(order_id)
-    errors = {error.field: error.message} if error.field else {}
-    if not error.field:
-        flash(error.message, "error")
     values = {**values, "key": ""}  # a new form: the old key may name a refund already
+    shown = {f"quantity_{entry.line.id}" for entry in lines_left(order) if entry.left}
+    if error.field in shown | {"reason"}:
+        panel = refund_panel(order, values, {error.field: error.message})
+    else:  # no field of the form now shows it (the line was refunded meanwhile): on top
+        flash(error.message, "error")
+        panel = refund_panel(order, values)
     current_app.logger.info("refund on order %s refused: %s", order_id, error.message)
-    return _page(order, refund_panel(order, values, errors), error.status)
+    return _page(order, panel, error.status)
 

@@ -20,6 +20,7 @@ from portal.genealogy.services import place_in_tree
 from portal.payments.gateway import PaymentGateway
 from portal.payments.services import add_card
 from portal.seed.demo_activity import DemoActivity, seed_activity
+from portal.seed.demo_refunds import seed_refunds
 
 DEMO_PASSWORD = "standing-order-demo"
 DEMO_LOGINS = [  # (what the account shows, email)
@@ -149,6 +150,8 @@ def seed_demo(session: Session, gateway: PaymentGateway, today: date,
         dave=level1[2], existing=people, products=products,
         add_person=lambda email, first, last, role, sponsor: _person(
             session, email, first, last, role, sponsor, password_hash))
+    seed_refunds(session, gateway=gateway, admin=admin, dave=level1[2], today=today,
+                 base_url=config["BASE_URL"])
     return [DemoLogin("admin", admin.email, admin.full_name, admin.member_number),
             DemoLogin("IBO (4-level downline)", alice.email, alice.full_name, alice.member_number),
             DemoLogin("IBO", level1[0].email, level1[0].full_name, level1[0].member_number),

@@ -344,3 +344,23 @@ def test_the_member_is_told_what_went_back_where_and_why(session, redis, admin):
     assert "Volume taken off the order: 96.00 PV" in mail.body
     text = refund_text(session.get(Order, order.id), made, "https://portal.example.com")
     assert f"https://portal.example.com/orders/{order.id}" in text
+
+
+def planning_requests(redis) -> dict:
+    from portal.fulfilment.coordination import REQUESTS_KEY
+    return {k.decode(): int(v) for k, v in redis.hgetall(REQUESTS_KEY).items()}
+
+
+def test_a_refund_asks_for_a_plan_when_what_ships_or_what_is_on_hand_changes(session, redis, admin):
+    paid = place_order(session, redis, ("each", 3))
+    refund(session, redis, admin, paid, lines={paid.lines[0].id: 1})
+    session.commit()
+    assert planning_requests(redis).get("refund") == 1  # one each fewer to ship
+
+    gone = shipped(session, place_order(session, redis, ("each", 3)))
+    refund(session, redis, admin, gone, lines={gone.lines[0].id: 1}, restock=False)
+    session.commit()
+    assert planning_requests(redis).get("refund") == 1  # nothing ships or comes back: no new plan
+    refund(session, redis, admin, gone, lines={gone.lines[0].id: 1}, restock=True)
+    session.commit()
+    assert planning_requests(redis).get("refund") == 2  # one each back on hand
