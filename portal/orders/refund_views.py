@@ -16,7 +16,7 @@ from htmx_flask import request
 from portal.confirmations import ask_first, confirmed
 from portal.errors import DomainError, NotFound
 from portal.extensions import db
-from portal.formatting import money, volume
+from portal.formatting import counted, money, volume
 from portal.forms import CONTROL_CHARACTERS
 from portal.links import site_url
 from portal.numbers import parse_whole_number
@@ -70,14 +70,15 @@ def _posted(order: Order) -> tuple[RefundRequest, dict, dict]:
               "restock": form.get("restock") == "1", "reason": form.get("reason", "")[:1000]}
     errors: dict[str, str] = {}
     quantities: dict[int, int] = {}
-    for line in order.lines:
+    for entry in lines_left(order):
+        line = entry.line
         raw = form.get(f"quantity_{line.id}", "").strip()
         values[f"quantity_{line.id}"] = raw[:20]
         if not raw or values["mode"] == "everything":
             continue
         quantity = parse_whole_number(raw)
         if quantity is None or quantity < 0 or quantity > line.quantity:
-            errors[f"quantity_{line.id}"] = f"A quantity from 0 to {line.quantity}."
+            errors[f"quantity_{line.id}"] = f"A quantity from 0 to {entry.left} (left to refund)."
         elif quantity:
             quantities[line.id] = quantity
     if CONTROL_CHARACTERS.search(values["reason"]):
@@ -111,10 +112,11 @@ def _consequences(order: Order, plan: RefundPlan, restock: bool, reason: str) ->
     said.append(f"{volume(plan.pv)} PV and {volume(plan.bv)} BV leave the order's volume.")
     unsent = sum(line.unsent_eaches for line in plan.lines)
     if unsent:
-        said.append(f"{unsent} eaches have not left yet: they will not ship.")
+        said.append(f"Not shipped yet, so taken out of what ships: {counted(unsent, 'each', 'eaches')}.")
     if restock:
-        said.append(f"{plan.restocked_eaches} shipped eaches go back on hand (restock)."
-                    if plan.restocked_eaches else "Nothing to restock: no refunded each has shipped.")
+        said.append(f"Back on hand (restock): {counted(plan.restocked_eaches, 'each', 'eaches')} "
+                    "that had shipped." if plan.restocked_eaches
+                    else "Nothing to restock: no refunded each has shipped.")
     said.append(f"The member is told by mail. Reason: {reason}")
     return said
 

@@ -97,10 +97,10 @@ def test_over_refunding_is_refused_with_the_reason_and_a_fresh_form(client, sess
 
 
 @pytest.mark.parametrize("fields, status, message", [
-    ({"quantity": "abc"}, 422, "A quantity from 0 to 3."),
-    ({"quantity": "4"}, 422, "A quantity from 0 to 3."),
-    ({"quantity": "-1"}, 422, "A quantity from 0 to 3."),
-    ({"quantity": "١"}, 422, "A quantity from 0 to 3."),
+    ({"quantity": "abc"}, 422, "A quantity from 0 to 3 (left to refund)."),
+    ({"quantity": "4"}, 422, "A quantity from 0 to 3 (left to refund)."),
+    ({"quantity": "-1"}, 422, "A quantity from 0 to 3 (left to refund)."),
+    ({"quantity": "١"}, 422, "A quantity from 0 to 3 (left to refund)."),
     ({"quantity": "1", "reason": ""}, 422, "Say why this is refunded"),
     ({"quantity": "1", "reason": "bad\x00reason"}, 422, "Remove the control characters"),
     ({"quantity": "0"}, 409, "Choose what to refund"),
