@@ -65,6 +65,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.loyalty.views import bp as loyalty_bp
     from portal.oneclick.views import bp as oneclick_bp
     from portal.orders.views import bp as orders_bp
+    from portal.orders.refund_views import bp as refunds_bp
     from portal.payments.views import bp as payments_bp
     from portal.retention.admin_views import bp as retention_admin_bp
     from portal.retention.views import bp as retention_bp
@@ -81,7 +82,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any rule: an id beyond INTEGER is a 404
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
                       checkout_bp, orders_bp, autoship_bp, autoship_admin_bp, oneclick_bp, genealogy_bp,
-                      admin_bp, fulfilment_bp, downline_bp, retention_bp, retention_admin_bp,
+                      admin_bp, refunds_bp, fulfilment_bp, downline_bp, retention_bp, retention_admin_bp,
                       volume_bp, team_volume_bp, volume_admin_bp, loyalty_bp, support_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)

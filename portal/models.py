@@ -14,7 +14,8 @@ from portal.loyalty.models import (LoyaltyProgram, PointsAccount, PointsEntry,  
                                    PointsOnStandingOrder)
 from portal.mail.models import OutboxMessage  # noqa: F401
 from portal.oneclick.models import ClientIdentifier, OneClickRequest, OneClickSetting  # noqa: F401
-from portal.orders.models import ChargeAttempt, Order, OrderLine, OrderStatusChange  # noqa: F401
+from portal.orders.models import (ChargeAttempt, Order, OrderLine, OrderStatusChange,  # noqa: F401
+                                  Refund, RefundLine)
 from portal.payments.models import PaymentMethod  # noqa: F401
 from portal.volume.models import (HighestRank, OrderRefundVolume, PersonVolume,  # noqa: F401
                                   RankPlanVersion, VolumeAdjustment, VolumePeriod)

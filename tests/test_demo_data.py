@@ -114,6 +114,8 @@ def test_the_demo_periods_are_computed_with_the_example_plan(session, seeded):
     ranked = session.scalar(select(func.count()).select_from(PersonVolume)
                             .where(PersonVolume.rank.is_not(None)))
     assert ranked > 0
+
+
 def test_the_admins_cancellation_report_shows_reasons_and_saves(app, session, seeded):
     from portal.retention.report import monthly_answers
 
@@ -121,6 +123,8 @@ def test_the_admins_cancellation_report_shows_reasons_and_saves(app, session, se
                            timezone=app.config["COMPANY_TIMEZONE"])
     assert sum(row.total_saved for row in rows) >= 2 and sum(row.cancelled for row in rows) >= 2
     assert len({reason for row in rows for reason in row.asked}) >= 3
+
+
 def test_demo_members_have_points_a_streak_and_a_ledger(app, client, session, seeded):
     from portal.loyalty.models import PointsEntry
     from portal.loyalty.queries import points_statement
@@ -133,6 +137,8 @@ def test_demo_members_have_points_a_streak_and_a_ledger(app, client, session, se
     assert session.scalar(select(func.count(func.distinct(PointsEntry.user_id)))) > 10
     log_in(client, dave, DEMO_PASSWORD)
     assert f"{statement.balance:,} points" in page_text(client.get("/points/").get_data(as_text=True))
+
+
 def test_the_support_login_finds_notes_and_changes_made_for_dave(client, session, seeded):
     from portal.accounts.models import AuditEntry
 
@@ -144,3 +150,16 @@ def test_the_support_login_finds_notes_and_changes_made_for_dave(client, session
     log_in(client, sam, DEMO_PASSWORD)
     page = page_text(client.get(f"/admin/members/{dave.member_number}").get_data(as_text=True))
     assert "prefers calls after 5 pm" in page and "by Sam Support: renamed" in page
+
+
+def test_the_demo_has_a_refunded_and_a_partly_refunded_order(client, session, seeded):
+    from portal.orders.models import Refund
+
+    refunded = {refund.order.refund_label: refund for refund in session.scalars(select(Refund))}
+    assert set(refunded) == {"Refunded", "Partly refunded"}
+    assert all(refund.status == "succeeded" for refund in refunded.values())
+    assert refunded["Refunded"].order.user_id == person(session, "dave").id
+    assert refunded["Partly refunded"].restock and refunded["Partly refunded"].lines[0].restocked_eaches > 0
+    log_in(client, person(session, "admin"), DEMO_PASSWORD)
+    page = page_text(client.get(f"/admin/orders/{refunded['Refunded'].order_id}").get_data(as_text=True))
+    assert "The case arrived crushed" in page and "Everything charged on this order has been refunded" in page

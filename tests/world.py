@@ -50,7 +50,7 @@ from portal.oneclick.press import place_oneclick_order
 from portal.oneclick.identifiers import hash_token, new_token
 from portal.oneclick.models import ClientIdentifier
 from portal.orders import charging
-from portal.orders.models import Order, OrderLine
+from portal.orders.models import Order, OrderLine, Refund
 from portal.orders.pricing import shipping_rule
 from portal.payments.gateway import SandboxGateway
 from portal.payments.models import PaymentMethod
@@ -84,6 +84,7 @@ class Holdings:
     calendar_token: str
     login_session: LoginSession   # signed in on another browser than the one a test drives
     mail: OutboxMessage | None = None
+    refund: Refund | None = None  # a refund of the order's shipping fee the gateway has not answered
 
 
 @dataclass
@@ -169,6 +170,7 @@ def build_world(session, redis) -> World:
     holdings = {}
     for person_id, things in partial.items():
         things["failed_order"] = failed[person_id]
+        things["refund"] = _pending_refund(session, things["order"])
         things["mail"] = session.scalar(select(OutboxMessage).where(OutboxMessage.user_id == person_id)
                                         .order_by(OutboxMessage.id).limit(1))
         holdings[person_id] = Holdings(**things)
@@ -186,6 +188,17 @@ def build_world(session, redis) -> World:
     session.add(world.replacement)
     session.commit()
     return world
+
+
+def _pending_refund(session, order: Order) -> Refund:
+    """A refund of the order's shipping fee written before the gateway was called, whose answer
+    never came: it names no line, so what ships is unchanged."""
+    refund = Refund(order_id=order.id, amount=order.shipping_fee, shipping_amount=order.shipping_fee,
+                    pv=0, bv=0, reason="Shipping fee waived", idempotency_key=f"world-refund-{order.id}",
+                    status="pending")
+    session.add(refund)
+    session.flush()
+    return refund
 
 
 def reset_token(person: User) -> str:

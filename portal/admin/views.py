@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.forms import form_messages
 from portal.fulfilment.coordination import request_planning
 from portal.orders.models import Order
+from portal.orders.refund_views import refund_panel
 from portal.orders.states import STATUS_LABELS
 from portal.pagination import page_number, paginate
 from portal.queues import get_queue
@@ -139,7 +140,8 @@ def order(order_id: int):
     found = db.session.get(Order, order_id)
     if found is None:
         raise NotFound("No such order.")
-    return render("orders/detail.html", order=found, confirmation=False, admin_view=True)
+    return render("orders/detail.html", order=found, confirmation=False, admin_view=True,
+                  refund=refund_panel(found))
 
 
 @bp.get("/outbox")

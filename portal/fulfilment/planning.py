@@ -39,6 +39,7 @@ from portal.fulfilment.models import (PlanningRun, PurchaseOrder, PurchaseOrderL
 from portal.fulfilment.planner import OpenOrder, OrderLine as PlannedLine, Shipment as PlannedShipment
 from portal.fulfilment.planner import plan_shipments
 from portal.orders.models import Order, OrderLine
+from portal.orders.refund_amounts import refunded_eaches
 from portal.orders.states import OrderStatus
 
 # Any 64-bit number nobody else uses for pg_advisory_xact_lock: "plan" in ASCII, then 1.
@@ -173,10 +174,12 @@ def load_snapshot(session: Session) -> Snapshot:
             .where(Shipment.status.in_((ShipmentStatus.RELEASED, ShipmentStatus.SHIPPED)),
                    ShipmentPick.order_id.in_(paid))
             .group_by(ShipmentPick.order_line_id).subquery())
-    to_plan = OrderLine.eaches - func.coalesce(sent.c.eaches, 0)
+    refunded = refunded_eaches()  # refunded before they left: they never ship
+    to_plan = OrderLine.eaches - func.coalesce(sent.c.eaches, 0) - func.coalesce(refunded.c.eaches, 0)
     rows = connection.execute(
         select(OrderLine.order_id, OrderLine.id, OrderLine.product_id, to_plan)
         .outerjoin(sent, sent.c.order_line_id == OrderLine.id)
+        .outerjoin(refunded, refunded.c.order_line_id == OrderLine.id)
         .where(OrderLine.order_id.in_(paid), to_plan > 0)
         .order_by(OrderLine.order_id, OrderLine.id)).all()
 

@@ -15,6 +15,7 @@ from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrd
                                       RunStatus, Shipment, ShipmentPick, ShipmentStatus)
 from portal.fulfilment.planning import expected_arrivals_query
 from portal.orders.models import Order, OrderLine
+from portal.orders.refund_amounts import holding_refunds
 from portal.orders.rules import order_number
 from portal.orders.states import OrderStatus
 
@@ -220,9 +221,14 @@ def shipping_outlook(session: Session, order: Order) -> ShippingOutlook | None:
 
     eta = dict(session.execute(expected_arrivals_query().where(
         PurchaseOrderLine.product_id.in_([line.product_id for line in order.lines]))).all())
+    for refund in holding_refunds(order):  # refunded before they left: they never ship
+        for refunded in refund.lines:
+            covered[refunded.order_line_id] += refunded.eaches
     later = tuple(LaterLine(name=line.name, sku=line.sku, eaches=line.eaches - covered[line.id],
                             expected_on=eta.get(line.product_id))
                   for line in order.lines if line.eaches > covered[line.id])
+    if not later and not current:
+        return None  # nothing left to ship: the rest was refunded
     if not later:
         state = "together" if siblings else "complete"
     elif current:

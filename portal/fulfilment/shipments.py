@@ -13,6 +13,7 @@ from portal.errors import DomainError, NotFound
 from portal.fulfilment.models import Shipment, ShipmentPick, ShipmentStatus, expire_loaded
 from portal.fulfilment.planning import hold_planning_lock
 from portal.orders.models import Order, OrderLine
+from portal.orders.refund_amounts import refunded_eaches
 from portal.orders.services import change_status
 from portal.orders.states import STATUS_LABELS, OrderStatus
 
@@ -58,7 +59,10 @@ def release_shipment(session: Session, *, actor: User | None, shipment_id: int) 
     shipment.released_by_id = actor.id if actor else None
     session.flush()
     sent = _eaches_sent(session, order_ids)
-    wanted = session.execute(select(OrderLine.order_id, OrderLine.id, OrderLine.eaches)
+    refunded = refunded_eaches()  # refunded before they left: they never ship
+    wanted = session.execute(select(OrderLine.order_id, OrderLine.id,
+                                    OrderLine.eaches - func.coalesce(refunded.c.eaches, 0))
+                             .outerjoin(refunded, refunded.c.order_line_id == OrderLine.id)
                              .where(OrderLine.order_id.in_(order_ids))).all()
     incomplete = {order_id for order_id, line_id, eaches in wanted if sent.get(line_id, 0) < eaches}
     for order in orders:

@@ -7,6 +7,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.accounts.models import User
 from portal.addresses.models import (CityName, CountryCode, DestinationKey, Moniker, PostalCode,
                                      RecipientName, RegionName, StreetLine)
 from portal.db import Base, Money, UTCDateTime, Volume
@@ -92,6 +93,8 @@ class Order(Base):
         back_populates="order", order_by="OrderLine.id", cascade="all, delete-orphan")
     history: Mapped[list["OrderStatusChange"]] = relationship(
         order_by="OrderStatusChange.id", cascade="all, delete-orphan")
+    refunds: Mapped[list["Refund"]] = relationship(
+        back_populates="order", order_by="Refund.id", cascade="all, delete-orphan")
 
     @property
     def number(self) -> str:
@@ -114,6 +117,19 @@ class Order(Base):
     def counted_pv(self) -> Decimal:
         """The PV this order counts for: none once it is cancelled."""
         return ZERO if self.cancelled else self.pv_total
+
+    @property
+    def refunded_amount(self) -> Decimal:
+        """Money the gateway confirmed it gave back on this order."""
+        return sum((r.amount for r in self.refunds if r.status == RefundStatus.SUCCEEDED), ZERO)
+
+    @property
+    def refund_label(self) -> str:
+        """"Refunded" once everything charged went back, "Partly refunded" before; "" if nothing."""
+        refunded = self.refunded_amount
+        if not refunded:
+            return ""
+        return "Refunded" if refunded >= self.total else "Partly refunded"
 
     @property
     def source_label(self) -> str:
@@ -188,3 +204,83 @@ class ChargeAttempt(Base):
     message: Mapped[str] = mapped_column(String(300), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RefundStatus(StrEnum):
+    PENDING = "pending"      # written before the gateway is called; its answer not recorded yet
+    SUCCEEDED = "succeeded"  # the gateway gave the money back
+    FAILED = "failed"        # the gateway refused: nothing went back, the quantities are free again
+
+
+class Refund(Base):
+    """Money given back on an order, in full or by line, once per idempotency key. Written
+    (and committed) before the gateway is called: a refund whose answer was lost stays pending,
+    holds its quantities, and is sent again with the same key."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("shipping_amount >= 0 AND shipping_amount <= amount",
+                        name="shipping_within_amount"),
+        CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_known"),
+        CheckConstraint("(status = 'succeeded') = (gateway_refund_id IS NOT NULL)",
+                        name="succeeded_has_gateway_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    shipping_amount: Mapped[Decimal] = mapped_column(Money, default=ZERO)
+    pv: Mapped[Decimal] = mapped_column(Volume)
+    bv: Mapped[Decimal] = mapped_column(Volume)
+    reason: Mapped[str] = mapped_column(String(200))
+    restock: Mapped[bool] = mapped_column(default=False)
+    # One refund per key: a double click or a retried request finds the first one.
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), default=RefundStatus.PENDING)
+    message: Mapped[str] = mapped_column(String(300), default="")
+
+    order: Mapped[Order] = relationship(back_populates="refunds")
+    actor: Mapped[User | None] = relationship()
+    lines: Mapped[list["RefundLine"]] = relationship(
+        back_populates="refund", order_by="RefundLine.id", cascade="all, delete-orphan")
+
+    @property
+    def number(self) -> str:
+        return f"RF{self.id:08d}"
+
+    @property
+    def status_label(self) -> str:
+        return {RefundStatus.PENDING: "Waiting for the gateway", RefundStatus.SUCCEEDED: "Refunded",
+                RefundStatus.FAILED: "Refused by the gateway"}[RefundStatus(self.status)]
+
+
+class RefundLine(Base):
+    """How much of one order line a refund gives back. ``restocked_eaches`` of its eaches went
+    back on the shelf."""
+
+    __tablename__ = "refund_lines"
+    __table_args__ = (
+        UniqueConstraint("refund_id", "order_line_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("restocked_eaches >= 0 AND restocked_eaches <= eaches",
+                        name="restocked_within_eaches"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id", ondelete="CASCADE"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id", ondelete="CASCADE"),
+                                               index=True)
+    quantity: Mapped[int]
+    eaches: Mapped[int]
+    restocked_eaches: Mapped[int] = mapped_column(default=0)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    pv: Mapped[Decimal] = mapped_column(Volume)
+    bv: Mapped[Decimal] = mapped_column(Volume)
+
+    refund: Mapped[Refund] = relationship(back_populates="lines")
+    order_line: Mapped[OrderLine] = relationship(lazy="joined")

@@ -44,6 +44,19 @@ class IdempotencyConflict(DomainError):
     """The same idempotency key was sent with a different request."""
 
 
+class GatewayTimeout(GatewayUnavailable):
+    """The processor did not answer in time: whether it acted is unknown. Sending the same
+    request again with the same idempotency key is safe, and finds out."""
+
+    status = 504
+
+
+class RefundRefused(DomainError):
+    """The processor refuses the refund (more than is left of the charge, an unknown charge)."""
+
+    status = 409
+
+
 @dataclass(frozen=True)
 class CardToken:
     token: str
@@ -63,6 +76,15 @@ class Charge:
     decline_code: str = ""
 
 
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    charge_id: str
+    amount: str
+    currency: str
+    status: str  # "succeeded"
+
+
 class PaymentGateway(Protocol):
     name: str
 
@@ -71,6 +93,9 @@ class PaymentGateway(Protocol):
 
     def charge(self, token: str, amount: Decimal, currency: str, *,
                idempotency_key: str) -> Charge: ...
+
+    def refund(self, charge_id: str, amount: Decimal, currency: str, *,
+               idempotency_key: str) -> Refund: ...
 
 
 BRAND_RULES = (  # (brand, prefixes, lengths, cvc length)
@@ -138,9 +163,28 @@ def validate_card(number: str, exp_month: int, exp_year: int, cvc: str, today: d
     return name
 
 
+def _cents(amount: Decimal) -> int:
+    return int((amount * 100).to_integral_value())
+
+
+# KEYS: the refund's record (by idempotency key), the cents refunded of the charge so far.
+# ARGV: the refund as JSON, its cents, the charge's cents. Answers the record already kept for
+# the key, or "over" with the cents refunded so far, or the new record.
+_REFUND_SCRIPT = """
+local kept = redis.call('GET', KEYS[1])
+if kept then return {'kept', kept} end
+local refunded = tonumber(redis.call('GET', KEYS[2]) or '0')
+if refunded + tonumber(ARGV[2]) > tonumber(ARGV[3]) then return {'over', tostring(refunded)} end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('INCRBY', KEYS[2], ARGV[2])
+return {'new', ARGV[1]}
+"""
+
+
 class SandboxGateway:
     name = "sandbox"
     KEY_PREFIX = "sandbox-gateway:"
+    REFUND_FAULTS_KEY = KEY_PREFIX + "faults:refund"
 
     def __init__(self, connection: redis.Redis):
         self.redis = connection
@@ -168,12 +212,62 @@ class SandboxGateway:
                                          "Nothing was charged; please try again.")
             if not self.redis.set(key, json.dumps(asdict(charge)), nx=True):
                 stored = self.redis.get(key)  # a concurrent request with the same key won
+            elif charge.status == "succeeded":  # refunds name the charge by its id
+                self.redis.set(f"{self.KEY_PREFIX}charge-id:{charge.id}", key)
         charge = Charge(**json.loads(stored)) if stored is not None else charge
         if charge.token != token or Decimal(charge.amount) != amount:
             raise IdempotencyConflict("This payment was already attempted with other details.")
         if charge.status == "declined":
             raise PaymentDeclined(charge.decline_code, DECLINE_MESSAGES[charge.decline_code])
         return charge
+
+    def refund(self, charge_id: str, amount: Decimal, currency: str, *,
+               idempotency_key: str) -> Refund:
+        """Give back ``amount`` of a charge, once per ``idempotency_key``. The refunds of one
+        charge never add up to more than it: checked and written in one Lua script, so two
+        refunds at once cannot both pass the check."""
+        if amount <= 0:
+            raise ValueError("refunds are positive")
+        fault = self.redis.lpop(self.REFUND_FAULTS_KEY)
+        if fault == b"before":
+            raise GatewayTimeout("The payment processor did not answer in time.")
+        charge_key = self.redis.get(f"{self.KEY_PREFIX}charge-id:{charge_id}")
+        stored = self.redis.get(charge_key) if charge_key else None
+        charge = Charge(**json.loads(stored)) if stored else None
+        if charge is None or charge.status != "succeeded":
+            raise RefundRefused("The payment processor knows no such charge to refund.")
+        refund = Refund(f"re_{secrets.token_hex(12)}", charge_id, str(amount), currency,
+                        "succeeded")
+        answer, value = self._refund_script(
+            keys=[f"{self.KEY_PREFIX}refund:{idempotency_key}",
+                  f"{self.KEY_PREFIX}refunded:{charge_id}"],
+            args=[json.dumps(asdict(refund)), _cents(amount), _cents(Decimal(charge.amount))])
+        if answer == b"over":
+            left = (Decimal(charge.amount) - Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+            raise RefundRefused(f"The payment processor refuses to refund more than was charged: "
+                                f"{left} of {charge.amount} {currency} is left to refund.")
+        refund = Refund(**json.loads(value))
+        if refund.charge_id != charge_id or Decimal(refund.amount) != amount:
+            raise IdempotencyConflict("This refund was already made with other details.")
+        if fault == b"after":  # the processor refunded, but its answer never came back
+            raise GatewayTimeout("The payment processor did not answer in time.")
+        return refund
+
+    def refunds_for(self, idempotency_key: str) -> Refund | None:
+        stored = self.redis.get(f"{self.KEY_PREFIX}refund:{idempotency_key}")
+        return Refund(**json.loads(stored)) if stored else None
+
+    def simulate_refund_timeouts(self, *modes: str) -> None:
+        """Sandbox faults, as a processor's test mode offers: each of the next refunds times out,
+        ``"before"`` refunding (nothing happened) or ``"after"`` (the money went back, the answer
+        was lost). Kept in Redis, so a web process and a test share them."""
+        if any(mode not in ("before", "after") for mode in modes):
+            raise ValueError("a refund timeout comes before or after refunding")
+        self.redis.rpush(self.REFUND_FAULTS_KEY, *modes)
+
+    @property
+    def _refund_script(self):
+        return self.redis.register_script(_REFUND_SCRIPT)
 
     def _decide(self, token: str, amount: Decimal, currency: str) -> Charge | None:
         parts = token.split("_")

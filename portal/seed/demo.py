@@ -25,6 +25,7 @@ from portal.payments.gateway import PaymentGateway
 from portal.payments.services import add_card
 from portal.seed.demo_activity import DemoActivity, seed_activity
 from portal.support.notes import add_note
+from portal.seed.demo_refunds import seed_refunds
 
 DEMO_PASSWORD = "standing-order-demo"
 DEMO_LOGINS = [  # (what the account shows, email)
@@ -173,6 +174,8 @@ def seed_demo(session: Session, gateway: PaymentGateway, today: date,
     support = create_admin(session, email="sam@standing-order.example", password=DEMO_PASSWORD,
                            first_name="Sam", last_name="Support", role=Role.SUPPORT)
     _support_calls(session, support, dave=level1[2], alice=alice, today=today)
+    seed_refunds(session, gateway=gateway, admin=admin, dave=level1[2], today=today,
+                 base_url=config["BASE_URL"])
     compute_demo_volume(session, admin, today)
     return [DemoLogin("admin", admin.email, admin.full_name, admin.member_number),
             DemoLogin("support", support.email, support.full_name, support.member_number),

@@ -42,6 +42,7 @@ _BY_ARGUMENT = {
     "address_id": lambda w, h: h.address.id,
     "card_id": lambda w, h: h.card.id,
     "order_id": lambda w, h: h.order.id,
+    "refund_id": lambda w, h: h.refund.id,
     "product_id": lambda w, h: w.product.id,
     "client_id": lambda w, h: h.client.id,
     "login_session_id": lambda w, h: h.login_session.id,

@@ -201,6 +201,8 @@ EXPECTED = {
     "POST /admin/products/<int:product_id>/active": ADMIN_ACTS,
     "GET /admin/orders": ADMIN_PAGE,
     "GET /admin/orders/<int:order_id>": ADMIN_PAGE,
+    "POST /admin/orders/<int:order_id>/refunds": ADMIN_INPUT,  # no reason given
+    "POST /admin/orders/<int:order_id>/refunds/<int:refund_id>/retry": ADMIN_ACTS,
     "GET /admin/outbox": ADMIN_PAGE,
     "GET /admin/autoship/": ADMIN_PAGE,
     "POST /admin/autoship/": ADMIN_INPUT,
