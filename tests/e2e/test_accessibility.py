@@ -58,6 +58,7 @@ PAGES = [
     Page("member", "autoship.index", at("/autoship/")),
     Page("member", "autoship.new", at("/autoship/new")),
     Page("member", "autoship.profile", of_owner("/autoship/{}", "profile")),
+    Page("member", "next_shipment.added", lambda w: f"/autoship/next-shipment/{w.of(w.owner).one_time_key}"),
     Page("member", "oneclick.settings", at("/1-click/settings")),
     Page("member", "oneclick.devices", at("/1-click/")),
     Page("member", "oneclick.placed", lambda w: f"/1-click/placed/{w.of(w.owner).press_key}"),

@@ -83,6 +83,8 @@ TARGETS = {target.endpoint: target for target in (
         "unskip", "pause", "cancel", "ship_now", "rename", "delivery")),
     Target("autoship.resume", "owner", fields=NO_FIELDS),  # shown only on a paused profile
     Target("autoship.change_resume_date", "owner", fields={"resume_on": "date"}),  # paused only
+    Target("next_shipment.add", "owner", pages=(_product_page, "catalog.index")),
+    Target("next_shipment.remove", "owner", pages=("autoship.profile",)),
     Target("oneclick.settings", "owner", pages=("oneclick.settings",)),
     Target("oneclick.enable_from_order", "owner", pages=(_own_order("order", "/orders/%s/confirmation"),)),
     Target("oneclick.off_here", "owner", pages=("oneclick.devices",), browser=True),
@@ -137,7 +139,7 @@ PAGE_PERSONAS = {
     "orders.history": _OWNER, "orders.detail": _OWNER, "orders.confirmation": _OWNER,
     "autoship.index": _OWNER, "autoship.new": _OWNER, "autoship.preview": _OWNER,
     "autoship.schedule_fields": _OWNER, "autoship.item_units": _OWNER,
-    "autoship.profile": _OWNER,
+    "autoship.profile": _OWNER, "next_shipment.added": _OWNER,
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
         "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},
