@@ -370,3 +370,52 @@ def test_the_summary_lists_the_next_shipment_with_its_one_time_lines(session, me
     assert (summary.next_shipment.subtotal, summary.next_shipment.shipping,
             summary.next_shipment.total) == (Decimal("65.00"), Decimal("5.95"), Decimal("70.95"))
     assert summary.short_of_free == Decimal("35.00")
+
+
+# ---------------------------------------------------------------- the forecast
+
+def test_the_forecast_counts_one_time_lines_in_the_next_run_only_as_the_engine_ships_them(
+        app, session, member, product, clock, monkeypatch):
+    """The forecast's own test (what each day's run creates), with one-time lines waiting in
+    several standing orders: one lifting a cycle over the minimum PV, one of a withdrawn
+    product, one out of stock where items are left out, one backordered."""
+    from tests.autoship import test_forecast as f
+
+    clock(f.NOON)
+    f.every_kind_of_standing_order(session, member, product)
+    extra = make_product(session, name="Extra", each_price=Decimal("4.00"), each_pv=Decimal("3.00"))
+    gone = make_product(session, name="Gone", each_price=Decimal("2.00"))
+    scarce = make_product(session, name="Scarce extra", each_price=Decimal("6.00"), on_hand=0)
+    open_ones = one_time.shipment_choices(session, member, f.TODAY, RULES)
+    assert len(open_ones) > 8
+    for n, profile in enumerate(open_ones):
+        for m, (item, unit, quantity) in enumerate([(extra, "case", 1), (gone, "each", 2), (scarce, "each", 1),
+                                                    (extra, "each", 3)][:1 + n % 4]):
+            add_to_next_shipment(session, user=member, product_id=item.id, unit_code=unit, quantity=quantity,
+                                 idempotency_key=f"forecast-key-{n:04d}-{m:04d}-x", today=f.TODAY,
+                                 rules=RULES, shipping=SHIPPING, profile_id=profile.id)
+    set_product_active(session, gone.id, False)
+    session.commit()
+    monkeypatch.setitem(app.config, "AUTOSHIP_MIN_PV", str(f.MIN_PV))
+    forecast_days = f.forecast(session, f.TODAY, f.TODAY + timedelta(days=40), today=f.TODAY, min_pv=f.MIN_PV)
+
+    created, seen = [], set()
+    for offset in range(41):
+        day = f.TODAY + timedelta(days=offset)
+        clock(f.NOON + timedelta(days=offset))
+        result = app.test_cli_runner().invoke(args=["autoship", "run", "--as-of", day.isoformat(), "--sync"])
+        assert result.exit_code == 0, result.output
+        session.expire_all()
+        new = [o for o in session.scalars(select(Order)) if o.id not in seen]
+        seen.update(o.id for o in new)
+        if new:
+            created.append(f.ForecastDay(day, len(new), sum(o.subtotal for o in new),
+                                         sum(o.pv_total for o in new)))
+
+    assert forecast_days == created
+    shipped = session.scalars(select(AutoshipOneTimeLine).where(AutoshipOneTimeLine.status != "pending")).all()
+    assert {line.status for line in shipped} == {"shipped", "left_out"}
+    # Every line settled went with its standing order's first order, and only with it.
+    for line in shipped:
+        first = session.scalar(select(func.min(Order.id)).where(Order.autoship_profile_id == line.profile_id))
+        assert line.order_id == first
