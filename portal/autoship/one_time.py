@@ -166,6 +166,7 @@ def add_to_next_shipment(session: Session, *, user: User, product_id: int, unit_
     else:
         profile = owned_profile(session, user, profile_id)
     lock_profile(session, profile)
+    session.expire(profile, ["one_time_lines"])  # as committed by whoever held the lock before
     # A twin press of this key held the lock until it committed: its line is visible now.
     earlier = _line_by_key(session, idempotency_key)
     if earlier is not None:
