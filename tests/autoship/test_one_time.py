@@ -419,3 +419,11 @@ def test_the_forecast_counts_one_time_lines_in_the_next_run_only_as_the_engine_s
     for line in shipped:
         first = session.scalar(select(func.min(Order.id)).where(Order.autoship_profile_id == line.profile_id))
         assert line.order_id == first
+
+
+@pytest.mark.parametrize("subtotal, short", [
+    ("0.00", "0.00"),      # nothing to pay ships free already
+    ("0.01", "99.99"), ("99.99", "0.01"), ("100.00", "0.00"), ("250.00", "0.00")])
+def test_what_free_shipping_still_needs_follows_the_fee(subtotal, short):
+    assert SHIPPING.short_of_free(Decimal(subtotal)) == Decimal(short)
+    assert (SHIPPING.fee(Decimal(subtotal)) == 0) is (Decimal(short) == 0)
