@@ -52,6 +52,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.accounts.views import bp as accounts_bp
     from portal.addresses.views import bp as addresses_bp
     from portal.autoship.admin_views import bp as autoship_admin_bp
+    from portal.autoship.one_time_views import bp as next_shipment_bp
     from portal.autoship.views import bp as autoship_bp
     from portal.admin.views import bp as admin_bp
     from portal.admin.dashboard_views import mount_rq_dashboard
@@ -82,8 +83,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     app.url_map.converters["int"] = IdConverter  # before any rule: an id beyond INTEGER is a 404
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
                       checkout_bp, orders_bp, autoship_bp, autoship_admin_bp, oneclick_bp, genealogy_bp,
-                      admin_bp, refunds_bp, fulfilment_bp, downline_bp, retention_bp, retention_admin_bp,
-                      volume_bp, team_volume_bp, volume_admin_bp, loyalty_bp, support_bp):
+                      admin_bp, refunds_bp, fulfilment_bp, downline_bp, next_shipment_bp, retention_bp,
+                      retention_admin_bp, volume_bp, team_volume_bp, volume_admin_bp, loyalty_bp, support_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)
     connect_signals()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal.accounts.models import User
-from portal.autoship.models import AutoshipRun
+from portal.autoship.models import AutoshipOneTimeLine, AutoshipRun
 from portal.clock import company_today
 from portal.downline.attention import ATTENTION_REASONS, attention_page
 from portal.downline.listing import TeamFilters, team_page
@@ -63,6 +63,9 @@ def test_alice_sees_a_team_in_every_state_and_the_admin_runs_plans_and_payments(
     dave = person(session, "dave")
     assert session.scalar(select(OneClickSetting.user_id).where(
         OneClickSetting.user_id == dave.id, OneClickSetting.disabled_at.is_(None))) == dave.id
+    # Some standing orders carry something for their next shipment only.
+    waiting = session.scalars(select(AutoshipOneTimeLine).where(AutoshipOneTimeLine.status == "pending")).all()
+    assert len({line.profile_id for line in waiting}) >= 2 and len(waiting) >= 3
 
 
 def test_the_first_logins_see_it_and_seeding_again_is_refused(app, client, session, seeded):

@@ -10,8 +10,8 @@ The people, by the part they play:
 
 Olive and Otto each hold the same set of things (``Holdings``: an address, a card and a card that
 declines, a cart line, a paid checkout order, a standing order with two items, history and a
-skip, a standing order's declined order, 1-Click on in a browser with an open 1-Click order, a
-calendar link, mail, a signed-in session on a phone). Cleo's paid order waits for a product out
+skip, a standing order's declined order, a one-time line in its next shipment, 1-Click on in a
+browser with an open 1-Click order, a calendar link, mail, a signed-in session on a phone). Cleo's paid order waits for a product out
 of stock, expected from a supplier. Shared: the autoship run with its chunk, a planning run with
 its shipments, a receipt and a failed RQ job.
 """
@@ -31,8 +31,9 @@ from portal.accounts.login_sessions import Lifetimes, start_login_session
 from portal.accounts.models import LoginSession, User
 from portal.accounts.password_reset import make_reset_token
 from portal.addresses.models import Address
-from portal.autoship import calendar_tokens, creation, engine, profiles, schedule_changes
-from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipRun, AutoshipRunChunk
+from portal.autoship import calendar_tokens, creation, engine, one_time, profiles, schedule_changes
+from portal.autoship.models import (AutoshipItem, AutoshipOneTimeLine, AutoshipProfile, AutoshipRun,
+                                    AutoshipRunChunk)
 from portal.autoship.recurrence import Recurrence
 from portal.cart.models import CartLine
 from portal.cart.services import add_to_cart
@@ -85,6 +86,8 @@ class Holdings:
     login_session: LoginSession   # signed in on another browser than the one a test drives
     mail: OutboxMessage | None = None
     refund: Refund | None = None  # a refund of the order's shipping fee the gateway has not answered
+    one_time_line: AutoshipOneTimeLine | None = None  # "this time only" in the profile's next shipment
+    one_time_key: str = ""        # the idempotency key of the press that added it
 
 
 @dataclass
@@ -155,6 +158,14 @@ def build_world(session, redis) -> World:
                     [o.id for o in failed.values()], first_run)
     for things in partial.values():
         things["profile"].payment_method_id = things["card"].id
+    session.commit()
+    for things in partial.values():
+        things["one_time_key"] = secrets.token_urlsafe(18)
+        things["one_time_line"] = one_time.add_to_next_shipment(
+            session, user=things["user"], product_id=second_product.id, unit_code="each", quantity=1,
+            idempotency_key=things["one_time_key"], today=today,
+            rules=profiles.AutoshipRules.from_config(config), shipping=shipping_rule(config),
+            profile_id=things["profile"].id).line
     session.commit()
 
     purchase_order = add_expected_arrival(session, actor=admin, reference="PO-WORLD",

@@ -1,7 +1,8 @@
 """The one statement that turns a chunk of due standing orders into orders.
 
 It creates the orders, their lines and first status, notes what could not ship, records the
-cycles that ordered nothing and moves the profiles to their next date, as data-modifying common
+cycles that ordered nothing, settles the one-time lines that went with the orders and moves
+the profiles to their next date, as data-modifying common
 table expressions over the due rows passed in as arrays. Prices, volume, the shipping fee and
 the total come from the rule book (``portal.orders.rules``): this module only says which rows
 they apply to.
@@ -19,13 +20,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from sqlalchemy import (Date, Integer, String, and_, bindparam, case, cast, column, exists, func,
-                        literal, not_, null, or_, select, update)
+                        literal, literal_column, not_, null, or_, select, union_all, update)
 from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS, insert
 from sqlalchemy.sql import Select
 
 from portal.addresses.models import Address
-from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipOccurrence, AutoshipProfile,
-                                    OutOfStockPolicy, ProfileStatus)
+from portal.autoship.models import (AutoshipEvent, AutoshipItem, AutoshipOccurrence, AutoshipOneTimeLine,
+                                    AutoshipProfile, OneTimeStatus, OutOfStockPolicy, ProfileStatus)
 from portal.catalog.models import Product, ProductUnit, StockLevel
 from portal.db import UTCDateTime, Volume
 from portal.orders.models import Order, OrderLine, OrderSource, OrderStatusChange
@@ -41,6 +42,7 @@ _PRODUCTS, _UNITS, _STOCK = Product.__table__, ProductUnit.__table__, StockLevel
 _ORDERS, _LINES, _HISTORY = Order.__table__, OrderLine.__table__, OrderStatusChange.__table__
 _ADDRESSES, _CARDS = Address.__table__, PaymentMethod.__table__
 _EVENTS, _OCCURRENCES = AutoshipEvent.__table__, AutoshipOccurrence.__table__
+_ONE_TIME = AutoshipOneTimeLine.__table__
 
 
 def _array(name: str, item_type) -> object:
@@ -97,24 +99,32 @@ def chunk_statement(shipping: ShippingRule) -> Select:
                  func.nextval(orders_sequence).label("order_id")
                  ).cte("d").prefix_with("MATERIALIZED")
 
-    items = select(
-        due.c.order_id, due.c.profile_id, due.c.due_date, i.c.id.label("item_id"),
-        pr.c.id.label("product_id"), pr.c.sku, pr.c.name, u.c.code.label("unit_code"),
-        u.c.eaches_per_unit, i.c.quantity,
-        unit_amount_sql(p.c.price_policy, i.c.locked_price, u.c.price).label("price"),
-        unit_amount_sql(p.c.price_policy, i.c.locked_pv, u.c.pv).label("pv"),
-        unit_amount_sql(p.c.price_policy, i.c.locked_bv, u.c.bv).label("bv"),
-        item_sold_sql(pr, u).label("sold"),
-        item_in_stock_sql(s, i, u).label("in_stock"),
-        item_backordered_sql(p).label("backorder"),
-    ).select_from(
-        due.join(p, p.c.id == due.c.profile_id)
-        .join(i, i.c.profile_id == due.c.profile_id)
-        .join(pr, pr.c.id == i.c.product_id)
-        .join(u, and_(u.c.product_id == i.c.product_id, u.c.code == i.c.unit_code))
-        .outerjoin(s, s.c.product_id == i.c.product_id)
-    ).where(i.c.profile_id.between(low, high), p.c.id.between(low, high)
-            ).cte("items").prefix_with("MATERIALIZED")
+    def cycle_lines(line, one_time: bool):
+        """The due profiles' lines of one kind: their recurring items, or their pending
+        one-time lines (which have the same columns and are priced by the same rules)."""
+        joined = due.join(p, p.c.id == due.c.profile_id).join(line, line.c.profile_id == due.c.profile_id)
+        return select(
+            due.c.order_id, due.c.profile_id, due.c.due_date, line.c.id.label("item_id"),
+            (line.c.id if one_time else cast(null(), Integer)).label("one_time_id"),
+            pr.c.id.label("product_id"), pr.c.sku, pr.c.name, u.c.code.label("unit_code"),
+            u.c.eaches_per_unit, line.c.quantity,
+            unit_amount_sql(p.c.price_policy, line.c.locked_price, u.c.price).label("price"),
+            unit_amount_sql(p.c.price_policy, line.c.locked_pv, u.c.pv).label("pv"),
+            unit_amount_sql(p.c.price_policy, line.c.locked_bv, u.c.bv).label("bv"),
+            item_sold_sql(pr, u).label("sold"),
+            item_in_stock_sql(s, line, u).label("in_stock"),
+            item_backordered_sql(p).label("backorder"),
+        ).select_from(
+            joined.join(pr, pr.c.id == line.c.product_id)
+            .join(u, and_(u.c.product_id == line.c.product_id, u.c.code == line.c.unit_code))
+            .outerjoin(s, s.c.product_id == line.c.product_id)
+        ).where(line.c.profile_id.between(low, high), p.c.id.between(low, high),
+                # written out, so that the plan can use the partial index of the pending lines
+                *([line.c.status == literal_column(f"'{OneTimeStatus.PENDING.value}'")] if one_time else []))
+
+    # One-time lines ship in the order with the recurring items, once: ``settled`` closes them.
+    items = union_all(cycle_lines(i, False), cycle_lines(_ONE_TIME, True)
+                      ).cte("items").prefix_with("MATERIALIZED")
     shippable = item_ships_sql(items.c.sold, items.c.in_stock, items.c.backorder)
 
     totals = select(
@@ -175,7 +185,15 @@ def chunk_statement(shipping: ShippingRule) -> Select:
         list(line_values),
         select(*line_values.values())
         .where(shippable, items.c.order_id.not_in(select(not_created.c.order_id)))
-        .order_by(items.c.order_id, items.c.item_id)).cte("new_lines")
+        .order_by(items.c.order_id, items.c.one_time_id.nulls_first(), items.c.item_id)).cte("new_lines")
+
+    # The one-time lines of the orders made here never ship again: in the order, or left out.
+    o = _ONE_TIME
+    settled = update(o).values(
+        status=case((shippable, OneTimeStatus.SHIPPED.value), else_=OneTimeStatus.LEFT_OUT.value),
+        order_id=items.c.order_id, settled_at=now,
+    ).where(o.c.id == items.c.one_time_id, o.c.status == OneTimeStatus.PENDING,
+            items.c.order_id.not_in(select(not_created.c.order_id))).cte("settled")
 
     new_history = insert(_HISTORY).from_select(
         ["order_id", "from_status", "to_status", "note", "changed_at"],
@@ -210,5 +228,5 @@ def chunk_statement(shipping: ShippingRule) -> Select:
 
     return select(select(func.count()).select_from(new_orders).scalar_subquery(),
                   select(func.count()).select_from(skipped).scalar_subquery()
-                  ).add_cte(new_lines, new_history, item_notes, advanced)
+                  ).add_cte(new_lines, new_history, item_notes, advanced, settled)
 

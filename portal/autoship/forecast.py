@@ -11,7 +11,9 @@ the standing orders as they stand now:
   then on, as the run of that day resumes it;
 * a cycle is what the engine would order: the items that can ship (still sold, and in stock
   unless the member accepts a backorder), priced by the profile's policy at today's prices, none
-  below the minimum PV, and nothing for a date that already has its order (a Ship now).
+  below the minimum PV, and nothing for a date that already has its order (a Ship now);
+* the one-time lines waiting in a profile ("this time only") go with its next order only, by
+  the same item rules, and count toward that order's minimum PV: never in a later run.
 
 The period is bounded (``check_period``): a reversed or over-long one is refused, never cut.
 """
@@ -30,7 +32,8 @@ from portal import formatting
 from portal.autoship.chunk_statement import (item_backordered_sql, item_in_stock_sql, item_ships_sql,
                                              item_sold_sql)
 from portal.autoship.engine import plan_due
-from portal.autoship.models import AutoshipItem, AutoshipProfile, AutoshipSkip, ProfileStatus
+from portal.autoship.models import (AutoshipItem, AutoshipOneTimeLine, AutoshipProfile, AutoshipSkip,
+                                    OneTimeStatus, ProfileStatus)
 from portal.autoship.schedule import Schedule, UnplannableSchedule
 from portal.catalog.models import Product, ProductUnit, StockLevel
 from portal.db import to_money
@@ -79,17 +82,27 @@ def forecast(session: Session, start: date, end: date, *, today: date,
     for profile_id, day in session.execute(_skips(end)):
         skips[profile_id].add(day)
     ordered = {(pid, due) for pid, due in session.execute(_ordered_dates(end))}
+    extras = {pid: (subtotal, pv) for pid, subtotal, pv in session.execute(_one_time(end))}
     totals: dict[date, list] = {}
     for pid, status, rrule, anchor, regularity, next_run, paused_until, subtotal, pv in \
-            session.execute(_cycles(end, min_pv)):
+            session.execute(_cycles(end)):
+        waiting = extras.get(pid)  # the one-time lines, until the order that takes them
         for run_day, due in _runs(pid, status, rrule, anchor, regularity, next_run, paused_until,
                                   frozenset(skips.get(pid, ())), first_day, end):
-            if run_day < start or (pid, due) in ordered:
+            if (pid, due) in ordered:
+                continue
+            run_subtotal, run_pv = subtotal, pv
+            if waiting is not None:
+                run_subtotal, run_pv = (subtotal or 0) + waiting[0], (pv or 0) + waiting[1]
+            if run_pv is None or run_pv < min_pv:  # nothing ships, or too little: no order
+                continue
+            waiting = None
+            if run_day < start:
                 continue
             bucket = totals.setdefault(run_day, [0, Decimal(0), Decimal(0)])
             bucket[0] += 1
-            bucket[1] += subtotal
-            bucket[2] += pv
+            bucket[1] += run_subtotal
+            bucket[2] += run_pv
     return [ForecastDay(day, count, to_money(value), to_money(pv))
             for day, (count, value, pv) in sorted(totals.items())]
 
@@ -121,9 +134,9 @@ def _in_scope(p, end: date):
                and_(p.c.status == ProfileStatus.PAUSED, p.c.paused_until <= end))
 
 
-def _cycles(end: date, min_pv: Decimal):
-    """Each profile in scope whose cycle would become an order, with its subtotal and PV: the
-    items that can ship, priced by the rule book as the engine prices them."""
+def _cycles(end: date):
+    """Each profile in scope with the subtotal and PV of its cycle: the items that can ship,
+    priced by the rule book as the engine prices them (NULL when none can)."""
     p, i = AutoshipProfile.__table__, AutoshipItem.__table__
     pr, u, s = Product.__table__, ProductUnit.__table__, StockLevel.__table__
     ships = item_ships_sql(item_sold_sql(pr, u), item_in_stock_sql(s, i, u), item_backordered_sql(p))
@@ -138,8 +151,26 @@ def _cycles(end: date, min_pv: Decimal):
                          .join(u, and_(u.c.product_id == i.c.product_id, u.c.code == i.c.unit_code))
                          .outerjoin(s, s.c.product_id == i.c.product_id))
             .where(_in_scope(p, end))
-            .group_by(p.c.id)
-            .having(pv >= min_pv))  # no item that ships: no total, no order
+            .group_by(p.c.id))
+
+
+def _one_time(end: date):
+    """The subtotal and PV of each profile's pending one-time lines that can ship, by the
+    same rules; profiles where none can are left out."""
+    p, o = AutoshipProfile.__table__, AutoshipOneTimeLine.__table__
+    pr, u, s = Product.__table__, ProductUnit.__table__, StockLevel.__table__
+    ships = item_ships_sql(item_sold_sql(pr, u), item_in_stock_sql(s, o, u), item_backordered_sql(p))
+    subtotal = func.sum(line_amount_sql(unit_amount_sql(p.c.price_policy, o.c.locked_price, u.c.price),
+                                        o.c.quantity))
+    pv = func.sum(line_volume_sql(unit_amount_sql(p.c.price_policy, o.c.locked_pv, u.c.pv),
+                                  o.c.quantity))
+    return (select(p.c.id, subtotal, pv)
+            .select_from(p.join(o, o.c.profile_id == p.c.id)
+                         .join(pr, pr.c.id == o.c.product_id)
+                         .join(u, and_(u.c.product_id == o.c.product_id, u.c.code == o.c.unit_code))
+                         .outerjoin(s, s.c.product_id == o.c.product_id))
+            .where(_in_scope(p, end), o.c.status == OneTimeStatus.PENDING, ships)
+            .group_by(p.c.id))
 
 
 def _skips(end: date):

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from portal.forms import DateField, IntegerField, PlainTextForm
-from portal.ids import coerce_id
-from wtforms import HiddenField, RadioField, SelectField, SelectMultipleField, StringField
+from portal.ids import MAX_ID, coerce_id
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, InputRequired, Length, NumberRange, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.autoship import schedule_kinds as kinds
+from portal.autoship.one_time import BUTTON_NOT_VALID as NEXT_SHIPMENT_BUTTON_NOT_VALID
+from portal.catalog.models import UnitCode
+from portal.oneclick.rules import KEY_PATTERN
 from portal.autoship.recurrence import Recurrence
 from portal.autoship.rule_text import WEEKDAY_CODES, WEEKDAY_NAMES
 
@@ -148,3 +151,23 @@ class SubscribeForm(PlainTextForm):
     quantity = IntegerField("Quantity", default=1, validators=[
         InputRequired("Enter a quantity."), NumberRange(min=1, max=999, message="Enter 1 to 999.")])
     profile = SelectField("Add to", validate_choice=False, default="new")
+
+
+class NextShipmentForm(PlainTextForm):
+    """One press of "Add to my next autoship": the item, its unit and quantity (1 unless
+    chosen), the standing order when the person chose one, and the button's idempotency key."""
+
+    product_id = IntegerField(validators=[
+        InputRequired("Choose a product."), NumberRange(min=1, max=MAX_ID, message="Choose a product.")])
+    unit = StringField(default="each", validators=[
+        InputRequired("Choose a unit."), AnyOf(tuple(UnitCode), message="Choose each, case or lot.")])
+    quantity = IntegerField(default=1, validators=[
+        Optional(), NumberRange(min=1, max=999, message="Enter a quantity from 1 to 999.")])
+    profile = IntegerField(validators=[
+        Optional(), NumberRange(min=1, max=MAX_ID, message="Choose a standing order.")])
+    idempotency_key = StringField(validators=[InputRequired(NEXT_SHIPMENT_BUTTON_NOT_VALID),
+                                              Regexp(KEY_PATTERN, message=NEXT_SHIPMENT_BUTTON_NOT_VALID)])
+    compact = BooleanField()
+
+    class Meta:
+        csrf = False  # CSRFProtect has checked the token before any view runs

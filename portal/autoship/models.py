@@ -103,6 +103,11 @@ class AutoshipProfile(Base):
         back_populates="profile", order_by="AutoshipItem.id", cascade="all, delete-orphan")
     skips: Mapped[list["AutoshipSkip"]] = relationship(
         order_by="AutoshipSkip.skip_date", cascade="all, delete-orphan")
+    # What goes with the next shipment only ("this time only"), not yet shipped or removed.
+    one_time_lines: Mapped[list["AutoshipOneTimeLine"]] = relationship(
+        primaryjoin="and_(AutoshipOneTimeLine.profile_id == AutoshipProfile.id, "
+                    "AutoshipOneTimeLine.status == 'pending')",
+        order_by="AutoshipOneTimeLine.id", viewonly=True)
 
     @property
     def status_label(self) -> str:
@@ -130,6 +135,51 @@ class AutoshipItem(Base):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     profile: Mapped[AutoshipProfile] = relationship(back_populates="items")
+    product: Mapped[Product] = relationship(lazy="joined")
+
+
+class OneTimeStatus(StrEnum):
+    PENDING = "pending"    # goes with the profile's next order
+    SHIPPED = "shipped"    # went into that order (order_id)
+    LEFT_OUT = "left_out"  # that order was made without it (no longer sold, or out of stock)
+    REMOVED = "removed"    # the member took it out before the cutoff
+
+
+class AutoshipOneTimeLine(Base):
+    """An item added to a standing order's next shipment only: the engine (or Ship now) puts
+    it into the profile's next order together with the recurring items, once, and settles it.
+
+    Exactly one line per press: the button's idempotency key is unique, so a double press, a
+    retried request or two tabs sending the same key find this row instead of adding another."""
+
+    __tablename__ = "autoship_one_time_lines"
+    __table_args__ = (
+        # The engine's probe: the pending lines of a chunk's due profiles.
+        Index("ix_autoship_one_time_lines_pending", "profile_id", "id",
+              postgresql_where=text("status = 'pending'")),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("unit_code IN ('each', 'case', 'lot')", name="unit_known"),
+        CheckConstraint("status IN ('pending', 'shipped', 'left_out', 'removed')", name="status_known"),
+        CheckConstraint("status <> 'shipped' OR order_id IS NOT NULL", name="shipped_has_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    profile_id: Mapped[int] = mapped_column(ForeignKey("autoship_profiles.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    unit_code: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[int]
+    # Filled when the profile locks prices, as for its items.
+    locked_price: Mapped[Decimal | None] = mapped_column(Money)
+    locked_pv: Mapped[Decimal | None] = mapped_column(Volume)
+    locked_bv: Mapped[Decimal | None] = mapped_column(Volume)
+    run_date: Mapped[date] = mapped_column(Date)  # the shipment it was added for
+    status: Mapped[str] = mapped_column(String(10), default=OneTimeStatus.PENDING)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    added_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # shipped, left out or removed
+
     product: Mapped[Product] = relationship(lazy="joined")
 
 

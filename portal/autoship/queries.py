@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.autoship.models import AutoshipEvent, AutoshipItem, AutoshipProfile, ProfileStatus
+from portal.autoship.one_time import priced_one_time
 from portal.autoship.schedule import UnplannableSchedule
 from portal.autoship.profiles import (AutoshipRules, accepts_changes, changes_closed, days_until_cutoff,
                                       describe_rule, kept_on_resume, priced_items, schedule_of)
@@ -34,6 +36,10 @@ class ProfileSummary:
     # Paused: the date it resumes on by itself (None: when the person resumes it); ``upcoming``
     # are then the shipments after that resume (after today for a pause without a date).
     resumes_on: date | None = None
+    # The next shipment alone: the cycle and the one-time lines that go with it ("this time
+    # only"); the same as ``cycle`` when there are none.
+    next_shipment: Totals | None = None
+    short_of_free: Decimal = Decimal("0.00")
 
 
 def profiles_of(session: Session, user: User) -> list[AutoshipProfile]:
@@ -57,6 +63,9 @@ def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
     (``last_ordered_dates``): a paused profile's shipments after its resume come after it."""
     lines, problems = priced_items(profile)
     cycle = totals(lines, shipping)
+    extras, extra_problems = priced_one_time(profile)
+    problems += extra_problems
+    shipment = totals(lines + extras, shipping) if profile.one_time_lines else cycle
     upcoming, unplannable, stale = [], None, frozenset()
     days_to_cutoff = days_until_cutoff(profile, today, rules)
     resumes_on = profile.paused_until if profile.status == ProfileStatus.PAUSED else None
@@ -80,7 +89,8 @@ def summarize(profile: AutoshipProfile, today: date, rules: AutoshipRules,
         skipped=sorted(s.skip_date for s in profile.skips if s.skip_date > today and s.skip_date not in stale),
         cycle=cycle, problems=problems,
         below_min_pv=bool(lines) and cycle.pv < rules.min_pv,
-        days_to_cutoff=days_to_cutoff, changes_closed=changes_closed(days_to_cutoff))
+        days_to_cutoff=days_to_cutoff, changes_closed=changes_closed(days_to_cutoff),
+        next_shipment=shipment, short_of_free=shipping.short_of_free(shipment.subtotal))
 
 
 def history(session: Session, profile: AutoshipProfile, limit: int = 50) -> list[AutoshipEvent]:

@@ -14,6 +14,7 @@ from portal.accounts.models import User
 from portal.addresses.services import owned_address
 from portal.autoship.models import AutoshipProfile, ProfileStatus, Regularity
 from portal.autoship.notices import tell_order_paid
+from portal.autoship.one_time import priced_one_time, settle_with_order
 from portal.autoship.profiles import (AlreadyDone, AutoshipError, lock_profile, planning,
                                       priced_items, record, schedule_of)
 from portal.clock import utcnow
@@ -60,6 +61,7 @@ def check_ship_now(session: Session, *, user: User, profile: AutoshipProfile, to
         raise AutoshipError(f"The next shipment is now on {formatting.day(due, 'full')}. Check it, then "
                             "press “Ship now” again to ship it today.")
     lines, problems = priced_items(profile)
+    lines += priced_one_time(profile)[0]  # the next shipment's one-time lines go with it
     if not lines:
         raise AutoshipError("Nothing in this standing order can be shipped: " + " ".join(problems))
     with planning(profile):  # before anything is charged
@@ -88,6 +90,7 @@ def ship_now(session: Session, *, user: User, actor: User | None = None,
     order.autoship_profile_id, order.autoship_due_date = profile.id, due
     session.add(order)
     session.flush()
+    settle_with_order(session, profile, order.id)
     pay_standing_orders_with_points(session, [order.id], program=current_program(session),
                                     shipping=shipping)  # when the person chose points for it
     charge_order(session, order, gateway, card.token,

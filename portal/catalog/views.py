@@ -15,6 +15,7 @@ from portal.catalog.models import UNIT_LABELS, Product, UnitCode, unit_count
 from portal.catalog.services import search_query
 from portal.extensions import db
 from portal.formatting import day, money
+from portal.autoship.one_time_views import panel_here as next_shipment_here
 from portal.oneclick.views import panel_here
 from portal.pagination import page_number, paginate
 from portal.templating import render
@@ -43,7 +44,8 @@ def index():
     page = paginate(db.session, search_query(text), page_number(request.args.get("page")),
                     current_app.config["CATALOG_PAGE_SIZE"])
     return render("catalog/index.html", "catalog/_results.html", page=page, q=text,
-                  oneclick_panel=panel_here() if page.items else None)
+                  oneclick_panel=panel_here() if page.items else None,
+                  next_shipment_panel=next_shipment_here() if page.items else None)
 
 
 @bp.get("/products/<int:product_id>")
@@ -55,7 +57,8 @@ def product(product_id: int):
     form.unit.choices = [SelectChoice(u.code, f"{u.label} — {money(u.price)}")
                          for u in item.sellable_units]
     return render("catalog/product.html", product=item, form=form,
-                  subscribe=_subscribe_form(item), oneclick_panel=panel_here())
+                  subscribe=_subscribe_form(item), oneclick_panel=panel_here(),
+                  next_shipment_panel=next_shipment_here())
 
 
 def _subscribe_form(item: Product) -> SubscribeForm | None:

@@ -77,6 +77,12 @@ class ShippingRule:
             return ZERO
         return to_money(self.flat_fee)
 
+    def short_of_free(self, subtotal: Decimal) -> Decimal:
+        """How much more the subtotal needs for ``fee`` to be free: 0.00 once it is."""
+        if self.fee(subtotal) == ZERO:
+            return ZERO
+        return to_money(self.free_from) - subtotal
+
     def fee_sql(self, subtotal: ColumnElement[Decimal]) -> ColumnElement[Decimal]:
         """``fee`` for set-based statements, over a subtotal in hundredths."""
         return type_coerce(case((or_(subtotal == money(ZERO), subtotal >= money(self.free_from)),

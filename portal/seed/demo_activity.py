@@ -8,7 +8,8 @@ month). Then every day up to yesterday is replayed with the clock frozen at that
 engine's run, the charges and their retries (a declining card ends with its standing order in
 "payment failed"), and every other week a planning run whose shipments are released and shipped.
 Along the way a few people pause or cancel. Today a last planning run leaves a plan with
-complete and partial shipments for the admin, and an expected arrival for what is missing.
+complete and partial shipments for the admin, and an expected arrival for what is missing; and
+Dave, Bob and Alice each have something added to their next autoship, this time only.
 
 Everything goes through the public services (``create_profile``, ``start_run`` and
 ``materialise_chunk``, ``prepare_charges``/``call_gateway``/``record_outcomes``,
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
 from portal.addresses.services import add_address, address_book
-from portal.autoship import engine
+from portal.autoship import engine, lifecycle, one_time
 from portal.autoship.creation import create_profile
 from portal.autoship.models import AutoshipProfile, ProfileStatus, Regularity
 from portal.autoship.notices import tell_payment_outcomes
@@ -288,6 +289,8 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
         add_expected_arrival(session, actor=None, reference="PO-DEMO-1", supplier="Demo Supplies Inc.",
                              expected_on=today + timedelta(days=9), sku=sku, eaches=240, today=today)
     run_planning(session, trigger="demo: today's plan")
+    with frozen_at(_noon(today)):
+        _one_time_lines(session, [dave, bob, alice], products, today, rules, config)
     enable_oneclick(session, user=dave, token_hash=hash_token("demo-browser-of-dave"),
                     label="Dave's laptop (demo)", address_id=_first_address(session, dave),
                     card_id=_first_card(session, dave), today=today, now=_noon(today))
@@ -295,6 +298,23 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
     return DemoActivity(people=len(people), runs=runs,
                         profiles=session.scalar(select(func.count(AutoshipProfile.id))),
                         orders=session.scalar(select(func.count(Order.id))))
+
+
+def _one_time_lines(session: Session, people: list[User], products: dict[str, Product], today: date,
+                    rules: AutoshipRules, config) -> None:
+    """Something added to the next shipment of each person's soonest open standing order
+    ("this time only"), as the product page's button adds it."""
+    on_sale = [p for sku, p in sorted(products.items()) if p.active and sku not in OUT_OF_STOCK_SKUS]
+    for n, person in enumerate(people):
+        if not one_time.shipment_choices(session, person, today, rules):
+            continue
+        choice = one_time.shipment_choices(session, person, today, rules)[0]
+        for m in range(1 + n % 2):
+            one_time.add_to_next_shipment(
+                session, user=person, product_id=on_sale[(5 * n + 3 * m) % len(on_sale)].id,
+                unit_code="each", quantity=1 + m, idempotency_key=f"demo-one-time-{person.id:06d}-{m:04d}",
+                today=today, rules=rules, shipping=engine.EngineRules.from_config(config).shipping,
+                profile_id=choice.id)
 
 
 def _act_when_open(session: Session, profiles: list[AutoshipProfile], day: date, rules: AutoshipRules,

@@ -64,6 +64,7 @@ PAGES = [
     Page("member", "retention.reason_page",  # with a reason chosen: its offers shown too
          lambda w: f"/autoship/{w.of(w.owner).profile.id}/cancel?reason=too_expensive"),
     Page("member", "loyalty.index", at("/points/")),
+    Page("member", "next_shipment.added", lambda w: f"/autoship/next-shipment/{w.of(w.owner).one_time_key}"),
     Page("member", "oneclick.settings", at("/1-click/settings")),
     Page("member", "oneclick.devices", at("/1-click/")),
     Page("member", "oneclick.placed", lambda w: f"/1-click/placed/{w.of(w.owner).press_key}"),

@@ -91,6 +91,8 @@ TARGETS = {target.endpoint: target for target in (
         "product_id": "id", "unit": "choice"}),
     Target("autoship.resume", "owner", fields=NO_FIELDS),  # shown only on a paused profile
     Target("autoship.change_resume_date", "owner", fields={"resume_on": "date"}),  # paused only
+    Target("next_shipment.add", "owner", pages=(_product_page, "catalog.index")),
+    Target("next_shipment.remove", "owner", pages=("autoship.profile",)),
     Target("oneclick.settings", "owner", pages=("oneclick.settings",)),
     Target("oneclick.enable_from_order", "owner", pages=(_own_order("order", "/orders/%s/confirmation"),)),
     Target("oneclick.off_here", "owner", pages=("oneclick.devices",), browser=True),
@@ -160,6 +162,7 @@ PAGE_PERSONAS = {
     "retention.swap_page": _OWNER, "retention.reason_page": _OWNER,
     **{f"retention_admin.{name}": _ADMIN for name in ("report", "replacements_page", "replacement")},
     "loyalty.index": _OWNER,
+    "autoship.profile": _OWNER, "next_shipment.added": _OWNER,
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
         "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},

@@ -33,6 +33,8 @@ _BY_ENDPOINT = {
     ("autoship_admin.retry_payment", "order_id"): lambda w, h: h.failed_order.id,
     ("fulfilment.receive_line", "line_id"): lambda w, h: w.purchase_order_line.id,
     ("accounts.reset_password", "token"): lambda w, h: reset_token(h.user),
+    ("next_shipment.added", "key"): lambda w, h: h.one_time_key,
+    ("next_shipment.remove", "line_id"): lambda w, h: h.one_time_line.id,
 }
 
 # Everything else by argument name.

@@ -150,6 +150,9 @@ EXPECTED = {
     # loyalty points
     "GET /points/": SHOPPERS,
     "POST /points/standing-orders/<int:profile_id>": OWNER_ACTS,
+    "POST /autoship/next-shipment": OWNER_ACTS,  # into the owner's profile: 404 to anyone else
+    "GET /autoship/next-shipment/<key>": OWNER_ONLY,  # the answer to the owner's press
+    "POST /autoship/<int:profile_id>/one-time/<int:line_id>/remove": OWNER_ACTS,
     # 1-Click: ordering needs no login, only the browser's identifier; settings need a login
     "POST /1-click/buy": "403 303 403 403 403 403",  # the owner's browser, the owner's person id
     "GET /1-click/placed/<key>": "404 200 404 404 404 404",
@@ -305,6 +308,9 @@ BODIES = {
     "POST /autoship/subscribe": lambda w: {"product_id": w.product.id, "unit": "each",
                                            "quantity": 1, "profile": w.of(w.owner).profile.id},
     "POST /points/standing-orders/<int:profile_id>": lambda w: {"use_points": "yes"},
+    "POST /autoship/next-shipment": lambda w: {"product_id": w.product.id, "unit": "each",
+                                               "profile": w.of(w.owner).profile.id,
+                                               "idempotency_key": _key()},
     "POST /1-click/buy": lambda w: {"product_id": w.product.id, "unit": "each", "quantity": 1,
                                     "person": w.owner.id, "idempotency_key": _key()},
     "POST /1-click/settings": lambda w: {"address_id": w.of(w.owner).address.id,
