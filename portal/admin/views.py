@@ -13,6 +13,7 @@ from portal.errors import NotFound
 from portal.extensions import db
 from portal.forms import form_messages
 from portal.fulfilment.coordination import request_planning
+from portal.fulfilment.queries import order_tracking
 from portal.orders.models import Order
 from portal.orders.states import STATUS_LABELS
 from portal.pagination import page_number, paginate
@@ -142,7 +143,8 @@ def order(order_id: int):
     found = db.session.get(Order, order_id)
     if found is None:
         raise NotFound("No such order.")
-    return render("orders/detail.html", order=found, confirmation=False, admin_view=True)
+    return render("orders/detail.html", order=found, confirmation=False, admin_view=True,
+                  shipped=order_tracking(db.session, found.id, current_app.config["TRACKING_URLS"]))
 
 
 @bp.get("/outbox")
