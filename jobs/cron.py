@@ -11,7 +11,7 @@ import logging
 
 from rq.cron import CronScheduler
 
-from jobs.autoship import repair_cycle_pv, tick
+from jobs.autoship import card_notices, repair_cycle_pv, tick
 from jobs.fulfilment import plan_periodically
 from jobs.mail import deliver_waiting
 from jobs.oneclick import sweep_closed_windows
@@ -35,6 +35,8 @@ def schedule(app) -> list[dict]:
         *([{"func": repair_cycle_pv, "queue_name": "default",
             "cron": app.config["CYCLE_PV_REPAIR_CRON"]}]
           if app.config.get("CYCLE_PV_REPAIR_CRON") else []),
+        *([{"func": card_notices, "queue_name": "default", "cron": app.config["CARD_NOTICE_CRON"]}]
+          if app.config.get("CARD_NOTICE_CRON") else []),
     ]
 
 

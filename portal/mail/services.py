@@ -6,7 +6,7 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from portal.accounts.models import User
@@ -32,6 +32,21 @@ def queue_mail(session: Session, *, user: User, subject: str, body: str) -> Outb
     enqueue_after_commit(session, "jobs.mail.deliver", message.id, queue="mail",
                          job_id=f"mail-{message.id}")
     return message
+
+
+def queue_mails(session: Session, messages: list[dict]) -> list[int]:
+    """Many messages in one statement (each a dict of user_id, recipient, subject, body), each
+    sent by its own job after the commit, as ``queue_mail`` does for one."""
+    if not messages:
+        return []
+    now = utcnow()
+    ids = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id),
+                               [{**message, "created_at": now, "status": "pending"}
+                                for message in messages]))
+    for message_id in ids:
+        enqueue_after_commit(session, "jobs.mail.deliver", message_id, queue="mail",
+                             job_id=f"mail-{message_id}")
+    return ids
 
 
 def deliver(session: Session, app: Flask, message_id: int) -> str:
