@@ -97,12 +97,14 @@ TARGETS = {target.endpoint: target for target in (
     Target("autoship_admin.retry_payment", "admin", pages=("autoship_admin.payments",)),
     Target("fulfilment.plan_now", "admin", pages=("fulfilment.plan",)),
     Target("fulfilment.release", "admin", pages=("fulfilment.plan",)),
-    Target("fulfilment.ship", "admin", fields=NO_FIELDS),  # shown only for released shipments
+    Target("fulfilment.ship", "admin",  # its form shows only for released shipments
+           fields={"carrier": "text", "numbers": "text", "shipped_on": "date"}),
     Target("fulfilment.add_receipt", "admin", pages=("fulfilment.inventory",)),
     Target("fulfilment.add_arrival", "admin", pages=("fulfilment.inventory",)),
     Target("fulfilment.receive_line", "admin", pages=("fulfilment.inventory",)),
     Target("fulfilment.upload_receipts", "admin", pages=("fulfilment.inventory",)),
     Target("fulfilment.upload_arrivals", "admin", pages=("fulfilment.inventory",)),
+    Target("fulfilment.upload_tracking", "admin", pages=("fulfilment.tracking",)),
 )}
 
 # Unsafe routes the fuzz leaves alone, with the reason.
@@ -137,7 +139,7 @@ PAGE_PERSONAS = {
     "orders.history": _OWNER, "orders.detail": _OWNER, "orders.confirmation": _OWNER,
     "autoship.index": _OWNER, "autoship.new": _OWNER, "autoship.preview": _OWNER,
     "autoship.schedule_fields": _OWNER, "autoship.item_units": _OWNER,
-    "autoship.profile": _OWNER,
+    "autoship.profile": _OWNER, "mail.notifications": ("owner", "upline", "admin"),
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
         "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},
@@ -146,7 +148,7 @@ PAGE_PERSONAS = {
     **{f"autoship_admin.{name}": _ADMIN for name in (
         "runs", "run", "forecast_page", "payments", "profiles", "profile")},
     **{f"fulfilment.{name}": _ADMIN for name in (
-        "plan", "inventory", "runs", "shipment", "stock", "waiting")},
+        "plan", "inventory", "runs", "shipment", "stock", "waiting", "tracking")},
 }
 # Pages fuzzed from the owner's browser, the one with 1-Click on.
 BROWSER_PAGES = {"oneclick.placed", "oneclick.order", "catalog.product", "catalog.index"}
