@@ -11,6 +11,7 @@ from flask import current_app
 
 from portal.clock import company_today, utcnow
 from portal.autoship import engine, runs, volume
+from portal.autoship.card_notices import send_card_expiry_notices
 from portal.autoship.notices import send_reminders
 from portal.extensions import db
 from portal.links import site_url
@@ -109,3 +110,12 @@ def repair_cycle_pv() -> dict:
     current_app.logger.log(logging.WARNING if repair.fixed else logging.INFO, "%s", repair.summary())
     return {"checked": repair.checked, "fixed": repair.fixed,
             "fixed_ids": repair.fixed_ids[:volume.CyclePvRepair.SHOWN]}
+
+
+@transactional
+def card_notices() -> int:
+    """Cron, daily: tell members whose standing order's card expires before its next run, 30
+    and 7 days ahead. Safe to run twice: each notice is recorded once (a unique constraint)."""
+    sent = send_card_expiry_notices(db.session, today=company_today(), base_url=site_url())
+    current_app.logger.info("card-expiry notices sent: %s", sent)
+    return sent

@@ -11,7 +11,7 @@ import logging
 
 from rq.cron import CronScheduler
 
-from jobs.autoship import repair_cycle_pv, tick
+from jobs.autoship import card_notices, repair_cycle_pv, tick
 from jobs.fulfilment import plan_periodically
 from jobs.loyalty import expire_due_points
 from jobs.mail import deliver_waiting
@@ -42,6 +42,8 @@ def schedule(app) -> list[dict]:
           if app.config.get("VOLUME_RECOMPUTE_CRON") else []),
         *([{"func": expire_due_points, "queue_name": "default", "cron": app.config["POINTS_EXPIRY_CRON"]}]
           if app.config.get("POINTS_EXPIRY_CRON") else []),
+        *([{"func": card_notices, "queue_name": "default", "cron": app.config["CARD_NOTICE_CRON"]}]
+          if app.config.get("CARD_NOTICE_CRON") else []),
     ]
 
 

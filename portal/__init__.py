@@ -14,6 +14,7 @@ from portal import embedded_postgres
 from portal.config import Config, check_base_url, config_from_environment
 from portal.db import ping_idle_connections
 from portal.extensions import csrf, db, htmx, limiter, login_manager, migrate
+from portal.fulfilment.tracking import check_tracking_urls
 from portal.ids import IdConverter
 from portal.queues import redis_url
 from portal.unit_of_work import PortalFlask
@@ -60,6 +61,7 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     from portal.catalog.views import bp as catalog_bp
     from portal.checkout.views import bp as checkout_bp
     from portal.fulfilment.views import bp as fulfilment_bp
+    from portal.mail.views import bp as mail_bp
     from portal.genealogy.views import bp as genealogy_bp
     from portal.downline.views import bp as downline_bp
     from portal.home.views import bp as home_bp
@@ -84,7 +86,8 @@ def create_app(config: type[Config] | dict | None = None) -> Flask:
     for blueprint in (home_bp, accounts_bp, addresses_bp, payments_bp, catalog_bp, cart_bp,
                       checkout_bp, orders_bp, autoship_bp, autoship_admin_bp, oneclick_bp, genealogy_bp,
                       admin_bp, refunds_bp, fulfilment_bp, downline_bp, next_shipment_bp, retention_bp,
-                      retention_admin_bp, volume_bp, team_volume_bp, volume_admin_bp, loyalty_bp, support_bp):
+                      retention_admin_bp, volume_bp, team_volume_bp, volume_admin_bp, loyalty_bp, support_bp,
+                      mail_bp):
         app.register_blueprint(blueprint)
     mount_rq_dashboard(app)
     connect_signals()
@@ -129,6 +132,7 @@ def _load_config(app: Flask, config: type[Config] | dict | None) -> None:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY must be set outside development and tests")
     check_base_url(app.config.get("BASE_URL"))
+    check_tracking_urls(app.config.get("TRACKING_URLS"))
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         # The embedded PostgreSQL: the one another process announced, or one we start now.

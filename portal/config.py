@@ -68,6 +68,9 @@ class Config:
     CYCLE_PV_REPAIR_CRON = "30 9 * * *"  # nightly, in UTC: correct stale stored cycle PVs ("": never)
     VOLUME_RECOMPUTE_CRON = "45 9 * * *"  # nightly, in UTC: recompute the open period ("": never)
     POINTS_EXPIRY_CRON = "10 8 * * *"    # daily, in UTC: expire the loyalty points due ("": never)
+    # Daily, in UTC (15:00 is the morning in the company's time zone): tell members whose card
+    # expires before their standing order's next run, 30 and 7 days ahead ("": never).
+    CARD_NOTICE_CRON = "0 15 * * *"
 
     ONECLICK_COMBINE_MINUTES = 90  # single-action orders this close together become one order
     ONECLICK_MAX_PER_HOUR = 20     # single-action orders one browser may place per hour
@@ -81,6 +84,17 @@ class Config:
     PLANNING_CRON_SECONDS = 900          # safety net: plan this often anyway (0: never)
     INVENTORY_CSV_MAX_BYTES = 1_000_000
     INVENTORY_CSV_MAX_ROWS = 5_000
+    TRACKING_CSV_MAX_BYTES = 1_000_000
+    TRACKING_CSV_MAX_ROWS = 2_000
+    # Where a carrier's tracking page is, ``{number}`` standing for the tracking number; a
+    # carrier not named here is shown with its number and no link. PORTAL_TRACKING_URLS takes
+    # a JSON object ({"UPS": "https://www.ups.com/track?tracknum={number}"}) and replaces these.
+    TRACKING_URLS = {
+        "UPS": "https://www.ups.com/track?tracknum={number}",
+        "USPS": "https://tools.usps.com/go/TrackConfirmAction?tLabels={number}",
+        "FedEx": "https://www.fedex.com/fedextrack/?trknbr={number}",
+        "DHL": "https://www.dhl.com/us-en/home/tracking/tracking-express.html?tracking-id={number}",
+    }
 
     # The most a support person may refund in one refund (admins: no limit of their own); the
     # refund service refuses more (portal.roles.refund_limit gives it the limit).

@@ -166,3 +166,35 @@ def test_the_demo_has_a_refunded_and_a_partly_refunded_order(client, session, se
     log_in(client, person(session, "admin"), DEMO_PASSWORD)
     page = page_text(client.get(f"/admin/orders/{refunded['Refunded'].order_id}").get_data(as_text=True))
     assert "The case arrived crushed" in page and "Everything charged on this order has been refunded" in page
+
+
+def test_dave_sees_tracking_and_a_notice_about_a_card_that_expires_before_his_next_run(
+        app, client, session, seeded):
+    from portal.autoship.models import AutoshipProfile, CardExpiryNotice
+    from portal.fulfilment.models import ShipmentPick, TrackingNumber
+    from portal.payments.models import PaymentMethod
+
+    dave = person(session, "dave")
+    shipped = session.scalar(select(Order).where(
+        Order.user_id == dave.id, Order.status == "shipped",
+        Order.id.in_(select(ShipmentPick.order_id).join(
+            TrackingNumber, TrackingNumber.shipment_id == ShipmentPick.shipment_id)))
+        .order_by(Order.id.desc()).limit(1))
+    assert shipped is not None
+    coffee = session.scalar(select(AutoshipProfile).where(AutoshipProfile.user_id == dave.id,
+                                                          AutoshipProfile.name == "Morning coffee"))
+    card = session.get(PaymentMethod, coffee.payment_method_id)
+    assert card.expired_on(coffee.next_run_date) and not card.expired_on(company_today())
+    today = company_today()
+    if (coffee.next_run_date - today).days <= 30:  # not on the 1st of a 31-day month
+        assert session.scalar(select(CardExpiryNotice.days_ahead).where(
+            CardExpiryNotice.profile_id == coffee.id)) == 30
+
+    log_in(client, dave, DEMO_PASSWORD)
+    order_page = client.get(f"/orders/{shipped.id}").get_data(as_text=True)
+    assert "Tracking number" in order_page and 'rel="noopener noreferrer"' in order_page
+    notices = page_text(client.get("/notifications/").get_data(as_text=True))
+    assert "has shipped" in notices
+    if (coffee.next_run_date - today).days <= 30:
+        assert "Your card expires before your autoship" in notices
+    assert "before the next shipment" in client.get(f"/autoship/{coffee.id}").get_data(as_text=True)

@@ -13,6 +13,7 @@ from portal.errors import NotFound
 from portal.extensions import db
 from portal.forms import form_messages
 from portal.fulfilment.coordination import request_planning
+from portal.fulfilment.queries import order_tracking
 from portal.orders.models import Order
 from portal.orders.refund_views import refund_panel
 from portal.orders.states import STATUS_LABELS
@@ -141,7 +142,8 @@ def order(order_id: int):
     if found is None:
         raise NotFound("No such order.")
     return render("orders/detail.html", order=found, confirmation=False, admin_view=True,
-                  refund=refund_panel(found))
+                  refund=refund_panel(found),
+                  shipped=order_tracking(db.session, found.id, current_app.config["TRACKING_URLS"]))
 
 
 @bp.get("/outbox")

@@ -369,3 +369,22 @@ class AutoshipReminder(Base):
         ForeignKey("autoship_profiles.id", ondelete="CASCADE"), primary_key=True)
     run_date: Mapped[date] = mapped_column(Date, primary_key=True)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CardExpiryNotice(Base):
+    """A member was told that the card on a standing order expires before its next run: once
+    per card, standing order and threshold (30 days ahead, 7 days ahead), whatever runs twice."""
+
+    __tablename__ = "card_expiry_notices"
+    __table_args__ = (
+        UniqueConstraint("payment_method_id", "profile_id", "days_ahead"),
+        CheckConstraint("days_ahead > 0", name="days_ahead_positive"),
+        Index("ix_card_expiry_notices_profile_id", "profile_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_method_id: Mapped[int] = mapped_column(ForeignKey("payment_methods.id", ondelete="CASCADE"))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("autoship_profiles.id", ondelete="CASCADE"))
+    days_ahead: Mapped[int]   # the threshold this notice is for
+    run_date: Mapped[date] = mapped_column(Date)  # the run the card would have failed
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

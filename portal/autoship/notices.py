@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
+from portal.autoship.card_notices import card_update_link
 from portal.autoship.models import AutoshipProfile, AutoshipReminder, ProfileStatus
 from portal.autoship.profiles import priced_items, record
 from portal.formatting import day, money, volume
@@ -75,14 +76,15 @@ def tell_payment_outcomes(session: Session, result: BillingResult, *, base_url: 
                     body=f"Your {order.payment_label} was declined for order {order.number} "
                          f"({money(order.total)}). We will try again on "
                          f"{day(order.next_payment_retry_on, 'day_of_month')}. "
-                         f"To use another card and pay now, visit {base}/orders/{order.id}\n")
+                         f"To use another card and pay now, visit {base}/orders/{order.id}\n"
+                         + _card_line(order, base))
     for order in _orders(session, result.cancelled):
         _mail_owner(session, order, subject=f"Order {order.number} is cancelled: payment failed",
                     body=f"We could not charge your {order.payment_label} for order {order.number} "
                          f"after several tries, so the order is cancelled."
-                         + (" Your standing order is on hold until you choose a working card: "
-                            f"{base}/autoship/{order.autoship_profile_id}\n"
-                            if order.autoship_profile_id else "\n"))
+                         + (" Your standing order is on hold until you choose a working card.\n"
+                            if order.autoship_profile_id else "\n")
+                         + _card_line(order, base))
         if order.autoship_profile_id:
             profile = session.get(AutoshipProfile, order.autoship_profile_id)
             if profile.status == ProfileStatus.ACTIVE:
@@ -99,6 +101,15 @@ def tell_order_paid(session: Session, order: Order, *, base_url: str) -> None:
                 body=f"We charged {money(order.total)} to your {order.payment_label} for order "
                      f"{order.number}. It ships to {order.ship_moniker}.\n"
                      f"{base_url.rstrip('/')}/orders/{order.id}\n")
+
+
+def _card_line(order: Order, base: str) -> str:
+    """Every payment-failure mail of a standing order's order says where its card is changed
+    (the same link as the card-expiry notices)."""
+    if not order.autoship_profile_id:
+        return ""
+    return ("To change the card of your standing order for its next shipments, visit "
+            f"{card_update_link(base, order.autoship_profile_id)}\n")
 
 
 def _orders(session: Session, order_ids) -> list[Order]:

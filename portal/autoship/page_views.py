@@ -80,6 +80,8 @@ def render_profile(profile_id: int, status: int = 200, error: str | None = None,
                   history=queries.history(db.session, profile),
                   orders=queries.recent_orders(db.session, profile), today=today,
                   delivery=delivery, schedule=schedule, schedule_open=schedule_open, add_item=add_item,
+                  # the card notices' link: the page opens where the card is changed
+                  delivery_open=request.args.get("change") == "card",
                   next_date=forms.pop("next_date", None) or NextDateForm(formdata=None),
                   pause=forms.pop("pause", None) or PauseForm(formdata=None),
                   resume_date=forms.pop("resume_date", None)

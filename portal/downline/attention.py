@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import and_, case, exists, extract, false, func, literal, or_, select, tuple_
+from sqlalchemy import and_, case, exists, false, func, literal, or_, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from portal.accounts.models import User
@@ -22,6 +22,7 @@ from portal.downline.statuses import TeamPerson, stored_pv
 from portal.genealogy.queries import downline_bounds
 from portal.orders.models import ChargeAttempt, Order
 from portal.payments.models import PaymentMethod
+from portal.payments.rules import card_expires_before_sql
 
 RECENT_DAYS = 30
 ATTENTION_REASONS = {
@@ -65,8 +66,7 @@ def _reasons(p, *, since: datetime, min_pv: Decimal) -> dict:
     card_expires = and_(
         p.status == ProfileStatus.ACTIVE, p.next_run_date.is_not(None),
         exists().where(card.id == p.payment_method_id,
-                       card.exp_year * 12 + card.exp_month
-                       < extract("year", p.next_run_date) * 12 + extract("month", p.next_run_date)))
+                       card_expires_before_sql(card.exp_year, card.exp_month, p.next_run_date)))
     cycle_pv = func.coalesce(stored_pv(p), 0)
     min_hundredths = int(Decimal(min_pv) * 100)
     below_min = (and_(p.status == ProfileStatus.ACTIVE, cycle_pv < min_hundredths)

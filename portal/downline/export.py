@@ -3,36 +3,28 @@ large team streams instead of being built in memory."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import date
 
 from portal.accounts.models import User
 from portal.downline.listing import TeamRow
+from portal.spreadsheet import SafeWriter
 
 HEADER = ["member_number", "first_name", "last_name", "level", "sponsor", "autoship_status",
           "next_run_date", "pv_next_run", "days_since_last_order"]
 FLUSH_ROWS = 500
 
 
-def csv_cell(value) -> str:
-    """``value`` as text a spreadsheet shows as text: a cell starting with = + - @ (or a tab or
-    carriage return) would otherwise be read as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def csv_chunks(rows: Iterable[TeamRow], today: date, flush_rows: int = FLUSH_ROWS) -> Iterator[str]:
     """The header and one line per row, yielded every ``flush_rows`` rows."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)  # every cell, whatever the column: portal/spreadsheet.py
     writer.writerow(HEADER)
     count = 0
     for row in rows:
         days = row.days_since_last_order(today)
-        writer.writerow([csv_cell(row.member_number), csv_cell(row.first_name),
-                         csv_cell(row.last_name), row.level, row.sponsor_number or "",
+        writer.writerow([row.member_number, row.first_name, row.last_name, row.level, row.sponsor_number or "",
                          row.status, row.next_run.isoformat() if row.next_run else "",
                          f"{row.pv:.2f}", "" if days is None else days])
         count += 1

@@ -1,5 +1,5 @@
 from flask_wtf.file import FileField, FileRequired
-from wtforms import StringField
+from wtforms import StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp
 
 from portal.forms import DateField, IntegerField, PlainTextForm
@@ -38,3 +38,16 @@ class ReceiveLineForm(PlainTextForm):
 
 class CsvUploadForm(PlainTextForm):
     file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])
+
+
+class ShipForm(PlainTextForm):
+    """What left the warehouse: the checks themselves are ``portal.fulfilment.tracking``'s, so
+    that the form and the CSV upload refuse the same things."""
+
+    carrier = StringField("Carrier", validators=[InputRequired("Enter the carrier."), Length(max=40)],
+                          render_kw={"list": "carriers", "autocomplete": "off"})
+    numbers = TextAreaField("Tracking numbers", validators=[InputRequired("Enter the tracking number."),
+                                                            Length(max=1000)],
+                            description="One per line, or separated by commas: one per parcel.",
+                            render_kw={"rows": 2, "autocomplete": "off", "spellcheck": "false"})
+    shipped_on = DateField("Shipped on", validators=[InputRequired("Enter the day it shipped.")])

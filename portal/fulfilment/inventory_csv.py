@@ -73,20 +73,7 @@ def parse_rows(data: bytes, *, arrivals: bool, today: date, max_bytes: int,
     For arrivals the expected date is required (today or later, within two years); receipts
     have none. A reference is optional for both.
     """
-    if not data.strip():
-        raise CsvRejected(["The file is empty."])
-    if len(data) > max_bytes:
-        raise CsvRejected([f"The file is larger than {max_bytes:,} bytes; split it into smaller files."])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CsvRejected(["The file is not UTF-8 text; save it as CSV (UTF-8)."]) from None
-    if "\0" in text:
-        raise CsvRejected(["The file is not a CSV text file."])
-
-    records = [(number, cells) for number, cells in _records(text) if any(c.strip() for c in cells)]
-    if not records:
-        raise CsvRejected(["The file has no rows."])
+    records = file_records(data, max_bytes)
     columns = list(COLUMNS)
     problems: list[str] = []
     first_line, first_cells = records[0]
@@ -110,6 +97,26 @@ def parse_rows(data: bytes, *, arrivals: bool, today: date, max_bytes: int,
         if row is not None:
             rows.append(row)
     return rows, problems
+
+
+def file_records(data: bytes, max_bytes: int) -> list[tuple[int, list[str]]]:
+    """The non-blank records of an uploaded CSV file with their line numbers, or CsvRejected
+    when the file as a whole is not right: empty, too big, not UTF-8, not CSV. Every CSV upload
+    (inventory, tracking numbers) reads its file through this."""
+    if not data.strip():
+        raise CsvRejected(["The file is empty."])
+    if len(data) > max_bytes:
+        raise CsvRejected([f"The file is larger than {max_bytes:,} bytes; split it into smaller files."])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CsvRejected(["The file is not UTF-8 text; save it as CSV (UTF-8)."]) from None
+    if "\0" in text:
+        raise CsvRejected(["The file is not a CSV text file."])
+    records = [(number, cells) for number, cells in _records(text) if any(c.strip() for c in cells)]
+    if not records:
+        raise CsvRejected(["The file has no rows."])
+    return records
 
 
 def _records(text: str):

@@ -183,10 +183,16 @@ class Shipment(Base):
     released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the warehouse reported when it shipped: the carrier, the day it left and who said so.
+    carrier: Mapped[str | None] = mapped_column(String(40))
+    shipped_on: Mapped[date | None] = mapped_column(Date)
+    shipped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     picks: Mapped[list["ShipmentPick"]] = relationship(
         back_populates="shipment", order_by="ShipmentPick.id", cascade="all, delete-orphan",
         passive_deletes=True)
+    tracking_numbers: Mapped[list["TrackingNumber"]] = relationship(
+        order_by="TrackingNumber.id", cascade="all, delete-orphan", passive_deletes=True)
 
     @property
     def number(self) -> str:
@@ -217,6 +223,21 @@ class ShipmentPick(Base):
     eaches: Mapped[int]
 
     shipment: Mapped[Shipment] = relationship(back_populates="picks")
+
+
+class TrackingNumber(Base):
+    """One parcel of a shipped shipment, as its carrier numbers it. A number belongs to one
+    shipment: the same number twice is a typing or upload mistake, refused by the database too."""
+
+    __tablename__ = "tracking_numbers"
+    __table_args__ = (
+        UniqueConstraint("number"),
+        Index("ix_tracking_numbers_shipment_id", "shipment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(40))
 
 
 def expire_loaded(session: Session, *classes: type) -> None:

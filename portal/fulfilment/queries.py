@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 
 from portal.catalog.models import Product, StockLevel
 from portal.fulfilment.models import (InventoryReceipt, PlanningRun, PurchaseOrder, PurchaseOrderLine,
-                                      RunStatus, Shipment, ShipmentPick, ShipmentStatus)
+                                      RunStatus, Shipment, ShipmentPick, ShipmentStatus,
+                                      TrackingNumber)
 from portal.fulfilment.planning import expected_arrivals_query
+from portal.fulfilment.tracking import parcels
 from portal.orders.models import Order, OrderLine
 from portal.orders.refund_amounts import holding_refunds
 from portal.orders.rules import order_number
@@ -254,3 +256,32 @@ def allocation_mismatches(session: Session) -> list[tuple[int, int, int, int]]:
         .where((StockLevel.allocated != holding) | (StockLevel.allocated > StockLevel.on_hand))
         .order_by(StockLevel.product_id))]
 
+
+
+@dataclass(frozen=True)
+class ShippedParcels:
+    """A shipped shipment as the member's order page shows it."""
+
+    number: str
+    carrier: str | None
+    shipped_on: date | None
+    shipped_at: datetime | None
+    parcels: list
+
+
+def order_tracking(session: Session, order_id: int, urls: dict[str, str]) -> list[ShippedParcels]:
+    """The shipped shipments holding part of order ``order_id``, oldest first, with their
+    tracking numbers and links: two queries."""
+    shipments = session.scalars(
+        select(Shipment).where(Shipment.status == ShipmentStatus.SHIPPED, Shipment.id.in_(
+            select(ShipmentPick.shipment_id).where(ShipmentPick.order_id == order_id)))
+        .order_by(Shipment.shipped_at, Shipment.id)).all()
+    numbers: dict[int, list[str]] = defaultdict(list)
+    for shipment_id, number in session.execute(
+            select(TrackingNumber.shipment_id, TrackingNumber.number)
+            .where(TrackingNumber.shipment_id.in_([s.id for s in shipments]))
+            .order_by(TrackingNumber.id)):
+        numbers[shipment_id].append(number)
+    return [ShippedParcels(number=s.number, carrier=s.carrier, shipped_on=s.shipped_on,
+                           shipped_at=s.shipped_at, parcels=parcels(s.carrier, numbers[s.id], urls))
+            for s in shipments]

@@ -1,5 +1,7 @@
-"""Planned shipments leaving the plan: released to the warehouse, then shipped. Both take the
-planning lock, so that no planning run replaces a shipment while it is being handed over."""
+"""Planned shipments leaving the plan: released to the warehouse, then shipped with a carrier,
+tracking numbers and a ship date, and each person whose order is in the box told so by mail.
+Both take the planning lock, so that no planning run replaces a shipment while it is being
+handed over."""
 
 from __future__ import annotations
 
@@ -10,8 +12,12 @@ from portal.accounts.models import User
 from portal.catalog.models import StockLevel
 from portal.clock import utcnow
 from portal.errors import DomainError, NotFound
-from portal.fulfilment.models import Shipment, ShipmentPick, ShipmentStatus, expire_loaded
+from portal.formatting import day
+from portal.fulfilment.models import (Shipment, ShipmentPick, ShipmentStatus, TrackingNumber,
+                                      expire_loaded)
 from portal.fulfilment.planning import hold_planning_lock
+from portal.fulfilment.tracking import Dispatch, TrackingRefused, parcels
+from portal.mail.services import queue_mail
 from portal.orders.models import Order, OrderLine
 from portal.orders.refund_amounts import refunded_eaches
 from portal.orders.services import change_status
@@ -71,14 +77,22 @@ def release_shipment(session: Session, *, actor: User | None, shipment_id: int) 
     return shipment
 
 
-def ship_shipment(session: Session, *, actor: User | None, shipment_id: int) -> Shipment:
-    """A released shipment left the warehouse: its eaches leave on hand and allocated, and the
-    orders it was the last open shipment of become shipped."""
+def ship_shipment(session: Session, *, actor: User | None, shipment_id: int, dispatch: Dispatch,
+                  urls: dict[str, str], base_url: str) -> Shipment:
+    """A released shipment left the warehouse with ``dispatch`` (carrier, tracking numbers, day):
+    its eaches leave on hand and allocated, the orders it was the last open shipment of become
+    shipped, and each person with an order in it gets a "shipped" mail with the tracking links.
+    A tracking number already recorded on any shipment is refused (TrackingRefused)."""
     hold_planning_lock(session)
     shipment = shipment_by_id(session, shipment_id)
     if shipment.status != ShipmentStatus.RELEASED:
         raise ShipmentError(f"Shipment {shipment.number} is {shipment.status_label.lower()}; only "
                             "a released shipment can be marked as shipped.")
+    taken = session.execute(select(TrackingNumber.number, TrackingNumber.shipment_id)
+                            .where(TrackingNumber.number.in_(dispatch.numbers))).first()
+    if taken is not None:
+        raise TrackingRefused(f"Tracking number {taken.number} is already recorded for shipment "
+                              f"SH{taken.shipment_id:08d}.", "numbers")
     gone = (select(ShipmentPick.product_id, func.sum(ShipmentPick.eaches).label("eaches"))
             .where(ShipmentPick.shipment_id == shipment.id)
             .group_by(ShipmentPick.product_id).subquery())
@@ -90,12 +104,44 @@ def ship_shipment(session: Session, *, actor: User | None, shipment_id: int) -> 
     expire_loaded(session, StockLevel)
     shipment.status = ShipmentStatus.SHIPPED
     shipment.shipped_at = utcnow()
+    shipment.carrier, shipment.shipped_on = dispatch.carrier, dispatch.shipped_on
+    shipment.shipped_by_id = actor.id if actor else None
+    shipment.tracking_numbers = [TrackingNumber(number=number) for number in dispatch.numbers]
     session.flush()
     order_ids = sorted({pick.order_id for pick in shipment.picks})
     still_open = set(session.scalars(
         select(ShipmentPick.order_id).join(Shipment, Shipment.id == ShipmentPick.shipment_id)
         .where(ShipmentPick.order_id.in_(order_ids), Shipment.status == ShipmentStatus.RELEASED)))
-    for order in session.scalars(select(Order).where(Order.id.in_(order_ids)).order_by(Order.id)):
+    orders = list(session.scalars(select(Order).where(Order.id.in_(order_ids)).order_by(Order.id)))
+    for order in orders:
         if order.status == OrderStatus.RELEASED and order.id not in still_open:
             change_status(session, order, OrderStatus.SHIPPED, f"shipment {shipment.number}")
+    _tell_shipped(session, shipment, orders, urls=urls, base_url=base_url)
     return shipment
+
+
+def _tell_shipped(session: Session, shipment: Shipment, orders: list[Order], *,
+                  urls: dict[str, str], base_url: str) -> None:
+    """One mail per person with an order in the box (siblings to one address may be several
+    people's), naming their orders, whether all of each has now left, and the tracking links."""
+    base = base_url.rstrip("/")
+    tracking = "\n".join(
+        f"Tracking number {parcel.number}: {parcel.link}" if parcel.link else
+        f"Tracking number {parcel.number} (ask {shipment.carrier} about it)"
+        for parcel in parcels(shipment.carrier, [t.number for t in shipment.tracking_numbers], urls))
+    by_owner: dict[int, list[Order]] = {}
+    for order in orders:
+        by_owner.setdefault(order.user_id, []).append(order)
+    for user_id, owned in by_owner.items():
+        user = session.get(User, user_id)
+        numbers = ", ".join(order.number for order in owned)
+        whole = all(order.status == OrderStatus.SHIPPED for order in owned)
+        what = f"order {numbers}" if len(owned) == 1 else f"orders {numbers}"
+        subject = f"{what[0].upper()}{what[1:]} {'has' if len(owned) == 1 else 'have'} shipped" \
+            if whole else f"Part of {what} has shipped"
+        rest = "" if whole else "\nThe rest follows in another parcel; we will write again when it ships.\n"
+        links = "\n".join(f"Order {order.number}: {base}/orders/{order.id}" for order in owned)
+        body = (f"Hello {user.first_name},\n\n{subject}: it left our "
+                f"warehouse on {day(shipment.shipped_on, 'long_short')} with {shipment.carrier} "
+                f"(shipment {shipment.number}).\n\n{tracking}\n{rest}\n{links}\n")
+        queue_mail(session, user=user, subject=subject, body=body)

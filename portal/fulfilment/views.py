@@ -1,5 +1,5 @@
 """Fulfilment for admins: the latest plan, what waits, planning runs, stock, receipts and
-expected arrivals."""
+expected arrivals, shipping with tracking numbers (one at a time or from a CSV file)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ from portal.forms import form_messages
 from portal.fulfilment import queries
 from portal.fulfilment.coordination import request_planning
 from portal.fulfilment.csv_imports import import_arrivals, import_receipts
-from portal.fulfilment.forms import ArrivalForm, CsvUploadForm, ReceiptForm, ReceiveLineForm
+from portal.fulfilment.forms import ArrivalForm, CsvUploadForm, ReceiptForm, ReceiveLineForm, ShipForm
 from portal.fulfilment.inventory_csv import MAX_EACHES, CsvRejected
 from portal.fulfilment.models import SHIPMENT_STATUS_LABELS, ShipmentStatus
 from portal.fulfilment.receiving import add_expected_arrival, receive_purchase_order_line, record_receipt
 from portal.fulfilment.shipments import release_shipment, ship_shipment, shipment_by_id
+from portal.fulfilment.tracking import parcels, read_dispatch
+from portal.fulfilment.tracking_csv import import_tracking
+from portal.links import site_url
 from portal.pagination import page_number, paginate
 from portal.roles import admin_required
 from portal.templating import render
@@ -70,12 +73,19 @@ def plan_now():
     return redirect(url_for("fulfilment.plan"), 303)
 
 
+def _shipment_page(shipment_id: int, status: int = 200, form: ShipForm | None = None):
+    found = shipment_by_id(db.session, shipment_id)
+    form = form or ShipForm(formdata=None, shipped_on=company_today())
+    urls = current_app.config["TRACKING_URLS"]
+    return render("fulfilment/shipment.html", status=status, shipment=found, ship_form=form,
+                  summary=queries.shipment_summaries(db.session, [found.id])[found.id],
+                  picks=queries.shipment_picks(db.session, found.id), carriers=sorted(urls),
+                  parcels=parcels(found.carrier, [t.number for t in found.tracking_numbers], urls))
+
+
 @bp.get("/shipments/<int:shipment_id>")
 def shipment(shipment_id: int):
-    found = shipment_by_id(db.session, shipment_id)
-    return render("fulfilment/shipment.html", shipment=found,
-                  summary=queries.shipment_summaries(db.session, [found.id])[found.id],
-                  picks=queries.shipment_picks(db.session, found.id))
+    return _shipment_page(shipment_id)
 
 
 def _back_to_plan(status: str):
@@ -92,10 +102,60 @@ def release(shipment_id: int):
 
 @bp.post("/shipments/<int:shipment_id>/ship")
 def ship(shipment_id: int):
-    shipment = ship_shipment(db.session, actor=_actor(), shipment_id=shipment_id)
-    number = shipment.number
-    flash(f"Shipment {number} marked as shipped.", "success")
+    """Mark a released shipment shipped with its carrier, tracking numbers and ship date."""
+    form = ShipForm()
+    if not form.validate_on_submit():
+        return _shipment_page(shipment_id, 422, form)
+    urls = current_app.config["TRACKING_URLS"]
+    with refusal(form) as refused:
+        dispatch = read_dispatch(carrier=form.carrier.data, numbers=form.numbers.data,
+                                 shipped_on=form.shipped_on.data, today=company_today(), urls=urls)
+        shipment = ship_shipment(db.session, actor=_actor(), shipment_id=shipment_id,
+                                 dispatch=dispatch, urls=urls, base_url=site_url())
+        number = shipment.number
+    if refused:
+        return _shipment_page(shipment_id, refused.status, form)
+    flash(f"Shipment {number} marked as shipped with {dispatch.carrier}; the members are told "
+          "by mail.", "success")
     return _back_to_plan(ShipmentStatus.RELEASED)
+
+
+@bp.get("/tracking")
+def tracking():
+    return render("fulfilment/tracking.html", form=CsvUploadForm(formdata=None, prefix="tracking"),
+                  report=None, carriers=sorted(current_app.config["TRACKING_URLS"]))
+
+
+@bp.post("/tracking")
+def upload_tracking():
+    """Tracking numbers for many shipments: the good shipments are marked shipped (and stay so),
+    the problems are listed by line. Nothing applied is a 422; something applied is committed
+    and shown with what was left out."""
+    form = CsvUploadForm(prefix="tracking")
+    carriers = sorted(current_app.config["TRACKING_URLS"])
+    if not form.validate_on_submit():
+        return render("fulfilment/tracking.html", status=422, form=form, report=None, carriers=carriers)
+    config = current_app.config
+    with refusal() as refused:
+        report = import_tracking(db.session, actor=_actor(),
+                                 data=form.file.data.read(config["TRACKING_CSV_MAX_BYTES"] + 1),
+                                 today=company_today(), max_bytes=config["TRACKING_CSV_MAX_BYTES"],
+                                 max_rows=config["TRACKING_CSV_MAX_ROWS"],
+                                 urls=config["TRACKING_URLS"], base_url=site_url())
+    if refused:
+        problems = refused.error.problems if isinstance(refused.error, CsvRejected) else []
+        return render("fulfilment/tracking.html", status=refused.status, form=form, carriers=carriers,
+                      report=None, refusal=refused.message, problems=problems)
+    if not report.problems:
+        flash(f"{counted_shipments(len(report.shipped))} marked as shipped; the members are told "
+              "by mail.", "success")
+        return redirect(url_for("fulfilment.tracking"), 303)
+    return render("fulfilment/tracking.html", status=200 if report.shipped else 422, form=form,
+                  carriers=carriers, report=report)
+
+
+def counted_shipments(count: int) -> str:
+    return f"{count:,} shipment{'' if count == 1 else 's'}"
 
 
 @bp.get("/waiting")

@@ -34,12 +34,15 @@ def queue_mail(session: Session, *, user: User, subject: str, body: str) -> Outb
     return message
 
 
-def queue_mails(session: Session, mails: list[dict]) -> list[int]:
-    """Many messages at once (``user_id``, ``recipient``, ``subject``, ``body`` each), as one
-    insert, each sent after the commit like ``queue_mail``'s. Returns their ids."""
-    if not mails:
+def queue_mails(session: Session, messages: list[dict]) -> list[int]:
+    """Many messages in one statement (each a dict of user_id, recipient, subject, body), each
+    sent by its own job after the commit, as ``queue_mail`` does for one."""
+    if not messages:
         return []
-    ids = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id), mails))
+    now = utcnow()
+    ids = list(session.scalars(insert(OutboxMessage).returning(OutboxMessage.id),
+                               [{**message, "created_at": now, "status": "pending"}
+                                for message in messages]))
     for message_id in ids:
         enqueue_after_commit(session, "jobs.mail.deliver", message_id, queue="mail",
                              job_id=f"mail-{message_id}")

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from portal.extensions import db
 from portal.ids import parse_id
-from portal.fulfilment.queries import shipping_outlook
+from portal.fulfilment.queries import order_tracking, shipping_outlook
 from portal.oneclick.views import on_here as oneclick_on_here
 from portal.orders.rules import order_number
 from portal.orders.services import order_for, order_history_query
@@ -34,7 +34,8 @@ def history():
 def detail(order_id: int):
     order = order_for(db.session, current_user, order_id)
     return render("orders/detail.html", order=order, confirmation=False,
-                  outlook=shipping_outlook(db.session, order), cards=wallet(db.session, current_user))
+                  outlook=shipping_outlook(db.session, order), cards=wallet(db.session, current_user),
+                  shipped=order_tracking(db.session, order.id, current_app.config["TRACKING_URLS"]))
 
 
 @bp.post("/<int:order_id>/pay")

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.db import Base, UTCDateTime
 from portal.clock import utcnow
+from portal.payments.rules import card_expires_before
 
 
 class PaymentMethod(Base):
@@ -49,4 +50,4 @@ class PaymentMethod(Base):
         return f"{self.exp_month:02d}/{self.exp_year % 100:02d}"
 
     def expired_on(self, day: date) -> bool:
-        return (self.exp_year, self.exp_month) < (day.year, day.month)
+        return card_expires_before(self.exp_year, self.exp_month, day)

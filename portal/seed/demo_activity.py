@@ -31,18 +31,20 @@ from sqlalchemy.orm import Session
 
 from portal.accounts.models import Role, User
 from portal.addresses.services import add_address, address_book
-from portal.autoship import engine, lifecycle, one_time
+from portal.autoship import engine, one_time
+from portal.autoship.card_notices import send_card_expiry_notices
 from portal.autoship.creation import create_profile
 from portal.autoship.models import AutoshipProfile, ProfileStatus, Regularity
 from portal.autoship.notices import tell_payment_outcomes
 from portal.autoship.profiles import AutoshipRules, changes_closed, days_until_cutoff
 from portal.autoship.recurrence import Recurrence
 from portal.catalog.models import Product
-from portal.clock import frozen_at
+from portal.clock import company_today, frozen_at
 from portal.fulfilment.models import Shipment, ShipmentStatus
 from portal.fulfilment.planning import run_planning
 from portal.fulfilment.receiving import add_expected_arrival
 from portal.fulfilment.shipments import release_shipment, ship_shipment
+from portal.fulfilment.tracking import Dispatch
 from portal.oneclick.identifiers import hash_token
 from portal.oneclick.settings import enable_oneclick
 from portal.cart.services import add_to_cart
@@ -215,12 +217,21 @@ def _spend_points(session: Session, gateway: PaymentGateway, config, person: Use
         choose_points(session, profile, True)
 
 
-def _ship_planned(session: Session) -> None:
+DEMO_CARRIERS = (("UPS", "1Z5R89390{:09d}"), ("USPS", "94001118992233{:08d}"), ("FedEx", "7731{:08d}"))
+
+
+def _ship_planned(session: Session, config) -> None:
+    """The warehouse ships what was planned, each box with a carrier and a tracking number of
+    that carrier's shape (the carrier turns with the shipment's id)."""
     run_planning(session, trigger="demo: the warehouse ships what was planned")
     for shipment_id in session.scalars(select(Shipment.id).where(
             Shipment.status == ShipmentStatus.PLANNED).order_by(Shipment.id)).all():
         release_shipment(session, actor=None, shipment_id=shipment_id)
-        ship_shipment(session, actor=None, shipment_id=shipment_id)
+        carrier, shape = DEMO_CARRIERS[shipment_id % len(DEMO_CARRIERS)]
+        ship_shipment(session, actor=None, shipment_id=shipment_id,
+                      dispatch=Dispatch(carrier=carrier, numbers=(shape.format(shipment_id),),
+                                        shipped_on=company_today()),
+                      urls=config["TRACKING_URLS"], base_url=config["BASE_URL"])
 
 
 def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: date, alice: User,
@@ -283,7 +294,7 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
             if day == today - timedelta(days=POINTS_SPENT_DAYS_AGO):
                 _spend_points(session, gateway, config, dave, day)
             if offset % SHIP_EVERY_DAYS == SHIP_EVERY_DAYS - 1:
-                _ship_planned(session)
+                _ship_planned(session, config)
 
     for sku in OUT_OF_STOCK_SKUS:
         add_expected_arrival(session, actor=None, reference="PO-DEMO-1", supplier="Demo Supplies Inc.",
@@ -291,6 +302,9 @@ def seed_activity(session: Session, *, gateway: PaymentGateway, config, today: d
     run_planning(session, trigger="demo: today's plan")
     with frozen_at(_noon(today)):
         _one_time_lines(session, [dave, bob, alice], products, today, rules, config)
+    _card_expiring_before_the_next_run(session, gateway, dave, products, today, rules)
+    # today's card notices, as the daily job sends them: Dave's and the downline's expiring cards
+    send_card_expiry_notices(session, today=today, base_url=config["BASE_URL"])
     enable_oneclick(session, user=dave, token_hash=hash_token("demo-browser-of-dave"),
                     label="Dave's laptop (demo)", address_id=_first_address(session, dave),
                     card_id=_first_card(session, dave), today=today, now=_noon(today))
@@ -315,6 +329,26 @@ def _one_time_lines(session: Session, people: list[User], products: dict[str, Pr
                 unit_code="each", quantity=1 + m, idempotency_key=f"demo-one-time-{person.id:06d}-{m:04d}",
                 today=today, rules=rules, shipping=engine.EngineRules.from_config(config).shipping,
                 profile_id=choice.id)
+
+
+def _card_expiring_before_the_next_run(session: Session, gateway: PaymentGateway, dave: User,
+                                       products: dict[str, Product], today: date,
+                                       rules: AutoshipRules) -> AutoshipProfile:
+    """Dave's "Morning coffee" first runs on the first of next month, paid with a card that
+    expires this month: his notifications hold the 30-day notice (unless today is the 1st of a
+    31-day month, when the run is 31 days away) and the standing order's page warns him."""
+    run = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+    if changes_closed((run - today).days - rules.cutoff_days - 1):
+        run = (run + timedelta(days=32)).replace(day=1)
+    card = add_card(session, user=dave, gateway=gateway, number=GOOD_CARD, exp_month=today.month,
+                    exp_year=today.year, cvc="123", cardholder=dave.full_name, today=today)
+    coffee = next(product for sku, product in sorted(products.items())
+                  if product.active and sku not in OUT_OF_STOCK_SKUS and sku not in SCARCE_STOCK
+                  and not sku.startswith("KIT"))
+    return create_profile(session, user=dave, name="Morning coffee", rule=Recurrence.monthly(1),
+                          regularity=Regularity.CALENDAR, first_date=run,
+                          address_id=_first_address(session, dave), card_id=card.id,
+                          items=[(coffee.id, "each", 2)], today=today, rules=rules)
 
 
 def _act_when_open(session: Session, profiles: list[AutoshipProfile], day: date, rules: AutoshipRules,

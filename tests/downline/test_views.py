@@ -277,10 +277,11 @@ def test_csv_streams_every_matching_row(client, team):
 
 def test_csv_cells_never_become_formulas(client, session, team):
     team.people[11].first_name = "=HYPERLINK(1)"
+    team.people[11].last_name = "@SUM(A1)"
     session.commit()
     log_in(client, team.people[1])
     body = get(client, CSV).get_data(as_text=True)
-    assert "'=HYPERLINK(1)" in body
+    assert "'=HYPERLINK(1)" in body and "'@SUM(A1)" in body
 
 
 LEVEL_IGNORED = "Level must be a number from 1 to 60; it was ignored."

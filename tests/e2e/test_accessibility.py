@@ -70,6 +70,7 @@ PAGES = [
     Page("member", "oneclick.placed", lambda w: f"/1-click/placed/{w.of(w.owner).press_key}"),
     Page("member", "oneclick.order", of_owner("/1-click/orders/{}", "oneclick_order")),
     Page("member", "accounts.password", at("/account/password")),
+    Page("member", "mail.notifications", at("/notifications/")),
 
     Page("ibo", "home.dashboard", at("/home")),
     Page("ibo", "genealogy.downline", at("/downline/")),
@@ -117,6 +118,7 @@ PAGES = [
     Page("admin", "fulfilment.runs", at("/admin/fulfilment/runs")),
     Page("admin", "fulfilment.stock", at("/admin/fulfilment/stock")),
     Page("admin", "fulfilment.inventory", at("/admin/fulfilment/inventory")),
+    Page("admin", "fulfilment.tracking", at("/admin/fulfilment/tracking")),
     Page("admin", "downline.autoships", at("/team/autoships")),  # the IBO picker
     Page("admin", "volume_admin.index", at("/admin/volume/")),
     Page("admin", "volume_admin.plan", at("/admin/volume/plan")),

@@ -110,3 +110,22 @@ def planning_requested(redis) -> dict[str, int]:
     pending = redis.get(coordination.PENDING_KEY)
     assert pending is not None, "no planning job pending"
     return coordination.take_requests(redis, pending.decode())
+
+
+TRACKING_URLS = {"UPS": "https://www.ups.com/track?tracknum={number}",
+                 "USPS": "https://tools.usps.com/go/TrackConfirmAction?tLabels={number}"}
+_parcels = itertools.count(1)
+
+
+def ship(session, shipment_id: int, *numbers: str, carrier: str = "UPS", shipped_on: date | None = None,
+         actor=None):
+    """Mark a released shipment shipped, each call with new tracking numbers unless given."""
+    from portal.clock import company_today
+    from portal.fulfilment.shipments import ship_shipment
+    from portal.fulfilment.tracking import Dispatch
+
+    numbers = numbers or (f"1Z999AA1{next(_parcels):010d}",)
+    return ship_shipment(session, actor=actor, shipment_id=shipment_id,
+                         dispatch=Dispatch(carrier=carrier, numbers=tuple(numbers),
+                                           shipped_on=shipped_on or company_today()),
+                         urls=TRACKING_URLS, base_url="http://portal.test")

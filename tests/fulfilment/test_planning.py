@@ -14,10 +14,10 @@ from portal.fulfilment import planning
 from portal.fulfilment.models import PlanningRun, Shipment, ShipmentPick
 from portal.fulfilment.planning import AllocationRefused, load_snapshot, run_planning
 from portal.fulfilment.queries import allocation_mismatches
-from portal.fulfilment.shipments import release_shipment, ship_shipment
+from portal.fulfilment.shipments import release_shipment
 from portal.orders.models import Order
 from portal.orders.services import change_status
-from tests.fulfilment.builders import (destination, expected, paid_order, picks_per_product, product,
+from tests.fulfilment.builders import (destination, expected, paid_order, picks_per_product, product, ship,
                                        shipments, stock_of)
 from tests.races import run_together
 
@@ -173,10 +173,10 @@ def test_the_rest_of_a_partly_released_order_ships_when_stock_arrives(session):
     release_shipment(session, actor=None, shipment_id=second)
     session.commit()
     assert session.get(Order, order.id).status == "released"
-    ship_shipment(session, actor=None, shipment_id=first)
+    ship(session, first)
     session.commit()
     assert session.get(Order, order.id).status == "released"  # one box is still in the warehouse
-    ship_shipment(session, actor=None, shipment_id=second)
+    ship(session, second)
     session.commit()
     assert session.get(Order, order.id).status == "shipped"
     assert stock_of(session, soap) == (0, 0)

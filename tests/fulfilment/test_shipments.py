@@ -8,11 +8,11 @@ from sqlalchemy import select
 from portal.errors import NotFound
 from portal.fulfilment.models import Shipment
 from portal.fulfilment.planning import run_planning
-from portal.fulfilment.shipments import ShipmentError, release_shipment, ship_shipment
+from portal.fulfilment.shipments import ShipmentError, release_shipment
 from portal.orders.models import Order
 from portal.orders.services import change_status
 from tests.factories import make_admin
-from tests.fulfilment.builders import destination, paid_order, product, stock_of
+from tests.fulfilment.builders import destination, paid_order, product, stock_of, ship
 
 
 def planned_shipment(session) -> Shipment:
@@ -62,12 +62,12 @@ def test_shipping_takes_the_eaches_off_on_hand_and_allocated(session):
     order = paid_order(session, destination(session), (soap, 2), (tea, 4))
     shipment = planned_shipment(session)
     with pytest.raises(ShipmentError, match="only a released shipment"):
-        ship_shipment(session, actor=None, shipment_id=shipment.id)
+        ship(session, shipment.id)
     session.rollback()
     release_shipment(session, actor=None, shipment_id=shipment.id)
     session.commit()
     assert stock_of(session, soap) == (9, 2) and stock_of(session, tea) == (4, 4)
-    ship_shipment(session, actor=None, shipment_id=shipment.id)
+    ship(session, shipment.id)
     session.commit()
     assert stock_of(session, soap) == (7, 0) and stock_of(session, tea) == (0, 0)
     assert session.get(Order, order.id).status == "shipped"

@@ -143,12 +143,18 @@ def test_releasing_and_shipping_through_the_plan_page(admin, session):
     number = session.get(Shipment, shipment_id).number
     again = post(admin, f"/admin/fulfilment/shipments/{shipment_id}/release", {})
     assert again.status_code == 422 and f"Shipment {number} is already released." in text_of(again)
-    shipped = post(admin, f"/admin/fulfilment/shipments/{shipment_id}/ship", {})
+    unsaid = post(admin, f"/admin/fulfilment/shipments/{shipment_id}/ship", {})
+    assert unsaid.status_code == 422 and "Enter the carrier." in text_of(unsaid)
+    assert stock_of(session, soap) == (4, 2)
+    shipped = post(admin, f"/admin/fulfilment/shipments/{shipment_id}/ship",
+                   {"carrier": "ups", "numbers": "1Z 999 AA1 01 2345 6784",
+                    "shipped_on": company_today().isoformat()})
     assert shipped.status_code == 303
-    assert f"Shipment {number} marked as shipped." in text_of(admin.get(shipped.headers["Location"]))
+    assert f"Shipment {number} marked as shipped with UPS" in text_of(admin.get(shipped.headers["Location"]))
     assert stock_of(session, soap) == (2, 0)
     page = visible_text(admin.get(f"/admin/fulfilment/shipments/{shipment_id}"))
     assert number in page and order.number in page and "Shipped" in page
+    assert "with UPS" in page and "1Z999AA10123456784" in page
 
 
 def test_a_stale_or_unknown_shipment_is_a_404(admin):

@@ -10,7 +10,8 @@ EVERY_FEW_MINUTES = {"jobs.mail.deliver_waiting", "jobs.autoship.tick",
 
 def test_cron_registers_the_schedule_with_its_queues_and_times(app):
     jobs = {job.func_name: job for job in build_scheduler(app).get_jobs()}
-    assert set(jobs) == EVERY_FEW_MINUTES | {"jobs.autoship.repair_cycle_pv", "jobs.loyalty.expire_due_points"}
+    assert set(jobs) == EVERY_FEW_MINUTES | {"jobs.autoship.repair_cycle_pv", "jobs.loyalty.expire_due_points",
+                                             "jobs.autoship.card_notices"}
     assert {name: (job.queue_name, job.interval or job.cron) for name, job in jobs.items()} == {
         "jobs.mail.deliver_waiting": ("mail", 300),
         "jobs.autoship.tick": ("default", 300),
@@ -18,6 +19,7 @@ def test_cron_registers_the_schedule_with_its_queues_and_times(app):
         "jobs.fulfilment.plan_periodically": ("default", app.config["PLANNING_CRON_SECONDS"]),
         "jobs.autoship.repair_cycle_pv": ("default", app.config["CYCLE_PV_REPAIR_CRON"]),
         "jobs.loyalty.expire_due_points": ("default", app.config["POINTS_EXPIRY_CRON"]),
+        "jobs.autoship.card_notices": ("default", app.config["CARD_NOTICE_CRON"]),
     }
     assert {job.job_options["job_timeout"] for job in jobs.values()} == {600}
 
@@ -25,7 +27,7 @@ def test_cron_registers_the_schedule_with_its_queues_and_times(app):
 def test_a_real_worker_runs_every_job_cron_enqueues(app, session, redis, run_worker):
     scheduler = build_scheduler(app)
     enqueued = scheduler.enqueue_jobs()
-    # Interval jobs are enqueued at once; the nightly ones (cron strings) at their time.
+    # Interval jobs are enqueued at once; the daily ones (cron strings) at their time.
     assert {job.func_name for job in enqueued} == EVERY_FEW_MINUTES
     assert get_queue("mail").count == 1 and get_queue("default").count == 3
     run_worker("mail", "default")

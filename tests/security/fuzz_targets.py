@@ -118,12 +118,14 @@ TARGETS = {target.endpoint: target for target in (
     Target("retention_admin.start", "admin", pages=("retention_admin.replacements_page",)),
     Target("fulfilment.plan_now", "admin", pages=("fulfilment.plan",)),
     Target("fulfilment.release", "admin", pages=("fulfilment.plan",)),
-    Target("fulfilment.ship", "admin", fields=NO_FIELDS),  # shown only for released shipments
+    Target("fulfilment.ship", "admin",  # its form shows only for released shipments
+           fields={"carrier": "text", "numbers": "text", "shipped_on": "date"}),
     Target("fulfilment.add_receipt", "admin", pages=("fulfilment.inventory",)),
     Target("fulfilment.add_arrival", "admin", pages=("fulfilment.inventory",)),
     Target("fulfilment.receive_line", "admin", pages=("fulfilment.inventory",)),
     Target("fulfilment.upload_receipts", "admin", pages=("fulfilment.inventory",)),
     Target("fulfilment.upload_arrivals", "admin", pages=("fulfilment.inventory",)),
+    Target("fulfilment.upload_tracking", "admin", pages=("fulfilment.tracking",)),
 )}
 
 # Unsafe routes the fuzz leaves alone, with the reason.
@@ -162,7 +164,7 @@ PAGE_PERSONAS = {
     "retention.swap_page": _OWNER, "retention.reason_page": _OWNER,
     **{f"retention_admin.{name}": _ADMIN for name in ("report", "replacements_page", "replacement")},
     "loyalty.index": _OWNER,
-    "autoship.profile": _OWNER, "next_shipment.added": _OWNER,
+    "next_shipment.added": _OWNER, "mail.notifications": ("owner", "upline", "admin"),
     "genealogy.downline": ("upline",),
     **{f"downline.{name}": _TEAM for name in (
         "index", "autoships", "autoships_csv", "attention", "totals", "tree", "recruits", "person")},
@@ -175,7 +177,7 @@ PAGE_PERSONAS = {
     **{f"team_volume.{name}": _TEAM for name in ("index", "export")},
     **{f"volume_admin.{name}": _ADMIN for name in ("index", "plan", "progress", "advancement")},
     **{f"fulfilment.{name}": _ADMIN for name in (
-        "plan", "inventory", "runs", "shipment", "stock", "waiting")},
+        "plan", "inventory", "runs", "shipment", "stock", "waiting", "tracking")},
 }
 # Pages fuzzed from the owner's browser, the one with 1-Click on.
 BROWSER_PAGES = {"oneclick.placed", "oneclick.order", "catalog.product", "catalog.index"}

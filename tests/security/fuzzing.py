@@ -366,7 +366,16 @@ def csv_content(sku: str) -> st.SearchStrategy[bytes]:
                     st.builds(lambda a, b: f"{a},{b}", st.sampled_from([sku, "NOPE", ""]), hostile_text().map(
                         lambda v: v if isinstance(v, str) else v.decode("utf-8", "replace"))),
                     st.just("sku,eaches,expected_date,reference"), hostile_text().map(
-                        lambda v: v if isinstance(v, str) else v.decode("latin-1")))
+                        lambda v: v if isinstance(v, str) else v.decode("latin-1")),
+                    # the tracking upload's rows: shipments guessed, carriers and numbers hostile
+                    st.just("shipment,carrier,tracking_number,ship_date"),
+                    st.builds(lambda ref, carrier, number, day: f"{ref},{carrier},{number},{day}",
+                              st.sampled_from(["1", "SH00000001", "SO00000001", "SH99999999", "=1+1"]),
+                              st.sampled_from(["UPS", "usps", "Acme Freight", "=cmd|' /C calc'!A0", ""]),
+                              st.one_of(st.just("1Z999AA10123456784"), st.just('=HYPERLINK("http://x")'),
+                                        hostile_text().map(lambda v: v if isinstance(v, str)
+                                                           else v.decode("utf-8", "replace"))),
+                              st.sampled_from(["2026-12-01", "2999-01-01", "", "yesterday"])))
     lines = st.lists(row, max_size=6).map(lambda rows: "\n".join(rows).encode("utf-8", "surrogatepass"))
     return st.one_of(lines, st.binary(max_size=200), st.just(b""), st.just(b"\xef\xbb\xbf" + f"{sku},1".encode()),
                      st.just(f"{sku},1\r\n".encode() * 6000))

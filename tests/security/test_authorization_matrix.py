@@ -91,6 +91,7 @@ EXPECTED = {
     "GET /password/reset/<token>": PUBLIC,  # the owner's live link: a bearer token
     "POST /password/reset/<token>": "422 422 422 422 422 422",  # no new password given
     "GET /home": "L 200 200 200 200 302",  # admins go to operations
+    "GET /notifications/": "L 200 200 200 200 200",  # everyone's own mail, nobody else's
     # addresses
     "GET /addresses/": SHOPPERS,
     "GET /addresses/new": SHOPPERS,
@@ -224,7 +225,7 @@ EXPECTED = {
     "POST /admin/fulfilment/plan-now": ADMIN_ACTS,
     "GET /admin/fulfilment/shipments/<int:shipment_id>": ADMIN_PAGE,
     "POST /admin/fulfilment/shipments/<int:shipment_id>/release": ADMIN_ACTS,
-    "POST /admin/fulfilment/shipments/<int:shipment_id>/ship": ADMIN_INPUT,  # not released yet
+    "POST /admin/fulfilment/shipments/<int:shipment_id>/ship": ADMIN_INPUT,  # no carrier given (and not released yet)
     "GET /admin/fulfilment/waiting": ADMIN_PAGE,
     "GET /admin/fulfilment/runs": ADMIN_PAGE,
     "GET /admin/fulfilment/stock": ADMIN_PAGE,
@@ -234,6 +235,8 @@ EXPECTED = {
     "POST /admin/fulfilment/inventory/arrivals/lines/<int:line_id>/receive": ADMIN_INPUT,
     "POST /admin/fulfilment/inventory/receipts.csv": ADMIN_INPUT,
     "POST /admin/fulfilment/inventory/arrivals.csv": ADMIN_INPUT,
+    "GET /admin/fulfilment/tracking": ADMIN_PAGE,
+    "POST /admin/fulfilment/tracking": ADMIN_INPUT,  # no file
     # rq-dashboard (third party, behind portal/admin/dashboard_views.py's guard)
     "GET /admin/rq/": DASHBOARD,
     # instance 0 is the default, so werkzeug sends these to /admin/rq/ (404 to non-admins)
