@@ -198,14 +198,15 @@ def _charge(session: Session, gateway: PaymentGateway, order_ids: list[int], day
 
 
 def _spend_points(session: Session, gateway: PaymentGateway, config, person: User, day: date) -> None:
-    """The person checks out the dearest product their points pay for, with points, and turns
+    """The person checks out the cheapest product their points pay for, with points (a refund
+    later takes back points the refunded order earned: some stay on the balance), and turns
     "use my points" on for their first standing order: the ledger shows points spent as well."""
     program = current_program(session)
     left = balance_of(session, person.id)
     affordable = [p for p in session.scalars(select(Product).where(Product.active.is_(True)).order_by(Product.id))
                   if 0 < program.points_price(p.each.price) <= left and p.stock and p.stock.available > 0]
     if affordable:
-        product = max(affordable, key=lambda p: p.each.price)
+        product = min(affordable, key=lambda p: p.each.price)
         add_to_cart(session, user=person, product_id=product.id, unit_code="each", quantity=1, max_quantity=999)
         check_out(session, user=person, address_id=_first_address(session, person),
                   card_id=_first_card(session, person), idempotency_key="demo-points-checkout",

@@ -17,7 +17,7 @@ from flask_login import login_required
 from htmx_flask import request
 
 from portal.clock import company_today
-from portal.downline.export import csv_cell
+from portal.spreadsheet import neutral_cell as csv_cell
 from portal.downline.views import picked_scope, team_helpers, team_required, team_scope
 from portal.extensions import db
 from portal.pagination import page_number
