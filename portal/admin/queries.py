@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
 
 from portal.clock import utcnow
 from portal.accounts.models import User
@@ -37,7 +37,9 @@ def operations_summary(session: Session) -> dict:
 
 
 def orders_query(status: str = ""):
-    query = select(Order).order_by(Order.placed_at.desc(), Order.id.desc())
+    # Refunds come with the page in one more query: the list shows "Refunded" beside the status.
+    query = (select(Order).options(selectinload(Order.refunds))
+             .order_by(Order.placed_at.desc(), Order.id.desc()))
     if status:
         query = query.where(Order.status == status)
     return query

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import User
 from portal.addresses.models import Address
@@ -91,8 +91,9 @@ def order_for(session: Session, user: User, order_id: int) -> Order:
 
 
 def order_history_query(user: User):
-    return select(Order).where(Order.user_id == user.id).order_by(Order.placed_at.desc(),
-                                                                  Order.id.desc())
+    return (select(Order).where(Order.user_id == user.id)
+            .options(selectinload(Order.refunds))  # the list shows "Refunded" beside the status
+            .order_by(Order.placed_at.desc(), Order.id.desc()))
 
 
 # Orders open for combining (single-action orders): created open, lines added or removed and

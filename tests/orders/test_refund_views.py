@@ -148,3 +148,16 @@ def test_a_refund_of_another_order_s_refund_is_not_found(client, session, redis,
     refund_id = session.scalar(select(Refund.id))
     assert client.post(f"/admin/orders/{other.id}/refunds/{refund_id}/retry",
                        data={"csrf_token": csrf}).status_code == 404
+
+
+def test_the_order_lists_say_which_orders_were_refunded(client, session, redis, world):
+    member, order, admin = world
+    log_in(client, admin)
+    assert "Refunded" not in page_text(client.get("/admin/orders").get_data(as_text=True))
+    _, key, csrf = the_form(client, order)
+    send(client, order, csrf, confirm="yes", key=key, mode="lines",
+         **{f"quantity_{order.lines[0].id}": "1"}, reason="One torn")
+    assert "Paid Partly refunded" in page_text(client.get("/admin/orders").get_data(as_text=True))
+    member_client = client.application.test_client()
+    log_in(member_client, member)
+    assert "Paid Partly refunded" in page_text(member_client.get("/orders/").get_data(as_text=True))
