@@ -2,8 +2,8 @@
 
 It creates the orders, their lines and first status, notes what could not ship, records the
 cycles that ordered nothing, settles the one-time lines that went with the orders and moves
-the profiles to their next date, as data-modifying common
-table expressions over the due rows passed in as arrays. Prices, volume, the shipping fee and
+the profiles to their next date, as data-modifying common table expressions over the due rows
+passed in as arrays. Prices, volume, the shipping fee and
 the total come from the rule book (``portal.orders.rules``): this module only says which rows
 they apply to.
 

@@ -45,7 +45,8 @@ class ProfileSummary:
 def profiles_of(session: Session, user: User) -> list[AutoshipProfile]:
     return list(session.scalars(
         select(AutoshipProfile).where(AutoshipProfile.user_id == user.id)
-        .options(selectinload(AutoshipProfile.items), selectinload(AutoshipProfile.skips))
+        .options(selectinload(AutoshipProfile.items), selectinload(AutoshipProfile.skips),
+                 selectinload(AutoshipProfile.one_time_lines))
         .order_by(AutoshipProfile.status == ProfileStatus.CANCELLED, AutoshipProfile.next_run_date,
                   AutoshipProfile.id)))
 
