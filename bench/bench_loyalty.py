@@ -28,8 +28,7 @@ ZONE = "America/Chicago"
 
 def run(ctx: Any) -> list[dict]:
     people = 10_000 if ctx.quick else 100_000
-    return on_each_backend(ctx, measure_backend, f"loyalty: award points for {people_label(people)} orders",
-                           people)
+    return on_each_backend(ctx, measure_backend, f"award points for {people_label(people)} orders", people)
 
 
 def seed_orders(session, run_day: str) -> None:
@@ -65,7 +64,7 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
     from portal.orders.models import Order
 
     app = ctx.make_app(ctx.database_url(backend, f"loyalty_{people}"))
-    name = f"loyalty: award points for {people_label(people)} orders"
+    name = f"award points for {people_label(people)} orders"
     with app.app_context():
         session = db.session
         summary, tree_seconds = timed_tree(ctx, name, backend, session, people)
@@ -104,6 +103,6 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
                    f"median of {ROUNDS} rounds: {detail}; one statement; {entries:,} ledger rows, "
                    f"{rounds[-1][3]:,} balances; {history:,} orders in the table; month counts "
                    f"{', '.join(f'{m}: {n:,}' for m, n in streaks[:16])}; goal: under {GOAL_SECONDS} s"),
-        result_row(f"loyalty: seed {people:,} people and {history:,} orders", backend,
+        result_row(f"seed {people:,} people and {history:,} orders", backend,
                    round(tree_seconds + seeded, 1), "s", summary[:200]),
     ]
