@@ -109,11 +109,29 @@ def ship_date(day: date | None, today: date) -> date:
     return day
 
 
+class DispatchRefused(TrackingRefused):
+    """Some of what was typed is wrong: ``problems`` holds one TrackingRefused per field, so
+    that the form shows them all at once."""
+
+    def __init__(self, problems: list[TrackingRefused]):
+        super().__init__(problems[0].message, problems[0].field)
+        self.problems = problems
+
+
 def read_dispatch(*, carrier: str, numbers: str, shipped_on: date | None, today: date,
                   urls: dict[str, str]) -> Dispatch:
-    """What an admin typed, checked; TrackingRefused names the first field that is wrong."""
-    return Dispatch(carrier=carrier_name(carrier, urls), numbers=tracking_numbers(numbers),
-                    shipped_on=ship_date(shipped_on, today))
+    """What an admin typed, checked; DispatchRefused names every field that is wrong."""
+    checked, problems = {}, []
+    for name, check in (("carrier", lambda: carrier_name(carrier, urls)),
+                        ("numbers", lambda: tracking_numbers(numbers)),
+                        ("shipped_on", lambda: ship_date(shipped_on, today))):
+        try:
+            checked[name] = check()
+        except TrackingRefused as refused:
+            problems.append(refused)
+    if problems:
+        raise DispatchRefused(problems)
+    return Dispatch(**checked)
 
 
 def tracking_link(carrier: str | None, number: str, urls: dict[str, str]) -> str | None:

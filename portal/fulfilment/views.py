@@ -10,7 +10,7 @@ from portal.catalog.models import MAX_ON_HAND, unit_count
 from portal.clock import company_today
 from portal.extensions import db
 from portal.formatting import day
-from portal.forms import form_messages
+from portal.forms import form_messages, show_beside_field
 from portal.fulfilment import queries
 from portal.fulfilment.coordination import request_planning
 from portal.fulfilment.csv_imports import import_arrivals, import_receipts
@@ -114,6 +114,8 @@ def ship(shipment_id: int):
                                  dispatch=dispatch, urls=urls, base_url=site_url())
         number = shipment.number
     if refused:
+        for problem in getattr(refused.error, "problems", [])[1:]:  # the first is shown already
+            show_beside_field(form, problem)
         return _shipment_page(shipment_id, refused.status, form)
     flash(f"Shipment {number} marked as shipped with {dispatch.carrier}; the members are told "
           "by mail.", "success")

@@ -178,15 +178,17 @@ def test_every_payment_failure_mail_links_to_the_standing_orders_card(app, sessi
 
 def test_the_link_opens_the_card_section_and_the_page_warns(client, session, redis, member, product, clock):
     clock(datetime(2026, 11, 22, 15, tzinfo=timezone.utc))
-    card = expiring(session, redis, member)
-    profile = profile_running_on(session, member, product, date(2026, 12, 15), card)
+    expires = profile_running_on(session, member, product, date(2026, 12, 15), expiring(session, redis, member))
+    fine = profile_running_on(session, member, product, date(2026, 12, 15), make_card(session, member, redis))
     session.commit()
     log_in(client, member)
-    page = client.get(f"/autoship/{profile.id}?change=card").get_data(as_text=True)
-    assert '<details id="delivery" open>' in page
-    assert "expires 11/26, before the next shipment on Tuesday, December 15" in page
-    plain = client.get(f"/autoship/{profile.id}").get_data(as_text=True)
-    assert '<details id="delivery" >' in plain or '<details id="delivery">' in plain
+    warned = client.get(f"/autoship/{expires.id}").get_data(as_text=True)
+    assert '<details id="delivery" open>' in warned  # the warning sits where the card is changed
+    assert "expires 11/26, before the next shipment on Tuesday, December 15" in warned
+    plain = client.get(f"/autoship/{fine.id}").get_data(as_text=True)
+    assert '<details id="delivery" >' in plain and "before the next shipment" not in plain
+    linked = client.get(f"/autoship/{fine.id}?change=card").get_data(as_text=True)
+    assert '<details id="delivery" open>' in linked  # a payment-failure mail's link
 
 
 # --- The daily job --------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
-from portal import create_app
 from portal.clock import company_today
 from portal.config import TestConfig
 from portal.fulfilment.models import Shipment, TrackingNumber
@@ -98,12 +98,14 @@ def test_a_tracking_link_comes_from_the_carriers_template_and_none_for_others():
 def test_the_default_carriers_and_a_configured_list(monkeypatch):
     assert set(TestConfig.TRACKING_URLS) == {"UPS", "USPS", "FedEx", "DHL"}
     check_tracking_urls(TestConfig.TRACKING_URLS)
+    # The environment replaces the defaults the way create_app reads every setting (a second
+    # create_app here would rebind the shared extensions, the rate limiter's storage among them).
     monkeypatch.setenv("PORTAL_TRACKING_URLS", '{"Acme": "https://acme.example/t/{number}"}')
-    settings = {k: getattr(TestConfig, k) for k in dir(TestConfig) if k.isupper()}
-    settings.pop("TRACKING_URLS")
-    app = create_app({**settings, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://unused@127.0.0.1:1/unused",
-                      "REDIS_URL": "redis://unused"})
-    assert app.config["TRACKING_URLS"] == {"Acme": "https://acme.example/t/{number}"}
+    config = Flask("settings").config
+    config.from_object(TestConfig)
+    config.from_prefixed_env("PORTAL")
+    assert config["TRACKING_URLS"] == {"Acme": "https://acme.example/t/{number}"}
+    check_tracking_urls(config["TRACKING_URLS"])
     for wrong in ({"UPS": "ftp://ups/{number}"}, {"UPS": "https://ups.example/track"},
                   {"=UPS": "https://ups.example/{number}"}, ["https://ups.example/{number}"]):
         with pytest.raises(RuntimeError, match="TRACKING_URLS"):

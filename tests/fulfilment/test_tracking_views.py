@@ -69,6 +69,15 @@ def test_the_ship_form_says_what_is_wrong_beside_the_field(admin, session, field
     assert session.scalar(select(Shipment.status).where(Shipment.id == box.id)) == "released"
 
 
+def test_every_wrong_field_is_named_at_once(admin, session):
+    box, _ = released_box(session)
+    data = {"carrier": "=HYPERLINK(1)", "numbers": "1Z", "shipped_on": "2026-01-01",
+            "csrf_token": csrf_token(admin, f"/admin/fulfilment/shipments/{box.id}")}
+    text = text_of(admin.post(f"/admin/fulfilment/shipments/{box.id}/ship", data=data))
+    assert "looks like a spreadsheet formula" in text and "4 to 40 letters and digits" in text
+    assert "more than 60 days ago" in text
+
+
 def test_the_plan_offers_the_form_for_a_released_shipment(admin, session):
     box, _ = released_box(session)
     plan = admin.get("/admin/fulfilment/?status=released").get_data(as_text=True)
