@@ -8,7 +8,6 @@ an IBO sees their own downline, an admin picks an IBO with ``?as=``, members get
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Iterator
 
@@ -17,7 +16,7 @@ from flask_login import login_required
 from htmx_flask import request
 
 from portal.clock import company_today
-from portal.spreadsheet import neutral_cell as csv_cell
+from portal.spreadsheet import SafeWriter
 from portal.downline.views import picked_scope, team_helpers, team_required, team_scope
 from portal.extensions import db
 from portal.pagination import page_number
@@ -88,15 +87,14 @@ def export():
 
 
 def csv_chunks(rows: Iterable[VolumeRow], period: str, flush_rows: int = FLUSH_ROWS) -> Iterator[str]:
-    """The header and a line per person, every text cell made safe from spreadsheet formulas
-    as in the team export."""
+    """The header and a line per person, every cell made safe from spreadsheet formulas as in
+    every export (``portal.spreadsheet``)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)
     writer.writerow(HEADER)
     for count, row in enumerate(rows, 1):
-        writer.writerow([csv_cell(row.member_number), csv_cell(row.first_name), csv_cell(row.last_name),
-                         row.role, row.level, csv_cell(row.sponsor_number), period,
-                         f"{row.pv:.2f}", f"{row.gv:.2f}", csv_cell(row.rank)])
+        writer.writerow([row.member_number, row.first_name, row.last_name, row.role, row.level,
+                         row.sponsor_number, period, f"{row.pv:.2f}", f"{row.gv:.2f}", row.rank])
         if count % flush_rows == 0:
             yield buffer.getvalue()
             buffer.seek(0)
