@@ -206,6 +206,14 @@ def test_recompute_enqueues_the_job_and_the_page_follows_it(client, session, adm
     assert "Recomputing December 2026" in panel
 
 
+def test_the_periods_page_lists_them_with_their_actions(client, session, admin):
+    session.add(VolumePeriod(period=NOVEMBER, status="closed"))
+    session.flush()
+    page = text_of(client.get("/admin/volume/"))
+    assert "December 2026" in page and "Recompute December 2026" in page and "Close November 2026" not in page
+    assert "version 0" in page   # the example plan, until one is saved
+
+
 def test_admin_period_urls_refuse_a_bad_period(client, admin):
     assert client.get("/admin/volume/periods/2026-99/advancement").status_code == 400
     assert post(client, "/admin/volume/periods/2099-01/close").status_code == 400
