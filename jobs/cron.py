@@ -15,6 +15,7 @@ from jobs.autoship import repair_cycle_pv, tick
 from jobs.fulfilment import plan_periodically
 from jobs.mail import deliver_waiting
 from jobs.oneclick import sweep_closed_windows
+from jobs.volume import recompute_open
 from portal import create_app
 from portal.mail.services import RETRY_EVERY_SECONDS
 from portal.queues import get_redis
@@ -35,6 +36,9 @@ def schedule(app) -> list[dict]:
         *([{"func": repair_cycle_pv, "queue_name": "default",
             "cron": app.config["CYCLE_PV_REPAIR_CRON"]}]
           if app.config.get("CYCLE_PV_REPAIR_CRON") else []),
+        *([{"func": recompute_open, "queue_name": "default",
+            "cron": app.config["VOLUME_RECOMPUTE_CRON"]}]
+          if app.config.get("VOLUME_RECOMPUTE_CRON") else []),
     ]
 
 

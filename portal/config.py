@@ -65,6 +65,7 @@ class Config:
     # to, and mail written by jobs to this (``make run`` sets it to its own port).
     BASE_URL: str | None = None
     CYCLE_PV_REPAIR_CRON = "30 9 * * *"  # nightly, in UTC: correct stale stored cycle PVs ("": never)
+    VOLUME_RECOMPUTE_CRON = "45 9 * * *"  # nightly, in UTC: recompute the open period ("": never)
 
     ONECLICK_COMBINE_MINUTES = 90  # single-action orders this close together become one order
     ONECLICK_MAX_PER_HOUR = 20     # single-action orders one browser may place per hour

@@ -96,3 +96,21 @@ def test_the_first_logins_see_it_and_seeding_again_is_refused(app, client, sessi
     skipped = app.test_cli_runner().invoke(args=["seed", "demo", "--if-empty"])
     assert skipped.exit_code == 0 and "skipped" in skipped.output
     assert session.scalar(select(func.count()).select_from(User)) == people
+
+
+def test_the_demo_periods_are_computed_with_the_example_plan(session, seeded):
+    from portal.volume.models import PersonVolume, RankPlanVersion, VolumePeriod
+    from portal.volume.periods import add_months, current_period
+    from portal.volume.standing import standing_of
+
+    alice = person(session, "alice")
+    this_month = current_period()
+    assert session.scalar(select(func.count()).select_from(RankPlanVersion)) == 1
+    statuses = dict(session.execute(select(VolumePeriod.period, VolumePeriod.status)).all())
+    assert statuses[add_months(this_month, -2)] == "closed"
+    assert statuses[add_months(this_month, -1)] == statuses[this_month] == "open"
+    last_month = standing_of(session, alice, add_months(this_month, -1))
+    assert last_month.gv > last_month.pv > 0 and last_month.legs
+    ranked = session.scalar(select(func.count()).select_from(PersonVolume)
+                            .where(PersonVolume.rank.is_not(None)))
+    assert ranked > 0

@@ -149,7 +149,29 @@ def seed_demo(session: Session, gateway: PaymentGateway, today: date,
         dave=level1[2], existing=people, products=products,
         add_person=lambda email, first, last, role, sponsor: _person(
             session, email, first, last, role, sponsor, password_hash))
+    compute_demo_volume(session, admin, today)
     return [DemoLogin("admin", admin.email, admin.full_name, admin.member_number),
             DemoLogin("IBO (4-level downline)", alice.email, alice.full_name, alice.member_number),
             DemoLogin("IBO", level1[0].email, level1[0].full_name, level1[0].member_number),
             DemoLogin("member", level1[2].email, level1[2].full_name, level1[2].member_number)], activity
+
+
+def compute_demo_volume(session: Session, admin: User, today: date) -> None:
+    """The example rank plan saved as version 1, and volume and ranks computed for every month
+    the replayed history touched: months before last month are closed, as an admin would have
+    closed them; last month and this month stay open."""
+    from portal.volume.computation import close_period, recompute_period
+    from portal.volume.periods import add_months, first_of_month
+    from portal.volume.plan import EXAMPLE_PLAN
+    from portal.volume.rank_plans import save_plan
+
+    this_month = first_of_month(today)
+    save_plan(session, EXAMPLE_PLAN, effective_from=add_months(this_month, -12), actor=admin,
+              note="The example unilevel plan of six ranks.")
+    for back in range(4, 0, -1):
+        period = add_months(this_month, -back)
+        if back >= 2:
+            close_period(session, period, actor=admin)
+        else:
+            recompute_period(session, period)
+    recompute_period(session, this_month)

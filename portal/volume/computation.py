@@ -91,14 +91,14 @@ def own_volume(session: Session, period: date, user_ids=None) -> dict[int, int]:
     return {user_id: int(pv) for user_id, pv in session.execute(totals)}
 
 
-def _copy_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) -> None:
+def _copy_rows(session: Session, period: date, rows: list[Row], ranker: Ranker, table: str) -> None:
     """COPY the rows in text format, a batch of lines per write (a call per row costs more
     than the server's work)."""
     raw = session.connection().connection.driver_connection
     day = period.isoformat()
     codes = {level: ranker.code(level) or NULL for level in range(-1, len(ranker.codes))}
     with raw.cursor() as cursor:
-        with cursor.copy(f"COPY computed_volumes ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
             for first in range(0, len(rows), 20_000):
                 copy.write("".join(
                     f"{day}\t{r.user_id}\t{r.role}\t{r.own_pv}\t{r.pv}\t{r.gv}\t{codes[r.level]}\t"
@@ -106,24 +106,38 @@ def _copy_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) 
                     for r in rows[first:first + 20_000]))
 
 
-def _replace_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) -> None:
-    """Make the period's rows these: COPYed into a scratch table, then only the rows that
-    differ are written (a recompute mostly finds what is there already, and an unchanged row
-    costs no index writes), and those without a new row removed."""
+def _replace_rows(session: Session, period: date, rows: list[Row], ranker: Ranker) -> list[int]:
+    """Make the period's rows these: COPYed into a scratch table, then compared with what is
+    stored in set-based statements (hash joins, no probe per row): rows gone are deleted, rows
+    that differ updated, new rows inserted; an unchanged row costs nothing. Returns the people
+    whose paid-as rank changed."""
+    params = {"period": period}
+    if not session.scalar(text("SELECT EXISTS (SELECT 1 FROM person_volumes WHERE period = :period)"),
+                          params):
+        _copy_rows(session, period, rows, ranker, "person_volumes")   # the first computation
+        return [row.user_id for row in rows if row.level >= 0]
     session.execute(text("CREATE TEMPORARY TABLE computed_volumes "
                          "(LIKE person_volumes INCLUDING DEFAULTS) ON COMMIT DROP"))
-    _copy_rows(session, period, rows, ranker)
-    session.execute(text("ANALYZE computed_volumes"))
+    _copy_rows(session, period, rows, ranker, "computed_volumes")
+    values = ", ".join(_COLUMNS[2:])
+    moved = list(session.scalars(text(
+        "SELECT coalesce(c.user_id, p.user_id) FROM computed_volumes c FULL JOIN "
+        "(SELECT user_id, rank FROM person_volumes WHERE period = :period) p ON p.user_id = c.user_id "
+        "WHERE c.rank IS DISTINCT FROM p.rank"), params))
     session.execute(text(
         "DELETE FROM person_volumes p WHERE p.period = :period AND NOT EXISTS "
-        "(SELECT 1 FROM computed_volumes c WHERE c.user_id = p.user_id)"), {"period": period})
+        "(SELECT 1 FROM computed_volumes c WHERE c.user_id = p.user_id)"), params)
     session.execute(text(
-        f"INSERT INTO person_volumes ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} "
-        f"FROM computed_volumes ON CONFLICT (period, user_id) DO UPDATE SET "
-        + ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS[2:])
-        + f" WHERE ({', '.join('person_volumes.' + n for n in _COLUMNS[2:])}) "
-          f"IS DISTINCT FROM ({', '.join('excluded.' + n for n in _COLUMNS[2:])})"))
+        f"UPDATE person_volumes p SET ({values}) = ({', '.join('c.' + n for n in _COLUMNS[2:])}) "
+        f"FROM computed_volumes c WHERE p.period = :period AND c.user_id = p.user_id "
+        f"AND ({', '.join('p.' + n for n in _COLUMNS[2:])}) "
+        f"IS DISTINCT FROM ({', '.join('c.' + n for n in _COLUMNS[2:])})"), params)
+    session.execute(text(
+        f"INSERT INTO person_volumes ({', '.join(_COLUMNS)}) SELECT {', '.join('c.' + n for n in _COLUMNS)} "
+        f"FROM computed_volumes c WHERE NOT EXISTS (SELECT 1 FROM person_volumes p "
+        f"WHERE p.period = :period AND p.user_id = c.user_id)"), params)
     session.execute(text("DROP TABLE computed_volumes"))
+    return moved
 
 
 def _people_deepest_first(session: Session):
@@ -165,9 +179,10 @@ def recompute_period(session: Session, period: date, *, progress=None) -> Recomp
             progress(n)
 
     rows = list(tally(people, own, ranker, count))
-    _replace_rows(session, period, rows, ranker)
+    moved = _replace_rows(session, period, rows, ranker)
     _mark_computed(session, period, version.id)
-    update_highest_ranks(session, period, None)
+    if moved:
+        update_highest_ranks(session, period, moved)
     session.expire_all()
     return RecomputeSummary(period, counted, len(rows), sum(1 for row in rows if row.level >= 0),
                             version.version)

@@ -173,3 +173,19 @@ def test_a_refund_is_recorded_once_whatever_the_signal_says_twice(session, team)
     refund(session, order, "100", at(21), refund_id="re_9")
     refund(session, order, "100", at(21), refund_id="re_9")
     assert session.scalar(select(func.sum(OrderRefundVolume.pv))) == D("100")
+
+
+def test_cron_recomputes_the_open_period_every_night(app):
+    from jobs.cron import schedule
+    from jobs.volume import recompute_open
+
+    assert {"func": recompute_open, "queue_name": "default",
+            "cron": app.config["VOLUME_RECOMPUTE_CRON"]} in schedule(app)
+
+
+def test_the_nightly_recompute_puts_right_a_refresh_that_never_came(app, session, team):
+    from jobs.volume import recompute_open
+
+    top, left, right = team
+    recompute_open()
+    assert session.get(PersonVolume, (DEC, top.id)).gv == D("875")

@@ -140,3 +140,24 @@ def test_the_highest_rank_is_kept_from_every_period(session, tree):
     assert (best.rank, best.period) == ("bronze", NOV)
     assert standing_of(session, low, DEC).highest_rank.code == "bronze"
     assert standing_of(session, low, DEC).rank.code == "associate"
+
+
+def test_a_member_sees_their_own_pv_only(session, tree):
+    top, mid, low, side, customer = tree
+    paid_order(session, customer, "70", at(4))
+    recompute_period(session, DEC)
+    standing = standing_of(session, customer, DEC)
+    assert (standing.role, standing.pv, standing.gv, standing.legs) == ("member", D("70"), D("70"), [])
+    assert (standing.rank, standing.next_rank, standing.missing) == (None, None, ())
+
+
+def test_history_gives_each_period_asked_for_with_zeros_where_nothing_counted(session, tree):
+    from portal.volume.standing import history_of
+
+    top, mid, low, side, customer = tree
+    paid_order(session, low, "600", at(10, month=11))
+    recompute_period(session, NOV)
+    recompute_period(session, DEC)
+    assert history_of(session, mid, [NOV, DEC]) == [(NOV, D("0"), D("600"), None),
+                                                     (DEC, D("0"), D("0"), None)]
+    assert history_of(session, low, [NOV])[0][3] == "bronze"
