@@ -226,3 +226,19 @@ def test_the_advancement_report_names_who_moved_up_and_who_reached_a_new_highest
     assert "Nora" in up and "Tess" in up   # Tess had no row in November
     down = text_of(client.get("/admin/volume/periods/2026-12/advancement?show=down"))
     assert "Nora" not in down
+
+
+def test_the_close_list_pages_answer_htmx_with_the_list_alone(client, team):
+    log_in(client, team["top"])
+    response = client.get("/team/volume?close=80&page=2", headers={"HX-Request": "true"})
+    body = text_of(response)
+    assert response.status_code == 200 and "<html" not in body and "By leg" not in body
+    assert "Nora" in body   # past the last page: the last page
+
+
+def test_an_admin_sees_a_teams_volume_as_its_ibo_would(client, session, team):
+    log_in(client, make_admin(session))
+    assert "IBO member number" in text_of(client.get("/team/volume"))   # the picker first
+    page = text_of(client.get(f"/team/volume?as={team['top'].member_number}&close=80"))
+    assert "Nora" in page and "90%" in page
+    assert client.get("/team/volume/export.csv", buffered=True).status_code == 404   # no IBO picked
