@@ -8,7 +8,6 @@ from datetime import date
 from flask import current_app
 
 from portal.extensions import db
-from portal.queues import get_redis
 from portal.unit_of_work import transactional
 from portal.volume import refreshes
 from portal.volume.computation import recompute_period, refresh_people
@@ -42,5 +41,4 @@ def recompute_open() -> dict:
 
 def pending_refreshes(period: date) -> int:
     """How many people wait for a refresh of ``period`` (for tests and the admin)."""
-    people, _ = refreshes._keys(period)
-    return int(get_redis().scard(people))
+    return refreshes.waiting(current_app._get_current_object(), period)

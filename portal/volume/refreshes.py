@@ -99,3 +99,9 @@ def take_requested(app: Flask, period: date) -> list[int]:
     """Stop being the pending job for ``period`` and take the ids waiting for it."""
     people, pending = _keys(period)
     return sorted(int(uid) for uid in get_redis(app).eval(_TAKE_SCRIPT, 2, people, pending))
+
+
+def waiting(app: Flask, period: date) -> int:
+    """How many people wait for a refresh of ``period``."""
+    people, _ = _keys(period)
+    return int(get_redis(app).scard(people))
