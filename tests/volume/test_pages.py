@@ -242,3 +242,16 @@ def test_an_admin_sees_a_teams_volume_as_its_ibo_would(client, session, team):
     page = text_of(client.get(f"/team/volume?as={team['top'].member_number}&close=80"))
     assert "Nora" in page and "90%" in page
     assert client.get("/team/volume/export.csv", buffered=True).status_code == 404   # no IBO picked
+
+
+def test_the_recompute_job_computes_the_period_it_was_given(session, clock):
+    from jobs.volume_recompute import recompute
+    from tests.volume.builders import paid_order
+
+    clock(NOW)
+    buyer = make_ibo(session)
+    paid_order(session, buyer, 70, NOW)
+    summary = recompute("2026-12")
+    assert summary["period"] == "2026-12" and summary["rows"] >= 1
+    row = session.get(PersonVolume, (DECEMBER, buyer.id))
+    assert row.pv == Decimal("70.00") and row.rank == PLAN.ranks[0].code
