@@ -134,6 +134,9 @@ def measure_backend(ctx: Any, backend: str, people: int) -> list[dict]:
                                f"(depth {ibo.depth}), {len(standing.legs)} legs, GV {standing.gv}; "
                                f"load {_load()}; goal < 100 ms: {'met' if median < 100 else 'not met'}"))
 
+        from bench.bench_volume_pages import measure_close  # the team page's list, same data
+        rows += measure_close(ctx, backend, session, label, period, sizes, people)
+
         deep = session.scalars(select(User).where(User.depth >= 20).order_by(User.id)
                                .limit(REPEAT)).all()
         timings, changed = [], []

@@ -19,7 +19,8 @@ def recompute(period: str) -> dict:
     job = get_current_job()
 
     if job is not None:
-        job.meta.update(done=0, total=db.session.scalar(select(func.count()).select_from(User)) or 0)
+        job.meta.update(done=0, total=db.session.scalar(
+            select(func.count()).select_from(User).where(User.tree_path.is_not(None))) or 0)
         job.save_meta()
 
     def report(passed: int) -> None:  # told every few thousand people passed over
@@ -28,5 +29,8 @@ def recompute(period: str) -> dict:
             job.save_meta()
 
     summary = recompute_period(db.session, date.fromisoformat(f"{period}-01"), progress=report)
+    if job is not None:
+        job.meta.update(done=summary.people, total=summary.people)
+        job.save_meta()
     return {"period": period, "people": summary.people, "rows": summary.rows, "ranked": summary.ranked,
             "plan_version": summary.plan_version}

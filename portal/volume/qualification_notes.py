@@ -94,7 +94,7 @@ def qualification_note(session: Session, owner: User, pv: Decimal, *, today: dat
         return None
     period = today.replace(day=1)
     name = period_name(period)
-    whose = "your" if viewer_is_owner else f"{owner.first_name} {owner.last_name}'s"
+    whose = "Your" if viewer_is_owner else f"{owner.first_name} {owner.last_name}'s"
     back = pv if happened else Decimal(0)   # what the projection lacks of the "before"
     sentences = [f"This {'took' if happened else 'takes'} {volume(pv)} PV out of {name}."]
     costs = False
@@ -106,15 +106,15 @@ def qualification_note(session: Session, owner: User, pv: Decimal, *, today: dat
         start_pv, start_gv = projected.pv + back, projected.gv + back
         own_before = qualify(plan, pv=start_pv, gv=start_gv, legs=projected.legs)
         own_after = qualify(plan, pv=start_pv - pv, gv=start_gv - pv, legs=projected.legs)
-        sentences.append(f"{whose.capitalize()} projected PV for {name} goes from {volume(start_pv)} "
+        sentences.append(f"{whose} projected PV for {name} goes from {volume(start_pv)} "
                          f"to {volume(start_pv - pv)}.")
         moved = _movement(plan, own_before, own_after)
         if moved < 0:
             costs = True
-            sentences.append(f"{whose.capitalize()} projected paid-as rank drops from "
+            sentences.append(f"{whose} projected paid-as rank drops from "
                              f"{_rank_name(own_before)} to {_rank_name(own_after)}.")
         else:
-            sentences.append(f"{whose.capitalize()} projected paid-as rank stays {_rank_name(own_before)}.")
+            sentences.append(f"{whose} projected paid-as rank stays {_rank_name(own_before)}.")
     sponsor = session.get(User, owner.sponsor_id) if owner.sponsor_id else None
     if sponsor is not None and sponsor.role == Role.IBO:
         s_standing = standing_of(session, sponsor, period)

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Numeric, case, cast, func, literal, select, type_coerce
+from sqlalchemy import BigInteger, Numeric, and_, case, cast, func, literal, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from portal.accounts.models import Role, User
 from portal.genealogy.queries import downline_bounds
-from portal.pagination import Page, paginate
+from portal.pagination import Page
 from portal.volume.models import PersonVolume
 from portal.volume.plan import Leg, Rank, RankPlan, qualify
 
@@ -98,8 +98,11 @@ def close_to_next_rank(session: Session, scope: User, period: date, plan: RankPl
                        size: int = CLOSE_PAGE_SIZE) -> Page:
     """IBOs below ``scope`` whose PV and GV in ``period`` both reach ``share`` percent of their
     next rank's minimums, closest first, a page of ``CloseRow`` with what each still needs (the
-    maximum-leg and legs-at-a-rank requirements included: ``qualify`` on their legs, read for
-    the page's people in one more statement)."""
+    maximum-leg and legs-at-a-rank requirements included: ``qualify`` on their legs).
+
+    Three statements: the page with the count of all (a window over the same pass), reading
+    the downline's IBOs from the index alone and probing their volume row; then the names of
+    the page's people and their legs."""
     if not plan.ranks:
         return Page(items=[], number=1, size=size, total=0)
     low, high = downline_bounds(scope.tree_path)
@@ -107,28 +110,37 @@ def close_to_next_rank(session: Session, scope: User, period: date, plan: RankPl
     min_pv = _next_threshold(plan, volume.rank, "min_pv")
     min_gv = _next_threshold(plan, volume.rank, "min_gv")
     progress = func.least(_share_of(volume.pv, min_pv), _share_of(volume.gv, min_gv)).label("progress")
-    query = (select(person.id, person.member_number, person.first_name, person.last_name,
-                    (person.depth - scope.depth).label("level"), volume.pv, volume.gv, volume.rank,
-                    progress)
-             .join(person, person.id == volume.user_id)
-             .where(volume.period == period, volume.role == Role.IBO, min_gv.is_not(None),
-                    person.tree_path > low, person.tree_path < high,
-                    progress >= Decimal(share) / 100)
-             .order_by(progress.desc(), person.id))
-    page = paginate(session, query, number, size, scalars=False)
-    legs = legs_of(session, [row.id for row in page.items], period)
+    number = max(1, number)
+    found = session.execute(
+        select(person.id, (person.depth - scope.depth).label("level"), volume.pv, volume.gv,
+               volume.rank, progress, func.count().over().label("total"))
+        .join(volume, and_(volume.period == period, volume.user_id == person.id))
+        .where(person.tree_path > low, person.tree_path < high, person.role == Role.IBO,
+               volume.role == Role.IBO, min_gv.is_not(None), progress >= Decimal(share) / 100)
+        .order_by(progress.desc(), person.id)
+        .limit(size).offset((number - 1) * size)).all()
+    if not found and number > 1:  # past the last page: the last page, as the pager counts
+        total = close_to_next_rank(session, scope, period, plan, share=share, number=1, size=size).total
+        last = max(1, -(-total // size))
+        return close_to_next_rank(session, scope, period, plan, share=share, number=last, size=size)
+    ids = [row.id for row in found]
+    names = {row.id: row for row in session.execute(
+        select(User.id, User.member_number, User.first_name, User.last_name).where(User.id.in_(ids)))} \
+        if ids else {}
+    legs = legs_of(session, ids, period)
     rows = []
-    for row in page.items:
-        found = qualify(plan, pv=row.pv, gv=row.gv, legs=legs.get(row.id, ()))
+    for row in found:
+        qualification = qualify(plan, pv=row.pv, gv=row.gv, legs=legs.get(row.id, ()))
         held = _known(plan, row.rank)
         above = plan.ranks[plan.level(row.rank) + 1] if held else plan.ranks[0]
-        rows.append(CloseRow(member_number=row.member_number, first_name=row.first_name,
-                             last_name=row.last_name, level=row.level, pv=row.pv, gv=row.gv,
+        who = names[row.id]
+        rows.append(CloseRow(member_number=who.member_number, first_name=who.first_name,
+                             last_name=who.last_name, level=row.level, pv=row.pv, gv=row.gv,
                              rank=held, next_rank=above,
                              progress=min(Decimal(row.progress), Decimal(1)),
-                             missing=found.missing if found.next_rank == above else
-                             tuple(r.to_go for r in found.requirements if not r.met)))
-    return Page(items=rows, number=page.number, size=page.size, total=page.total)
+                             missing=qualification.missing if qualification.next_rank == above else
+                             tuple(r.to_go for r in qualification.requirements if not r.met)))
+    return Page(items=rows, number=number, size=size, total=found[0].total if found else 0)
 
 
 def _known(plan: RankPlan, code: str | None) -> Rank | None:

@@ -206,6 +206,14 @@ def test_recompute_enqueues_the_job_and_the_page_follows_it(client, session, adm
     assert "Recomputing December 2026" in panel
 
 
+def test_the_periods_page_lists_them_with_their_actions(client, session, admin):
+    session.add(VolumePeriod(period=NOVEMBER, status="closed"))
+    session.flush()
+    page = text_of(client.get("/admin/volume/"))
+    assert "December 2026" in page and "Recompute December 2026" in page and "Close November 2026" not in page
+    assert "version 0" in page   # the example plan, until one is saved
+
+
 def test_admin_period_urls_refuse_a_bad_period(client, admin):
     assert client.get("/admin/volume/periods/2026-99/advancement").status_code == 400
     assert post(client, "/admin/volume/periods/2099-01/close").status_code == 400
@@ -218,3 +226,32 @@ def test_the_advancement_report_names_who_moved_up_and_who_reached_a_new_highest
     assert "Nora" in up and "Tess" in up   # Tess had no row in November
     down = text_of(client.get("/admin/volume/periods/2026-12/advancement?show=down"))
     assert "Nora" not in down
+
+
+def test_the_close_list_pages_answer_htmx_with_the_list_alone(client, team):
+    log_in(client, team["top"])
+    response = client.get("/team/volume?close=80&page=2", headers={"HX-Request": "true"})
+    body = text_of(response)
+    assert response.status_code == 200 and "<html" not in body and "By leg" not in body
+    assert "Nora" in body   # past the last page: the last page
+
+
+def test_an_admin_sees_a_teams_volume_as_its_ibo_would(client, session, team):
+    log_in(client, make_admin(session))
+    assert "IBO member number" in text_of(client.get("/team/volume"))   # the picker first
+    page = text_of(client.get(f"/team/volume?as={team['top'].member_number}&close=80"))
+    assert "Nora" in page and "90%" in page
+    assert client.get("/team/volume/export.csv", buffered=True).status_code == 404   # no IBO picked
+
+
+def test_the_recompute_job_computes_the_period_it_was_given(session, clock):
+    from jobs.volume_recompute import recompute
+    from tests.volume.builders import paid_order
+
+    clock(NOW)
+    buyer = make_ibo(session)
+    paid_order(session, buyer, 70, NOW)
+    summary = recompute("2026-12")
+    assert summary["period"] == "2026-12" and summary["rows"] >= 1
+    row = session.get(PersonVolume, (DECEMBER, buyer.id))
+    assert row.pv == Decimal("70.00") and row.rank == PLAN.ranks[0].code

@@ -125,3 +125,23 @@ def test_the_upline_attention_list_says_when_a_pause_costs_a_rank(client, sessio
     text = page_text(client.get("/team/attention").get_data(as_text=True))
     assert "This took 40.00 PV out of December 2026." in text
     assert "Their sponsor Tess Top's projected paid-as rank drops from Associate to no rank." in text
+
+
+def test_the_projection_adds_what_the_team_totals_forecast_for_the_rest_of_the_month(client, session, redis,
+                                                                                      people):
+    from portal.downline.totals import team_totals
+    from portal.volume.projection import project_standing
+    from portal.volume.standing import standing_of
+
+    below = make_ibo(session, sponsor=people["tess"], first_name="Lee", last_name="Leg")
+    give_autoship(session, redis, below, people["product"], quantity=3, first=date(2026, 12, 27))
+    tess = people["tess"]
+    projected = project_standing(session, tess, standing_of(session, tess, DECEMBER), today=TODAY)
+    forecast = team_totals(session, tess, TODAY, months=1).months[0].pv
+    assert projected.scheduled_gv == forecast == Decimal("64.00")   # Cora's 40 and Lee's 24
+    assert projected.scheduled_pv == Decimal("40.00")               # a customer's is Tess's PV
+    assert [(leg.member, leg.gv) for leg in projected.legs] == [(below.member_number, Decimal("24.00"))]
+    assert projected.rank.code == "associate"
+    log_in(client, tess)
+    text = page_text(client.get("/volume").get_data(as_text=True))
+    assert "Projected PV 60.00" in text and "Projected rank Associate" in text
