@@ -26,7 +26,7 @@ from portal.confirmations import ask_first
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import form_messages
-from portal.formatting import day, money
+from portal.formatting import day, local_time, money
 from portal.orders.pricing import shipping_rule, totals
 from portal.payments.models import PaymentMethod
 from portal.payments.services import wallet
@@ -181,3 +181,21 @@ def calendar_context(new_token: str | None = None) -> dict:
         new_token = None  # replaced or turned off since
     return {"calendar_link": link, "new_calendar_link": new_token and url_for(
         "autoship.calendar_feed", token=new_token, _external=True)}
+
+
+def ask_before_replacing_calendar_link(active, *, revoke: bool):
+    """The question before a calendar link that works is replaced or turned off: calendars
+    subscribed with it stop updating."""
+    since = local_time(active.created_at, "full")
+    return ask_first(
+        title="Turn your calendar link off?" if revoke else "Replace your calendar link?",
+        consequences=[
+            f"The link you have had since {since} stops working: calendars subscribed with "
+            "it stop showing your shipments"
+            + (", until you subscribe again with the new link." if not revoke else "."),
+            "You will see the new link once, right after it is made: copy it into your "
+            "calendar app then." if not revoke else "You can get a new link at any time."],
+        action=url_for("autoship.calendar_token"),
+        button="Yes, turn it off" if revoke else "Yes, make a new link",
+        back=url_for("autoship.index", _anchor="calendar"), back_label="No, keep my link",
+        fields={"action": "revoke" if revoke else "issue"})

@@ -16,12 +16,12 @@ from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemFo
                                    NextDateForm, PauseForm, RenameForm, ResumeDateForm, ScheduleFields,
                                    ScheduleForm, SubscribeForm)
 from portal.clock import company_today
-from portal.confirmations import ask_first, confirmed
+from portal.confirmations import confirmed
 from portal.volume.change_views import ask_if_volume_leaves
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import form_messages
-from portal.formatting import day, local_time, money
+from portal.formatting import day, money
 from portal.ids import parse_id
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for
@@ -372,19 +372,7 @@ def calendar_token():
     revoke = request.form.get("action") == "revoke"
     active = calendar_tokens.current_calendar_link(db.session, user=current_user)
     if active is not None and not confirmed():
-        since = local_time(active.created_at, "full")
-        return ask_first(
-            title="Turn your calendar link off?" if revoke else "Replace your calendar link?",
-            consequences=[
-                f"The link you have had since {since} stops working: calendars subscribed with "
-                "it stop showing your shipments"
-                + (", until you subscribe again with the new link." if not revoke else "."),
-                "You will see the new link once, right after it is made: copy it into your "
-                "calendar app then." if not revoke else "You can get a new link at any time."],
-            action=url_for("autoship.calendar_token"),
-            button="Yes, turn it off" if revoke else "Yes, make a new link",
-            back=url_for("autoship.index", _anchor="calendar"), back_label="No, keep my link",
-            fields={"action": "revoke" if revoke else "issue"})
+        return page_views.ask_before_replacing_calendar_link(active, revoke=revoke)
     if revoke:
         calendar_tokens.revoke_calendar_token(db.session, user=current_user)
         cookie_session.pop(page_views.NEW_CALENDAR_TOKEN, None)
