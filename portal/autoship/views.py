@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, url_for
-from flask import session as cookie_session
+from flask import Blueprint, Response, abort, current_app, flash, redirect, session as cookie_session, url_for
 from flask_login import current_user, login_required
 from htmx_flask import request
 
@@ -11,18 +10,17 @@ from portal.acting import shopper
 from portal.autoship import (calendar_tokens, creation, items, lifecycle, loyalty_views, page_views, profiles,
                               queries, schedule_changes, shipping_now)
 from portal.autoship.calendar_feed import build_feed
-from portal.links import site_url
 from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemForm, NewProfileForm,
                                    NextDateForm, PauseForm, RenameForm, ResumeDateForm, ScheduleFields,
                                    ScheduleForm, SubscribeForm)
 from portal.clock import company_today
 from portal.confirmations import confirmed
-from portal.volume.change_views import ask_if_volume_leaves
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import form_messages
 from portal.formatting import day, money
 from portal.ids import parse_id
+from portal.links import site_url
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import gateway_for
 from portal.retention import cancellation
@@ -30,6 +28,7 @@ from portal.retention.forms import CancelForm
 from portal.roles import shopper_required
 from portal.templating import render, render_fragment
 from portal.unit_of_work import refusal
+from portal.volume.change_views import ask_if_volume_leaves
 
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
 
