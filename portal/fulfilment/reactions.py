@@ -24,7 +24,7 @@ def plan_after_refund(order: Order, *, session: Session, refund_id: int, **_) ->
     """A refund changes the plan when eaches of a paid order will no longer ship, or when
     eaches came back on hand."""
     refund = session.get(Refund, refund_id)
-    restocked = any(line.restocked_eaches for line in refund.lines)
+    restocked = refund is not None and any(line.restocked_eaches for line in refund.lines)
     if restocked or order.status == OrderStatus.PAID:
         request_planning(session, "refund")
 

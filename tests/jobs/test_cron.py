@@ -11,7 +11,7 @@ EVERY_FEW_MINUTES = {"jobs.mail.deliver_waiting", "jobs.autoship.tick",
 def test_cron_registers_the_schedule_with_its_queues_and_times(app):
     jobs = {job.func_name: job for job in build_scheduler(app).get_jobs()}
     assert set(jobs) == EVERY_FEW_MINUTES | {"jobs.autoship.repair_cycle_pv", "jobs.loyalty.expire_due_points",
-                                             "jobs.autoship.card_notices"}
+                                             "jobs.autoship.card_notices", "jobs.volume.recompute_open"}
     assert {name: (job.queue_name, job.interval or job.cron) for name, job in jobs.items()} == {
         "jobs.mail.deliver_waiting": ("mail", 300),
         "jobs.autoship.tick": ("default", 300),
@@ -20,6 +20,7 @@ def test_cron_registers_the_schedule_with_its_queues_and_times(app):
         "jobs.autoship.repair_cycle_pv": ("default", app.config["CYCLE_PV_REPAIR_CRON"]),
         "jobs.loyalty.expire_due_points": ("default", app.config["POINTS_EXPIRY_CRON"]),
         "jobs.autoship.card_notices": ("default", app.config["CARD_NOTICE_CRON"]),
+        "jobs.volume.recompute_open": ("default", app.config["VOLUME_RECOMPUTE_CRON"]),
     }
     assert {job.job_options["job_timeout"] for job in jobs.values()} == {600}
 

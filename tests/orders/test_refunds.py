@@ -15,7 +15,7 @@ from portal.cart.services import add_to_cart
 from portal.checkout.services import check_out
 from portal.fulfilment.models import Shipment, ShipmentPick
 from portal.fulfilment.planning import run_planning
-from portal.fulfilment.shipments import release_shipment, ship_shipment
+from portal.fulfilment.shipments import release_shipment
 from portal.mail.models import OutboxMessage
 from portal.orders.models import Order, Refund, RefundStatus
 from portal.orders.pricing import ShippingRule
@@ -25,6 +25,7 @@ from portal.orders.refunds import (RefundError, RefundPending, refund_order, ref
 from portal.orders.signals import order_refunded
 from portal.payments.gateway import SandboxGateway
 from tests.factories import make_address, make_admin, make_card, make_product, make_user
+from tests.fulfilment.builders import ship
 from tests.races import run_behind
 
 SHIPPING = ShippingRule(flat_fee=Decimal("5.95"), free_from=Decimal("100.00"))
@@ -287,7 +288,7 @@ def shipped(session, order):
     run_planning(session)
     for shipment in session.scalars(select(Shipment).order_by(Shipment.id)):
         release_shipment(session, actor=None, shipment_id=shipment.id)
-        ship_shipment(session, actor=None, shipment_id=shipment.id)
+        ship(session, shipment.id)
     session.commit()
     return session.get(Order, order.id)
 

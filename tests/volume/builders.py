@@ -39,8 +39,8 @@ def cancel(session, order: Order, at: datetime) -> None:
         change_status(session, order, "cancelled", "test cancellation")
 
 
-def refund(session, order: Order, pv, at: datetime, refund_id=None) -> str:
-    refund_id = refund_id or f"re_{next(_refunds)}"
+def refund(session, order: Order, pv, at: datetime, refund_id: int | None = None) -> int:
+    refund_id = refund_id or next(_refunds)
     with frozen_at(at):
         order_refunded.send(order, session=session, refund_id=refund_id, amount=Decimal("1.00"),
                             pv=Decimal(pv), bv=Decimal(pv), at=at)
