@@ -11,7 +11,7 @@ from flask import current_app, url_for
 from portal.acting import shopper
 from portal.autoship import profiles, queries
 from portal.clock import company_today
-from portal.confirmations import ask_first, confirmed
+from portal.confirmations import Question, confirmed
 from portal.extensions import db
 from portal.formatting import day, volume
 from portal.loyalty.program import current_program
@@ -29,11 +29,11 @@ def points_context(profile) -> dict:
     return {"points_choice": uses_points(db.session, profile.id), "points": points_summary()}
 
 
-def ask_if_streak_breaks(profile_id: int, *, skipping: date | None = None, pausing: bool = False,
-                         resume_on: date | None = None):
-    """The confirmation page when skipping ``skipping`` (or pausing until ``resume_on``, or
-    for good) would leave a month without a qualifying shipment while the person's streak
-    needs one; None when it would not, or once the person confirmed."""
+def streak_question(profile_id: int, *, skipping: date | None = None, pausing: bool = False,
+                    resume_on: date | None = None) -> Question | None:
+    """The question when skipping ``skipping`` (or pausing until ``resume_on``, or for good)
+    would leave a month without a qualifying shipment while the person's streak needs one;
+    None when it would not, or once the person confirmed."""
     if confirmed() or (skipping is None and not pausing):
         return None
     profile = profiles.owned_profile(db.session, shopper, profile_id)
@@ -61,12 +61,12 @@ def ask_if_streak_breaks(profile_id: int, *, skipping: date | None = None, pausi
         f"so the streak ends and your rate goes back to {first}%.",
         "Points you already have stay yours."]
     if skipping:
-        return ask_first(title=f"Skip {day(skipping, 'long')} and end your points streak?",
+        return Question(title=f"Skip {day(skipping, 'long')} and end your points streak?",
                          consequences=consequences,
                          action=url_for("autoship.skip", profile_id=profile.id),
                          button="Yes, skip it", back=url_for("autoship.profile", profile_id=profile.id),
                          back_label="No, keep the shipment", fields={"day": skipping.isoformat()})
-    return ask_first(title="Pause and end your points streak?", consequences=consequences,
+    return Question(title="Pause and end your points streak?", consequences=consequences,
                      action=url_for("autoship.pause", profile_id=profile.id), button="Yes, pause it",
                      back=url_for("autoship.profile", profile_id=profile.id),
                      back_label="No, keep it active",

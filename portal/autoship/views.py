@@ -14,7 +14,7 @@ from portal.autoship.forms import (DayForm, DeliveryForm, ItemChangeForm, ItemFo
                                    NextDateForm, PauseForm, RenameForm, ResumeDateForm, ScheduleFields,
                                    ScheduleForm, SubscribeForm)
 from portal.clock import company_today
-from portal.confirmations import confirmed
+from portal.confirmations import ask_all, confirmed
 from portal.errors import DomainError
 from portal.extensions import db
 from portal.forms import form_messages
@@ -28,7 +28,7 @@ from portal.retention.forms import CancelForm
 from portal.roles import shopper_required
 from portal.templating import render, render_fragment
 from portal.unit_of_work import refusal
-from portal.volume.change_views import ask_if_volume_leaves
+from portal.volume.change_views import ask_if_volume_leaves, volume_question
 
 bp = Blueprint("autoship", __name__, url_prefix="/autoship")
 
@@ -200,8 +200,8 @@ def change_next_date(profile_id: int):
 @shopper_required
 def skip(profile_id: int):
     form = DayForm()
-    asked = (ask_if_volume_leaves(profile_id, "skip", form, day=form.day.data)
-             or loyalty_views.ask_if_streak_breaks(profile_id, skipping=form.day.data))
+    asked = ask_all(loyalty_views.streak_question(profile_id, skipping=form.day.data),
+                    volume_question(profile_id, "skip", form, day=form.day.data))
     if asked is not None:
         return asked
     return page_views.act(profile_id, lambda p: schedule_changes.skip_date(
@@ -227,8 +227,8 @@ def unskip(profile_id: int):
 @shopper_required
 def pause(profile_id: int):
     form = PauseForm()
-    asked = (ask_if_volume_leaves(profile_id, "pause", form, resume_on=form.resume_on.data)
-             or loyalty_views.ask_if_streak_breaks(profile_id, pausing=True, resume_on=form.resume_on.data))
+    asked = ask_all(loyalty_views.streak_question(profile_id, pausing=True, resume_on=form.resume_on.data),
+                    volume_question(profile_id, "pause", form, resume_on=form.resume_on.data))
     if asked is not None:
         return asked
     return page_views.act(profile_id, lambda p: lifecycle.pause(
