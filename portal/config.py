@@ -102,9 +102,6 @@ class Config:
     MEMBER_SEARCH_LIMIT = 50  # the member search shows this many matches at most
 
     PAYMENT_GATEWAY = "sandbox"
-    # The most a support person may refund at once (admins have no limit); read once the
-    # support role exists.
-    REFUND_LIMIT_SUPPORT = "100.00"
     SMTP_HOST: str | None = None
     SMTP_PORT = 25
     MAIL_SENDER = "orders@standing-order.example"

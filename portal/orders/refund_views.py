@@ -1,7 +1,7 @@
 """Refunds on the admin order page: the form (everything left, or by line and quantity, with
 restock and a reason), its confirmation showing the amounts, and "Try again" for a refund the
-gateway did not answer. Only admins for now; the service takes a ``limit`` for roles that may
-refund up to an amount (``REFUND_LIMIT_SUPPORT``)."""
+gateway did not answer. Admins refund without a limit of their own; support refunds up to
+``SUPPORT_REFUND_LIMIT`` per refund (``portal.roles.refund_limit``), which the service enforces."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from portal.orders.models import Order
 from portal.orders.refund_amounts import LineLeft, RefundPlan, RefundRequest, lines_left, shipping_left
 from portal.orders.refunds import REFUNDABLE, REASON_MAX, preview_refund, refund_order, retry_refund
 from portal.payments.services import gateway_for
-from portal.roles import admin_required
+from portal.roles import refund_limit as role_refund_limit, staff_required
 from portal.templating import render
 from portal.unit_of_work import refusal
 
@@ -32,14 +32,14 @@ bp = Blueprint("refunds", __name__, url_prefix="/admin/orders")
 
 
 @bp.before_request
-@admin_required
-def only_admins():
+@staff_required
+def only_staff():
     return None
 
 
 def refund_limit() -> Decimal | None:
-    """The most the person may refund at once: admins have no limit."""
-    return None
+    """The most the person may refund at once: admins have no limit, support a configured one."""
+    return role_refund_limit(current_user, current_app.config)
 
 
 @dataclass(frozen=True)

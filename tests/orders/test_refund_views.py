@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from portal.orders.models import Refund
 from portal.payments.gateway import SandboxGateway
 from tests.conftest import log_in, page_text
-from tests.factories import make_admin, make_paid_order, make_product, make_user
+from tests.factories import make_admin, make_paid_order, make_product, make_support, make_user
 
 KEY_PATTERN = re.compile(r'name="key" value="([^"]+)"')
 
@@ -161,3 +161,20 @@ def test_the_order_lists_say_which_orders_were_refunded(client, session, redis, 
     member_client = client.application.test_client()
     log_in(member_client, member)
     assert "Paid Partly refunded" in page_text(member_client.get("/orders/").get_data(as_text=True))
+
+
+def test_support_refunds_up_to_its_limit_and_no_more(app, client, session, redis, world):
+    member, order, admin = world
+    support = make_support(session)
+    session.commit()
+    app.config["SUPPORT_REFUND_LIMIT"] = "25.00"
+    log_in(client, support)
+    _, key, csrf = the_form(client, order)
+    refused = send(client, order, csrf, confirm="yes", key=key, mode="everything", reason="Out of stock")
+    assert refused.status_code in (403, 409, 422) and count_refunds(session) == 0  # $35.95 is over $25
+    _, key, csrf = the_form(client, order)
+    done = send(client, order, csrf, confirm="yes", key=key, mode="lines",
+                **{f"quantity_{order.lines[0].id}": "2"}, reason="Two bags torn")
+    assert done.status_code == 303 and count_refunds(session) == 1
+    refund = session.scalars(select(Refund)).one()
+    assert refund.amount == Decimal("20.00") and refund.actor_id == support.id

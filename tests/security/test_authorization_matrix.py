@@ -272,6 +272,8 @@ SUPPORT_ALLOWED = {
     "POST /admin/members/<member_number>/notes", "POST /admin/members/<member_number>/act",
     "POST /admin/acting/stop",
     "GET /admin/orders/<int:order_id>",  # the member page's orders link there
+    # support refunds up to SUPPORT_REFUND_LIMIT (tests/orders/test_refund_views.py)
+    "POST /admin/orders/<int:order_id>/refunds", "POST /admin/orders/<int:order_id>/refunds/<int:refund_id>/retry",
 }
 SUPPORT_ROWS: dict[str, str] = {}  # "METHOD /rule": support's cell, where the rule does not fit
 
