@@ -33,7 +33,7 @@ from portal import formatting
 from portal.accounts.models import User
 from portal.autoship.models import (AutoshipOneTimeLine, AutoshipProfile, OneTimeStatus, PricePolicy,
                                     ProfileStatus)
-from portal.autoship.profiles import (AutoshipError, AutoshipRules, accepts_changes,
+from portal.autoship.profiles import (AutoshipError, AutoshipRules, accepts_changes, priced_line,
                                       check_open_for_changes, lock_profile, owned_profile,
                                       priced_items, record)
 from portal.catalog.models import Product
@@ -42,7 +42,6 @@ from portal.clock import utcnow
 from portal.errors import NotFound
 from portal.oneclick.rules import KEY_PATTERN
 from portal.orders.pricing import PricedLine, ShippingRule, Totals, totals
-from portal.orders.rules import unit_amount
 
 MAX_ONE_TIME_LINES = 20  # per shipment
 BUTTON_NOT_VALID = "This button is not valid. Reload the page and try again."
@@ -102,13 +101,7 @@ def priced_one_time(profile: AutoshipProfile) -> tuple[list[PricedLine], list[st
             problems.append(f"{product.name} ({extra.unit_code}), added for this time only, is no "
                             "longer sold: it will be left out.")
             continue
-        policy = profile.price_policy
-        lines.append(PricedLine(
-            product_id=product.id, sku=product.sku, name=product.name, unit_code=unit.code,
-            eaches_per_unit=unit.eaches_per_unit, quantity=extra.quantity,
-            unit_price=unit_amount(policy, extra.locked_price, unit.price),
-            unit_pv=unit_amount(policy, extra.locked_pv, unit.pv),
-            unit_bv=unit_amount(policy, extra.locked_bv, unit.bv)))
+        lines.append(priced_line(profile, extra, unit))
     return lines, problems
 
 

@@ -216,14 +216,20 @@ def priced_items(profile: AutoshipProfile) -> tuple[list[PricedLine], list[str]]
             problems.append(f"{product.name} ({item.unit_code}) is no longer sold; "
                             "it will be left out until you replace it.")
             continue
-        policy = profile.price_policy
-        lines.append(PricedLine(
-            product_id=product.id, sku=product.sku, name=product.name, unit_code=unit.code,
-            eaches_per_unit=unit.eaches_per_unit, quantity=item.quantity,
-            unit_price=unit_amount(policy, item.locked_price, unit.price),
-            unit_pv=unit_amount(policy, item.locked_pv, unit.pv),
-            unit_bv=unit_amount(policy, item.locked_bv, unit.bv)))
+        lines.append(priced_line(profile, item, unit))
     return lines, problems
+
+
+def priced_line(profile: AutoshipProfile, line, unit) -> PricedLine:
+    """A standing order's line (an item, or a one-time line: ``quantity`` and the locked
+    figures) in ``unit``, priced by the profile's policy: the one place the lock applies."""
+    policy, product = profile.price_policy, line.product
+    return PricedLine(
+        product_id=product.id, sku=product.sku, name=product.name, unit_code=unit.code,
+        eaches_per_unit=unit.eaches_per_unit, quantity=line.quantity,
+        unit_price=unit_amount(policy, line.locked_price, unit.price),
+        unit_pv=unit_amount(policy, line.locked_pv, unit.pv),
+        unit_bv=unit_amount(policy, line.locked_bv, unit.bv))
 
 
 # ------------------------------------------------------------------ checks every change shares
