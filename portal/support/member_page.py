@@ -27,7 +27,11 @@ from portal.oneclick.models import OneClickSetting
 from portal.orders.models import ChargeAttempt, Order
 from portal.orders.pricing import shipping_rule
 from portal.payments.services import wallet
+from portal.loyalty.queries import points_statement
+from portal.orders.models import Refund
 from portal.support.models import StaffNote
+from portal.volume.periods import current_period
+from portal.volume.standing import standing_of
 
 LISTED = 20  # rows per list section: the newest
 
@@ -52,9 +56,11 @@ class Section:
 
 
 def identity(view: MemberView) -> dict:
-    """Who they are, their sponsor, where they are signed in, their addresses."""
+    """Who they are, their sponsor, this period's volume and rank, where they are signed in,
+    their addresses."""
     member = view.member
     return {"sponsor": member.sponsor,
+            "standing": standing_of(view.session, member, current_period(view.config)),
             "downline": downline_size(view.session, member) if member.is_ibo else None,
             "signed_in": len(login_sessions_of(view.session, member, now=view.now)),
             "addresses": address_book(view.session, member)}
@@ -86,6 +92,20 @@ def payments(view: MemberView) -> dict:
     return {"cards": wallet(view.session, view.member), "attempts": attempts}
 
 
+def refunds(view: MemberView) -> dict:
+    """The newest refunds of the member's orders, pending and refused ones included."""
+    return {"refunds": view.session.execute(
+        select(Refund, Order).join(Order, Order.id == Refund.order_id)
+        .where(Order.user_id == view.member.id)
+        .order_by(Refund.at.desc(), Refund.id.desc()).limit(LISTED)).all()}
+
+
+def points(view: MemberView) -> dict:
+    """The loyalty balance, rate and streak, and the newest ledger entries."""
+    return {"statement": points_statement(view.session, view.member.id,
+                                          timezone=view.config["COMPANY_TIMEZONE"], limit=LISTED)}
+
+
 def mail(view: MemberView) -> dict:
     return {"messages": list(view.session.scalars(
         select(OutboxMessage).where(OutboxMessage.user_id == view.member.id)
@@ -112,12 +132,12 @@ def audit(view: MemberView) -> dict:
 
 
 SECTIONS: list[Section] = [
-    # identity: the rank and period volume go beside the sponsor once volume is kept
     Section("identity", "Member", "support/_identity.html", identity),
     Section("standing-orders", "Standing orders", "support/_standing_orders.html", standing_orders),
     Section("orders", "Orders", "support/_orders.html", orders),  # tracking: a column of it
     Section("payments", "Payments and declines", "support/_payments.html", payments),
-    # refunds and loyalty points: their own sections, here
+    Section("refunds", "Refunds", "support/_refunds.html", refunds),
+    Section("points", "Loyalty points", "support/_points.html", points),
     Section("mail", "Mail sent", "support/_mail.html", mail),
     Section("oneclick", "1-Click browsers", "support/_oneclick.html", oneclick),
     Section("notes", "Staff notes", "support/_notes.html", notes),

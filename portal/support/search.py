@@ -1,5 +1,5 @@
-"""Finding a member: by name, email, member number, order number (or tracking number, once
-shipments carry one), fast at a million members.
+"""Finding a member: by name, email, member number, order number or tracking number (everyone
+with an order in that parcel's shipment), fast at a million members.
 
 Every branch is one ordered range of one index, cut at the limit: an exact member number
 (unique index), an order number (the order's primary key), and the prefix of a last name,
@@ -20,6 +20,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from portal.accounts.models import Role, User, search_key
+from portal.fulfilment.models import ShipmentPick, TrackingNumber
+from portal.fulfilment.tracking import NUMBER_PATTERN
 from portal.orders.models import Order
 from portal.orders.rules import ORDER_NUMBER_PREFIX
 
@@ -27,8 +29,8 @@ MAX_QUERY_LENGTH = 100
 ROLES = (Role.MEMBER, Role.IBO, Role.SUPPORT, Role.ADMIN)
 ORDER_NUMBER = re.compile(rf"(?i){ORDER_NUMBER_PREFIX}0*(\d{{1,12}})")
 
-# More exact identifiers: functions (session, query text) -> the ids of the people it names.
-# Shipments' tracking numbers join here when shipments carry them (one indexed lookup each).
+# More exact identifiers: functions (session, query text) -> the ids of the people it names
+# (one indexed lookup each).
 IDENTIFIER_LOOKUPS: list[Callable[[Session, str], list[int]]] = []
 
 
@@ -54,6 +56,20 @@ def _by_order_number(session: Session, text: str) -> list[int]:
         return []
     user_id = session.scalar(select(Order.user_id).where(Order.id == int(match.group(1))))
     return [user_id] if user_id else []
+
+
+def _by_tracking_number(session: Session, text: str) -> list[int]:
+    """The people with an order in the shipment of that parcel: the unique number, then the
+    shipment's picks by their index. Numbers are kept as fulfilment writes them: no spaces or
+    dashes, upper case."""
+    number = re.sub(r"[ -]", "", text).upper()
+    if not NUMBER_PATTERN.fullmatch(number):
+        return []
+    return list(session.scalars(
+        select(Order.user_id).distinct()
+        .join(ShipmentPick, ShipmentPick.order_id == Order.id)
+        .join(TrackingNumber, TrackingNumber.shipment_id == ShipmentPick.shipment_id)
+        .where(TrackingNumber.number == number).order_by(Order.user_id)))
 
 
 def _by_member_number(session: Session, text: str) -> list[int]:
@@ -89,7 +105,7 @@ def find_members(session: Session, text: str, *, role: str = "", limit: int = 50
                                       .order_by(User.id.desc()).limit(limit + 1)))
         return Found(people=people[:limit], exact=set(), more=len(people) > limit)
     exact_ids: list[int] = []
-    for lookup in (_by_member_number, _by_order_number, *IDENTIFIER_LOOKUPS):
+    for lookup in (_by_member_number, _by_order_number, _by_tracking_number, *IDENTIFIER_LOOKUPS):
         exact_ids += [found for found in lookup(session, text) if found not in exact_ids]
     exact = list(session.scalars(select(User).where(User.id.in_(exact_ids), *role_filter)
                                  .options(selectinload(User.sponsor)))) if exact_ids else []

@@ -31,12 +31,15 @@ def test_staff_see_every_section_of_the_members_story(client, world, staff):
         "1-Click browsers": ["Firefox on Linux: on since"],
         "notes": ["Add the note", "No notes yet."],
         "audit": ["Nobody from the staff has acted for this member."],
+        "volume this period": ["PV"],
+        "refunds": ["$5.95", "Pending"],   # the world's shipping refund the gateway has not answered
+        "loyalty points": ["points", "rate"],
     }
     missing = {section: [t for t in texts if t not in text] for section, texts in shown.items()}
     assert {k: v for k, v in missing.items() if v} == {}
     assert [s.title for s in member_page.SECTIONS] == [
-        "Member", "Standing orders", "Orders", "Payments and declines", "Mail sent",
-        "1-Click browsers", "Staff notes", "Audit log"]
+        "Member", "Standing orders", "Orders", "Payments and declines", "Refunds", "Loyalty points",
+        "Mail sent", "1-Click browsers", "Staff notes", "Audit log"]
     assert all(f'id="{s.name}"' in response.get_data(as_text=True) for s in member_page.SECTIONS)
 
 

@@ -3,7 +3,7 @@ range of an index (tests/support's plan check), so that it stays fast at a milli
 (bench/bench_member_search.py)."""
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from portal.support import search
 from portal.support.search import find_members
@@ -120,3 +120,27 @@ def test_the_search_page_answers_htmx_with_the_results_alone(client, session, pe
     log_in(client, make_support(session))
     body = client.get("/admin/members?q=jane", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<html" not in body and "Jane Doe" in body
+
+
+def test_a_tracking_number_finds_everyone_with_an_order_in_that_parcel(session, redis, people):
+    from portal.fulfilment.models import Shipment, ShipmentPick
+    from portal.accounts.models import User
+    from portal.orders.models import Order
+    from portal.fulfilment.planning import run_planning
+    from portal.fulfilment.shipments import release_shipment
+    from tests.factories import make_product
+    from tests.fulfilment.builders import ship
+
+    make_paid_order(session, people["jane"], redis, make_product(session))
+    run_planning(session, trigger="test")
+    shipment = session.scalars(select(Shipment)).one()
+    release_shipment(session, actor=None, shipment_id=shipment.id)
+    ship(session, shipment.id, "1Z999AA10123456784")
+    in_the_parcel = set(session.scalars(
+        select(User.first_name).join(Order, Order.user_id == User.id)
+        .join(ShipmentPick, ShipmentPick.order_id == Order.id)
+        .where(ShipmentPick.shipment_id == shipment.id)))
+    found = find_members(session, "1z999aa1 0123456784")  # as typed: spaces, lower case
+    assert "Jane" in in_the_parcel and set(names(found)) == in_the_parcel
+    assert {person.id for person in found.people} == found.exact
+    assert find_members(session, "1Z999AA10000000000").people == []
