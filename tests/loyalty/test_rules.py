@@ -88,7 +88,7 @@ def test_the_migration_stores_the_example_and_the_example_is_in_force_while_none
     from portal import PROJECT_ROOT
 
     spec = importlib.util.spec_from_file_location("loyalty_migration",
-                                                  PROJECT_ROOT / "migrations/versions/0012_loyalty.py")
+                                                  PROJECT_ROOT / "migrations/versions/0014_loyalty.py")
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
     assert parse_program(migration.EXAMPLE) == EXAMPLE_PROGRAM
